@@ -1,0 +1,1 @@
+"""openstack-operator: deploys and runs OpenStack on Kubernetes from one OpenStackDeployment."""

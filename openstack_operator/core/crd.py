@@ -1,0 +1,378 @@
+"""The CustomResourceDefinitions, built from the catalog so that service, chart, release and DaemonSet names in
+the schema can never drift from what the renderer knows. `openstack-operator crds` writes them to crds/.
+
+Validation lives here, at the earliest layer: the structural schema (types, enums, unknown fields, defaults)
+and CEL rules for what needs the old object or cross-field logic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openstack_operator.core.catalog import Catalog
+
+GROUP = "openstack.osop.dev"
+VERSION = "v1alpha1"
+NODE_KEY_PATTERN = "^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?::[-A-Za-z0-9_.]*$"
+
+Schema = dict[str, Any]
+
+
+def _obj(properties: dict[str, Schema], *, required: list[str] | None = None, description: str = "",
+         default: Any = None, rules: list[dict[str, str]] | None = None) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if description:
+        schema["description"] = description
+    if required:
+        schema["required"] = required
+    if default is not None:
+        schema["default"] = default
+    if rules:
+        schema["x-kubernetes-validations"] = rules
+    return schema
+
+
+def _str(description: str = "", **extra: Any) -> Schema:
+    return {"type": "string", **({"description": description} if description else {}), **extra}
+
+
+def _bool(description: str, default: bool = False) -> Schema:
+    return {"type": "boolean", "description": description, "default": default}
+
+
+def _map(values: Schema, description: str = "", **extra: Any) -> Schema:
+    schema: Schema = {"type": "object", "additionalProperties": values, **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _free(description: str) -> Schema:
+    """Free-form values handed to a chart: the only place unknown fields are kept."""
+    return {"type": "object", "description": description, "x-kubernetes-preserve-unknown-fields": True}
+
+
+def _values_holder(description: str) -> Schema:
+    return _obj({"values": _free(description)})
+
+
+def _version_rule(catalog: Catalog) -> dict[str, str]:
+    releases = list(catalog.releases)
+    steps = " || ".join(f"(oldSelf == '{a}' && self == '{b}')" for a, b in zip(releases, releases[1:]))
+    return {
+        "rule": f"self == oldSelf || {steps}" if steps else "self == oldSelf",
+        "message": "openstack_version may move at most one release forward (" + " -> ".join(releases)
+        + ") and never back",
+    }
+
+
+def _features(catalog: Catalog) -> Schema:
+    log_levels = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    services = list(catalog.services)
+    network_types = {"type": "array", "items": _str(enum=["flat", "vlan"]), "default": ["flat"]}
+    return _obj(
+        {
+            "services": {
+                "type": "array",
+                "description": "Services to enable on top of those of the preset.",
+                "items": _str(enum=services),
+                "x-kubernetes-list-type": "set",
+                "default": [],
+            },
+            "ssl": _obj(
+                {
+                    "public_endpoints": _obj(
+                        {
+                            "enabled": _bool("Serve public endpoints over TLS."),
+                            "secret_name": _str("kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt) in the osdpl "
+                                                "namespace used by the ingress for every public endpoint."),
+                        },
+                        default={},
+                        rules=[{"rule": "!self.enabled || has(self.secret_name)",
+                                "message": "secret_name is required when public_endpoints.enabled is true"}],
+                    )
+                },
+                default={},
+            ),
+            "neutron": _obj(
+                {
+                    "backend": _str("Networking backend.", enum=["ml2"], default="ml2"),
+                    "tunnel_interface": _str("Host interface carrying tenant (VXLAN) traffic.", default="ens3"),
+                    "external_networks": {
+                        "type": "array",
+                        "description": "Provider networks reachable from the nodes.",
+                        "items": _obj(
+                            {
+                                "physnet": _str("Physical network name.", minLength=1),
+                                "interface": _str("Host interface plugged into the bridge.", minLength=1),
+                                "bridge": _str("OVS bridge.", default="br-ex"),
+                                "network_types": network_types,
+                                "vlan_ranges": _str("VLAN range, e.g. 1000:1999.", pattern="^[0-9]+:[0-9]+$"),
+                                "mtu": {"type": "integer", "minimum": 68, "maximum": 9216},
+                            },
+                            required=["physnet", "interface"],
+                        ),
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["physnet"],
+                        "default": [],
+                    },
+                    "floating_network": _obj(
+                        {
+                            "enabled": _bool("Create the floating (public) network at bootstrap."),
+                            "physnet": _str("Physical network of the floating network."),
+                            "network_type": _str(enum=["flat", "vlan"], default="flat"),
+                            "segmentation_id": {"type": "integer", "minimum": 1, "maximum": 4094},
+                            "subnet": _obj(
+                                {
+                                    "range": _str("CIDR."),
+                                    "pool_start": _str(),
+                                    "pool_end": _str(),
+                                    "gateway": _str(),
+                                }
+                            ),
+                        },
+                        default={},
+                        rules=[{"rule": "!self.enabled || (has(self.physnet) && has(self.subnet))",
+                                "message": "physnet and subnet are required when floating_network.enabled is true"}],
+                    ),
+                    "dns_servers": {"type": "array", "items": _str(), "default": []},
+                },
+                default={},
+            ),
+            "nova": _obj(
+                {
+                    "console": _obj(
+                        {"novnc": _obj({"enabled": _bool("Deploy the noVNC console proxy.", True)}, default={})},
+                        default={},
+                    ),
+                    "live_migration_interface": _str("Host interface used for live migration traffic."),
+                    "allocation_ratios": _obj(
+                        {
+                            "cpu": {"type": "number", "minimum": 0, "default": 8.0},
+                            "ram": {"type": "number", "minimum": 0, "default": 1.0},
+                            "disk": {"type": "number", "minimum": 0, "default": 1.6},
+                        },
+                        default={},
+                    ),
+                },
+                default={},
+            ),
+            "keystone": _obj(
+                {
+                    "domains": _map(
+                        _obj(
+                            {
+                                "enabled": _bool("Configure this domain.", True),
+                                "config": _map(_map(_str()), "Domain config file: section -> option -> value."),
+                            }
+                        ),
+                        "Domain-specific identity backends (e.g. LDAP), by domain name.",
+                        default={},
+                    )
+                },
+                default={},
+            ),
+            "glance": _obj({"backend": _str("Image store.", enum=["pvc", "rbd"], default="pvc")}, default={}),
+            "cinder": _obj({"backend": _str("Volume backend.", enum=["rbd", "lvm"], default="rbd")}, default={}),
+            "database": _obj(
+                {
+                    "backup": _obj(
+                        {
+                            "enabled": _bool("Run periodic MariaDB backups."),
+                            "schedule_time": _str("Cron schedule.", default="0 1 * * *"),
+                            "backups_to_keep": {"type": "integer", "minimum": 1, "default": 10},
+                        },
+                        default={},
+                    ),
+                    "cleanup": _obj({"enabled": _bool("Purge soft-deleted database rows periodically.")},
+                                    default={}),
+                },
+                default={},
+            ),
+            "messaging": _obj(
+                {"notifications": _obj({"enabled": _bool("Emit oslo.messaging notifications.")}, default={})},
+                default={},
+            ),
+            "logging": _map(
+                _obj({"level": _str(enum=log_levels)}, required=["level"]),
+                "Log level per OpenStack service (keystone, nova, ...).",
+                default={},
+            ),
+        },
+        default={},
+    )
+
+
+def _services(catalog: Catalog) -> Schema:
+    return _obj(
+        {
+            service.name: _obj(
+                {chart.name: _values_holder(f"Values for the {chart.name} chart, merged last.")
+                 for chart in service.charts}
+            )
+            for service in catalog.services.values()
+        },
+        description="The last word: values per service and chart.",
+    )
+
+
+def _node_services(catalog: Catalog) -> Schema:
+    services = {}
+    for service in catalog.services.values():
+        charts = {
+            chart.name: _obj({ds: _values_holder(f"Values for the {ds} pods on these nodes.")
+                              for ds in chart.daemonsets})
+            for chart in service.charts
+            if chart.daemonsets
+        }
+        if charts:
+            services[service.name] = _obj(charts)
+    return _obj(services)
+
+
+def osdpl_schema(catalog: Catalog) -> Schema:
+    spec = _obj(
+        {
+            "openstack_version": _str(
+                "OpenStack release; upgrades move one release forward at a time.",
+                enum=list(catalog.releases),
+                **{"x-kubernetes-validations": [_version_rule(catalog)]},
+            ),
+            "preset": _str("Which services run by default; immutable.", enum=list(catalog.presets),
+                           **{"x-kubernetes-validations": [{"rule": "self == oldSelf",
+                                                            "message": "preset is immutable"}]}),
+            "size": _str("Replicas, resources and timeouts.", enum=list(catalog.sizes)),
+            "draft": _bool("When true, the operator changes nothing (pause)."),
+            "artifacts": _obj(
+                {"images_base_url": _str("Registry prefix of every image.", default="quay.io/airshipit",
+                                         minLength=1)},
+                default={},
+            ),
+            "region_name": _str("Keystone region.", default="RegionOne", minLength=1),
+            "public_domain_name": _str("DNS domain of public endpoints.", minLength=1),
+            "internal_domain_name": _str("Cluster DNS domain.", default="cluster.local", minLength=1),
+            "local_volume_storage_class": _str("StorageClass for node-local volumes.", default="local-storage"),
+            "persistent_volume_storage_class": _str("StorageClass for replicated volumes.", default="default"),
+            "features": _features(catalog),
+            "common": _obj(
+                {
+                    "openstack": _values_holder("Values merged into every OpenStack chart."),
+                    "infra": _values_holder("Values merged into every infrastructure chart."),
+                }
+            ),
+            "services": _services(catalog),
+            "nodes": _map(
+                _obj({"services": _node_services(catalog)}),
+                'Per node group overrides, keyed "<label>::<value>".',
+                **{"x-kubernetes-validations": [{
+                    "rule": f"self.all(k, k.matches('{NODE_KEY_PATTERN}'))",
+                    "message": 'nodes keys must have the form "<label>::<value>"',
+                }]},
+            ),
+        },
+        required=["openstack_version", "preset", "size", "public_domain_name"],
+    )
+    condition = _obj(
+        {
+            "type": _str(),
+            "status": _str(enum=["True", "False", "Unknown"]),
+            "reason": _str(),
+            "message": _str(),
+            "lastTransitionTime": _str(format="date-time"),
+            "observedGeneration": {"type": "integer", "format": "int64"},
+        },
+        required=["type", "status"],
+    )
+    status = _obj(
+        {
+            "observedGeneration": {"type": "integer", "format": "int64"},
+            "conditions": {"type": "array", "items": condition, "x-kubernetes-list-type": "map",
+                           "x-kubernetes-list-map-keys": ["type"]},
+            "openstack_version": _str("Release the deployed services run."),
+            "lcm_progress": _str("Services whose releases are deployed, as n/m."),
+            "health_progress": _str("Healthy components, as n/m."),
+            "children": _free("Per service: per release state, revision, chart version, last error."),
+            "health": _free("Per application and component: state and reason."),
+        }
+    )
+    return _obj({"apiVersion": _str(), "kind": _str(), "metadata": {"type": "object"}, "spec": spec,
+                 "status": status}, required=["spec"])
+
+
+def helmbundle_schema() -> Schema:
+    release = _obj(
+        {
+            "name": _str("Helm release name.", minLength=1),
+            "chart": _str("Chart name in the chart source.", minLength=1),
+            "version": _str("Chart version."),
+            "namespace": _str("Namespace of the release.", minLength=1),
+            "values_from": _obj(
+                {"secret_name": _str(minLength=1), "key": _str(minLength=1)},
+                required=["secret_name", "key"],
+                description="Secret holding the release values (they contain credentials).",
+            ),
+            "fingerprint": _str("Digest of chart, version and values; changes exactly when they do."),
+            "timeout_seconds": {"type": "integer", "minimum": 1},
+        },
+        required=["name", "chart", "namespace", "values_from"],
+    )
+    spec = _obj(
+        {
+            "service": _str("The osdpl service this bundle deploys.", minLength=1),
+            "depends_on": {"type": "array", "items": _str(), "default": [],
+                           "description": "Services (bundles of the same osdpl) deployed before this one."},
+            "releases": {"type": "array", "items": release, "x-kubernetes-list-type": "map",
+                         "x-kubernetes-list-map-keys": ["name"]},
+        },
+        required=["service", "releases"],
+    )
+    status = _obj(
+        {
+            "observedGeneration": {"type": "integer", "format": "int64"},
+            "releases": _free("Per release: state, revision, chart version, fingerprint, attempts, last error."),
+        }
+    )
+    return _obj({"apiVersion": _str(), "kind": _str(), "metadata": {"type": "object"}, "spec": spec,
+                 "status": status}, required=["spec"])
+
+
+def _crd(kind: str, plural: str, short: list[str], schema: Schema, columns: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower(),
+                      "shortNames": short},
+            "versions": [{
+                "name": VERSION,
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": columns,
+                "schema": {"openAPIV3Schema": schema},
+            }],
+        },
+    }
+
+
+def osdpl_crd(catalog: Catalog) -> dict[str, Any]:
+    columns = [
+        {"name": "OpenStack", "type": "string", "jsonPath": ".status.openstack_version",
+         "description": "Deployed OpenStack release"},
+        {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+        {"name": "LCM Progress", "type": "string", "jsonPath": ".status.lcm_progress"},
+        {"name": "Health", "type": "string", "jsonPath": ".status.health_progress"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+    return _crd("OpenStackDeployment", "openstackdeployments", ["osdpl"], osdpl_schema(catalog), columns)
+
+
+def helmbundle_crd() -> dict[str, Any]:
+    columns = [
+        {"name": "Service", "type": "string", "jsonPath": ".spec.service"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+    return _crd("HelmBundle", "helmbundles", ["hb"], helmbundle_schema(), columns)

@@ -1,0 +1,40 @@
+"""Credentials as the renderer sees them: taken as input, never generated or logged here.
+
+The secrets side owns generation and storage; the renderer only reads a mapping from credential name (as listed
+per chart in catalog.yaml) to a Credential.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from openstack_operator.core.catalog import Catalog
+
+# Accounts whose user name is fixed by the software that owns them; every other credential's user name is the
+# service part of its name (glance_db -> glance).
+_FIXED_USERNAMES = {"keystone_admin": "admin", "mariadb_admin": "root", "rabbitmq_admin": "rabbitmq"}
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str
+    password: str = field(repr=False)  # repr=False: a Credential in a log line or traceback shows no secret
+
+
+Credentials = Mapping[str, Credential]
+
+
+def default_username(name: str) -> str:
+    return _FIXED_USERNAMES.get(name, name.split("_", 1)[0])
+
+
+def required_credentials(catalog: Catalog, services: Iterable[str]) -> list[str]:
+    """The credential names the charts of these services read, sorted."""
+    names = {cred for service in services for chart in catalog.services[service].charts for cred in chart.credentials}
+    return sorted(names)
+
+
+def placeholder_credentials(names: Iterable[str]) -> dict[str, Credential]:
+    """Stand-ins for offline rendering: show where each credential lands without knowing any."""
+    return {name: Credential(default_username(name), f"<{name}>") for name in names}

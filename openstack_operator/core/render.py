@@ -1,0 +1,184 @@
+"""Values layering: from a DeploymentSpec to the final values of every Helm release.
+
+For each enabled service and each of its charts, later layers win:
+  1. template `base`       templates/services/<chart>.yaml.j2, rendered with the facts of the deployment
+  2. preset, then size     templates/presets/<preset>.yaml, templates/sizes/<size>.yaml (`values.<chart>`)
+  3. template `features`   the same template's reading of spec.features
+  4. common                spec.common.<openstack|infra>.values, by the chart's group
+  5. services              spec.services.<service>.<chart>.values
+  6. nodes                 spec.nodes["<label>::<value>"].services.<service>.<chart>.<daemonset>.values,
+                           as OpenStack-Helm `overrides.<daemonset>.labels[]`
+Merge rules: core.merge. Output is deterministic: the same spec and credentials give the same values and the same
+fingerprint, which changes exactly when a release's chart, version, namespace or values change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import jinja2
+import yaml
+
+from openstack_operator.core.catalog import Catalog, Chart
+from openstack_operator.core.credentials import Credential, Credentials
+from openstack_operator.core.errors import RenderError
+from openstack_operator.core.merge import Layer, merge_layers
+from openstack_operator.core.model import DeploymentSpec
+
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class RenderedRelease:
+    name: str
+    chart: str
+    version: str
+    namespace: str
+    timeout_seconds: int
+    values: Mapping[str, Any]
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class RenderedService:
+    name: str
+    depends_on: tuple[str, ...]  # enabled services only
+    releases: tuple[RenderedRelease, ...]
+
+
+def fingerprint(chart: str, version: str, namespace: str, values: Mapping[str, Any]) -> str:
+    canonical = json.dumps({"chart": chart, "version": version, "namespace": namespace, "values": values},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+def release_name(chart: str) -> str:
+    return f"openstack-{chart}"
+
+
+class Renderer:
+    """Holds the compiled templates: build one per process and render many times."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(catalog.templates_dir / "services"),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,  # output is YAML, not HTML; strings go through |tojson
+        )
+        try:
+            self._templates = {name: environment.get_template(f"{name}.yaml.j2") for name in catalog.charts}
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"cannot compile template: {exc}") from None
+
+    def render(self, spec: DeploymentSpec, credentials: Credentials, namespace: str,
+               only: set[str] | None = None) -> list[RenderedService]:
+        """Render every enabled service (or those in `only`), in dependency order."""
+        if spec.openstack_version not in self.catalog.releases:
+            raise RenderError(f"spec.openstack_version: no release data for {spec.openstack_version!r}")
+        enabled = spec.enabled_services(self.catalog)
+        facts = self._facts(spec, namespace, enabled)
+        rendered = []
+        for name in enabled:
+            if only is not None and name not in only:
+                continue
+            service = self.catalog.services[name]
+            releases = tuple(self._render_chart(spec, chart, facts, credentials, namespace) for chart in service.charts)
+            depends_on = tuple(dep for dep in service.depends_on if dep in enabled)
+            rendered.append(RenderedService(name=name, depends_on=depends_on, releases=releases))
+        return rendered
+
+    def _facts(self, spec: DeploymentSpec, namespace: str, enabled: list[str]) -> dict[str, Any]:
+        release = self.catalog.releases[spec.openstack_version]
+        ssl = spec.features["ssl"]["public_endpoints"]
+
+        def image(name: str) -> str:
+            if name not in release.images:
+                raise RenderError(f"release {release.name} has no image {name!r}")
+            return f"{spec.images_base_url}/{release.images[name]}"
+
+        def public_fqdn(host: str) -> dict[str, Any]:
+            public: dict[str, Any] = {"host": f"{host}.{spec.public_domain_name}"}
+            if ssl["enabled"]:
+                public["tls"] = {"secretName": ssl["secret_name"]}
+            return {"default": None, "public": public}
+
+        return {
+            "openstack_version": spec.openstack_version,
+            "series": release.series,
+            "region_name": spec.region_name,
+            "namespace": namespace,
+            "public_domain": spec.public_domain_name,
+            "internal_domain": spec.internal_domain_name,
+            "storage": {"local": spec.local_volume_storage_class, "persistent": spec.persistent_volume_storage_class},
+            "size": spec.size,
+            "preset": spec.preset,
+            "features": spec.features,
+            "enabled_services": enabled,
+            "public_scheme": "https" if ssl["enabled"] else "http",
+            "public_port": 443 if ssl["enabled"] else 80,
+            "image": image,
+            "public_fqdn": public_fqdn,
+        }
+
+    def _render_chart(self, spec: DeploymentSpec, chart: Chart, facts: Mapping[str, Any],
+                      credentials: Credentials, namespace: str) -> RenderedRelease:
+        template_path = f"templates/services/{chart.name}.yaml.j2"
+        try:
+            text = self._templates[chart.name].render(**facts, chart=chart.name, cred=_credential_lookup(chart, credentials))
+            document = yaml.load(text, Loader=_YamlLoader)
+        except (jinja2.TemplateError, yaml.YAMLError) as exc:
+            raise RenderError(f"{template_path}: {exc}") from None
+        if not isinstance(document, dict) or not all(isinstance(document.get(k), dict) for k in ("base", "features")):
+            raise RenderError(f"{template_path}: must render a mapping with 'base' and 'features' mappings")
+        size = self.catalog.sizes[spec.size]
+        service_values = spec.services.get(chart.service, {}).get(chart.name, {}).get("values", {})
+        values = merge_layers([
+            Layer(f"{template_path} base", document["base"]),
+            Layer(f"templates/presets/{spec.preset}.yaml values.{chart.name}",
+                  self.catalog.presets[spec.preset].values.get(chart.name, {})),
+            Layer(f"templates/sizes/{spec.size}.yaml values.{chart.name}", size.values.get(chart.name, {})),
+            Layer(f"{template_path} features", document["features"]),
+            Layer(f"spec.common.{chart.group}.values", spec.common.get(chart.group, {}).get("values", {})),
+            Layer(f"spec.services.{chart.service}.{chart.name}.values", service_values),
+            Layer("spec.nodes", node_overrides(spec.nodes, chart)),
+        ])
+        return RenderedRelease(
+            name=release_name(chart.name),
+            chart=chart.name,
+            version=chart.version,
+            namespace=namespace,
+            timeout_seconds=size.helm_timeout_seconds,
+            values=values,
+            fingerprint=fingerprint(chart.name, chart.version, namespace, values),
+        )
+
+
+def node_overrides(nodes: Mapping[str, Any], chart: Chart) -> dict[str, Any]:
+    """spec.nodes bodies for this chart as OpenStack-Helm DaemonSet `overrides`, node groups in key order."""
+    overrides: dict[str, Any] = {}
+    for key in sorted(nodes):
+        label, value = key.split("::", 1)
+        per_daemonset = nodes[key].get("services", {}).get(chart.service, {}).get(chart.name, {})
+        for daemonset in sorted(per_daemonset):
+            entry = {"label": {"key": label, "values": [value]}, "values": per_daemonset[daemonset].get("values", {})}
+            overrides.setdefault(daemonset, {"labels": []})["labels"].append(entry)
+    return {"overrides": overrides} if overrides else {}
+
+
+def _credential_lookup(chart: Chart, credentials: Credentials) -> Callable[[str], Credential]:
+    def cred(name: str) -> Credential:
+        # Templates may read only what the catalog declares, so the declared lists stay the truth the
+        # secrets process generates from.
+        if name not in chart.credentials:
+            raise RenderError(f"chart {chart.name} reads credential {name!r} not declared in catalog.yaml")
+        if name not in credentials:
+            raise RenderError(f"credential {name!r} needed by chart {chart.name} is missing")
+        return credentials[name]
+
+    return cred
