@@ -124,7 +124,8 @@ class Catalog:
             problems += [f"chart {c.name}: unknown group {c.group}" for c in service.charts if c.group not in CHART_GROUPS]
         for preset in self.presets.values():
             problems += [f"preset {preset.name}: unknown service {s}" for s in preset.services if s not in self.services]
-        for layer in [*self.presets.values(), *self.sizes.values()]:
+        layers: list[Preset | Size] = [*self.presets.values(), *self.sizes.values()]
+        for layer in layers:
             problems += [f"{layer.name}: values for unknown chart {c}" for c in layer.values if c not in self.charts]
         if problems:
             raise CatalogError("; ".join(problems))

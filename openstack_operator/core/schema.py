@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
 import celpy
+from celpy.adapter import json_to_cel
+from celpy.evaluation import CELEvalError
 
 Schema = Mapping[str, Any]
 
@@ -126,12 +128,12 @@ def _check_rules(schema: Schema, value: Any, path: str, old: Any) -> Iterator[Pr
         uses_old = "oldSelf" in expression
         if uses_old and old is _MISSING:
             continue  # a transition rule only applies to updates
-        activation = {"self": celpy.json_to_cel(value)}
+        activation = {"self": json_to_cel(value)}
         if uses_old:
-            activation["oldSelf"] = celpy.json_to_cel(old)
+            activation["oldSelf"] = json_to_cel(old)
         try:
             passed = bool(_program(expression).evaluate(activation))
-        except celpy.CELEvalError as exc:
+        except CELEvalError as exc:
             yield Problem(path, f"Invalid value: rule {expression!r} could not be evaluated: {exc.args[0]}")
             continue
         if not passed:

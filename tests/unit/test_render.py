@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from openstack_operator.cli import main
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.credentials import Credential, placeholder_credentials, required_credentials
+from openstack_operator.core.errors import MergeConflict, RenderError
+from openstack_operator.core.manifest import load_osdpl
+from openstack_operator.core.render import RenderedService, Renderer
+
+from .conftest import EXAMPLES, load_example
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _render(renderer: Renderer, doc: dict[str, Any]) -> list[RenderedService]:
+    osdpl = load_osdpl(renderer.catalog, doc)
+    enabled = osdpl.spec.enabled_services(renderer.catalog)
+    credentials = placeholder_credentials(required_credentials(renderer.catalog, enabled))
+    return renderer.render(osdpl.spec, credentials, osdpl.namespace)
+
+
+def _fingerprints(services: list[RenderedService]) -> dict[str, str]:
+    return {release.name: release.fingerprint for service in services for release in service.releases}
+
+
+@pytest.mark.parametrize("example", ["minimal", "full"])
+def test_golden_values(example: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI's rendering of each example is pinned; UPDATE_GOLDEN=1 rewrites the files after a deliberate change."""
+    assert main(["render", "-f", str(EXAMPLES / f"{example}.yaml")]) == 0
+    output = capsys.readouterr().out
+    golden = GOLDEN / f"{example}.yaml"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(output)
+    assert output == golden.read_text()
+
+
+def test_minimal_example_releases_images_and_replicas(renderer: Renderer) -> None:
+    services = _render(renderer, load_example("minimal"))
+    assert [s.name for s in services] == ["database", "messaging", "memcached", "ingress", "identity", "image",
+                                          "placement", "networking", "dashboard"]
+    keystone = services[4].releases[0]
+    assert keystone.name == "openstack-keystone"
+    assert keystone.values["images"]["tags"]["keystone_api"] == "quay.io/airshipit/keystone:2024.1-ubuntu_jammy"
+    assert keystone.values["pod"]["replicas"] == {"api": 1}
+    assert services[4].depends_on == ("database", "messaging", "memcached", "ingress")
+
+
+def test_release_and_size_select_tags_and_replicas(renderer: Renderer) -> None:
+    doc = load_example("minimal")
+    doc["spec"].update(openstack_version="epoxy", size="medium")
+    glance = next(s for s in _render(renderer, doc) if s.name == "image").releases[0]
+    assert glance.values["images"]["tags"]["glance_api"] == "quay.io/airshipit/glance:2025.1-ubuntu_noble"
+    assert glance.values["pod"]["replicas"] == {"api": 3}
+    assert glance.timeout_seconds == 1200
+
+
+def test_one_service_value_changes_one_fingerprint(renderer: Renderer) -> None:
+    doc = load_example("full")
+    before = _fingerprints(_render(renderer, doc))
+    changed = copy.deepcopy(doc)
+    changed["spec"]["services"]["compute"]["nova"]["values"]["conf"]["nova"]["DEFAULT"]["debug"] = True
+    after = _fingerprints(_render(renderer, changed))
+    assert [name for name in before if before[name] != after[name]] == ["openstack-nova"]
+
+
+def test_rendering_is_deterministic(renderer: Renderer) -> None:
+    doc = load_example("full")
+    assert _fingerprints(_render(renderer, doc)) == _fingerprints(_render(renderer, copy.deepcopy(doc)))
+    assert _fingerprints(_render(renderer, doc)) == _fingerprints(_render(Renderer(Catalog.load()), doc))
+
+
+def test_templates_compiled_once_per_renderer(renderer: Renderer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _render(renderer, load_example("minimal"))  # the macros module loads on first use
+
+    def no_reads(*args: object) -> None:
+        raise AssertionError("template source read again during render")
+
+    loader = renderer._templates["keystone"].environment.loader
+    assert loader is not None
+    monkeypatch.setattr(loader, "get_source", no_reads)
+    _render(renderer, load_example("full"))
+
+
+def test_features_services_adds_to_preset(renderer: Renderer) -> None:
+    doc = load_example("minimal")
+    doc["spec"]["features"] = {"services": ["orchestration"]}
+    names = [s.name for s in _render(renderer, doc)]
+    assert names[-1] == "orchestration"
+    assert "compute" not in names
+
+
+def test_type_conflict_in_services_names_the_path(renderer: Renderer) -> None:
+    doc = load_example("full")
+    doc["spec"]["services"]["compute"]["nova"]["values"]["conf"]["nova"]["DEFAULT"] = "not-a-mapping"
+    with pytest.raises(MergeConflict, match=r"^spec\.services\.compute\.nova\.values\.conf\.nova\.DEFAULT: "
+                                            r"cannot merge a str over a mapping$"):
+        _render(renderer, doc)
+
+
+def test_missing_credential_is_named_without_values(renderer: Renderer) -> None:
+    osdpl = load_osdpl(renderer.catalog, load_example("minimal"))
+    credentials = {name: Credential("u", "TOPSECRET") for name in
+                   required_credentials(renderer.catalog, osdpl.spec.enabled_services(renderer.catalog))}
+    del credentials["keystone_db"]
+    with pytest.raises(RenderError) as error:
+        renderer.render(osdpl.spec, credentials, osdpl.namespace)
+    assert "keystone_db" in str(error.value) and "TOPSECRET" not in str(error.value)
+    assert "TOPSECRET" not in repr(credentials["keystone_admin"])
+
+
+def test_real_credentials_reach_the_values(renderer: Renderer) -> None:
+    osdpl = load_osdpl(renderer.catalog, load_example("minimal"))
+    names = required_credentials(renderer.catalog, osdpl.spec.enabled_services(renderer.catalog))
+    credentials = {name: Credential(f"user-{name}", f"pw-{name}") for name in names}
+    keystone = renderer.render(osdpl.spec, credentials, osdpl.namespace, only={"identity"})[0].releases[0]
+    assert keystone.values["endpoints"]["oslo_db"]["auth"]["keystone"] == {"username": "user-keystone_db",
+                                                                          "password": "pw-keystone_db"}
+    assert keystone.values["endpoints"]["oslo_cache"]["auth"]["memcache_secret_key"] == "pw-memcache_secret_key"
+
+
+def test_full_example_feature_rendering(renderer: Renderer) -> None:
+    services = {s.name: s for s in _render(renderer, load_example("full"))}
+    neutron = services["networking"].releases[1].values
+    assert neutron["conf"]["plugins"]["openvswitch_agent"]["ovs"]["bridge_mappings"] == "physnet1:br-ex,physnet2:br-vlan"
+    assert neutron["conf"]["plugins"]["ml2_conf"]["ml2_type_vlan"]["network_vlan_ranges"] == "physnet2:1000:1999"
+    nova = services["compute"].releases[1].values
+    assert nova["conf"]["nova"]["DEFAULT"]["cpu_allocation_ratio"] == 4.0
+    assert nova["overrides"]["nova_compute"]["labels"][0]["label"] == {"key": "compute-type", "values": ["hpc"]}
+    assert nova["endpoints"]["compute"]["host_fqdn_override"]["public"]["tls"] == {"secretName": "public-endpoints-tls"}
+    keystone = services["identity"].releases[0].values
+    assert keystone["pod"]["replicas"]["api"] == 3  # services beat size
+    assert keystone["conf"]["ks_domains"]["ldap.example.com"]["identity"]["driver"] == "ldap"
+    mariadb = services["database"].releases[0].values
+    assert mariadb["manifests"]["cron_job_mariadb_backup"] is True
+    assert mariadb["pod"]["security_context"]["server"]["pod"]["runAsNonRoot"] is True  # common.infra
+
+
+def test_golden_files_hold_no_real_secret() -> None:
+    for path in GOLDEN.glob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            auth = doc["values"].get("endpoints", {}).get("identity", {}).get("auth", {})
+            for account in auth.values():
+                assert account["password"].startswith("<"), path
