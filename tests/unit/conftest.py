@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.render import Renderer
 
+from ..osdpl_cases import EXAMPLES, load_example
+
+__all__ = ["EXAMPLES", "REPO", "load_example"]
+
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "deploy" / "examples"
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +22,3 @@ def catalog() -> Catalog:
 @pytest.fixture(scope="session")
 def renderer(catalog: Catalog) -> Renderer:
     return Renderer(catalog)
-
-
-def load_example(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
-    return data

@@ -1,0 +1,16 @@
+"""Where the pinned binaries are: built on first use by tools/build-binaries.sh, cached per user."""
+
+from __future__ import annotations
+
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@lru_cache(maxsize=1)
+def bin_dir() -> Path:
+    result = subprocess.run([str(REPO / "tools" / "build-binaries.sh")], check=True, stdout=subprocess.PIPE,
+                            text=True)
+    return Path(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,224 @@
+"""The local control plane: start, reuse, stop. State (PKI, etcd data, logs, pids, ports) lives in one folder."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devcluster import processes
+from devcluster.api import AdminClient
+from devcluster.binaries import bin_dir
+from devcluster.certs import make_pki
+
+# Fake nodes kwok keeps Ready: control-plane nodes and compute nodes, labelled as OpenStack-Helm charts expect.
+NODES = {
+    **{f"ctl-{i}": {"openstack-control-plane": "enabled", "openvswitch": "enabled"} for i in range(3)},
+    **{f"cmp-{i}": {"openstack-compute-node": "enabled", "openvswitch": "enabled"} for i in range(2)},
+}
+KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+SERVICE_CIDR = "10.96.0.0/16"
+
+
+class ClusterError(Exception):
+    pass
+
+
+@dataclass
+class State:
+    pids: dict[str, int]
+    ports: dict[str, int]
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.ports['apiserver']}"
+
+
+class Cluster:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory.resolve()
+        self.pki = self.dir / "pki"
+        self.logs = self.dir / "logs"
+        self.kubeconfig = self.dir / "kubeconfig"
+        self._state_file = self.dir / "state.json"
+
+    # -- state -------------------------------------------------------------------------------------------------
+    def _load_state(self) -> State | None:
+        try:
+            raw = json.loads(self._state_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return State(pids=raw["pids"], ports=raw["ports"])
+
+    def _save_state(self, state: State) -> None:
+        self._state_file.write_text(json.dumps({"pids": state.pids, "ports": state.ports}, indent=2))
+
+    def running(self) -> State | None:
+        """The state of a live cluster in this folder (every process alive and the API ready), else None."""
+        state = self._load_state()
+        if state is None or not all(processes.alive(pid) for pid in state.pids.values()):
+            return None
+        return state if AdminClient(state.server, self.pki).ready() else None
+
+    # -- up ----------------------------------------------------------------------------------------------------
+    def up(self, timeout: float = 120.0) -> Path:
+        """Start the control plane (or reuse a live one) and return the admin kubeconfig path."""
+        if self.running():
+            return self.kubeconfig
+        self.down()  # whatever half-started before goes first
+        binaries = bin_dir()
+        self.logs.mkdir(parents=True, exist_ok=True)
+        make_pki(self.pki)
+        state = State(pids={}, ports={name: processes.free_port() for name in ("etcd", "etcd_peer", "apiserver")})
+        self._save_state(state)
+        self._write_kubeconfig(state)
+        start = time.monotonic()
+        try:
+            state.pids["etcd"] = processes.start(self._etcd_argv(binaries, state), self.logs / "etcd.log")
+            self._save_state(state)
+            state.pids["apiserver"] = processes.start(self._apiserver_argv(binaries, state),
+                                                      self.logs / "kube-apiserver.log")
+            self._save_state(state)
+            client = AdminClient(state.server, self.pki)
+            self._wait("kube-apiserver ready", client.ready, start + timeout, state)
+            for name, argv in self._controller_argvs(binaries).items():
+                state.pids[name] = processes.start(argv, self.logs / f"{name}.log")
+                self._save_state(state)
+            self._create_nodes(client)
+            self._wait("nodes Ready", lambda: self._nodes_ready(client), start + timeout, state)
+            self._wait("default service account", lambda: self._has_default_sa(client), start + timeout, state)
+        except BaseException:
+            self.down()
+            raise
+        return self.kubeconfig
+
+    def _wait(self, what: str, check: Any, deadline: float, state: State) -> None:
+        while time.monotonic() < deadline:
+            dead = [name for name, pid in state.pids.items() if not processes.alive(pid)]
+            if dead:
+                raise ClusterError(f"{', '.join(dead)} exited while waiting for {what}; see {self.logs}")
+            if check():
+                return
+            time.sleep(0.25)
+        raise ClusterError(f"timed out waiting for {what}; see {self.logs}")
+
+    def _etcd_argv(self, binaries: Path, state: State) -> list[str]:
+        client = f"http://127.0.0.1:{state.ports['etcd']}"
+        peer = f"http://127.0.0.1:{state.ports['etcd_peer']}"
+        return [str(binaries / "etcd"), "--name=devcluster", f"--data-dir={self.dir / 'etcd'}",
+                f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=devcluster={peer}",
+                # A throwaway test database: durability across power loss is not worth the fsync latency.
+                "--unsafe-no-fsync", "--log-level=warn"]
+
+    def _apiserver_argv(self, binaries: Path, state: State) -> list[str]:
+        pki = self.pki
+        return [str(binaries / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{state.ports['etcd']}",
+                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+                f"--secure-port={state.ports['apiserver']}",
+                f"--cert-dir={pki}", f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}", f"--client-ca-file={pki / 'ca.crt'}",
+                "--authorization-mode=RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--allow-privileged=true",
+                f"--audit-policy-file={self._audit_policy()}",
+                f"--audit-log-path={self.logs / 'audit.log'}", "--audit-log-maxsize=200",
+                "--audit-log-maxbackup=1", "--audit-log-mode=batch"]
+
+    def _audit_policy(self) -> Path:
+        # Writes only, metadata level: lets tests and benchmarks count API writes (e.g. status PATCHes).
+        policy = self.dir / "audit-policy.yaml"
+        policy.write_text(yaml.safe_dump({
+            "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+            "rules": [{"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+                      {"level": "None"}],
+        }))
+        return policy
+
+    def _controller_argvs(self, binaries: Path) -> dict[str, list[str]]:
+        kubeconfig = f"--kubeconfig={self.kubeconfig}"
+        pki = self.pki
+        return {
+            "kube-controller-manager": [
+                str(binaries / "kube-controller-manager"), kubeconfig, "--leader-elect=false",
+                "--bind-address=127.0.0.1", "--secure-port=0",
+                f"--service-account-private-key-file={pki / 'sa.key'}", f"--root-ca-file={pki / 'ca.crt'}",
+                f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
+                "--use-service-account-credentials=true", f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--concurrent-deployment-syncs=10", "--concurrent-statefulset-syncs=10",
+            ],
+            "kube-scheduler": [str(binaries / "kube-scheduler"), kubeconfig, "--leader-elect=false",
+                               "--bind-address=127.0.0.1", "--secure-port=0"],
+            "kwok": [str(binaries / "kwok"), kubeconfig, "--manage-all-nodes=false",
+                     f"--manage-nodes-with-annotation-selector={'='.join(KWOK_ANNOTATION)}",
+                     "--cidr=10.244.0.1/16", "--node-ip=10.0.0.1"],
+        }
+
+    def _write_kubeconfig(self, state: State) -> None:
+        def b64(name: str) -> str:
+            return base64.b64encode((self.pki / name).read_bytes()).decode()
+
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "devcluster",
+            "clusters": [{"name": "devcluster", "cluster": {"server": state.server,
+                                                            "certificate-authority-data": b64("ca.crt")}}],
+            "users": [{"name": "admin", "user": {"client-certificate-data": b64("admin.crt"),
+                                                 "client-key-data": b64("admin.key")}}],
+            "contexts": [{"name": "devcluster", "context": {"cluster": "devcluster", "user": "admin"}}],
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+        self.kubeconfig.chmod(0o600)
+
+    def _create_nodes(self, client: AdminClient) -> None:
+        for name, labels in NODES.items():
+            node = {
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "annotations": {KWOK_ANNOTATION[0]: KWOK_ANNOTATION[1]},
+                             "labels": {**labels, "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                        "type": "kwok"}},
+                "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "250"},
+                           "capacity": {"cpu": "32", "memory": "256Gi", "pods": "250"}},
+            }
+            status, body = client.request("POST", "/api/v1/nodes", node)
+            if status not in (201, 409):
+                raise ClusterError(f"cannot create node {name}: {status} {body}")
+
+    @staticmethod
+    def _nodes_ready(client: AdminClient) -> bool:
+        status, body = client.request("GET", "/api/v1/nodes")
+        if status != 200:
+            return False
+        ready = {item["metadata"]["name"] for item in body["items"]
+                 if any(c["type"] == "Ready" and c["status"] == "True"
+                        for c in item.get("status", {}).get("conditions", []))}
+        return set(NODES) <= ready
+
+    @staticmethod
+    def _has_default_sa(client: AdminClient) -> bool:
+        status, _ = client.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")
+        return status == 200
+
+    # -- down --------------------------------------------------------------------------------------------------
+    def down(self) -> None:
+        """Stop every process this folder's cluster started, controllers first, and remove its state."""
+        state = self._load_state()
+        if state is not None:
+            for name in ["kwok", "kube-scheduler", "kube-controller-manager", "apiserver", "etcd"]:
+                if name in state.pids:
+                    processes.stop(state.pids[name])
+        for path in (self.dir / "etcd", self.pki, self._state_file, self.kubeconfig):
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()

@@ -1,0 +1,101 @@
+"""Manifest cases shared by the offline validator's tests and the API server's: both must reject the same
+manifests, naming the same field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
+
+
+def load_example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+    return data
+
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Edit:
+    def edit(doc: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node = doc
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return edit
+
+
+def _delete(path: str) -> Edit:
+    def edit(doc: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node = doc
+        for key in parents:
+            node = node[key]
+        del node[last]
+    return edit
+
+
+INVALID: list[tuple[str, Edit, str]] = [
+    ("misspelled-feature-key", _set("spec.features.neutron.tunel_interface", "ens3"),
+     "spec.features.neutron.tunel_interface: unknown field"),
+    ("misspelled-top-level", _set("spec.openstack_verison", "caracal"), "spec.openstack_verison: unknown field"),
+    ("wrong-type", _set("spec.size", 3), 'spec.size: Invalid value: "integer": must be of type string'),
+    ("wrong-type-nested", _set("spec.features.nova.allocation_ratios", {"cpu": "lots"}),
+     'spec.features.nova.allocation_ratios.cpu: Invalid value: "string": must be of type number'),
+    ("unknown-service", _set("spec.features.services", ["telemetry"]),
+     'spec.features.services[0]: Unsupported value: "telemetry": supported values: "database", "messaging", '
+     '"memcached", "ingress", "identity", "image", "placement", "networking", "compute", "block-storage", '
+     '"dashboard", "orchestration"'),
+    ("unknown-service-override", _set("spec.services.telemetry", {"aodh": {"values": {}}}),
+     "spec.services.telemetry: unknown field"),
+    ("unknown-chart-override", _set("spec.services.compute.novaa", {"values": {}}),
+     "spec.services.compute.novaa: unknown field"),
+    ("unknown-release", _set("spec.openstack_version", "zed"),
+     'spec.openstack_version: Unsupported value: "zed": supported values: "caracal", "dalmatian", "epoxy", '
+     '"flamingo"'),
+    ("nodes-key-without-separator", _set("spec.nodes", {"compute-node": {}}),
+     'spec.nodes: Invalid value: "object": nodes keys must have the form "<label>::<value>"'),
+    ("nodes-unknown-daemonset",
+     _set("spec.nodes", {"a::b": {"services": {"compute": {"nova": {"nova_api": {"values": {}}}}}}}),
+     "spec.nodes[a::b].services.compute.nova.nova_api: unknown field"),
+    ("missing-domain", _delete("spec.public_domain_name"), "spec.public_domain_name: Required value"),
+    ("ssl-without-secret", _set("spec.features.ssl", {"public_endpoints": {"enabled": True}}),
+     'spec.features.ssl.public_endpoints: Invalid value: "object": secret_name is required when '
+     "public_endpoints.enabled is true"),
+    ("vlan-range-format", _set("spec.features.neutron.external_networks",
+                               [{"physnet": "p", "interface": "i", "vlan_ranges": "10-20"}]),
+     "spec.features.neutron.external_networks[0].vlan_ranges: Invalid value: \"10-20\": must match "
+     "'^[0-9]+:[0-9]+$'"),
+    ("bad-log-level", _set("spec.features.logging", {"nova": {"level": "LOUD"}}),
+     'spec.features.logging[nova].level: Unsupported value: "LOUD": supported values: "DEBUG", "INFO", '
+     '"WARNING", "ERROR", "CRITICAL"'),
+    ("wrong-kind", _set("kind", "Deployment"),
+     'kind: Unsupported value: "Deployment": supported values: "OpenStackDeployment"'),
+]
+
+
+def update_pair(old_changes: dict[str, Any], new_changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    old, new = load_example("minimal"), load_example("minimal")
+    old["spec"].update(old_changes)
+    new["spec"].update(new_changes)
+    return old, new
+
+
+VERSION_RULE = ('spec.openstack_version: Invalid value: "string": openstack_version may move at most one release '
+                "forward (caracal -> dalmatian -> epoxy -> flamingo) and never back")
+
+UPDATES = [
+    ("same-version", {"openstack_version": "caracal"}, {"openstack_version": "caracal"}, []),
+    ("one-step-forward", {"openstack_version": "caracal"}, {"openstack_version": "dalmatian"}, []),
+    ("skip-a-release", {"openstack_version": "caracal"}, {"openstack_version": "epoxy"}, [VERSION_RULE]),
+    ("downgrade", {"openstack_version": "epoxy"}, {"openstack_version": "dalmatian"}, [VERSION_RULE]),
+    ("preset-change", {"preset": "core"}, {"preset": "compute"},
+     ['spec.preset: Invalid value: "string": preset is immutable']),
+    ("size-change-allowed", {"size": "tiny"}, {"size": "medium"}, []),
+]
+
+

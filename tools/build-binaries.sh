@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the pinned control-plane binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
+# etcd, kwok, helm) from Go modules and prints the directory holding them (last line of stdout).
+#
+# The directory is in the per-user cache, keyed by a digest of the pins and the wrapper modules, so a fresh
+# clone reuses it and a changed pin builds a new one. Go's own module and build caches make rebuilds cheap.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+key=$(cd "$here" && cat versions.env build-binaries.sh go/*/go.mod go/*/go.sum | sha256sum | cut -c1-16)
+bin="$("$here/cache-dir.sh")/bin/$key"
+if [ -f "$bin/.complete" ]; then
+  echo "$bin"
+  exit 0
+fi
+mkdir -p "$bin"
+export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local
+
+build() {  # build <wrapper module dir> <output name> <package> [ldflags]
+  local module=$1 name=$2 package=$3 ldflags=${4:-}
+  [ -x "$bin/$name" ] && return 0
+  echo "building $name ($package)" >&2
+  local start=$SECONDS
+  (cd "$here/go/$module" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$name.tmp" "$package")
+  mv "$bin/$name.tmp" "$bin/$name"
+  echo "built $name in $((SECONDS - start))s" >&2
+}
+
+minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+kube_version=""
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_version+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+  kube_version+=" -X $pkg.gitTreeState=clean"
+done
+
+build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kube_version"
+build kube kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$kube_version"
+build kube kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$kube_version"
+build kube kubectl k8s.io/kubernetes/cmd/kubectl "$kube_version"
+build etcd etcd osop.dev/tools/etcd
+build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
+build helm helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+touch "$bin/.complete"
+echo "$bin"
