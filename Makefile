@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 PY = $$(tools/venv.sh)/bin/python
 VENV_BIN = $$(tools/venv.sh)/bin
 
-.PHONY: help test check unit integration bench crds lock binaries cluster-up cluster-down demo
+.PHONY: help test check unit integration bench bench-deploy crds lock binaries cluster-up cluster-down demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,8 +26,11 @@ unit: ## unit tests only (no cluster)
 integration: ## integration tests only (starts a local control plane)
 	$(PY) -m pytest tests/integration
 
-bench: ## benchmarks (see bench/README.md)
+bench: ## render benchmark (milliseconds; no cluster)
 	$(PY) bench/render_bench.py
+
+bench-deploy: ## apply-to-Ready and writes per reconcile vs a sequential re-apply-everything baseline (a cluster)
+	$(PY) bench/deploy_bench.py
 
 crds: ## regenerate crds/ from templates/catalog.yaml
 	$(PY) -m openstack_operator crds --output-dir crds
@@ -45,10 +48,5 @@ cluster-up: ## start a local control plane; kubeconfig in .cluster/kubeconfig
 cluster-down: ## stop it and every process it started
 	$(PY) -m devcluster down
 
-demo: cluster-up ## the main job: local control plane, CRDs, the minimal example, `kubectl get osdpl`
-	$$(tools/build-binaries.sh | tail -1)/kubectl --kubeconfig .cluster/kubeconfig apply -f crds/
-	$$(tools/build-binaries.sh | tail -1)/kubectl --kubeconfig .cluster/kubeconfig wait --for condition=established crd --all
-	$$(tools/build-binaries.sh | tail -1)/kubectl --kubeconfig .cluster/kubeconfig create namespace openstack --dry-run=client -o yaml | \
-	  $$(tools/build-binaries.sh | tail -1)/kubectl --kubeconfig .cluster/kubeconfig apply -f -
-	$$(tools/build-binaries.sh | tail -1)/kubectl --kubeconfig .cluster/kubeconfig apply -f deploy/examples/minimal.yaml
-	$$(tools/build-binaries.sh | tail -1)/kubectl --kubeconfig .cluster/kubeconfig get osdpl -A
+demo: ## the main job: local control plane, CRDs, operators, the minimal example, `kubectl get osdpl` until Ready
+	$(PY) -m devcluster.demo

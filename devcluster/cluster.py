@@ -59,10 +59,12 @@ class Cluster:
     def _save_state(self, state: State) -> None:
         self._state_file.write_text(json.dumps({"pids": state.pids, "ports": state.ports}, indent=2))
 
+    CORE = ("etcd", "apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
     def running(self) -> State | None:
-        """The state of a live cluster in this folder (every process alive and the API ready), else None."""
+        """The state of a live cluster in this folder (every control-plane process alive and the API ready)."""
         state = self._load_state()
-        if state is None or not all(processes.alive(pid) for pid in state.pids.values()):
+        if state is None or not all(processes.alive(pid) for name, pid in state.pids.items() if name in self.CORE):
             return None
         return state if AdminClient(state.server, self.pki).ready() else None
 
@@ -209,12 +211,26 @@ class Cluster:
         status, _ = client.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")
         return status == 200
 
+    # -- extra processes ------------------------------------------------------------------------------------------
+    def start_process(self, name: str, argv: list[str], env: dict[str, str]) -> int:
+        """Start a process that belongs with this cluster (e.g. an operator), replacing one of the same name;
+        `down` stops it before the control plane."""
+        state = self.running()
+        if state is None:
+            raise ClusterError("the cluster is not running")
+        if name in state.pids:
+            processes.stop(state.pids[name])
+        state.pids[name] = processes.start(argv, self.logs / f"{name}.log", env)
+        self._save_state(state)
+        return state.pids[name]
+
     # -- down --------------------------------------------------------------------------------------------------
     def down(self) -> None:
         """Stop every process this folder's cluster started, controllers first, and remove its state."""
         state = self._load_state()
         if state is not None:
-            for name in ["kwok", "kube-scheduler", "kube-controller-manager", "apiserver", "etcd"]:
+            core = list(reversed(self.CORE))
+            for name in [*(n for n in state.pids if n not in core), *core]:  # processes started on top first
                 if name in state.pids:
                     processes.stop(state.pids[name])
         for path in (self.dir / "etcd", self.pki, self._state_file, self.kubeconfig):

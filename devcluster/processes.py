@@ -17,10 +17,10 @@ def free_port() -> int:
         return port
 
 
-def start(argv: list[str], log: Path) -> int:
+def start(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
     with log.open("ab") as out:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   start_new_session=True, env=env)
     return process.pid
 
 

@@ -82,6 +82,20 @@ def cmd_crds(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
+PROCESSES = ("osdpl", "helmbundle")
+
+
+def cmd_process(args: argparse.Namespace, catalog: Catalog) -> int:
+    """Run one operator process until it is stopped (SIGTERM/SIGINT)."""
+    import importlib
+
+    from openstack_operator.kube.operator import run
+
+    module = importlib.import_module(f"openstack_operator.controllers.{args.command}")
+    run(module.REGISTRY)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openstack-operator", description=__doc__)
     parser.add_argument("--templates-dir", type=Path, help="values templates (default: the bundled ones)")
@@ -98,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     crds = commands.add_parser("crds", help="print (or write) the CustomResourceDefinitions")
     crds.add_argument("--output-dir", help="write the CRD files here")
     crds.set_defaults(func=cmd_crds)
+    for process in PROCESSES:
+        operator = commands.add_parser(process, help=f"run the {process} operator process (needs a cluster)")
+        operator.set_defaults(func=cmd_process)
     return parser
 
 

@@ -88,7 +88,7 @@ def _features(catalog: Catalog) -> Schema:
                                                 "namespace used by the ingress for every public endpoint."),
                         },
                         default={},
-                        rules=[{"rule": "!self.enabled || has(self.secret_name)",
+                        rules=[{"rule": "!has(self.enabled) || !self.enabled || has(self.secret_name)",
                                 "message": "secret_name is required when public_endpoints.enabled is true"}],
                     )
                 },
@@ -132,7 +132,7 @@ def _features(catalog: Catalog) -> Schema:
                             ),
                         },
                         default={},
-                        rules=[{"rule": "!self.enabled || (has(self.physnet) && has(self.subnet))",
+                        rules=[{"rule": "!has(self.enabled) || !self.enabled || (has(self.physnet) && has(self.subnet))",
                                 "message": "physnet and subnet are required when floating_network.enabled is true"}],
                     ),
                     "dns_servers": {"type": "array", "items": _str(), "default": []},
@@ -321,6 +321,8 @@ def helmbundle_schema() -> Schema:
             "service": _str("The osdpl service this bundle deploys.", minLength=1),
             "depends_on": {"type": "array", "items": _str(), "default": [],
                            "description": "Services (bundles of the same osdpl) deployed before this one."},
+            "uninstall": _bool("Uninstall every release (after the bundles that depend on this one); the "
+                               "osdpl operator deletes the bundle once status shows them uninstalled."),
             "releases": {"type": "array", "items": release, "x-kubernetes-list-type": "map",
                          "x-kubernetes-list-map-keys": ["name"]},
         },

@@ -6,6 +6,7 @@ per chart in catalog.yaml) to a Credential.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -38,3 +39,20 @@ def required_credentials(catalog: Catalog, services: Iterable[str]) -> list[str]
 def placeholder_credentials(names: Iterable[str]) -> dict[str, Credential]:
     """Stand-ins for offline rendering: show where each credential lands without knowing any."""
     return {name: Credential(default_username(name), f"<{name}>") for name in names}
+
+
+def with_missing_generated(stored: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    """`stored` (credential name -> password) plus a new random password for each missing name.
+
+    Stored passwords are kept exactly: a credential is generated once and never again (a database or a message
+    queue still holds the old one), so a lost Secret key would be an outage, not a fresh start.
+    """
+    result = dict(stored)
+    for name in names:
+        if name not in result:
+            result[name] = secrets.token_urlsafe(24)
+    return result
+
+
+def credentials_from(passwords: Mapping[str, str]) -> dict[str, Credential]:
+    return {name: Credential(default_username(name), password) for name, password in passwords.items()}

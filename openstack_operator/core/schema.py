@@ -117,7 +117,7 @@ def _check_object(schema: Schema, value: dict[str, Any], path: str, old: Any) ->
         if name in properties:
             yield from _check(properties[name], item, f"{path}.{name}", old_item)
         elif isinstance(extra, Mapping):
-            yield from _check(extra, item, f"{path}[{name}]", old_item)
+            yield from _check(extra, item, f"{path}.{name}", old_item)  # map keys: dotted, as the API server
         elif not schema.get("x-kubernetes-preserve-unknown-fields") and (properties or extra is False):
             yield Problem(f"{path}.{name}", "unknown field")
 
@@ -137,7 +137,7 @@ def _check_rules(schema: Schema, value: Any, path: str, old: Any) -> Iterator[Pr
             yield Problem(path, f"Invalid value: rule {expression!r} could not be evaluated: {exc.args[0]}")
             continue
         if not passed:
-            yield Problem(path, f"Invalid value: \"{_type_name(value)}\": {rule.get('message', expression)}")
+            yield Problem(path, f"Invalid value: {rule.get('message', expression)}")  # as kube-apiserver 1.36
 
 
 @lru_cache(maxsize=None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -80,3 +81,69 @@ def crds(kubectl: Kubectl) -> None:
     kubectl.run("apply", "--server-side", "-f", str(REPO / "crds"))
     kubectl.run("wait", "--for=condition=Established", "--timeout=60s", "crd/openstackdeployments.openstack.osop.dev",
                 "crd/helmbundles.openstack.osop.dev")
+
+
+class Operators:
+    """The operator processes, run as users run them (`python -m openstack_operator <process>`), against the test
+    cluster, with the project's test charts as chart source. Logs go to one file per process."""
+
+    PROCESSES = ("osdpl", "helmbundle")
+
+    def __init__(self, kubeconfig: Path, helm: Path, logs: Path) -> None:
+        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(helm),
+                    "OSOP_CHART_SOURCE": str(REPO / "tests" / "charts"), "PYTHONPATH": str(REPO)}
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        for name in self.PROCESSES:
+            with (self.logs / f"{name}.log").open("ab") as log:
+                self.procs[name] = subprocess.Popen([sys.executable, "-m", "openstack_operator", name], env=self.env,
+                                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, as a crashed or evicted pod."""
+        for proc in self.procs.values():
+            proc.kill()
+            proc.wait()
+        self.procs.clear()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+    def log_text(self) -> str:
+        return "\n".join(f"== {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.logs.glob("*.log")))
+
+
+@pytest.fixture(scope="session")
+def operators(kubeconfig: Path, binaries: Path, crds: None,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operators]:
+    running = Operators(kubeconfig, binaries / "helm", tmp_path_factory.mktemp("operator-logs"))
+    running.start()
+    yield running
+    running.stop()
+
+
+class Helm:
+    """The pinned helm binary against the test cluster, for checking what the operator did."""
+
+    def __init__(self, binary: Path, kubeconfig: Path) -> None:
+        self.binary, self.kubeconfig = binary, kubeconfig
+
+    def releases(self, namespace: str) -> dict[str, dict[str, Any]]:
+        result = subprocess.run([str(self.binary), "--kubeconfig", str(self.kubeconfig), "list", "-a", "-n",
+                                 namespace, "-o", "json"], capture_output=True, text=True, check=True, timeout=60)
+        return {r["name"]: r for r in json.loads(result.stdout)}
+
+
+@pytest.fixture(scope="session")
+def helm(binaries: Path, kubeconfig: Path) -> Helm:
+    return Helm(binaries / "helm", kubeconfig)

@@ -1,0 +1,76 @@
+"""The main job, locally: a control plane, the CRDs, the operator processes and the minimal example, then
+`kubectl get osdpl` until it is Ready (or the reason it is not).
+
+python -m devcluster.demo [-f MANIFEST] [--timeout SECONDS]
+The operators keep running with the cluster; `make cluster-down` stops both. Charts come from $OSOP_CHART_SOURCE
+(a chart repository URL or a directory), by default the project's test charts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devcluster.binaries import REPO, bin_dir
+from devcluster.cluster import Cluster, ClusterError
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="devcluster.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-f", "--file", type=Path, default=REPO / "deploy" / "examples" / "minimal.yaml")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    cluster = Cluster(REPO / ".cluster")
+    try:
+        kubeconfig = cluster.up()
+    except ClusterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    binaries = bin_dir()
+
+    def kubectl(*argv: str, capture: bool = False) -> str:
+        result = subprocess.run([str(binaries / "kubectl"), f"--kubeconfig={kubeconfig}", *argv], check=True,
+                                text=True, stdout=subprocess.PIPE if capture else None)
+        return result.stdout or ""
+
+    kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/openstackdeployments.openstack.osop.dev",
+            "crd/helmbundles.openstack.osop.dev")
+    manifest = json.loads(kubectl("create", "--dry-run=client", "-o", "json", "-f", str(args.file), capture=True))
+    namespace = manifest["metadata"].get("namespace", "default")
+    if not kubectl("get", "namespace", namespace, "--ignore-not-found", "-o", "name", capture=True).strip():
+        kubectl("create", "namespace", namespace)
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(binaries / "helm"),
+           "OSOP_CHART_SOURCE": os.environ.get("OSOP_CHART_SOURCE", str(REPO / "tests" / "charts")),
+           "PYTHONPATH": str(REPO)}
+    for process in ("osdpl", "helmbundle"):
+        cluster.start_process(f"operator-{process}", [sys.executable, "-m", "openstack_operator", process], env)
+    print(f"operators started; logs in {cluster.logs}/operator-*.log")
+    kubectl("apply", "--server-side", "-f", str(args.file))
+    name = manifest["metadata"]["name"]
+    deadline = time.monotonic() + args.timeout
+    ready = ""
+    while time.monotonic() < deadline:
+        ready = kubectl("-n", namespace, "get", "osdpl", name, "-o",
+                        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}", capture=True)
+        if ready == "True":
+            break
+        time.sleep(2)
+    kubectl("get", "osdpl", "-A")
+    subprocess.run([str(binaries / "helm"), "--kubeconfig", str(kubeconfig), "list", "-n", namespace], check=True)
+    if ready != "True":
+        kubectl("-n", namespace, "get", "osdpl", name, "-o",
+                "jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{\"\\n\"}{end}")
+        return 1
+    print(f"kubeconfig: {kubeconfig}   stop everything: make cluster-down")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""osdpl process: from an OpenStackDeployment to one HelmBundle per enabled service, and the osdpl's status.
+
+A reconcile renders every service first and writes only after everything rendered, so a spec that cannot be
+rendered changes nothing. It then writes what differs (values Secrets, bundles), retires bundles of disabled
+services (their releases are uninstalled, then the bundle goes), and patches the status fields that changed.
+It runs when the osdpl's generation or deletion state changes (never for its own status writes) and, coalesced,
+when one of its bundles changes (to mirror release states into `status.children`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import json
+import logging
+from typing import Any, Mapping
+
+import kopf
+import pykube
+
+from openstack_operator.core.bundles import (OSDPL_LABEL, SERVICE_LABEL, all_uninstalled, bundle_name, bundle_spec,
+                                             plan_bundles, values_secret_data, values_secret_name)
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.credentials import required_credentials
+from openstack_operator.core.crd import GROUP, VERSION
+from openstack_operator.core.errors import OperatorError
+from openstack_operator.core.manifest import load_osdpl
+from openstack_operator.core.render import Renderer
+from openstack_operator.core.status import Observed, compute_status, status_patch
+from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.kube.client import HelmBundle, OpenStackDeployment, api, count_write, owner_reference
+from openstack_operator.kube.credentials import ensure_credentials
+from openstack_operator.kube.objects import apply_bundle, apply_secret, delete, get_or_none, patch_spec, patch_status
+from openstack_operator.kube.operator import new_registry
+
+log = logging.getLogger("osop.osdpl")
+REGISTRY = new_registry("osdpl")
+FINALIZER = f"osdpl.{GROUP}/uninstall-releases"
+Key = tuple[str, str]  # namespace, osdpl name
+
+STATUS_COALESCE_SECONDS = 0.5  # bundle events within this window cost one status reconcile
+WORKERS = 4
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class OsdplController:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.renderer = Renderer(catalog)
+        self.seen: dict[Key, tuple[Any, ...]] = {}
+        # Digest of the values Secret data last written or confirmed, so an unchanged service costs no read.
+        self.values_written: dict[tuple[str, str], str] = {}
+        self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
+
+    @staticmethod
+    def _log_error(key: Key, error: BaseException) -> None:
+        log.error("osdpl %s/%s: %s: %s", *key, type(error).__name__, error)
+
+    def observe_osdpl(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        metadata = body["metadata"]
+        key = (metadata["namespace"], metadata["name"])
+        if event_type == "DELETED":
+            self.seen.pop(key, None)
+            return
+        # Status writes (ours, the health process's) change neither: they do not re-trigger a reconcile.
+        essence = (metadata.get("uid"), metadata.get("generation"), bool(metadata.get("deletionTimestamp")),
+                   FINALIZER in (metadata.get("finalizers") or []))
+        if self.seen.get(key) != essence:
+            self.seen[key] = essence
+            self.queue.add(key)
+
+    def observe_bundle(self, body: Mapping[str, Any]) -> None:
+        osdpl = (body["metadata"].get("labels") or {}).get(OSDPL_LABEL)
+        if osdpl:
+            self.queue.add((body["metadata"]["namespace"], osdpl), STATUS_COALESCE_SECONDS)
+
+    async def _work(self, key: Key) -> float | None:
+        return await asyncio.to_thread(self.reconcile, key)
+
+    # -- reconcile (blocking API calls: runs in a worker thread) --------------------------------------------------
+    def reconcile(self, key: Key) -> float | None:
+        namespace, name = key
+        current = get_or_none(OpenStackDeployment, namespace, name)
+        if current is None:
+            return None
+        body: dict[str, Any] = current.obj
+        bundles = {b.obj["spec"]["service"]: b.obj for b in
+                   HelmBundle.objects(api(), namespace=namespace).filter(selector={OSDPL_LABEL: name})}
+        if body["metadata"].get("deletionTimestamp"):
+            self._finalize(body, bundles)
+            return None
+        if FINALIZER not in (body["metadata"].get("finalizers") or []):
+            self._set_finalizers(body, [*(body["metadata"].get("finalizers") or []), FINALIZER])
+        status = body.get("status") or {}
+        reconciled = status.get("observedGeneration")
+        if body["spec"].get("draft"):
+            self._write_status(body, self._observed(body, reconciled, bundles, draft=True))
+            return None
+        try:
+            desired = self._apply(body, bundles)
+        except OperatorError as error:  # the spec cannot be rendered: nothing was written
+            log.warning("osdpl %s/%s: %s", namespace, name, error)
+            self._write_status(body, self._observed(body, reconciled, bundles, spec_error=str(error)))
+            return None
+        observed = Observed(generation=body["metadata"]["generation"], reconciled_generation=body["metadata"]["generation"],
+                            draft=False, openstack_version=body["spec"]["openstack_version"], desired=desired,
+                            bundles=bundles, previous=status)
+        self._write_status(body, observed)
+        return None
+
+    def _apply(self, body: Mapping[str, Any], bundles: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+        """Render, then write what differs; returns service -> release -> fingerprint."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        osdpl = load_osdpl(self.catalog, body)
+        enabled = osdpl.spec.enabled_services(self.catalog)
+        labels = {OSDPL_LABEL: name}
+        credentials = ensure_credentials(namespace, name, required_credentials(self.catalog, enabled), labels)
+        services = self.renderer.render(osdpl.spec, credentials, namespace)
+        owner = owner_reference(body)
+        specs = {service.name: bundle_spec(name, service) for service in services}
+        for service in services:  # values first: a bundle never points at values that are not there yet
+            self._apply_values(namespace, values_secret_name(name, service.name), values_secret_data(service),
+                               {**labels, SERVICE_LABEL: service.name}, owner)
+        plan = plan_bundles(specs, bundles)
+        for service_name in plan.write:
+            apply_bundle(namespace, bundle_name(name, service_name), specs[service_name],
+                         {**labels, SERVICE_LABEL: service_name}, owner)
+        self._retire(namespace, name, bundles, plan.retire, plan.delete)
+        return {s.name: {r.name: r.fingerprint for r in s.releases} for s in services}
+
+    def _apply_values(self, namespace: str, secret: str, data: Mapping[str, str], labels: Mapping[str, str],
+                      owner: Mapping[str, Any]) -> None:
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        if self.values_written.get((namespace, secret)) == digest:
+            return
+        apply_secret(namespace, secret, data, labels, owner)
+        self.values_written[(namespace, secret)] = digest
+
+    def _retire(self, namespace: str, name: str, bundles: Mapping[str, Mapping[str, Any]], retire: list[str],
+                remove: list[str]) -> None:
+        for service in retire:
+            log.info("osdpl %s/%s: service %s disabled: uninstalling its releases", namespace, name, service)
+            patch_spec(HelmBundle, namespace, bundle_name(name, service), {"uninstall": True})
+        for service in remove:
+            delete(HelmBundle, namespace, bundle_name(name, service))
+            delete(pykube.Secret, namespace, values_secret_name(name, service))
+            self.values_written.pop((namespace, values_secret_name(name, service)), None)
+            log.info("osdpl %s/%s: service %s removed", namespace, name, service)
+
+    def _finalize(self, body: Mapping[str, Any], bundles: dict[str, dict[str, Any]]) -> None:
+        """Deletion: uninstall every service (dependents first, see core.helmwork), then let the osdpl go."""
+        finalizers = body["metadata"].get("finalizers") or []
+        if FINALIZER not in finalizers:
+            return
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        to_retire = [s for s, b in bundles.items() if not b["spec"].get("uninstall")]
+        done = [s for s, b in bundles.items() if b["spec"].get("uninstall") and all_uninstalled(b)]
+        self._retire(namespace, name, bundles, to_retire, done)
+        remaining = {s: b for s, b in bundles.items() if s not in done}
+        if remaining:
+            status = body.get("status") or {}
+            observed = self._observed(body, status.get("observedGeneration"), remaining, deleting=True)
+            self._write_status(body, observed)
+            return
+        self._set_finalizers(body, [f for f in finalizers if f != FINALIZER])
+        log.info("osdpl %s/%s: every release uninstalled; finalizer removed", namespace, name)
+
+    @staticmethod
+    def _observed(body: Mapping[str, Any], reconciled: int | None, bundles: Mapping[str, Mapping[str, Any]],
+                  draft: bool = False, spec_error: str = "", deleting: bool = False) -> Observed:
+        """What to report when this reconcile wrote no bundles: the releases the bundles ask for."""
+        desired = {s: {r["name"]: r.get("fingerprint", "") for r in b["spec"]["releases"]} for s, b in bundles.items()
+                   if deleting or not b["spec"].get("uninstall")}
+        return Observed(generation=body["metadata"]["generation"], reconciled_generation=reconciled, draft=draft,
+                        openstack_version=body["spec"]["openstack_version"], desired=desired, bundles=bundles,
+                        spec_error=spec_error, deleting=deleting, previous=body.get("status") or {})
+
+    @staticmethod
+    def _write_status(body: Mapping[str, Any], observed: Observed) -> None:
+        previous = body.get("status") or {}
+        patch = status_patch(previous, compute_status(observed, _now()))
+        if patch:
+            patch_status(OpenStackDeployment, body["metadata"]["namespace"], body["metadata"]["name"], patch)
+
+    @staticmethod
+    def _set_finalizers(body: Mapping[str, Any], finalizers: list[str]) -> None:
+        # With the resourceVersion: if someone else changed finalizers meanwhile, this fails and is retried.
+        handle = OpenStackDeployment(api(), {"apiVersion": OpenStackDeployment.version, "kind": OpenStackDeployment.kind,
+                                             "metadata": {"name": body["metadata"]["name"],
+                                                          "namespace": body["metadata"]["namespace"]}})
+        handle.patch({"metadata": {"finalizers": finalizers,
+                                   "resourceVersion": body["metadata"]["resourceVersion"]}})
+        count_write("patch", OpenStackDeployment.kind)
+
+
+_controller: OsdplController | None = None
+
+
+@kopf.on.startup(registry=REGISTRY)
+def start(**_: Any) -> None:
+    global _controller
+    _controller = OsdplController(Catalog.load())
+
+
+@kopf.on.cleanup(registry=REGISTRY)
+def stop(**_: Any) -> None:
+    if _controller is not None:
+        _controller.queue.close()
+
+
+@kopf.on.event(GROUP, VERSION, "openstackdeployments", registry=REGISTRY)
+async def osdpl_event(event: Mapping[str, Any], **_: Any) -> None:
+    assert _controller is not None  # set at startup, before any watch starts
+    _controller.observe_osdpl(event.get("type"), event["object"])
+
+
+@kopf.on.event(GROUP, VERSION, "helmbundles", labels={OSDPL_LABEL: kopf.PRESENT}, registry=REGISTRY)
+async def bundle_event(event: Mapping[str, Any], **_: Any) -> None:
+    assert _controller is not None
+    _controller.observe_bundle(event["object"])

@@ -1,0 +1,102 @@
+"""A coalescing work queue, as controllers use: events add keys, workers reconcile keys.
+
+- a key is reconciled by at most one worker at a time; adding it while it runs marks it dirty, so it runs once
+  more afterwards (never twice at once, never lost);
+- adding a key many times before it starts runs it once (a burst of events costs one reconcile);
+- `add(key, delay)` schedules a run no later than `delay` seconds from now (earlier requests win);
+- the work function returns a delay to be called again after (retries, polling) or None;
+- an exception from the work function is logged by the caller's `on_error` and retried with backoff.
+Pure asyncio: no Kubernetes here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Awaitable, Callable, Generic, Hashable, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+ERROR_BACKOFF_FIRST = 1.0
+ERROR_BACKOFF_MAX = 60.0
+
+
+class WorkQueue(Generic[K]):
+    def __init__(self, work: Callable[[K], Awaitable[float | None]], concurrency: int,
+                 on_error: Callable[[K, BaseException], None]) -> None:
+        self._work = work
+        self._on_error = on_error
+        self._slots = asyncio.Semaphore(concurrency)
+        self._due: dict[K, float] = {}        # key -> monotonic time it should run at
+        self._timers: dict[K, asyncio.TimerHandle] = {}
+        self._running: set[K] = set()
+        self._errors: dict[K, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def add(self, key: K, delay: float = 0.0) -> None:
+        loop = asyncio.get_running_loop()
+        due = time.monotonic() + max(delay, 0.0)
+        if key in self._due and self._due[key] <= due:
+            return  # already due as early or earlier
+        self._due[key] = due
+        if key in self._timers:
+            self._timers.pop(key).cancel()
+        self._idle.clear()
+        if key in self._running:
+            return  # the running worker picks it up when it finishes
+        self._timers[key] = loop.call_later(max(delay, 0.0), self._start, key)
+
+    def _start(self, key: K) -> None:
+        self._timers.pop(key, None)
+        if key in self._running or key not in self._due:
+            return
+        if self._due[key] > time.monotonic() + 0.001:
+            self._timers[key] = asyncio.get_running_loop().call_later(self._due[key] - time.monotonic(),
+                                                                      self._start, key)
+            return
+        self._running.add(key)
+        task = asyncio.get_running_loop().create_task(self._run(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, key: K) -> None:
+        again: float | None = None
+        try:
+            async with self._slots:
+                del self._due[key]  # from now on, a new add() means "run again after this one"
+                try:
+                    again = await self._work(key)
+                    self._errors.pop(key, None)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - a controller must survive any one failure
+                    self._on_error(key, error)
+                    failures = self._errors.get(key, 0) + 1
+                    self._errors[key] = failures
+                    again = min(ERROR_BACKOFF_FIRST * 2 ** (failures - 1), ERROR_BACKOFF_MAX)
+        finally:
+            self._running.discard(key)
+        if again is not None:
+            due = time.monotonic() + again
+            self._due[key] = min(self._due.get(key, due), due)
+        if key in self._due:
+            self._timers[key] = asyncio.get_running_loop().call_later(
+                max(self._due[key] - time.monotonic(), 0.0), self._start, key)
+        elif not self._due and not self._running:
+            self._idle.set()
+
+    def pending(self) -> set[K]:
+        return set(self._due) | self._running
+
+    async def join(self) -> None:
+        """Until nothing is due or running (delayed retries count as due)."""
+        await self._idle.wait()
+
+    def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for task in self._tasks:
+            task.cancel()

@@ -1,0 +1,29 @@
+"""The credentials Secret of an osdpl: created once, extended when services need new credentials, never
+regenerated. It has no owner reference, so deleting the osdpl keeps it: databases on persistent volumes still
+hold these passwords, and a re-created osdpl of the same name picks them up again (docs/operations.md)."""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import pykube
+
+from openstack_operator.core.credentials import Credentials, credentials_from, with_missing_generated
+from openstack_operator.kube.objects import apply_secret, decode_secret, get_or_none
+
+
+def credentials_secret_name(osdpl: str) -> str:
+    return f"{osdpl}-credentials"
+
+
+def ensure_credentials(namespace: str, osdpl: str, names: Iterable[str], labels: Mapping[str, str]) -> Credentials:
+    """The passwords of `names`, generating (and storing, before use) only those the Secret lacks."""
+    secret_name = credentials_secret_name(osdpl)
+    current = get_or_none(pykube.Secret, namespace, secret_name)
+    stored = decode_secret(current) if current is not None else {}
+    passwords = with_missing_generated(stored, names)
+    if passwords != stored:
+        # Written with the resourceVersion read above: a concurrent writer makes this fail (and retry) instead of
+        # one of the two sets of new passwords being lost after services started using it.
+        apply_secret(namespace, secret_name, passwords, labels, owner=None, current=current)
+    return credentials_from(passwords)

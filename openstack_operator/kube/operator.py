@@ -1,0 +1,51 @@
+"""What every operator process sets up the same way: its Kopf identity, watch timeouts and API login.
+
+Each process has its own peering name, finalizer and annotation prefix, so two processes never act on each other's
+marks. Handlers are `on.event` only, so Kopf itself writes nothing on the objects (no diff-base annotation: a large
+spec cannot overflow the 256 KiB annotation limit); each controller keeps its own state on the status it owns.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from openstack_operator.core.crd import GROUP
+
+# A watch that stays silent this long is re-established; the API server ends each watch well before that.
+WATCH_SERVER_TIMEOUT = 300
+WATCH_CLIENT_TIMEOUT = 330
+CONNECT_TIMEOUT = 30
+
+
+def new_registry(process: str) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.peering.name = f"osop-{process}"
+        settings.peering.mandatory = False
+        settings.persistence.finalizer = f"{process}.{GROUP}/kopf-finalizer"
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=f"{process}.{GROUP}")
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=f"{process}.{GROUP}", key="last-handled-configuration")
+        settings.watching.server_timeout = WATCH_SERVER_TIMEOUT
+        settings.watching.client_timeout = WATCH_CLIENT_TIMEOUT
+        settings.watching.connect_timeout = CONNECT_TIMEOUT
+        settings.posting.level = logging.WARNING  # k8s Events only for problems, not for every handler run
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs) or \
+            kopf.login_with_kubeconfig(**kwargs)
+        return info
+
+    return registry
+
+
+def run(registry: kopf.OperatorRegistry) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # not a line per watch event
+    kopf.run(registry=registry, clusterwide=True)

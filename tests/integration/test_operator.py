@@ -1,0 +1,243 @@
+"""End to end: the osdpl and helmbundle processes deploy an OpenStackDeployment as real Helm releases of the test
+charts on the local control plane, keep them in line with the manifest, and report on the osdpl.
+
+The tests of this module share one deployment and run in order, each starting from where the previous one left it
+(as an operator's day goes): deploy, change, break and fix, remove and add, crash mid-deployment, delete.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from typing import Any, Callable, Iterator
+
+import pytest
+import yaml
+
+from ..osdpl_cases import EXAMPLES
+from .conftest import Helm, Kubectl, Operators
+
+CORE_RELEASES = {"openstack-mariadb", "openstack-rabbitmq", "openstack-memcached", "openstack-ingress",
+                 "openstack-keystone", "openstack-glance", "openstack-placement", "openstack-openvswitch",
+                 "openstack-neutron", "openstack-horizon"}
+TIMEOUT = 240.0
+
+
+def wait_for(what: str, check: Callable[[], Any], operators: Operators, timeout: float = TIMEOUT,
+             describe: Callable[[], Any] = lambda: "") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}\n{describe()}\n{operators.log_text()}")
+
+
+class Deployment:
+    """One osdpl in its own namespace, read and changed through kubectl as a user would."""
+
+    def __init__(self, kubectl: Kubectl, namespace: str, manifest: dict[str, Any]) -> None:
+        self.kubectl, self.namespace, self.manifest = kubectl, namespace, manifest
+        self.name = manifest["metadata"]["name"]
+
+    def apply(self) -> None:
+        self.manifest["metadata"]["namespace"] = self.namespace
+        self.kubectl.run("apply", "--server-side", "-f", "-", input=json.dumps(self.manifest))
+
+    def get(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.kubectl.json("-n", self.namespace, "get", "osdpl", self.name)
+        return result
+
+    def merge_patch(self, patch: dict[str, Any]) -> None:
+        self.kubectl.run("-n", self.namespace, "patch", "osdpl", self.name, "--type=merge", "--patch-file=/dev/stdin",
+                         input=json.dumps(patch))
+
+    def condition(self, kind: str) -> dict[str, Any]:
+        conditions = (self.get().get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c["type"] == kind), {})
+
+    def ready_at_generation(self) -> bool:
+        osdpl = self.get()
+        status = osdpl.get("status") or {}
+        ready: dict[str, Any] = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+        return ready.get("status") == "True" and status.get("observedGeneration") == osdpl["metadata"]["generation"]
+
+
+def _minimal(name: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    manifest["metadata"]["name"] = name
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def deployment(kubectl: Kubectl, operators: Operators) -> Iterator[Deployment]:
+    namespace = f"e2e-{uuid.uuid4().hex[:6]}"
+    kubectl.run("create", "namespace", namespace)
+    yield Deployment(kubectl, namespace, _minimal("osh-dev"))
+    kubectl.run("delete", "namespace", namespace, "--wait=false")
+
+
+def _revisions(helm: Helm, namespace: str) -> dict[str, int]:
+    return {name: int(r["revision"]) for name, r in helm.releases(namespace).items()}
+
+
+def test_the_minimal_example_deploys_every_service_and_becomes_ready(
+        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    deployment.apply()
+    wait_for("Ready=True", deployment.ready_at_generation, operators)
+    releases = helm.releases(deployment.namespace)
+    assert set(releases) == CORE_RELEASES
+    assert {r["status"] for r in releases.values()} == {"deployed"}
+    status = deployment.get()["status"]
+    assert status["lcm_progress"] == "9/9"
+    assert status["openstack_version"] == "caracal"
+    assert status["children"]["identity"]["openstack-keystone"]["state"] == "deployed"
+    assert status["children"]["identity"]["openstack-keystone"]["chart_version"] == "0.3.20"
+    bundles = kubectl.json("-n", deployment.namespace, "get", "helmbundles")["items"]
+    assert len(bundles) == 9
+    assert all(r["state"] == "deployed" for b in bundles for r in b["status"]["releases"].values())
+    # Values went to Helm from the rendered values (image tags of the release, replicas of the size).
+    keystone = kubectl.json("-n", deployment.namespace, "get", "deployment", "keystone-api")
+    assert keystone["spec"]["template"]["spec"]["containers"][0]["image"].endswith("keystone:2024.1-ubuntu_jammy")
+    assert keystone["spec"]["replicas"] == 1
+    # Credentials are referenced from a Secret, never written into a custom resource.
+    secret = kubectl.json("-n", deployment.namespace, "get", "secret", "osh-dev-credentials")
+    passwords = {k for k in secret["data"]}
+    assert "keystone_admin" in passwords
+    assert "password" not in json.dumps([b["spec"] for b in bundles])
+
+
+def _resource_versions(kubectl: Kubectl, namespace: str) -> dict[str, str]:
+    objects = kubectl.json("-n", namespace, "get", "osdpl,helmbundles,secrets")["items"]
+    return {f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["resourceVersion"] for o in objects}
+
+
+def test_reapplying_an_unchanged_manifest_writes_nothing(
+        deployment: Deployment, operators: Operators, kubectl: Kubectl) -> None:
+    before = _resource_versions(kubectl, deployment.namespace)
+    deployment.apply()  # same spec: no new generation
+    deployment.merge_patch({"metadata": {"labels": {"team": "cloud"}}})  # metadata only: no new generation
+    time.sleep(3)  # longer than the status coalescing window
+    after = _resource_versions(kubectl, deployment.namespace)
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert changed <= {f"OpenStackDeployment/{deployment.name}"}  # the label patch itself, nothing else
+    assert deployment.get()["status"]["observedGeneration"] == deployment.get()["metadata"]["generation"]
+
+
+def test_changing_one_service_value_upgrades_only_that_release(
+        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    before = _revisions(helm, deployment.namespace)
+    deployment.merge_patch({"spec": {"services": {"identity": {"keystone": {"values": {"pod": {"replicas": {
+        "api": 2}}}}}}}})
+    wait_for("keystone upgraded", lambda: _revisions(helm, deployment.namespace)["openstack-keystone"] ==
+             before["openstack-keystone"] + 1, operators)
+    wait_for("Ready at the new generation", deployment.ready_at_generation, operators)
+    after = _revisions(helm, deployment.namespace)
+    assert {k: v for k, v in after.items() if k != "openstack-keystone"} == \
+        {k: v for k, v in before.items() if k != "openstack-keystone"}
+    assert kubectl.json("-n", deployment.namespace, "get", "deployment", "keystone-api")["spec"]["replicas"] == 2
+
+
+def test_a_failing_release_degrades_backs_off_and_recovers_when_fixed(
+        deployment: Deployment, operators: Operators, helm: Helm) -> None:
+    before = _revisions(helm, deployment.namespace)
+    # A value the test chart turns into an invalid Deployment: Helm (the API server) rejects it.
+    deployment.merge_patch({"spec": {"services": {"dashboard": {"horizon": {"values": {"pod": {"replicas": {
+        "server": "many"}}}}}}}})
+
+    def horizon() -> dict[str, Any]:
+        child: dict[str, Any] = deployment.get()["status"]["children"]["dashboard"]["openstack-horizon"]
+        return child
+
+    wait_for("three failed attempts", lambda: int(horizon().get("attempts", 0)) >= 3, operators)
+    started = time.monotonic()
+    degraded = deployment.condition("Degraded")
+    assert degraded["status"] == "True" and degraded["reason"] == "ReleaseFailed"
+    assert "dashboard/openstack-horizon" in degraded["message"] and "replicas" in degraded["message"]
+    assert deployment.condition("Ready")["status"] == "False"
+    # Backoff doubles (2 s, 4 s, 8 s, ...): in the next 5 s at most one more attempt.
+    attempts = int(horizon()["attempts"])
+    time.sleep(max(0.0, 5.0 - (time.monotonic() - started)))
+    assert int(horizon()["attempts"]) <= attempts + 1
+    # Other services were not touched.
+    after = _revisions(helm, deployment.namespace)
+    assert {k: v for k, v in after.items() if k != "openstack-horizon"} == \
+        {k: v for k, v in before.items() if k != "openstack-horizon"}
+    assert deployment.get()["status"]["lcm_progress"] == "8/9"
+
+    deployment.merge_patch({"spec": {"services": {"dashboard": {"horizon": {"values": {"pod": {"replicas": {
+        "server": 1}}}}}}}})
+    wait_for("Ready after the fix", deployment.ready_at_generation, operators)
+    assert deployment.condition("Degraded")["status"] == "False"
+    assert "attempts" not in horizon() and "last_error" not in horizon()
+
+
+def test_removing_a_service_uninstalls_it_and_adding_it_back_reinstalls(
+        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    deployment.merge_patch({"spec": {"features": {"services": ["orchestration"]}}})
+    wait_for("heat installed", lambda: "openstack-heat" in helm.releases(deployment.namespace), operators)
+    wait_for("Ready with orchestration", deployment.ready_at_generation, operators,
+             describe=lambda: deployment.get().get("status"))
+    assert deployment.get()["status"]["lcm_progress"] == "10/10"
+
+    deployment.merge_patch({"spec": {"features": {"services": []}}})
+    wait_for("heat uninstalled", lambda: "openstack-heat" not in helm.releases(deployment.namespace), operators)
+    wait_for("the orchestration bundle gone", lambda: "osh-dev-orchestration" not in {
+        b["metadata"]["name"] for b in kubectl.json("-n", deployment.namespace, "get", "helmbundles")["items"]},
+        operators)
+    wait_for("Ready without orchestration", deployment.ready_at_generation, operators)
+    status = deployment.get()["status"]
+    assert "orchestration" not in status["children"] and status["lcm_progress"] == "9/9"
+
+    deployment.merge_patch({"spec": {"features": {"services": ["orchestration"]}}})
+    wait_for("heat reinstalled", lambda: "openstack-heat" in helm.releases(deployment.namespace), operators)
+    wait_for("Ready again", deployment.ready_at_generation, operators)
+
+
+def test_a_large_manifest_deploys(deployment: Deployment, operators: Operators, kubectl: Kubectl) -> None:
+    # ~200 KB of per-service overrides: no annotation of the operator's may carry the spec (256 KiB limit).
+    manifest = copy.deepcopy(deployment.get())
+    big = {f"option_{i}": "x" * 200 for i in range(1000)}
+    manifest["spec"].setdefault("services", {})["dashboard"] = {"horizon": {"values": {"conf": {"big": big}}}}
+    assert len(json.dumps(manifest["spec"])) > 200_000
+    patch = {"spec": {"services": manifest["spec"]["services"]}}
+    deployment.merge_patch(patch)
+    wait_for("Ready with the large spec", deployment.ready_at_generation, operators)
+    annotations = deployment.get()["metadata"].get("annotations") or {}
+    assert sum(len(v) for v in annotations.values()) < 10_000
+
+
+def test_an_operator_crash_mid_deployment_finishes_without_duplicate_releases(
+        kubectl: Kubectl, operators: Operators, helm: Helm) -> None:
+    namespace = f"e2e-{uuid.uuid4().hex[:6]}"
+    kubectl.run("create", "namespace", namespace)
+    try:
+        second = Deployment(kubectl, namespace, _minimal("crash"))
+        second.apply()
+        wait_for("part of the releases deployed", lambda: 0 < len(helm.releases(namespace)) < len(CORE_RELEASES),
+                 operators, timeout=120)
+        operators.kill()
+        operators.start()
+        wait_for("Ready after the restart", second.ready_at_generation, operators)
+        releases = helm.releases(namespace)
+        assert set(releases) == CORE_RELEASES
+        # Each release was installed once: a restart re-runs nothing that had finished.
+        assert {name: int(r["revision"]) for name, r in releases.items()} == {name: 1 for name in CORE_RELEASES}
+    finally:
+        kubectl.run("delete", "osdpl", "--all", "-n", namespace, "--wait=false")
+
+
+def test_deleting_the_osdpl_uninstalls_every_release_and_keeps_the_credentials(
+        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    kubectl.run("-n", deployment.namespace, "delete", "osdpl", deployment.name, "--wait=false")
+    wait_for("the osdpl gone", lambda: not kubectl.run("-n", deployment.namespace, "get", "osdpl", "-o", "name",
+                                                       check=True).stdout.strip(), operators)
+    assert helm.releases(deployment.namespace) == {}
+    assert kubectl.json("-n", deployment.namespace, "get", "helmbundles")["items"] == []
+    secrets = {s["metadata"]["name"] for s in kubectl.json("-n", deployment.namespace, "get", "secrets")["items"]}
+    assert "osh-dev-credentials" in secrets
+    assert not [s for s in secrets if s.endswith("-values")]

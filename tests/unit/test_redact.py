@@ -1,0 +1,47 @@
+"""Error messages shown on resources lose every credential of the values, and keep what explains the error."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.credentials import credentials_from, required_credentials, with_missing_generated
+from openstack_operator.core.manifest import load_osdpl
+from openstack_operator.core.redact import MASK, redact, sensitive_strings
+from openstack_operator.core.render import Renderer
+
+from .conftest import load_example
+
+
+def test_every_credential_in_rendered_values_is_redacted_and_labels_are_not(catalog: Catalog,
+                                                                             renderer: Renderer) -> None:
+    osdpl = load_osdpl(catalog, load_example("full"))
+    enabled = osdpl.spec.enabled_services(catalog)
+    passwords = with_missing_generated({}, required_credentials(catalog, enabled))
+    services = renderer.render(osdpl.spec, credentials_from(passwords), "openstack")
+    checked = 0
+    for service in services:
+        for release in service.releases:
+            secrets = sensitive_strings(release.values)
+            used = {p for p in passwords.values() if p in str(release.values)}
+            assert used <= secrets, release.name
+            checked += len(used)
+            message = f"Job {release.name} invalid: {release.values}"
+            assert not any(p in redact(message, secrets) for p in used)
+            labels = {v["node_selector_key"] for v in _walk_dicts(release.values) if "node_selector_key" in v}
+            assert all(f"'node_selector_key': '{label}'" in redact(message, secrets) for label in labels)
+    assert checked > 50
+
+
+def _walk_dicts(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk_dicts(value)
+
+
+def test_longest_secret_first_and_stable_credentials() -> None:
+    assert redact("a=abcdef b=abcdefgh", {"abcdef", "abcdefgh"}) == f"a={MASK} b={MASK}"
+    stored = {"keystone_admin": "kept"}
+    assert with_missing_generated(stored, ["keystone_admin", "glance_db"])["keystone_admin"] == "kept"
+    assert len(with_missing_generated(stored, ["glance_db"])["glance_db"]) >= 24

@@ -1,0 +1,96 @@
+"""The osdpl status: conditions, children, progress, and patches that carry only what changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openstack_operator.core.bundles import plan_bundles
+from openstack_operator.core.status import Observed, compute_status, status_patch
+
+NOW, LATER = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
+
+
+def _bundle(states: dict[str, dict[str, Any]], uninstall: bool = False) -> dict[str, Any]:
+    return {"spec": {"uninstall": uninstall, "releases": [{"name": n} for n in states]},
+            "status": {"releases": states}}
+
+
+def _observed(bundles: dict[str, Any], **kwargs: Any) -> Observed:
+    desired = {"database": {"mariadb": "f1"}, "identity": {"keystone": "k1"}}
+    defaults: dict[str, Any] = dict(generation=3, reconciled_generation=3, draft=False, openstack_version="caracal",
+                                    desired=desired, bundles=bundles)
+    return Observed(**{**defaults, **kwargs})
+
+
+def _conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+
+
+DEPLOYED = {"database": _bundle({"mariadb": {"state": "deployed", "fingerprint": "f1", "revision": 1}}),
+            "identity": _bundle({"keystone": {"state": "deployed", "fingerprint": "k1", "revision": 2}})}
+
+
+def test_all_releases_at_their_fingerprint_is_ready() -> None:
+    status = compute_status(_observed(DEPLOYED), NOW)
+    assert _conditions(status) == {"Ready": ("True", "Deployed"), "Progressing": ("False", "Deployed"),
+                                   "Degraded": ("False", "AsExpected")}
+    assert status["lcm_progress"] == "2/2" and status["observedGeneration"] == 3
+    assert status["openstack_version"] == "caracal"
+    assert all(c["observedGeneration"] == 3 for c in status["conditions"])
+
+
+def test_an_old_fingerprint_is_pending_not_deployed() -> None:
+    observed = _observed(DEPLOYED, desired={"database": {"mariadb": "f2"}, "identity": {"keystone": "k1"}})
+    status = compute_status(observed, NOW)
+    assert status["children"]["database"]["mariadb"]["state"] == "pending"
+    assert status["lcm_progress"] == "1/2"
+    assert _conditions(status)["Ready"] == ("False", "NotReady")
+    assert _conditions(status)["Progressing"] == ("True", "Deploying")
+
+
+def test_a_failed_release_degrades_with_helms_message() -> None:
+    bundles = {**DEPLOYED, "identity": _bundle({"keystone": {"state": "failed", "attempts": 2,
+                                                             "last_error": "UPGRADE FAILED: bad replicas"}})}
+    status = compute_status(_observed(bundles), NOW)
+    degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "ReleaseFailed")
+    assert "identity/keystone: UPGRADE FAILED: bad replicas" in degraded["message"]
+
+
+def test_an_invalid_spec_and_draft_and_deletion_say_so() -> None:
+    assert _conditions(compute_status(_observed(DEPLOYED, spec_error="spec.x: bad"), NOW))["Ready"] == \
+        ("False", "InvalidSpec")
+    assert _conditions(compute_status(_observed(DEPLOYED, draft=True), NOW))["Progressing"] == ("False", "Draft")
+    deleting = compute_status(_observed(DEPLOYED, deleting=True), NOW)
+    assert _conditions(deleting)["Ready"] == ("False", "Deleting")
+    assert "uninstalling: database, identity" in next(c["message"] for c in deleting["conditions"]
+                                                      if c["type"] == "Progressing")
+
+
+def test_transition_time_moves_only_when_the_condition_status_flips() -> None:
+    first = compute_status(_observed(DEPLOYED), NOW)
+    same = compute_status(_observed(DEPLOYED, previous=first), LATER)
+    assert same == first and status_patch(first, same) == {}
+    flipped = compute_status(_observed(DEPLOYED, previous=first, spec_error="spec.x: bad"), LATER)
+    ready = next(c for c in flipped["conditions"] if c["type"] == "Ready")
+    assert ready["lastTransitionTime"] == LATER
+
+
+def test_status_patch_removes_what_went_away_and_keeps_what_did_not_change() -> None:
+    old = {"children": {"a": {"r": {"state": "failed", "attempts": 3, "last_error": "boom"}},
+                        "b": {"s": {"state": "deployed"}}},
+           "lcm_progress": "1/2", "health": {"x": 1}}
+    new = {"children": {"a": {"r": {"state": "deployed", "revision": 2}}}, "lcm_progress": "1/1"}
+    assert status_patch(old, new) == {
+        "children": {"b": None, "a": {"r": {"state": "deployed", "revision": 2, "attempts": None,
+                                            "last_error": None}}},
+        "lcm_progress": "1/1"}
+
+
+def test_plan_writes_changed_bundles_and_retires_then_deletes_disabled_ones() -> None:
+    existing: dict[str, Any] = {"database": {"spec": {"x": 1}},
+                "dashboard": {"spec": {"uninstall": False, "releases": [{"name": "horizon"}]}},
+                "orchestration": {"spec": {"uninstall": True, "releases": [{"name": "heat"}]},
+                                  "status": {"releases": {"heat": {"state": "uninstalled"}}}}}
+    plan = plan_bundles({"database": {"x": 1}, "identity": {"y": 2}}, existing)
+    assert (plan.write, plan.retire, plan.delete) == (["identity"], ["dashboard"], ["orchestration"])

@@ -1,0 +1,108 @@
+"""The coalescing work queue: one worker per key, bursts coalesce, delays and errors reschedule."""
+
+from __future__ import annotations
+
+import asyncio
+
+from openstack_operator.core.workqueue import WorkQueue
+
+
+def _run(coroutine: "asyncio.Future[None] | asyncio.Task[None] | object") -> None:
+    asyncio.run(coroutine)  # type: ignore[arg-type]
+
+
+def test_a_burst_of_adds_runs_once() -> None:
+    calls: list[str] = []
+
+    async def work(key: str) -> float | None:
+        calls.append(key)
+        return None
+
+    async def main() -> None:
+        queue: WorkQueue[str] = WorkQueue(work, 2, lambda k, e: None)
+        for _ in range(100):
+            queue.add("a")
+        queue.add("b")
+        await asyncio.wait_for(queue.join(), 2)
+
+    _run(main())
+    assert sorted(calls) == ["a", "b"]
+
+
+def test_an_add_while_running_runs_again_after_never_concurrently() -> None:
+    running = 0
+    most = 0
+    calls = 0
+    release = asyncio.Event()
+
+    async def main() -> None:
+        nonlocal running, most, calls
+
+        async def work(key: str) -> float | None:
+            nonlocal running, most, calls
+            running += 1
+            most = max(most, running)
+            calls += 1
+            if calls == 1:
+                await release.wait()
+            running -= 1
+            return None
+
+        queue: WorkQueue[str] = WorkQueue(work, 4, lambda k, e: None)
+        queue.add("a")
+        await asyncio.sleep(0.01)
+        queue.add("a")  # while the first run waits: must run once more, after it
+        queue.add("a")
+        release.set()
+        await asyncio.wait_for(queue.join(), 2)
+
+    _run(main())
+    assert (calls, most) == (2, 1)
+
+
+def test_returned_delay_and_errors_reschedule_with_backoff() -> None:
+    calls: list[float] = []
+    errors: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        async def work(key: str) -> float | None:
+            calls.append(loop.time() - start)
+            if len(calls) == 1:
+                raise RuntimeError("boom")  # retried after ERROR_BACKOFF_FIRST (1 s)
+            if len(calls) == 2:
+                return 0.2
+            return None
+
+        queue: WorkQueue[str] = WorkQueue(work, 1, lambda k, e: errors.append(f"{k}: {e}"))
+        queue.add("a")
+        await asyncio.wait_for(queue.join(), 5)
+
+    _run(main())
+    assert errors == ["a: boom"]
+    assert len(calls) == 3
+    assert 0.9 <= calls[1] - calls[0] < 1.5
+    assert 0.15 <= calls[2] - calls[1] < 0.6
+
+
+def test_an_earlier_add_wins_over_a_later_delay() -> None:
+    calls: list[float] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        async def work(key: str) -> float | None:
+            calls.append(loop.time() - start)
+            return None
+
+        queue: WorkQueue[str] = WorkQueue(work, 1, lambda k, e: None)
+        queue.add("a", 5.0)
+        queue.add("a", 0.05)
+        queue.add("a", 3.0)  # later than what is already due: ignored
+        await asyncio.wait_for(queue.join(), 2)
+
+    _run(main())
+    assert len(calls) == 1 and calls[0] < 1.0
