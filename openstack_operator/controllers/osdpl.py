@@ -39,7 +39,7 @@ REGISTRY = new_registry("osdpl")
 FINALIZER = f"osdpl.{GROUP}/uninstall-releases"
 Key = tuple[str, str]  # namespace, osdpl name
 
-STATUS_COALESCE_SECONDS = 0.5  # bundle events within this window cost one status reconcile
+STATUS_COALESCE_SECONDS = 0.25  # bundle events within this window cost one status reconcile
 WORKERS = 4
 
 
@@ -128,7 +128,7 @@ class OsdplController:
         plan = plan_bundles(specs, bundles)
         for service_name in plan.write:
             apply_bundle(namespace, bundle_name(name, service_name), specs[service_name],
-                         {**labels, SERVICE_LABEL: service_name}, owner)
+                         {**labels, SERVICE_LABEL: service_name}, owner, bundles.get(service_name))
         self._retire(namespace, name, bundles, plan.retire, plan.delete)
         return {s.name: {r.name: r.fingerprint for r in s.releases} for s in services}
 

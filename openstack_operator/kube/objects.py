@@ -57,9 +57,9 @@ def apply_secret(namespace: str, name: str, data: Mapping[str, str], labels: Map
 
 
 def apply_bundle(namespace: str, name: str, spec: Mapping[str, Any], labels: Mapping[str, str],
-                 owner: Mapping[str, Any]) -> bool:
-    current = get_or_none(HelmBundle, namespace, name)
-    if current is not None and current.obj.get("spec") == spec:
+                 owner: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
+    """Make bundle `name` have `spec`; `current` is the bundle as just listed (None: absent), so no read here."""
+    if current is not None and current.get("spec") == spec:
         return False
     if current is None:
         body = {"apiVersion": HelmBundle.version, "kind": HelmBundle.kind,
@@ -69,9 +69,10 @@ def apply_bundle(namespace: str, name: str, spec: Mapping[str, Any], labels: Map
         HelmBundle(api(), body).create()
         count_write("create", "HelmBundle")
     else:
-        # With the resourceVersion, a patch from a stale view fails with 409 instead of clobbering.
-        current.patch({"metadata": {"resourceVersion": current.obj["metadata"]["resourceVersion"]},
-                       "spec": dict(spec)})
+        # With the resourceVersion, a patch from a stale view fails with 409 (and the reconcile is retried) instead
+        # of clobbering a newer bundle.
+        version = current["metadata"]["resourceVersion"]
+        _handle(HelmBundle, namespace, name).patch({"metadata": {"resourceVersion": version}, "spec": dict(spec)})
         count_write("patch", "HelmBundle")
     return True
 

@@ -211,6 +211,30 @@ def test_a_large_manifest_deploys(deployment: Deployment, operators: Operators, 
     assert sum(len(v) for v in annotations.values()) < 10_000
 
 
+def test_draft_pauses_and_an_unrenderable_spec_changes_nothing(
+        deployment: Deployment, operators: Operators, helm: Helm) -> None:
+    before = _revisions(helm, deployment.namespace)
+    deployment.merge_patch({"spec": {"draft": True, "services": {"image": {"glance": {"values": {"pod": {
+        "replicas": {"api": 2}}}}}}}})
+    wait_for("Progressing=False Draft", lambda: deployment.condition("Progressing").get("reason") == "Draft",
+             operators)
+    time.sleep(2)
+    assert _revisions(helm, deployment.namespace) == before
+    # A conflict the schema cannot see (a mapping over a string) is caught by the renderer, naming the path.
+    deployment.merge_patch({"spec": {"draft": False, "services": {"identity": {"keystone": {"values": {
+        "conf": "not-a-mapping"}}}}}})
+    wait_for("Ready=False InvalidSpec", lambda: deployment.condition("Ready").get("reason") == "InvalidSpec",
+             operators)
+    assert "spec.services.identity.keystone.values.conf" in deployment.condition("Ready")["message"]
+    assert _revisions(helm, deployment.namespace) == before  # not even glance: nothing is written half-way
+    deployment.merge_patch({"spec": {"services": {"identity": {"keystone": {"values": {"conf": None}}}}}})
+    wait_for("Ready again", deployment.ready_at_generation, operators)
+    after = _revisions(helm, deployment.namespace)
+    assert after["openstack-glance"] == before["openstack-glance"] + 1
+    assert {k: v for k, v in after.items() if k != "openstack-glance"} == \
+        {k: v for k, v in before.items() if k != "openstack-glance"}
+
+
 def test_an_operator_crash_mid_deployment_finishes_without_duplicate_releases(
         kubectl: Kubectl, operators: Operators, helm: Helm) -> None:
     namespace = f"e2e-{uuid.uuid4().hex[:6]}"
