@@ -48,4 +48,7 @@ def new_registry(process: str) -> kopf.OperatorRegistry:
 def run(registry: kopf.OperatorRegistry) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # not a line per watch event
+    # pyhelm3 warns about every non-zero helm exit, including the expected "release not found" before a first
+    # install; real failures are logged by the controllers, with the attempt count.
+    logging.getLogger("pyhelm3.command").setLevel(logging.ERROR)
     kopf.run(registry=registry, clusterwide=True)
