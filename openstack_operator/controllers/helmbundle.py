@@ -22,7 +22,7 @@ from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.helmwork import (UNINSTALL_TARGET, attempts_after_failure, decide, is_deployed,
                                               retry_delay)
 from openstack_operator.core.redact import redact, sensitive_strings
-from openstack_operator.core.render import fingerprint
+from openstack_operator.core.render import fingerprint, yaml_problem
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube.client import HelmBundle
 from openstack_operator.kube.helm import ChartSource, Helm, HelmError
@@ -146,7 +146,11 @@ class BundleController:
         text = decode_secret(secret).get(ref["key"]) if secret is not None else None
         if text is None:
             raise ValuesNotReady(f"values Secret {ref['secret_name']} has no key {ref['key']} yet")
-        values: dict[str, Any] = yaml.safe_load(text) or {}
+        try:
+            values: dict[str, Any] = yaml.safe_load(text) or {}
+        except yaml.YAMLError as error:
+            raise ValuesNotReady(f"values Secret {ref['secret_name']} key {ref['key']}: {yaml_problem(error)}") \
+                from None
         if fingerprint(release["chart"], release.get("version", ""), release["namespace"], values) \
                 != release["fingerprint"]:
             raise ValuesNotReady(f"values Secret {ref['secret_name']} is not at the bundle's fingerprint yet")

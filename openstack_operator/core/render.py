@@ -132,8 +132,10 @@ class Renderer:
         try:
             text = self._templates[chart.name].render(**facts, chart=chart.name, cred=_credential_lookup(chart, credentials))
             document = yaml.load(text, Loader=_YamlLoader)
-        except (jinja2.TemplateError, yaml.YAMLError) as exc:
+        except jinja2.TemplateError as exc:
             raise RenderError(f"{template_path}: {exc}") from None
+        except yaml.YAMLError as exc:
+            raise RenderError(f"{template_path}: {yaml_problem(exc)}") from None
         if not isinstance(document, dict) or not all(isinstance(document.get(k), dict) for k in ("base", "features")):
             raise RenderError(f"{template_path}: must render a mapping with 'base' and 'features' mappings")
         size = self.catalog.sizes[spec.size]
@@ -157,6 +159,14 @@ class Renderer:
             values=values,
             fingerprint=fingerprint(chart.name, chart.version, namespace, values),
         )
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error's problem and position, without the snippet of text PyYAML quotes: rendered values hold
+    credentials, and this message reaches logs and the osdpl status."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"invalid YAML{where}: {getattr(error, 'problem', None) or type(error).__name__}"
 
 
 def node_overrides(nodes: Mapping[str, Any], chart: Chart) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.credentials import Credential, placeholder_credentials, required_credentials
 from openstack_operator.core.errors import MergeConflict, RenderError
 from openstack_operator.core.manifest import load_osdpl
-from openstack_operator.core.render import RenderedService, Renderer
+from openstack_operator.core.render import RenderedService, Renderer, yaml_problem
 
 from .conftest import EXAMPLES, load_example
 
@@ -149,3 +149,12 @@ def test_golden_files_hold_no_real_secret() -> None:
             auth = doc["values"].get("endpoints", {}).get("identity", {}).get("auth", {})
             for account in auth.values():
                 assert account["password"].startswith("<"), path
+
+
+def test_a_yaml_error_names_the_position_but_quotes_no_rendered_text() -> None:
+    secret = "s3cr3t-password"
+    with pytest.raises(yaml.YAMLError) as error:
+        yaml.safe_load(f"a: 1\nb: {{password: {secret}\n")
+    assert secret in str(error.value)  # what PyYAML would have put in the message
+    message = yaml_problem(error.value)
+    assert secret not in message and "line" in message

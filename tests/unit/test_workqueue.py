@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Coroutine
 
 from openstack_operator.core.workqueue import WorkQueue
 
 
-def _run(coroutine: "asyncio.Future[None] | asyncio.Task[None] | object") -> None:
-    asyncio.run(coroutine)  # type: ignore[arg-type]
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(coroutine)
 
 
 def test_a_burst_of_adds_runs_once() -> None:
