@@ -49,7 +49,7 @@ def main() -> int:
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(binaries / "helm"),
            "OSOP_CHART_SOURCE": os.environ.get("OSOP_CHART_SOURCE", str(REPO / "tests" / "charts")),
            "PYTHONPATH": str(REPO)}
-    for process in ("osdpl", "helmbundle"):
+    for process in ("osdpl", "helmbundle", "health"):
         cluster.start_process(f"operator-{process}", [sys.executable, "-m", "openstack_operator", process], env)
     print(f"operators started; logs in {cluster.logs}/operator-*.log")
     kubectl("apply", "--server-side", "-f", str(args.file))

@@ -82,7 +82,7 @@ def cmd_crds(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
-PROCESSES = ("osdpl", "helmbundle")
+PROCESSES = ("osdpl", "helmbundle", "health")
 
 
 def cmd_process(args: argparse.Namespace, catalog: Catalog) -> int:

@@ -4,7 +4,8 @@ A reconcile renders every service first and writes only after everything rendere
 rendered changes nothing. It then writes what differs (values Secrets, bundles), retires bundles of disabled
 services (their releases are uninstalled, then the bundle goes), and patches the status fields that changed.
 It runs when the osdpl's generation or deletion state changes (never for its own status writes) and, coalesced,
-when one of its bundles changes (to mirror release states into `status.children`).
+when one of its bundles changes (to mirror release states into `status.children`) or the health process wrote new
+workload health (Ready needs every release deployed and every workload ready).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class OsdplController:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.renderer = Renderer(catalog)
-        self.seen: dict[Key, tuple[Any, ...]] = {}
+        self.seen: dict[Key, tuple[tuple[Any, ...], str]] = {}
         # Digest of the values Secret data last written or confirmed, so an unchanged service costs no read.
         self.values_written: dict[tuple[str, str], str] = {}
         self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
@@ -66,12 +67,18 @@ class OsdplController:
         if event_type == "DELETED":
             self.seen.pop(key, None)
             return
-        # Status writes (ours, the health process's) change neither: they do not re-trigger a reconcile.
+        # Our own status writes change none of this, so they do not re-trigger a reconcile. The health process's
+        # writes change the health part: the conditions are recomputed from it, coalesced like bundle events.
         essence = (metadata.get("uid"), metadata.get("generation"), bool(metadata.get("deletionTimestamp")),
                    FINALIZER in (metadata.get("finalizers") or []))
-        if self.seen.get(key) != essence:
-            self.seen[key] = essence
+        status = body.get("status") or {}
+        health = json.dumps([status.get("health"), status.get("health_basis")], sort_keys=True)
+        seen = self.seen.get(key)
+        self.seen[key] = (essence, health)
+        if seen is None or seen[0] != essence:
             self.queue.add(key)
+        elif seen[1] != health:
+            self.queue.add(key, STATUS_COALESCE_SECONDS)
 
     def observe_bundle(self, body: Mapping[str, Any]) -> None:
         osdpl = (body["metadata"].get("labels") or {}).get(OSDPL_LABEL)

@@ -292,7 +292,11 @@ def osdpl_schema(catalog: Catalog) -> Schema:
             "lcm_progress": _str("Services whose releases are deployed, as n/m."),
             "health_progress": _str("Healthy components, as n/m."),
             "children": _free("Per service: per release state, revision, chart version, last error."),
-            "health": _free("Per application and component: state and reason."),
+            "health": _map(_map(_obj({"state": _str(enum=["Ready", "Progressing", "Unhealthy"]),
+                                       "reason": _str()}, required=["state"]),
+                                 "Per component of the application."),
+                           "Per application (OpenStack-Helm `application` label), written by the health process."),
+            "health_basis": _str("Digest of the release revisions the health was checked against."),
         }
     )
     return _obj({"apiVersion": _str(), "kind": _str(), "metadata": {"type": "object"}, "spec": spec,

@@ -1,4 +1,5 @@
-"""The osdpl's status from what the operator knows: desired releases, bundle statuses, generation. Pure.
+"""The osdpl's status from what the operator knows: desired releases, bundle statuses, generation, and the
+workload health the health process wrote on the osdpl (`status.health`, read back from `previous`). Pure.
 
 The status writer compares the result with the stored status and patches only differences, so calling this on
 every event costs no API write unless something a user can see changed.
@@ -9,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from openstack_operator.core.health import PROGRESSING, UNHEALTHY, health_progress, not_ready, release_basis
 from openstack_operator.core.helmwork import MAX_ATTEMPTS
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
+MAX_LISTED = 10  # entries named in a condition message; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,18 @@ def _condition(previous: Mapping[str, Any], kind: str, status: bool, reason: str
             "observedGeneration": generation}
 
 
+def _listing(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
 def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     kids = children(observed)
+    previous = observed.previous
+    health = previous.get("health") or {}
+    # The health on the osdpl counts only once the health process has checked the current releases' workloads.
+    health_current = previous.get("health_basis") == release_basis(kids)
+    unhealthy, starting = not_ready(health, UNHEALTHY), not_ready(health, PROGRESSING)
     deployed = [s for s, releases in kids.items() if all(r["state"] == "deployed" for r in releases.values())]
     failed = [f"{s}/{name}: {r.get('last_error', 'failed')}" for s, releases in kids.items()
               for name, r in releases.items() if r["state"] == "failed"]
@@ -73,8 +86,15 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         ready = (False, "Deleting", "the deployment is being deleted")
     elif observed.spec_error:
         ready = (False, "InvalidSpec", observed.spec_error)
+    elif all_done and not health_current:
+        ready = (False, "HealthPending", "waiting for the health process to check the workloads of the releases")
+    elif all_done and unhealthy:
+        ready = (False, "WorkloadsUnhealthy", "unhealthy: " + _listing(unhealthy))
+    elif all_done and starting:
+        ready = (False, "WorkloadsProgressing", "not ready yet: " + _listing(starting))
     elif all_done:
-        ready = (True, "Deployed", f"{len(deployed)} services deployed")
+        ready = (True, "Deployed",
+                 f"{len(deployed)} services deployed, {health_progress(health)} components ready")
     elif not current:
         ready = (False, "Reconciling", f"generation {observed.generation} not applied yet")
     else:
@@ -88,14 +108,21 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         progressing = (False, "InvalidSpec", observed.spec_error)
     elif exhausted:
         progressing = (False, "RetriesExhausted", "gave up after retries: " + ", ".join(exhausted))
+    elif all_done and (starting or not health_current):
+        progressing = (True, "WorkloadsProgressing", "rolling out: " + _listing(starting) if starting
+                       else "checking workload health")
     elif all_done:
         progressing = (False, "Deployed", "nothing to do")
     else:
         progressing = (True, "Deploying", "working on: " + ", ".join(waiting) if waiting else "applying spec")
 
-    degraded = (True, "ReleaseFailed", "; ".join(failed)) if failed else (False, "AsExpected", "")
+    if failed:
+        degraded = (True, "ReleaseFailed", "; ".join(failed))
+    elif unhealthy:
+        degraded = (True, "WorkloadsUnhealthy", "unhealthy: " + _listing(unhealthy))
+    else:
+        degraded = (False, "AsExpected", "")
 
-    previous = observed.previous
     conditions = [_condition(previous, kind, *value, observed.generation, now)
                   for kind, value in zip(CONDITION_TYPES, (ready, progressing, degraded))]
     status: dict[str, Any] = {

@@ -10,6 +10,7 @@ from prometheus_client import Counter
 
 from openstack_operator.core.crd import GROUP, VERSION
 
+USER_AGENT = ["openstack-operator"]  # set once per process by `identify`, so audit logs tell the writers apart
 API_WRITES = Counter("osop_api_writes_total", "API write calls made by this process", ["verb", "kind"])
 
 
@@ -25,10 +26,16 @@ class HelmBundle(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]
     kind = "HelmBundle"
 
 
+def identify(process: str) -> None:
+    USER_AGENT[0] = f"openstack-operator/{process}"
+
+
 @lru_cache(maxsize=1)
 def api() -> pykube.HTTPClient:
     """From the in-cluster service account, or $KUBECONFIG / ~/.kube/config."""
-    return pykube.HTTPClient(pykube.KubeConfig.from_env(), timeout=30)
+    client = pykube.HTTPClient(pykube.KubeConfig.from_env(), timeout=30)
+    client.session.headers["User-Agent"] = USER_AGENT[0]
+    return client
 
 
 def count_write(verb: str, kind: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import kopf
 
 from openstack_operator.core.crd import GROUP
+from openstack_operator.kube.client import identify
 
 # A watch that stays silent this long is re-established; the API server ends each watch well before that.
 WATCH_SERVER_TIMEOUT = 300
@@ -22,6 +23,7 @@ CONNECT_TIMEOUT = 30
 
 def new_registry(process: str) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
+    identify(process)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

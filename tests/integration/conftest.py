@@ -87,11 +87,13 @@ class Operators:
     """The operator processes, run as users run them (`python -m openstack_operator <process>`), against the test
     cluster, with the project's test charts as chart source. Logs go to one file per process."""
 
-    PROCESSES = ("osdpl", "helmbundle")
+    PROCESSES = ("osdpl", "helmbundle", "health")
+    HEALTH_GRACE_SECONDS = 5  # not ready for longer is Unhealthy: short, so tests see it within seconds
 
     def __init__(self, kubeconfig: Path, helm: Path, logs: Path) -> None:
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(helm),
-                    "OSOP_CHART_SOURCE": str(REPO / "tests" / "charts"), "PYTHONPATH": str(REPO)}
+                    "OSOP_CHART_SOURCE": str(REPO / "tests" / "charts"), "PYTHONPATH": str(REPO),
+                    "OSOP_HEALTH_GRACE_SECONDS": str(self.HEALTH_GRACE_SECONDS)}
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from openstack_operator.core.bundles import plan_bundles
-from openstack_operator.core.status import Observed, compute_status, status_patch
+from openstack_operator.core.health import release_basis
+from openstack_operator.core.status import Observed, children, compute_status, status_patch
 
 NOW, LATER = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
 
@@ -30,10 +31,22 @@ DEPLOYED = {"database": _bundle({"mariadb": {"state": "deployed", "fingerprint":
             "identity": _bundle({"keystone": {"state": "deployed", "fingerprint": "k1", "revision": 2}})}
 
 
-def test_all_releases_at_their_fingerprint_is_ready() -> None:
-    status = compute_status(_observed(DEPLOYED), NOW)
+
+def _health(keystone_api: str = "Ready", reason: str = "1/1 replicas available", basis: str = "") -> dict[str, Any]:
+    """A status as the health process leaves it, checked against the DEPLOYED releases unless `basis` is given."""
+    return {"health": {"keystone": {"api": {"state": keystone_api, "reason": reason}},
+                       "mariadb": {"server": {"state": "Ready", "reason": "1/1 replicas ready"}}},
+            "health_basis": basis or release_basis(children(_observed(DEPLOYED)))}
+
+
+HEALTHY = _health()
+
+
+def test_all_releases_at_their_fingerprint_and_healthy_workloads_is_ready() -> None:
+    status = compute_status(_observed(DEPLOYED, previous=HEALTHY), NOW)
     assert _conditions(status) == {"Ready": ("True", "Deployed"), "Progressing": ("False", "Deployed"),
                                    "Degraded": ("False", "AsExpected")}
+    assert "2 services deployed, 2/2 components ready" in status["conditions"][0]["message"]
     assert status["lcm_progress"] == "2/2" and status["observedGeneration"] == 3
     assert status["openstack_version"] == "caracal"
     assert all(c["observedGeneration"] == 3 for c in status["conditions"])
@@ -67,11 +80,41 @@ def test_an_invalid_spec_and_draft_and_deletion_say_so() -> None:
                                                       if c["type"] == "Progressing")
 
 
+def test_deployed_releases_are_not_ready_until_the_health_process_checked_them() -> None:
+    for previous in ({}, _health(basis="checked-before-the-last-upgrade")):
+        status = compute_status(_observed(DEPLOYED, previous=previous), NOW)
+        assert _conditions(status)["Ready"] == ("False", "HealthPending")
+        assert _conditions(status)["Progressing"] == ("True", "WorkloadsProgressing")
+
+
+def test_an_unhealthy_workload_makes_ready_false_and_degraded_naming_it() -> None:
+    previous = _health("Unhealthy", "Deployment keystone-api: not ready for more than 5s: 0/1 replicas updated")
+    status = compute_status(_observed(DEPLOYED, previous=previous), NOW)
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "WorkloadsUnhealthy")
+    assert ready["message"] == ("unhealthy: keystone/api (Deployment keystone-api: not ready for more than 5s: "
+                                "0/1 replicas updated)")
+    assert _conditions(status)["Degraded"] == ("True", "WorkloadsUnhealthy")
+
+
+def test_a_rolling_workload_is_progressing_not_ready() -> None:
+    status = compute_status(_observed(DEPLOYED, previous=_health("Progressing", "1/2 replicas available")), NOW)
+    assert _conditions(status) == {"Ready": ("False", "WorkloadsProgressing"),
+                                   "Progressing": ("True", "WorkloadsProgressing"),
+                                   "Degraded": ("False", "AsExpected")}
+
+
+def test_a_long_list_of_unhealthy_components_is_cut_short() -> None:
+    previous = {**HEALTHY, "health": {"nova": {f"c{i:02}": {"state": "Unhealthy", "reason": "r"} for i in range(25)}}}
+    ready = compute_status(_observed(DEPLOYED, previous=previous), NOW)["conditions"][0]
+    assert ready["message"].endswith("nova/c09 (r) and 15 more")
+
+
 def test_transition_time_moves_only_when_the_condition_status_flips() -> None:
-    first = compute_status(_observed(DEPLOYED), NOW)
-    same = compute_status(_observed(DEPLOYED, previous=first), LATER)
+    first = compute_status(_observed(DEPLOYED, previous=HEALTHY), NOW)
+    same = compute_status(_observed(DEPLOYED, previous={**HEALTHY, **first}), LATER)
     assert same == first and status_patch(first, same) == {}
-    flipped = compute_status(_observed(DEPLOYED, previous=first, spec_error="spec.x: bad"), LATER)
+    flipped = compute_status(_observed(DEPLOYED, previous={**HEALTHY, **first}, spec_error="spec.x: bad"), LATER)
     ready = next(c for c in flipped["conditions"] if c["type"] == "Ready")
     assert ready["lastTransitionTime"] == LATER
 

@@ -1,0 +1,175 @@
+"""health process: the health of each osdpl's workloads, written on the osdpl as `status.health`.
+
+Deployments, StatefulSets, DaemonSets and Jobs labelled `application` and `component` are watched (the label
+selector is applied by the API server) and kept in Kopf indexes as small projections, so nothing is ever listed
+twice. A workload belongs to the osdpl whose `status.children` has its Helm release. Any workload event in a
+namespace schedules its osdpls for a health check after a short coalescing window, so a burst of events costs
+one or two status PATCHes; a PATCH is sent only when `health`, `health_progress` or `health_basis` differ from
+what the osdpl holds. The osdpl process turns `status.health` into the Ready/Progressing/Degraded conditions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any, Iterable, Mapping
+
+import kopf
+from pykube.exceptions import HTTPError
+
+from openstack_operator.core.crd import GROUP, VERSION
+from openstack_operator.core.health import (PROGRESSING, READY, Workload, assess, component_health, health_progress,
+                                            release_basis, releases_of, with_grace, workload_release)
+from openstack_operator.core.status import status_patch
+from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.kube.client import OpenStackDeployment
+from openstack_operator.kube.objects import NOT_FOUND, patch_status
+from openstack_operator.kube.operator import new_registry
+
+log = logging.getLogger("osop.health")
+REGISTRY = new_registry("health")
+Key = tuple[str, str]  # namespace, osdpl name
+WorkloadKey = tuple[str, str, str]  # namespace, kind, name
+
+# kind -> (group, version, plural) of the watched workloads
+RESOURCES = {"Deployment": ("apps", "v1", "deployments"), "StatefulSet": ("apps", "v1", "statefulsets"),
+             "DaemonSet": ("apps", "v1", "daemonsets"), "Job": ("batch", "v1", "jobs")}
+LABEL_SELECTOR = "application,component"
+# Workload events within this window cost one health check (and at most one PATCH) per osdpl.
+COALESCE_SECONDS = float(os.environ.get("OSOP_HEALTH_COALESCE_SECONDS", "1.0"))
+# Not ready for longer than this is Unhealthy (see core.health).
+GRACE_SECONDS = float(os.environ.get("OSOP_HEALTH_GRACE_SECONDS", "300"))
+WORKERS = 4
+
+
+class HealthController:
+    def __init__(self, grace: float = GRACE_SECONDS, coalesce: float = COALESCE_SECONDS) -> None:
+        self.grace, self.coalesce = grace, coalesce
+        self.osdpls: dict[Key, Mapping[str, Any]] = {}  # the latest osdpl seen (watch or our own PATCH response)
+        self.not_ready_since: dict[WorkloadKey, float] = {}
+        self.indexes: list[Mapping[str, Iterable[Workload]]] = []  # Kopf's live indexes: namespace -> workloads
+        self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
+
+    @staticmethod
+    def _log_error(key: Key, error: BaseException) -> None:
+        log.error("osdpl %s/%s: health: %s: %s", *key, type(error).__name__, error)
+
+    def project(self, body: Mapping[str, Any]) -> Workload:
+        """The index value of one workload; remembers since when it is not ready, for the grace period."""
+        metadata = body["metadata"]
+        assessment = assess(body)
+        key = (metadata["namespace"], body["kind"], metadata["name"])
+        if assessment.state == READY:
+            self.not_ready_since.pop(key, None)
+        else:
+            self.not_ready_since.setdefault(key, time.monotonic())
+        labels = metadata.get("labels") or {}
+        return Workload(kind=body["kind"], name=metadata["name"], application=labels.get("application", ""),
+                        component=labels.get("component", ""), release=workload_release(body),
+                        assessment=assessment)
+
+    def workload_changed(self, namespace: str) -> None:
+        for key in self.osdpls:
+            if key[0] == namespace:
+                self.queue.add(key, self.coalesce)
+
+    def observe_osdpl(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        if event_type == "DELETED":
+            self.osdpls.pop(key, None)
+            return
+        self.osdpls[key] = body
+        # The osdpl process wrote new children (release revisions) or someone changed status.health: re-check.
+        self.queue.add(key, self.coalesce)
+
+    def _workloads(self, namespace: str) -> list[Workload]:
+        return [w for index in self.indexes for w in index.get(namespace, ())]
+
+    def desired(self, key: Key, now: float) -> tuple[dict[str, Any], float | None]:
+        """The health fields for osdpl `key`, and in how many seconds a grace period ends (None: none pending)."""
+        namespace = key[0]
+        children = (self.osdpls[key].get("status") or {}).get("children") or {}
+        releases = releases_of(children)
+        mine, recheck = [], None
+        for workload in self._workloads(namespace):
+            if workload.release not in releases:
+                continue  # not a release of this osdpl (another osdpl's, or not Helm's)
+            since = self.not_ready_since.get((namespace, workload.kind, workload.name), now)
+            graced = with_grace(workload.kind, workload.assessment, since, now, self.grace)
+            if graced.state == PROGRESSING and workload.kind != "Job":
+                ends = since + self.grace - now
+                recheck = ends if recheck is None else min(recheck, ends)
+            mine.append(Workload(workload.kind, workload.name, workload.application, workload.component,
+                                 workload.release, graced))
+        health = component_health(mine)
+        fields = {"health": health, "health_progress": health_progress(health),
+                  "health_basis": release_basis(children)}
+        return fields, recheck
+
+    async def _work(self, key: Key) -> float | None:
+        if key not in self.osdpls:
+            return None
+        fields, recheck = self.desired(key, time.monotonic())
+        patch = status_patch(self.osdpls[key].get("status") or {}, fields)
+        if patch:
+            try:
+                stored = await asyncio.to_thread(patch_status, OpenStackDeployment, key[0], key[1], patch)
+            except HTTPError as error:
+                if error.code == NOT_FOUND:
+                    self.osdpls.pop(key, None)
+                    return None
+                raise
+            if key in self.osdpls:
+                self.osdpls[key] = stored
+            log.info("osdpl %s/%s: health %s", *key, fields["health_progress"])
+        self._forget_gone(key[0])
+        return None if recheck is None else max(recheck, 0.0) + 0.05
+
+    def _forget_gone(self, namespace: str) -> None:
+        present = {(namespace, w.kind, w.name) for w in self._workloads(namespace)}
+        for key in [k for k in self.not_ready_since if k[0] == namespace and k not in present]:
+            del self.not_ready_since[key]
+
+
+_controller = HealthController()
+
+
+@kopf.on.startup(registry=REGISTRY)
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    for group, version, plural in RESOURCES.values():
+        settings.watching.label_selectors[group, version, plural] = LABEL_SELECTOR
+
+
+@kopf.on.cleanup(registry=REGISTRY)
+def stop(**_: Any) -> None:
+    _controller.queue.close()
+
+
+def _index_name(plural: str) -> str:
+    return f"{plural}_index"
+
+
+def _register(group: str, version: str, plural: str) -> None:
+    @kopf.index(group, version, plural, id=_index_name(plural), registry=REGISTRY)
+    def index(body: kopf.Body, **_: Any) -> dict[str, Workload]:
+        return {body["metadata"]["namespace"]: _controller.project(body)}
+
+    # Kopf calls event handlers only once every index has its initial listing: no check sees a partial picture.
+    @kopf.on.event(group, version, plural, id=f"{plural}_event", registry=REGISTRY)
+    async def changed(body: kopf.Body, **kwargs: Any) -> None:
+        if not _controller.indexes:
+            _controller.indexes = [kwargs[_index_name(p)] for _, _, p in RESOURCES.values()]
+        _controller.workload_changed(body["metadata"]["namespace"])
+
+
+for _group, _version, _plural in RESOURCES.values():
+    _register(_group, _version, _plural)
+
+
+@kopf.on.event(GROUP, VERSION, "openstackdeployments", registry=REGISTRY)
+async def osdpl_event(event: Mapping[str, Any], **kwargs: Any) -> None:
+    if not _controller.indexes:
+        _controller.indexes = [kwargs[_index_name(p)] for _, _, p in RESOURCES.values()]
+    _controller.observe_osdpl(event.get("type"), event["object"])

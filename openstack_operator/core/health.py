@@ -1,0 +1,174 @@
+"""Workload health: from a Deployment's, StatefulSet's, DaemonSet's or Job's own status to a state per
+application/component of an osdpl. Pure: the health process feeds it watched objects and a clock.
+
+States, worst last: Ready, Progressing, Unhealthy. A workload that is rolling out is Progressing; it becomes
+Unhealthy when its controller reports a failure (progress deadline exceeded, replica failure, a failed Job) or when
+it has been not ready for longer than a grace period (pods that cannot be scheduled or never become ready do not
+fail a Deployment until its progress deadline, 10 minutes by default). Jobs get no grace: a migration may run long.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+READY, PROGRESSING, UNHEALTHY = "Ready", "Progressing", "Unhealthy"
+SEVERITY = {READY: 0, PROGRESSING: 1, UNHEALTHY: 2}
+KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+RELEASE_ANNOTATION = "meta.helm.sh/release-name"  # Helm 3 sets it on every object it creates
+RELEASE_LABEL = "release_group"  # OpenStack-Helm's label for the same
+MAX_REASON = 200  # a controller's message can be long; the status stays small
+
+
+@dataclass(frozen=True)
+class Assessment:
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What health needs of one watched object: small, so that thousands of them cost little memory."""
+    kind: str
+    name: str
+    application: str
+    component: str
+    release: str
+    assessment: Assessment
+
+
+def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == kind), {})
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_REASON else text[:MAX_REASON - 3] + "..."
+
+
+def _generation_pending(body: Mapping[str, Any]) -> bool:
+    status = body.get("status") or {}
+    return int(status.get("observedGeneration") or 0) < int(body["metadata"].get("generation") or 0)
+
+
+def _deployment(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Assessment:
+    progressing, failure = _condition(status, "Progressing"), _condition(status, "ReplicaFailure")
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        return Assessment(UNHEALTHY, _short(f"progress deadline exceeded: {progressing.get('message', '')}"))
+    if failure.get("status") == "True":
+        return Assessment(UNHEALTHY, _short(f"replica failure: {failure.get('message', '')}"))
+    wanted = int(spec.get("replicas", 1))
+    updated, total = int(status.get("updatedReplicas") or 0), int(status.get("replicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    if updated < wanted:
+        return Assessment(PROGRESSING, f"{updated}/{wanted} replicas updated")
+    if total > updated:
+        return Assessment(PROGRESSING, f"{total - updated} old replicas terminating")
+    if available < wanted:
+        return Assessment(PROGRESSING, f"{available}/{wanted} replicas available")
+    return Assessment(READY, f"{available}/{wanted} replicas available")
+
+
+def _statefulset(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Assessment:
+    wanted = int(spec.get("replicas", 1))
+    ready = int(status.get("readyReplicas") or 0)
+    on_delete = (spec.get("updateStrategy") or {}).get("type") == "OnDelete"
+    if not on_delete and status.get("updateRevision") and status.get("currentRevision") != status["updateRevision"]:
+        return Assessment(PROGRESSING, f"{int(status.get('updatedReplicas') or 0)}/{wanted} replicas updated")
+    if ready < wanted:
+        return Assessment(PROGRESSING, f"{ready}/{wanted} replicas ready")
+    return Assessment(READY, f"{ready}/{wanted} replicas ready")
+
+
+def _daemonset(status: Mapping[str, Any]) -> Assessment:
+    wanted = int(status.get("desiredNumberScheduled") or 0)
+    updated = int(status.get("updatedNumberScheduled") or 0)
+    available = int(status.get("numberAvailable") or 0)
+    if updated < wanted:
+        return Assessment(PROGRESSING, f"{updated}/{wanted} nodes updated")
+    if available < wanted:
+        return Assessment(PROGRESSING, f"{available}/{wanted} nodes available")
+    return Assessment(READY, f"{available}/{wanted} nodes available")
+
+
+def _job(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Assessment:
+    failed = _condition(status, "Failed")
+    if failed.get("status") == "True":
+        return Assessment(UNHEALTHY, _short(f"failed: {failed.get('reason', '')}: {failed.get('message', '')}"))
+    if _condition(status, "Complete").get("status") == "True":
+        return Assessment(READY, "completed")
+    if spec.get("suspend"):
+        return Assessment(PROGRESSING, "suspended")
+    failures = int(status.get("failed") or 0)
+    return Assessment(PROGRESSING, f"running, {failures} failed attempts" if failures else "running")
+
+
+def assess(body: Mapping[str, Any]) -> Assessment:
+    """The state of one workload from its spec and status alone (no clock)."""
+    kind = body["kind"]
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    if kind != "Job" and _generation_pending(body):
+        return Assessment(PROGRESSING, "change not yet seen by its controller")
+    if kind == "Deployment":
+        return _deployment(spec, status)
+    if kind == "StatefulSet":
+        return _statefulset(spec, status)
+    if kind == "DaemonSet":
+        return _daemonset(status)
+    if kind == "Job":
+        return _job(spec, status)
+    raise ValueError(f"not a workload kind: {kind}")
+
+
+def with_grace(kind: str, assessment: Assessment, not_ready_since: float, now: float, grace: float) -> Assessment:
+    """Progressing for longer than `grace` seconds is Unhealthy (but a running Job is only Progressing)."""
+    if assessment.state != PROGRESSING or kind == "Job" or now - not_ready_since < grace:
+        return assessment
+    return Assessment(UNHEALTHY, f"not ready for more than {grace:g}s: {assessment.reason}")
+
+
+def workload_release(body: Mapping[str, Any]) -> str:
+    metadata = body["metadata"]
+    return str((metadata.get("annotations") or {}).get(RELEASE_ANNOTATION)
+               or (metadata.get("labels") or {}).get(RELEASE_LABEL) or "")
+
+
+def component_health(workloads: Iterable[Workload]) -> dict[str, dict[str, dict[str, str]]]:
+    """application -> component -> {state, reason}: the worst of the component's workloads, the reason naming
+    the workload when the component has several."""
+    grouped: dict[tuple[str, str], list[Workload]] = {}
+    for workload in workloads:
+        grouped.setdefault((workload.application, workload.component), []).append(workload)
+    health: dict[str, dict[str, dict[str, str]]] = {}
+    for (application, component), members in sorted(grouped.items()):
+        worst = max(sorted(members, key=lambda w: (w.kind, w.name)), key=lambda w: SEVERITY[w.assessment.state])
+        reason = worst.assessment.reason
+        if len(members) > 1 or worst.assessment.state != READY:
+            reason = f"{worst.kind} {worst.name}: {reason}"
+        health.setdefault(application, {})[component] = {"state": worst.assessment.state, "reason": _short(reason)}
+    return health
+
+
+def health_progress(health: Mapping[str, Mapping[str, Mapping[str, str]]]) -> str:
+    entries = [entry for components in health.values() for entry in components.values()]
+    return f"{sum(1 for e in entries if e.get('state') == READY)}/{len(entries)}"
+
+
+def not_ready(health: Mapping[str, Mapping[str, Mapping[str, str]]], state: str) -> list[str]:
+    """`application/component (reason)` of every entry in `state`, for condition messages."""
+    return [f"{app}/{comp} ({entry.get('reason', '')})" for app, components in sorted(health.items())
+            for comp, entry in sorted(components.items()) if entry.get("state") == state]
+
+
+def release_basis(children: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    """A digest of the deployed releases and their revisions. The health process writes the basis it checked
+    workloads against next to `status.health`; while it differs from the current releases', the health on the
+    osdpl may predate the latest Helm change and cannot make the osdpl Ready."""
+    deployed = sorted(f"{service}/{name}={release.get('revision')}" for service, releases in children.items()
+                      for name, release in releases.items() if release.get("state") == "deployed")
+    return hashlib.sha256(json.dumps(deployed).encode()).hexdigest()[:16]
+
+
+def releases_of(children: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    return {name for releases in children.values() for name in releases}

@@ -1,0 +1,110 @@
+"""Workload health from the workloads' own status, per component, and the basis that ties it to releases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from openstack_operator.core.health import (PROGRESSING, READY, UNHEALTHY, Assessment, Workload, assess,
+                                            component_health, health_progress, release_basis, with_grace,
+                                            workload_release)
+
+
+def _workload(kind: str, spec: dict[str, Any], status: dict[str, Any], generation: int = 1) -> dict[str, Any]:
+    return {"kind": kind, "metadata": {"name": "w", "namespace": "n", "generation": generation},
+            "spec": spec, "status": status}
+
+
+def _deployment(wanted: int = 2, **status: Any) -> dict[str, Any]:
+    return _workload("Deployment", {"replicas": wanted}, {"observedGeneration": 1, **status})
+
+
+@pytest.mark.parametrize("body, expected", [
+    (_workload("Deployment", {"replicas": 1}, {"observedGeneration": 1}, generation=2),
+     (PROGRESSING, "change not yet seen by its controller")),
+    (_deployment(updatedReplicas=1, replicas=2, availableReplicas=2), (PROGRESSING, "1/2 replicas updated")),
+    (_deployment(updatedReplicas=2, replicas=3, availableReplicas=2), (PROGRESSING, "1 old replicas terminating")),
+    (_deployment(updatedReplicas=2, replicas=2, availableReplicas=1), (PROGRESSING, "1/2 replicas available")),
+    (_deployment(updatedReplicas=2, replicas=2, availableReplicas=2), (READY, "2/2 replicas available")),
+    (_deployment(wanted=0), (READY, "0/0 replicas available")),
+    (_deployment(updatedReplicas=2, replicas=2, conditions=[
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+         "message": 'ReplicaSet "w-1" has timed out progressing.'}]),
+     (UNHEALTHY, 'progress deadline exceeded: ReplicaSet "w-1" has timed out progressing.')),
+    (_deployment(conditions=[{"type": "ReplicaFailure", "status": "True", "message": "exceeded quota"}]),
+     (UNHEALTHY, "replica failure: exceeded quota")),
+    (_workload("StatefulSet", {"replicas": 3}, {"observedGeneration": 1, "currentRevision": "a",
+                                                "updateRevision": "b", "updatedReplicas": 1, "readyReplicas": 3}),
+     (PROGRESSING, "1/3 replicas updated")),
+    (_workload("StatefulSet", {"replicas": 3, "updateStrategy": {"type": "OnDelete"}},
+               {"observedGeneration": 1, "currentRevision": "a", "updateRevision": "b", "readyReplicas": 3}),
+     (READY, "3/3 replicas ready")),
+    (_workload("StatefulSet", {"replicas": 3}, {"observedGeneration": 1, "readyReplicas": 2}),
+     (PROGRESSING, "2/3 replicas ready")),
+    (_workload("DaemonSet", {}, {"observedGeneration": 1, "desiredNumberScheduled": 5,
+                                 "updatedNumberScheduled": 4, "numberAvailable": 5}),
+     (PROGRESSING, "4/5 nodes updated")),
+    (_workload("DaemonSet", {}, {"observedGeneration": 1, "desiredNumberScheduled": 5,
+                                 "updatedNumberScheduled": 5, "numberAvailable": 3}),
+     (PROGRESSING, "3/5 nodes available")),
+    (_workload("DaemonSet", {}, {"observedGeneration": 1, "desiredNumberScheduled": 2,
+                                 "updatedNumberScheduled": 2, "numberAvailable": 2}),
+     (READY, "2/2 nodes available")),
+    (_workload("Job", {}, {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                           "message": "Job has reached the specified backoff limit"}]}),
+     (UNHEALTHY, "failed: BackoffLimitExceeded: Job has reached the specified backoff limit")),
+    (_workload("Job", {}, {"conditions": [{"type": "Complete", "status": "True"}]}), (READY, "completed")),
+    (_workload("Job", {}, {"active": 1, "failed": 2}), (PROGRESSING, "running, 2 failed attempts")),
+    (_workload("Job", {"suspend": True}, {}), (PROGRESSING, "suspended")),
+])
+def test_a_workload_state_comes_from_its_own_status(body: dict[str, Any], expected: tuple[str, str]) -> None:
+    assert assess(body) == Assessment(*expected)
+
+
+def test_a_long_controller_message_is_cut_short() -> None:
+    body = _deployment(conditions=[{"type": "ReplicaFailure", "status": "True", "message": "x" * 1000}])
+    assert len(assess(body).reason) == 200
+
+
+def test_progressing_longer_than_the_grace_period_is_unhealthy_except_for_jobs() -> None:
+    rolling = Assessment(PROGRESSING, "0/1 replicas updated")
+    assert with_grace("Deployment", rolling, not_ready_since=100.0, now=104.9, grace=5) == rolling
+    assert with_grace("Deployment", rolling, not_ready_since=100.0, now=105.0, grace=5) == \
+        Assessment(UNHEALTHY, "not ready for more than 5s: 0/1 replicas updated")
+    assert with_grace("Job", Assessment(PROGRESSING, "running"), 0.0, 1e6, 5).state == PROGRESSING
+    assert with_grace("DaemonSet", Assessment(READY, "2/2"), 0.0, 1e6, 5).state == READY
+
+
+def _w(kind: str, name: str, component: str, state: str, reason: str = "r") -> Workload:
+    return Workload(kind, name, "keystone", component, "openstack-keystone", Assessment(state, reason))
+
+
+def test_a_component_takes_its_worst_workload_and_names_it() -> None:
+    health = component_health([
+        _w("Deployment", "keystone-api", "api", READY, "1/1 replicas available"),
+        _w("Job", "keystone-db-sync-1", "db-sync", READY, "completed"),
+        _w("Job", "keystone-db-sync-2", "db-sync", UNHEALTHY, "failed: BackoffLimitExceeded: x"),
+    ])
+    assert health == {"keystone": {
+        "api": {"state": READY, "reason": "1/1 replicas available"},
+        "db-sync": {"state": UNHEALTHY, "reason": "Job keystone-db-sync-2: failed: BackoffLimitExceeded: x"}}}
+    assert health_progress(health) == "1/2"
+    assert health_progress({}) == "0/0"
+
+
+def test_the_basis_changes_with_deployed_revisions_only() -> None:
+    children = {"identity": {"openstack-keystone": {"state": "deployed", "revision": 2}},
+                "dashboard": {"openstack-horizon": {"state": "failed", "revision": 1, "attempts": 1}}}
+    basis = release_basis(children)
+    assert release_basis({**children, "dashboard": {"openstack-horizon": {"state": "failed", "attempts": 2}}}) == basis
+    assert release_basis({**children, "identity": {"openstack-keystone": {"state": "deployed", "revision": 3}}}) \
+        != basis
+
+
+def test_a_workload_belongs_to_the_release_helm_annotated_it_with() -> None:
+    annotated = {"metadata": {"annotations": {"meta.helm.sh/release-name": "openstack-keystone"},
+                              "labels": {"release_group": "other"}}}
+    assert workload_release(annotated) == "openstack-keystone"
+    assert workload_release({"metadata": {"labels": {"release_group": "openstack-glance"}}}) == "openstack-glance"
+    assert workload_release({"metadata": {}}) == ""

@@ -1,0 +1,148 @@
+"""The health process's writes, with the API replaced by a recorder: coalescing, write-only-on-change, stale entries
+and the grace timer. (The e2e tests show the same against a real API server.)"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from typing import Any, Iterator, Mapping
+
+import pytest
+
+from openstack_operator.controllers import health as controller
+from openstack_operator.core.health import release_basis
+
+CHILDREN = {"identity": {"openstack-keystone": {"state": "deployed", "revision": 1}}}
+KEY = ("ns", "osh")
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, Mapping):
+        return patch
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge(result.get(key), value)
+    return result
+
+
+class FakeApi:
+    def __init__(self) -> None:
+        self.osdpl: dict[str, Any] = {"metadata": {"namespace": "ns", "name": "osh"},
+                                      "status": {"children": CHILDREN}}
+        self.patches: list[dict[str, Any]] = []
+
+    def patch_status(self, kind: Any, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        self.patches.append(copy.deepcopy(dict(patch)))
+        self.osdpl = _merge(self.osdpl, {"status": patch})
+        return copy.deepcopy(self.osdpl)
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+    api = FakeApi()
+    monkeypatch.setattr(controller, "patch_status", api.patch_status)
+    yield api
+
+
+def _deployment(name: str, available: int, replicas: int = 1) -> dict[str, Any]:
+    return {"kind": "Deployment",
+            "metadata": {"name": name, "namespace": "ns", "generation": 1, "labels": {
+                "application": "keystone", "component": name},
+                "annotations": {"meta.helm.sh/release-name": "openstack-keystone"}},
+            "spec": {"replicas": replicas},
+            "status": {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
+                       "availableReplicas": available}}
+
+
+class Cluster:
+    """Kopf's part: an index of projections, events for changes."""
+
+    def __init__(self, health: controller.HealthController) -> None:
+        self.health = health
+        self.index: dict[str, dict[str, Any]] = {}
+        health.indexes = [{"ns": self}]  # type: ignore[dict-item]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.index.values())
+
+    def put(self, body: dict[str, Any]) -> None:
+        self.index[body["metadata"]["name"]] = self.health.project(body)
+        self.health.workload_changed("ns")
+
+    def remove(self, name: str) -> None:
+        del self.index[name]
+        self.health.workload_changed("ns")
+
+
+def _run(scenario: Any) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+
+
+def test_a_burst_of_events_costs_one_patch_and_an_unchanged_health_none(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health = controller.HealthController(grace=60, coalesce=0.05)
+        cluster = Cluster(health)
+        health.observe_osdpl("ADDED", fake_api.osdpl)
+        for i in range(300):
+            cluster.put(_deployment(f"c{i}", available=1))
+        await health.queue.join()
+        assert len(fake_api.patches) == 1
+        status = fake_api.osdpl["status"]
+        assert status["health_progress"] == "300/300"
+        assert status["health_basis"] == release_basis(CHILDREN)
+        assert status["health"]["keystone"]["c7"] == {"state": "Ready", "reason": "1/1 replicas available"}
+
+        health.observe_osdpl("MODIFIED", fake_api.osdpl)  # the echo of our own write
+        for i in range(300):
+            cluster.put(_deployment(f"c{i}", available=1))  # e.g. a resync: nothing changed
+        await health.queue.join()
+        assert len(fake_api.patches) == 1
+
+        cluster.remove("c0")
+        cluster.put(_deployment("c1", available=0))
+        await asyncio.sleep(0.3)  # not join(): the grace timer of c1 is pending work
+        assert fake_api.patches[-1] == {"health": {"keystone": {"c0": None, "c1": {
+            "state": "Progressing", "reason": "Deployment c1: 0/1 replicas available"}}},
+            "health_progress": "298/299"}
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_not_ready_past_the_grace_period_turns_unhealthy_without_another_event(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health = controller.HealthController(grace=0.3, coalesce=0.01)
+        cluster = Cluster(health)
+        health.observe_osdpl("ADDED", fake_api.osdpl)
+        cluster.put(_deployment("api", available=0))
+        await asyncio.sleep(0.1)
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Progressing"
+        await health.queue.join()  # the grace timer is pending work: join waits for it
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"] == {
+            "state": "Unhealthy", "reason": "Deployment api: not ready for more than 0.3s: 0/1 replicas available"}
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Ready"
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_workloads_of_releases_the_osdpl_does_not_have_are_not_its_health(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health = controller.HealthController(grace=60, coalesce=0.01)
+        cluster = Cluster(health)
+        health.observe_osdpl("ADDED", fake_api.osdpl)
+        stranger = _deployment("web", available=0)
+        stranger["metadata"]["annotations"]["meta.helm.sh/release-name"] = "someone-elses"
+        cluster.put(stranger)
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+        assert fake_api.osdpl["status"]["health"] == {"keystone": {"api": {
+            "state": "Ready", "reason": "1/1 replicas available"}}}
+        health.queue.close()
+
+    _run(scenario)
