@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 PY = $$(tools/venv.sh)/bin/python
 VENV_BIN = $$(tools/venv.sh)/bin
 
-.PHONY: help test check unit integration bench bench-deploy crds lock binaries cluster-up cluster-down demo
+.PHONY: help test check unit integration bench bench-deploy bench-health crds lock binaries cluster-up cluster-down demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,6 +31,9 @@ bench: ## render benchmark (milliseconds; no cluster)
 
 bench-deploy: ## apply-to-Ready and writes per reconcile vs a sequential re-apply-everything baseline (a cluster)
 	$(PY) bench/deploy_bench.py
+
+bench-health: ## workload health: ready-to-shown latency, status PATCHes, peak memory vs write-on-every-event
+	$(PY) bench/health_bench.py
 
 crds: ## regenerate crds/ from templates/catalog.yaml
 	$(PY) -m openstack_operator crds --output-dir crds

@@ -139,8 +139,8 @@ def main() -> None:
             for example in EXAMPLES:
                 seq_time, seq_writes = bench.baseline(example)
                 op_time, op_writes = bench.candidate(example)
-                print(f"{example:8} {'baseline':10} {seq_time:15.1f} {seq_writes:17d}")
-                print(f"{example:8} {'operator':10} {op_time:15.1f} {op_writes:17d}   "
+                print(f"{example:8} {'baseline':10} {seq_time:18.1f} {seq_writes:17d}")
+                print(f"{example:8} {'operator':10} {op_time:18.1f} {op_writes:17d}   "
                       f"speed-up {seq_time / op_time:.1f}x")
         finally:
             cluster.down()

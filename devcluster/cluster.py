@@ -24,6 +24,7 @@ NODES = {
 }
 KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 SERVICE_CIDR = "10.96.0.0/16"
+NODE_LEASE_SECONDS = 40  # as the kubelet's default
 
 
 class ClusterError(Exception):
@@ -69,9 +70,13 @@ class Cluster:
         return state if AdminClient(state.server, self.pki).ready() else None
 
     # -- up ----------------------------------------------------------------------------------------------------
-    def up(self, timeout: float = 120.0) -> Path:
-        """Start the control plane (or reuse a live one) and return the admin kubeconfig path."""
-        if self.running():
+    def up(self, timeout: float = 120.0, controllers: bool = True) -> Path:
+        """Start the control plane (or reuse a live one) and return the admin kubeconfig path.
+
+        `controllers=False`: etcd and kube-apiserver only (as envtest), for benchmarks that write workload
+        statuses themselves and must not have a controller overwrite them."""
+        state = self.running()
+        if state and (not controllers or "kwok" in state.pids):
             return self.kubeconfig
         self.down()  # whatever half-started before goes first
         binaries = bin_dir()
@@ -89,6 +94,8 @@ class Cluster:
             self._save_state(state)
             client = AdminClient(state.server, self.pki)
             self._wait("kube-apiserver ready", client.ready, start + timeout, state)
+            if not controllers:
+                return self.kubeconfig
             for name, argv in self._controller_argvs(binaries).items():
                 state.pids[name] = processes.start(argv, self.logs / f"{name}.log")
                 self._save_state(state)
@@ -159,12 +166,17 @@ class Cluster:
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
                 "--use-service-account-credentials=true", f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--concurrent-deployment-syncs=10", "--concurrent-statefulset-syncs=10",
+                # The default 20 requests/s makes 300 new Deployments take 15 s to get a status; tests need less.
+                "--kube-api-qps=200", "--kube-api-burst=400",
             ],
             "kube-scheduler": [str(binaries / "kube-scheduler"), kubeconfig, "--leader-elect=false",
                                "--bind-address=127.0.0.1", "--secure-port=0"],
             "kwok": [str(binaries / "kwok"), kubeconfig, "--manage-all-nodes=false",
                      f"--manage-nodes-with-annotation-selector={'='.join(KWOK_ANNOTATION)}",
-                     "--cidr=10.244.0.1/16", "--node-ip=10.0.0.1"],
+                     "--cidr=10.244.0.1/16", "--node-ip=10.0.0.1",
+                     # Heartbeats by Lease: without them kwok posts node status only every minute or so, the node
+                     # controller marks the nodes NotReady (grace 50 s) and every pod not ready, for good.
+                     f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}"],
         }
 
     def _write_kubeconfig(self, state: State) -> None:

@@ -125,7 +125,8 @@ class HealthController:
                 self.osdpls[key] = stored
             log.info("osdpl %s/%s: health %s", *key, fields["health_progress"])
         self._forget_gone(key[0])
-        return None if recheck is None else max(recheck, 0.0) + 0.05
+        # Grace periods that end within one coalescing window of the first are checked (and written) together.
+        return None if recheck is None else max(recheck, 0.0) + self.coalesce
 
     def _forget_gone(self, namespace: str) -> None:
         present = {(namespace, w.kind, w.name) for w in self._workloads(namespace)}

@@ -1,5 +1,6 @@
-"""End to end: the osdpl and helmbundle processes deploy an OpenStackDeployment as real Helm releases of the test
-charts on the local control plane, keep them in line with the manifest, and report on the osdpl.
+"""End to end: the osdpl, helmbundle and health processes deploy an OpenStackDeployment as real Helm releases of
+the test charts on the local control plane (kwok runs the pods), keep them in line with the manifest, and report
+release states and workload health on the osdpl.
 
 The tests of this module share one deployment and run in order, each starting from where the previous one left it
 (as an operator's day goes): deploy, change, break and fix, remove and add, crash mid-deployment, delete.
@@ -97,6 +98,13 @@ def test_the_minimal_example_deploys_every_service_and_becomes_ready(
     assert status["openstack_version"] == "caracal"
     assert status["children"]["identity"]["openstack-keystone"]["state"] == "deployed"
     assert status["children"]["identity"]["openstack-keystone"]["chart_version"] == "0.3.20"
+    # Ready means running workloads: every component of every release was checked and is Ready on kwok nodes.
+    healthy, _, total = status["health_progress"].partition("/")
+    assert healthy == total and int(total) >= 15, status["health_progress"]
+    assert status["health"]["keystone"]["api"] == {"state": "Ready", "reason": "1/1 replicas available"}
+    assert status["health"]["keystone"]["db-sync"] == {"state": "Ready", "reason": "completed"}
+    assert status["health"]["openvswitch"]["openvswitch-vswitchd"]["reason"] == "5/5 nodes available"
+    assert status["health"]["mariadb"]["server"]["state"] == "Ready"
     bundles = kubectl.json("-n", deployment.namespace, "get", "helmbundles")["items"]
     assert len(bundles) == 9
     assert all(r["state"] == "deployed" for b in bundles for r in b["status"]["releases"].values())
@@ -140,6 +148,88 @@ def test_changing_one_service_value_upgrades_only_that_release(
     assert {k: v for k, v in after.items() if k != "openstack-keystone"} == \
         {k: v for k, v in before.items() if k != "openstack-keystone"}
     assert kubectl.json("-n", deployment.namespace, "get", "deployment", "keystone-api")["spec"]["replicas"] == 2
+
+
+def _keystone_api(deployment: Deployment) -> dict[str, Any]:
+    entry: dict[str, Any] = (deployment.get()["status"].get("health") or {}).get("keystone", {}).get("api", {})
+    return entry
+
+
+def test_pods_that_cannot_be_scheduled_make_the_component_unhealthy_and_ready_false_until_fixed(
+        deployment: Deployment, operators: Operators, helm: Helm) -> None:
+    before = _revisions(helm, deployment.namespace)["openstack-keystone"]
+    # keystone-api's pods now ask for nodes that do not exist: the new pod stays Pending.
+    deployment.merge_patch({"spec": {"services": {"identity": {"keystone": {"values": {"labels": {"api": {
+        "node_selector_value": "nowhere"}}}}}}}})
+    wait_for("keystone upgraded", lambda: _revisions(helm, deployment.namespace)["openstack-keystone"] > before,
+             operators)
+    upgraded = time.monotonic()
+    wait_for("keystone/api Unhealthy", lambda: _keystone_api(deployment).get("state") == "Unhealthy", operators,
+             timeout=operators.HEALTH_GRACE_SECONDS + 10, describe=lambda: _keystone_api(deployment))
+    became_unhealthy = time.monotonic() - upgraded
+    assert _keystone_api(deployment)["reason"].startswith("Deployment keystone-api: not ready for more than 5s: ")
+    ready = wait_for("Ready=False naming keystone/api", lambda: (c := deployment.condition("Ready"))["reason"] ==
+                     "WorkloadsUnhealthy" and c, operators, timeout=10)
+    assert ready["status"] == "False" and ready["message"].startswith("unhealthy: keystone/api (")
+    assert deployment.condition("Degraded")["reason"] == "WorkloadsUnhealthy"
+    assert deployment.get()["status"]["children"]["identity"]["openstack-keystone"]["state"] == "deployed"
+    print(f"keystone/api Unhealthy {became_unhealthy:.1f} s after the upgrade (grace "
+          f"{operators.HEALTH_GRACE_SECONDS} s)")
+
+    deployment.merge_patch({"spec": {"services": {"identity": {"keystone": {"values": {"labels": None}}}}}})
+    wait_for("Ready after the fix", deployment.ready_at_generation, operators,
+             describe=lambda: deployment.get().get("status"))
+    assert _keystone_api(deployment) == {"state": "Ready", "reason": "2/2 replicas available"}
+    assert deployment.condition("Degraded")["status"] == "False"
+
+
+def _burst_workloads(namespace: str, count: int) -> str:
+    """Deployments of no pods that claim to belong to the keystone release: their controller marks them ready
+    within the second they are created, so `count` workloads change status at once."""
+    items = [{"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": f"burst-{i}", "namespace": namespace,
+                           "labels": {"application": "burst", "component": f"c{i:03}", "release_group": "x"},
+                           "annotations": {"meta.helm.sh/release-name": "openstack-keystone"}},
+              "spec": {"replicas": 0, "selector": {"matchLabels": {"burst": str(i)}},
+                       "template": {"metadata": {"labels": {"burst": str(i)}},
+                                    "spec": {"containers": [{"name": "c", "image": "example.invalid/c"}]}}}}
+             for i in range(count)]
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def _health_patches(operators: Operators, deployment: Deployment) -> int:
+    """PATCHes of the osdpl's status by the health process: it logs one line per PATCH (or failed PATCH)."""
+    return sum(1 for line in (operators.logs / "health.log").read_text().splitlines()
+               if f"osdpl {deployment.namespace}/{deployment.name}: health" in line)
+
+
+def test_a_burst_of_300_workload_changes_costs_a_handful_of_status_patches(
+        deployment: Deployment, operators: Operators, kubectl: Kubectl) -> None:
+    wait_for("Ready", deployment.ready_at_generation, operators)
+    before = _health_patches(operators, deployment)
+    started = time.monotonic()
+    kubectl.run("apply", "--server-side", "-f", "-", input=_burst_workloads(deployment.namespace, 300))
+    created = time.monotonic() - started
+
+    def burst_ready() -> bool:
+        burst = (deployment.get()["status"].get("health") or {}).get("burst", {})
+        return len(burst) == 300 and all(e["state"] == "Ready" for e in burst.values())
+
+    wait_for("300 burst components Ready", burst_ready, operators, timeout=60)
+    shown = time.monotonic() - started  # the controllers' status updates of the 300 are spread over this
+    wait_for("Ready", deployment.ready_at_generation, operators)
+    patches = _health_patches(operators, deployment) - before
+    print(f"300 workloads created in {created:.1f} s, all shown Ready after {shown:.1f} s: {patches} health PATCHes")
+    # At most one PATCH per coalescing window (1 s) while events arrive, and the last: never one per workload.
+    assert patches <= shown + 2
+    healthy, _, total = deployment.get()["status"]["health_progress"].partition("/")
+    assert healthy == total and int(total) >= 315
+
+    before = _health_patches(operators, deployment)
+    kubectl.run("-n", deployment.namespace, "delete", "deployment", "-l", "application=burst", "--wait=false")
+    wait_for("burst entries gone", lambda: "burst" not in (deployment.get()["status"].get("health") or {}),
+             operators, timeout=60)
+    assert _health_patches(operators, deployment) - before <= 6
 
 
 def test_a_failing_release_degrades_backs_off_and_recovers_when_fixed(
