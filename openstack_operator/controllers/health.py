@@ -2,10 +2,11 @@
 
 Deployments, StatefulSets, DaemonSets and Jobs labelled `application` and `component` are watched (the label
 selector is applied by the API server) and kept in Kopf indexes as small projections, so nothing is ever listed
-twice. A workload belongs to the osdpl whose `status.children` has its Helm release. Any workload event in a
-namespace schedules its osdpls for a health check after a short coalescing window, so a burst of events costs
-one or two status PATCHes; a PATCH is sent only when `health`, `health_progress` or `health_basis` differ from
-what the osdpl holds. The osdpl process turns `status.health` into the Ready/Progressing/Degraded conditions.
+twice. A workload belongs to the osdpl whose `status.children` has its Helm release. A workload event in a
+namespace schedules its osdpls for a health check: 0.1 s later if the osdpl's health was not written within the
+last coalescing window (a lone change shows fast), else when that window ends (a burst of hundreds of events costs
+one PATCH per window). A PATCH is sent only when `health`, `health_progress` or `health_basis` differ from what
+the osdpl holds. The osdpl process turns `status.health` into the Ready/Progressing/Degraded conditions.
 """
 
 from __future__ import annotations
@@ -37,16 +38,19 @@ WorkloadKey = tuple[str, str, str]  # namespace, kind, name
 RESOURCES = {"Deployment": ("apps", "v1", "deployments"), "StatefulSet": ("apps", "v1", "statefulsets"),
              "DaemonSet": ("apps", "v1", "daemonsets"), "Job": ("batch", "v1", "jobs")}
 LABEL_SELECTOR = "application,component"
-# Workload events within this window cost one health check (and at most one PATCH) per osdpl.
+# At most one health PATCH per osdpl per window; events within DEBOUNCE_SECONDS of each other share a check.
 COALESCE_SECONDS = float(os.environ.get("OSOP_HEALTH_COALESCE_SECONDS", "1.0"))
+DEBOUNCE_SECONDS = 0.1
 # Not ready for longer than this is Unhealthy (see core.health).
 GRACE_SECONDS = float(os.environ.get("OSOP_HEALTH_GRACE_SECONDS", "300"))
 WORKERS = 4
 
 
 class HealthController:
-    def __init__(self, grace: float = GRACE_SECONDS, coalesce: float = COALESCE_SECONDS) -> None:
-        self.grace, self.coalesce = grace, coalesce
+    def __init__(self, grace: float = GRACE_SECONDS, coalesce: float = COALESCE_SECONDS,
+                 debounce: float = DEBOUNCE_SECONDS) -> None:
+        self.grace, self.coalesce, self.debounce = grace, coalesce, debounce
+        self.last_write: dict[Key, float] = {}
         self.osdpls: dict[Key, Mapping[str, Any]] = {}  # the latest osdpl seen (watch or our own PATCH response)
         self.not_ready_since: dict[WorkloadKey, float] = {}
         self.indexes: list[Mapping[str, Iterable[Workload]]] = []  # Kopf's live indexes: namespace -> workloads
@@ -70,19 +74,24 @@ class HealthController:
                         component=labels.get("component", ""), release=workload_release(body),
                         assessment=assessment)
 
+    def _schedule(self, key: Key) -> None:
+        since_write = time.monotonic() - self.last_write.get(key, float("-inf"))
+        self.queue.add(key, max(self.debounce, self.coalesce - since_write))
+
     def workload_changed(self, namespace: str) -> None:
         for key in self.osdpls:
             if key[0] == namespace:
-                self.queue.add(key, self.coalesce)
+                self._schedule(key)
 
     def observe_osdpl(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
         if event_type == "DELETED":
             self.osdpls.pop(key, None)
+            self.last_write.pop(key, None)
             return
         self.osdpls[key] = body
         # The osdpl process wrote new children (release revisions) or someone changed status.health: re-check.
-        self.queue.add(key, self.coalesce)
+        self._schedule(key)
 
     def _workloads(self, namespace: str) -> list[Workload]:
         return [w for index in self.indexes for w in index.get(namespace, ())]
@@ -121,6 +130,7 @@ class HealthController:
                     self.osdpls.pop(key, None)
                     return None
                 raise
+            self.last_write[key] = time.monotonic()
             if key in self.osdpls:
                 self.osdpls[key] = stored
             log.info("osdpl %s/%s: health %s", *key, fields["health_progress"])

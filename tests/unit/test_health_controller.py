@@ -10,7 +10,7 @@ from typing import Any, Iterator, Mapping
 import pytest
 
 from openstack_operator.controllers import health as controller
-from openstack_operator.core.health import release_basis
+from openstack_operator.core.health import Workload, release_basis
 
 CHILDREN = {"identity": {"openstack-keystone": {"state": "deployed", "revision": 1}}}
 KEY = ("ns", "osh")
@@ -62,10 +62,10 @@ class Cluster:
 
     def __init__(self, health: controller.HealthController) -> None:
         self.health = health
-        self.index: dict[str, dict[str, Any]] = {}
-        health.indexes = [{"ns": self}]  # type: ignore[dict-item]
+        self.index: dict[str, Workload] = {}
+        health.indexes = [{"ns": self}]
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Workload]:
         return iter(self.index.values())
 
     def put(self, body: dict[str, Any]) -> None:
@@ -83,7 +83,7 @@ def _run(scenario: Any) -> None:
 
 def test_a_burst_of_events_costs_one_patch_and_an_unchanged_health_none(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=60, coalesce=0.05)
+        health = controller.HealthController(grace=60, coalesce=0.05, debounce=0.01)
         cluster = Cluster(health)
         health.observe_osdpl("ADDED", fake_api.osdpl)
         for i in range(300):
@@ -114,7 +114,7 @@ def test_a_burst_of_events_costs_one_patch_and_an_unchanged_health_none(fake_api
 
 def test_not_ready_past_the_grace_period_turns_unhealthy_without_another_event(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=0.3, coalesce=0.01)
+        health = controller.HealthController(grace=0.3, coalesce=0.01, debounce=0.01)
         cluster = Cluster(health)
         health.observe_osdpl("ADDED", fake_api.osdpl)
         cluster.put(_deployment("api", available=0))
@@ -133,7 +133,7 @@ def test_not_ready_past_the_grace_period_turns_unhealthy_without_another_event(f
 
 def test_workloads_of_releases_the_osdpl_does_not_have_are_not_its_health(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=60, coalesce=0.01)
+        health = controller.HealthController(grace=60, coalesce=0.01, debounce=0.01)
         cluster = Cluster(health)
         health.observe_osdpl("ADDED", fake_api.osdpl)
         stranger = _deployment("web", available=0)
@@ -143,6 +143,26 @@ def test_workloads_of_releases_the_osdpl_does_not_have_are_not_its_health(fake_a
         await health.queue.join()
         assert fake_api.osdpl["status"]["health"] == {"keystone": {"api": {
             "state": "Ready", "reason": "1/1 replicas available"}}}
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_a_lone_change_is_written_at_once_and_the_next_waits_for_the_window(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health = controller.HealthController(grace=60, coalesce=0.5, debounce=0.01)
+        cluster = Cluster(health)
+        health.observe_osdpl("ADDED", fake_api.osdpl)
+        cluster.put(_deployment("api", available=1))
+        await asyncio.sleep(0.1)
+        assert len(fake_api.patches) == 1  # after the debounce, not after the window
+        cluster.put(_deployment("api", available=1, replicas=2))
+        await asyncio.sleep(0.2)
+        assert len(fake_api.patches) == 1  # one PATCH per window: this one waits
+        await asyncio.sleep(0.4)
+        assert len(fake_api.patches) == 2
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["reason"] == \
+            "Deployment api: 1/2 replicas available"
         health.queue.close()
 
     _run(scenario)
