@@ -41,7 +41,7 @@ LABEL_SELECTOR = "application,component"
 # At most one health PATCH per osdpl per window; events within DEBOUNCE_SECONDS of each other share a check.
 COALESCE_SECONDS = float(os.environ.get("OSOP_HEALTH_COALESCE_SECONDS", "1.0"))
 DEBOUNCE_SECONDS = 0.1
-# Not ready for longer than this is Unhealthy (see core.health).
+# No progress for longer than this is Unhealthy (see core.health).
 GRACE_SECONDS = float(os.environ.get("OSOP_HEALTH_GRACE_SECONDS", "300"))
 WORKERS = 4
 
@@ -52,7 +52,8 @@ class HealthController:
         self.grace, self.coalesce, self.debounce = grace, coalesce, debounce
         self.last_write: dict[Key, float] = {}
         self.osdpls: dict[Key, Mapping[str, Any]] = {}  # the latest osdpl seen (watch or our own PATCH response)
-        self.not_ready_since: dict[WorkloadKey, float] = {}
+        # Not-ready workloads: their reason and since when it has not changed (progress resets the grace clock).
+        self.stalled: dict[WorkloadKey, tuple[str, float]] = {}
         self.indexes: list[Mapping[str, Iterable[Workload]]] = []  # Kopf's live indexes: namespace -> workloads
         self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
 
@@ -61,14 +62,14 @@ class HealthController:
         log.error("osdpl %s/%s: health: %s: %s", *key, type(error).__name__, error)
 
     def project(self, body: Mapping[str, Any]) -> Workload:
-        """The index value of one workload; remembers since when it is not ready, for the grace period."""
+        """The index value of one workload; remembers since when it makes no progress, for the grace period."""
         metadata = body["metadata"]
         assessment = assess(body)
         key = (metadata["namespace"], body["kind"], metadata["name"])
         if assessment.state == READY:
-            self.not_ready_since.pop(key, None)
-        else:
-            self.not_ready_since.setdefault(key, time.monotonic())
+            self.stalled.pop(key, None)
+        elif self.stalled.get(key, ("", 0.0))[0] != assessment.reason:
+            self.stalled[key] = (assessment.reason, time.monotonic())
         labels = metadata.get("labels") or {}
         return Workload(kind=body["kind"], name=metadata["name"], application=labels.get("application", ""),
                         component=labels.get("component", ""), release=workload_release(body),
@@ -77,6 +78,9 @@ class HealthController:
     def _schedule(self, key: Key) -> None:
         since_write = time.monotonic() - self.last_write.get(key, float("-inf"))
         self.queue.add(key, max(self.debounce, self.coalesce - since_write))
+
+    def forget(self, body: Mapping[str, Any]) -> None:
+        self.stalled.pop((body["metadata"]["namespace"], body["kind"], body["metadata"]["name"]), None)
 
     def workload_changed(self, namespace: str) -> None:
         for key in self.osdpls:
@@ -105,7 +109,7 @@ class HealthController:
         for workload in self._workloads(namespace):
             if workload.release not in releases:
                 continue  # not a release of this osdpl (another osdpl's, or not Helm's)
-            since = self.not_ready_since.get((namespace, workload.kind, workload.name), now)
+            since = self.stalled.get((namespace, workload.kind, workload.name), ("", now))[1]
             graced = with_grace(workload.kind, workload.assessment, since, now, self.grace)
             if graced.state == PROGRESSING and workload.kind != "Job":
                 ends = since + self.grace - now
@@ -139,9 +143,10 @@ class HealthController:
         return None if recheck is None else max(recheck, 0.0) + self.coalesce
 
     def _forget_gone(self, namespace: str) -> None:
+        """Not-ready times of workloads no longer indexed (a deletion missed while a watch reconnected)."""
         present = {(namespace, w.kind, w.name) for w in self._workloads(namespace)}
-        for key in [k for k in self.not_ready_since if k[0] == namespace and k not in present]:
-            del self.not_ready_since[key]
+        for key in [k for k in self.stalled if k[0] == namespace and k not in present]:
+            del self.stalled[key]
 
 
 _controller = HealthController()
@@ -162,6 +167,12 @@ def _index_name(plural: str) -> str:
     return f"{plural}_index"
 
 
+def _capture_indexes(handler_kwargs: Mapping[str, Any]) -> None:
+    """Kopf hands its (live) indexes to handlers only: keep them for the work queue's checks."""
+    if not _controller.indexes:
+        _controller.indexes = [handler_kwargs[_index_name(p)] for _, _, p in RESOURCES.values()]
+
+
 def _register(group: str, version: str, plural: str) -> None:
     @kopf.index(group, version, plural, id=_index_name(plural), registry=REGISTRY)
     def index(body: kopf.Body, **_: Any) -> dict[str, Workload]:
@@ -169,9 +180,10 @@ def _register(group: str, version: str, plural: str) -> None:
 
     # Kopf calls event handlers only once every index has its initial listing: no check sees a partial picture.
     @kopf.on.event(group, version, plural, id=f"{plural}_event", registry=REGISTRY)
-    async def changed(body: kopf.Body, **kwargs: Any) -> None:
-        if not _controller.indexes:
-            _controller.indexes = [kwargs[_index_name(p)] for _, _, p in RESOURCES.values()]
+    async def changed(body: kopf.Body, event: Mapping[str, Any], **kwargs: Any) -> None:
+        _capture_indexes(kwargs)
+        if event.get("type") == "DELETED":
+            _controller.forget(body)
         _controller.workload_changed(body["metadata"]["namespace"])
 
 
@@ -181,6 +193,5 @@ for _group, _version, _plural in RESOURCES.values():
 
 @kopf.on.event(GROUP, VERSION, "openstackdeployments", registry=REGISTRY)
 async def osdpl_event(event: Mapping[str, Any], **kwargs: Any) -> None:
-    if not _controller.indexes:
-        _controller.indexes = [kwargs[_index_name(p)] for _, _, p in RESOURCES.values()]
+    _capture_indexes(kwargs)
     _controller.observe_osdpl(event.get("type"), event["object"])

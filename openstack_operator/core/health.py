@@ -3,8 +3,10 @@ application/component of an osdpl. Pure: the health process feeds it watched obj
 
 States, worst last: Ready, Progressing, Unhealthy. A workload that is rolling out is Progressing; it becomes
 Unhealthy when its controller reports a failure (progress deadline exceeded, replica failure, a failed Job) or when
-it has been not ready for longer than a grace period (pods that cannot be scheduled or never become ready do not
-fail a Deployment until its progress deadline, 10 minutes by default). Jobs get no grace: a migration may run long.
+it has made no progress (the same not-ready reason, e.g. "1/2 replicas updated") for longer than a grace period:
+pods that cannot be scheduled or never become ready do not fail a Deployment until its progress deadline (10
+minutes by default) and never fail a StatefulSet or DaemonSet, while a slow rollout that keeps moving, like a
+DaemonSet across a thousand nodes, stays Progressing. Jobs get no grace: a migration may run long.
 """
 
 from __future__ import annotations
@@ -121,11 +123,11 @@ def assess(body: Mapping[str, Any]) -> Assessment:
     raise ValueError(f"not a workload kind: {kind}")
 
 
-def with_grace(kind: str, assessment: Assessment, not_ready_since: float, now: float, grace: float) -> Assessment:
-    """Progressing for longer than `grace` seconds is Unhealthy (but a running Job is only Progressing)."""
-    if assessment.state != PROGRESSING or kind == "Job" or now - not_ready_since < grace:
+def with_grace(kind: str, assessment: Assessment, unchanged_since: float, now: float, grace: float) -> Assessment:
+    """Progressing with the same reason for `grace` seconds is Unhealthy (but a running Job is only Progressing)."""
+    if assessment.state != PROGRESSING or kind == "Job" or now - unchanged_since < grace:
         return assessment
-    return Assessment(UNHEALTHY, f"not ready for more than {grace:g}s: {assessment.reason}")
+    return Assessment(UNHEALTHY, f"no progress for more than {grace:g}s: {assessment.reason}")
 
 
 def workload_release(body: Mapping[str, Any]) -> str:

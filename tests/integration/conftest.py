@@ -88,7 +88,7 @@ class Operators:
     cluster, with the project's test charts as chart source. Logs go to one file per process."""
 
     PROCESSES = ("osdpl", "helmbundle", "health")
-    HEALTH_GRACE_SECONDS = 5  # not ready for longer is Unhealthy: short, so tests see it within seconds
+    HEALTH_GRACE_SECONDS = 5  # no progress for longer is Unhealthy: short, so tests see it within seconds
 
     def __init__(self, kubeconfig: Path, helm: Path, logs: Path) -> None:
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(helm),

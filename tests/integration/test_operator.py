@@ -167,7 +167,7 @@ def test_pods_that_cannot_be_scheduled_make_the_component_unhealthy_and_ready_fa
     wait_for("keystone/api Unhealthy", lambda: _keystone_api(deployment).get("state") == "Unhealthy", operators,
              timeout=operators.HEALTH_GRACE_SECONDS + 10, describe=lambda: _keystone_api(deployment))
     became_unhealthy = time.monotonic() - upgraded
-    assert _keystone_api(deployment)["reason"].startswith("Deployment keystone-api: not ready for more than 5s: ")
+    assert _keystone_api(deployment)["reason"].startswith("Deployment keystone-api: no progress for more than 5s: ")
     ready = wait_for("Ready=False naming keystone/api", lambda: (c := deployment.condition("Ready"))["reason"] ==
                      "WorkloadsUnhealthy" and c, operators, timeout=10)
     assert ready["status"] == "False" and ready["message"].startswith("unhealthy: keystone/api (")

@@ -67,11 +67,11 @@ def test_a_long_controller_message_is_cut_short() -> None:
     assert len(assess(body).reason) == 200
 
 
-def test_progressing_longer_than_the_grace_period_is_unhealthy_except_for_jobs() -> None:
+def test_no_progress_for_longer_than_the_grace_period_is_unhealthy_except_for_jobs() -> None:
     rolling = Assessment(PROGRESSING, "0/1 replicas updated")
-    assert with_grace("Deployment", rolling, not_ready_since=100.0, now=104.9, grace=5) == rolling
-    assert with_grace("Deployment", rolling, not_ready_since=100.0, now=105.0, grace=5) == \
-        Assessment(UNHEALTHY, "not ready for more than 5s: 0/1 replicas updated")
+    assert with_grace("Deployment", rolling, unchanged_since=100.0, now=104.9, grace=5) == rolling
+    assert with_grace("Deployment", rolling, unchanged_since=100.0, now=105.0, grace=5) == \
+        Assessment(UNHEALTHY, "no progress for more than 5s: 0/1 replicas updated")
     assert with_grace("Job", Assessment(PROGRESSING, "running"), 0.0, 1e6, 5).state == PROGRESSING
     assert with_grace("DaemonSet", Assessment(READY, "2/2"), 0.0, 1e6, 5).state == READY
 

@@ -112,7 +112,7 @@ def test_a_burst_of_events_costs_one_patch_and_an_unchanged_health_none(fake_api
     _run(scenario)
 
 
-def test_not_ready_past_the_grace_period_turns_unhealthy_without_another_event(fake_api: FakeApi) -> None:
+def test_no_progress_past_the_grace_period_turns_unhealthy_without_another_event(fake_api: FakeApi) -> None:
     async def scenario() -> None:
         health = controller.HealthController(grace=0.3, coalesce=0.01, debounce=0.01)
         cluster = Cluster(health)
@@ -122,7 +122,7 @@ def test_not_ready_past_the_grace_period_turns_unhealthy_without_another_event(f
         assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Progressing"
         await health.queue.join()  # the grace timer is pending work: join waits for it
         assert fake_api.osdpl["status"]["health"]["keystone"]["api"] == {
-            "state": "Unhealthy", "reason": "Deployment api: not ready for more than 0.3s: 0/1 replicas available"}
+            "state": "Unhealthy", "reason": "Deployment api: no progress for more than 0.3s: 0/1 replicas available"}
         cluster.put(_deployment("api", available=1))
         await health.queue.join()
         assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Ready"
@@ -163,6 +163,26 @@ def test_a_lone_change_is_written_at_once_and_the_next_waits_for_the_window(fake
         assert len(fake_api.patches) == 2
         assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["reason"] == \
             "Deployment api: 1/2 replicas available"
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_a_rollout_that_keeps_moving_is_not_unhealthy(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health = controller.HealthController(grace=0.3, coalesce=0.01, debounce=0.01)
+        cluster = Cluster(health)
+        health.observe_osdpl("ADDED", fake_api.osdpl)
+        states = set()
+        for available in range(4):  # one more replica every 0.2 s: never 0.3 s without progress
+            cluster.put(_deployment("api", available=available, replicas=4))
+            for _ in range(4):
+                await asyncio.sleep(0.05)
+                states.add(fake_api.osdpl["status"].get("health", {}).get("keystone", {}).get("api", {}).get("state"))
+        assert states == {"Progressing"}
+        await asyncio.sleep(0.4)  # now stuck at 3/4
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["reason"] == \
+            "Deployment api: no progress for more than 0.3s: 3/4 replicas available"
         health.queue.close()
 
     _run(scenario)

@@ -88,11 +88,11 @@ def test_deployed_releases_are_not_ready_until_the_health_process_checked_them()
 
 
 def test_an_unhealthy_workload_makes_ready_false_and_degraded_naming_it() -> None:
-    previous = _health("Unhealthy", "Deployment keystone-api: not ready for more than 5s: 0/1 replicas updated")
+    previous = _health("Unhealthy", "Deployment keystone-api: no progress for more than 5s: 0/1 replicas updated")
     status = compute_status(_observed(DEPLOYED, previous=previous), NOW)
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "WorkloadsUnhealthy")
-    assert ready["message"] == ("unhealthy: keystone/api (Deployment keystone-api: not ready for more than 5s: "
+    assert ready["message"] == ("unhealthy: keystone/api (Deployment keystone-api: no progress for more than 5s: "
                                 "0/1 replicas updated)")
     assert _conditions(status)["Degraded"] == ("True", "WorkloadsUnhealthy")
 
