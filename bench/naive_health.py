@@ -15,8 +15,7 @@ import pykube
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from openstack_operator.core.health import (Workload, assess, component_health, health_progress,  # noqa: E402
-                                            workload_release)
+from openstack_operator.core.health import Workload, component_health, health_progress, workload_of  # noqa: E402
 from openstack_operator.kube.client import OpenStackDeployment, api  # noqa: E402
 from openstack_operator.kube.objects import patch_status  # noqa: E402
 
@@ -30,9 +29,7 @@ def main(namespace: str, name: str) -> None:
         if event.type == "DELETED":
             workloads.pop(metadata["name"], None)
         else:
-            labels = metadata.get("labels") or {}
-            workloads[metadata["name"]] = Workload("Deployment", metadata["name"], labels["application"],
-                                                   labels["component"], workload_release(body), assess(body))
+            workloads[metadata["name"]] = workload_of(body)
         health = component_health(workloads.values())
         patch_status(OpenStackDeployment, namespace, name, {"health": health,
                                                             "health_progress": health_progress(health)})

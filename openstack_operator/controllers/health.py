@@ -15,18 +15,19 @@ import asyncio
 import logging
 import os
 import time
+from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
 import kopf
 from pykube.exceptions import HTTPError
 
 from openstack_operator.core.crd import GROUP, VERSION
-from openstack_operator.core.health import (PROGRESSING, READY, Workload, assess, component_health, health_progress,
-                                            release_basis, releases_of, with_grace, workload_release)
+from openstack_operator.core.health import (PROGRESSING, READY, Workload, component_health, health_progress,
+                                            release_basis, releases_of, with_grace, workload_of)
 from openstack_operator.core.status import status_patch
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube.client import OpenStackDeployment
-from openstack_operator.kube.objects import NOT_FOUND, patch_status
+from openstack_operator.kube.objects import NOT_FOUND, patch_status, workload_generations
 from openstack_operator.kube.operator import new_registry
 
 log = logging.getLogger("osop.health")
@@ -41,8 +42,9 @@ LABEL_SELECTOR = "application,component"
 # At most one health PATCH per osdpl per window; events within DEBOUNCE_SECONDS of each other share a check.
 COALESCE_SECONDS = float(os.environ.get("OSOP_HEALTH_COALESCE_SECONDS", "1.0"))
 DEBOUNCE_SECONDS = 0.1
+BASIS_RETRY_SECONDS = 0.5  # the indexes lag a fresh LIST: look again this soon
 # No progress for longer than this is Unhealthy (see core.health).
-GRACE_SECONDS = float(os.environ.get("OSOP_HEALTH_GRACE_SECONDS", "300"))
+GRACE_SECONDS = float(os.environ.get("OSOP_HEALTH_GRACE_SECONDS", "600"))  # a Deployment's default deadline
 WORKERS = 4
 
 
@@ -52,8 +54,8 @@ class HealthController:
         self.grace, self.coalesce, self.debounce = grace, coalesce, debounce
         self.last_write: dict[Key, float] = {}
         self.osdpls: dict[Key, Mapping[str, Any]] = {}  # the latest osdpl seen (watch or our own PATCH response)
-        # Not-ready workloads: their reason and since when it has not changed (progress resets the grace clock).
-        self.stalled: dict[WorkloadKey, tuple[str, float]] = {}
+        # Not-ready workloads by uid: their reason and since when it has not changed (progress resets the clock).
+        self.stalled: dict[str, tuple[str, float]] = {}
         self.indexes: list[Mapping[str, Iterable[Workload]]] = []  # Kopf's live indexes: namespace -> workloads
         self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
 
@@ -63,24 +65,19 @@ class HealthController:
 
     def project(self, body: Mapping[str, Any]) -> Workload:
         """The index value of one workload; remembers since when it makes no progress, for the grace period."""
-        metadata = body["metadata"]
-        assessment = assess(body)
-        key = (metadata["namespace"], body["kind"], metadata["name"])
-        if assessment.state == READY:
-            self.stalled.pop(key, None)
-        elif self.stalled.get(key, ("", 0.0))[0] != assessment.reason:
-            self.stalled[key] = (assessment.reason, time.monotonic())
-        labels = metadata.get("labels") or {}
-        return Workload(kind=body["kind"], name=metadata["name"], application=labels.get("application", ""),
-                        component=labels.get("component", ""), release=workload_release(body),
-                        assessment=assessment)
+        workload = workload_of(body)
+        if workload.assessment.state == READY:
+            self.stalled.pop(workload.uid, None)
+        elif self.stalled.get(workload.uid, ("", 0.0))[0] != workload.assessment.reason:
+            self.stalled[workload.uid] = (workload.assessment.reason, time.monotonic())
+        return workload
+
+    def forget(self, body: Mapping[str, Any]) -> None:
+        self.stalled.pop(body["metadata"].get("uid", ""), None)
 
     def _schedule(self, key: Key) -> None:
         since_write = time.monotonic() - self.last_write.get(key, float("-inf"))
         self.queue.add(key, max(self.debounce, self.coalesce - since_write))
-
-    def forget(self, body: Mapping[str, Any]) -> None:
-        self.stalled.pop((body["metadata"]["namespace"], body["kind"], body["metadata"]["name"]), None)
 
     def workload_changed(self, namespace: str) -> None:
         for key in self.osdpls:
@@ -102,51 +99,68 @@ class HealthController:
 
     def desired(self, key: Key, now: float) -> tuple[dict[str, Any], float | None]:
         """The health fields for osdpl `key`, and in how many seconds a grace period ends (None: none pending)."""
-        namespace = key[0]
         children = (self.osdpls[key].get("status") or {}).get("children") or {}
         releases = releases_of(children)
+        # Not a release of this osdpl: another osdpl's workload, or not Helm's.
+        workloads = [w for w in self._workloads(key[0]) if w.release in releases]
+        # OpenStack-Helm pods wait (init containers) for the Jobs they depend on: while a Job runs, a workload that
+        # is not ready is waiting, not stuck.
+        jobs_running = any(w.kind == "Job" and w.assessment.state == PROGRESSING for w in workloads)
         mine, recheck = [], None
-        for workload in self._workloads(namespace):
-            if workload.release not in releases:
-                continue  # not a release of this osdpl (another osdpl's, or not Helm's)
-            since = self.stalled.get((namespace, workload.kind, workload.name), ("", now))[1]
-            graced = with_grace(workload.kind, workload.assessment, since, now, self.grace)
-            if graced.state == PROGRESSING and workload.kind != "Job":
+        for workload in workloads:
+            since = self.stalled.get(workload.uid, ("", now))[1]
+            graced = workload.assessment if jobs_running else \
+                with_grace(workload.kind, workload.assessment, since, now, self.grace)
+            if graced.state == PROGRESSING and workload.kind != "Job" and not jobs_running:
                 ends = since + self.grace - now
                 recheck = ends if recheck is None else min(recheck, ends)
-            mine.append(Workload(workload.kind, workload.name, workload.application, workload.component,
-                                 workload.release, graced))
+            mine.append(replace(workload, assessment=graced))
         health = component_health(mine)
         fields = {"health": health, "health_progress": health_progress(health),
                   "health_basis": release_basis(children)}
         return fields, recheck
 
+    async def _indexes_include_current_workloads(self, namespace: str) -> bool:
+        """Whether every workload a fresh LIST returns is indexed at its current generation. Watch streams of
+        different resources are not ordered: the osdpl's new release revisions may arrive before the events of the
+        workloads Helm changed. Read once per release change, never per event."""
+        listed = await asyncio.to_thread(workload_generations, namespace, LABEL_SELECTOR)
+        indexed = {w.uid: w.generation for w in self._workloads(namespace)}
+        return all(indexed.get(uid, -1) >= generation for uid, generation in listed.items())
+
     async def _work(self, key: Key) -> float | None:
         if key not in self.osdpls:
             return None
         fields, recheck = self.desired(key, time.monotonic())
-        patch = status_patch(self.osdpls[key].get("status") or {}, fields)
+        status = self.osdpls[key].get("status") or {}
+        if fields["health_basis"] != status.get("health_basis") and \
+                not await self._indexes_include_current_workloads(key[0]):
+            fields["health_basis"] = status.get("health_basis")  # not yet: the health may predate the change
+            recheck = min(recheck, BASIS_RETRY_SECONDS) if recheck is not None else BASIS_RETRY_SECONDS
+        patch = status_patch(status, fields)
         if patch:
+            # Stamped before the PATCH: events arriving while it is in flight wait for the end of this window.
+            self.last_write[key] = time.monotonic()
             try:
                 stored = await asyncio.to_thread(patch_status, OpenStackDeployment, key[0], key[1], patch)
             except HTTPError as error:
                 if error.code == NOT_FOUND:
                     self.osdpls.pop(key, None)
+                    self.last_write.pop(key, None)
                     return None
                 raise
-            self.last_write[key] = time.monotonic()
             if key in self.osdpls:
                 self.osdpls[key] = stored
             log.info("osdpl %s/%s: health %s", *key, fields["health_progress"])
-        self._forget_gone(key[0])
+        self._forget_gone()
         # Grace periods that end within one coalescing window of the first are checked (and written) together.
         return None if recheck is None else max(recheck, 0.0) + self.coalesce
 
-    def _forget_gone(self, namespace: str) -> None:
-        """Not-ready times of workloads no longer indexed (a deletion missed while a watch reconnected)."""
-        present = {(namespace, w.kind, w.name) for w in self._workloads(namespace)}
-        for key in [k for k in self.stalled if k[0] == namespace and k not in present]:
-            del self.stalled[key]
+    def _forget_gone(self) -> None:
+        """Grace clocks of workloads no longer indexed (a deletion missed while a watch reconnected)."""
+        present = {w.uid for index in self.indexes for store in index.values() for w in store}
+        for uid in [u for u in self.stalled if u not in present]:
+            del self.stalled[uid]
 
 
 _controller = HealthController()

@@ -15,6 +15,7 @@ import datetime
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import kopf
@@ -44,6 +45,15 @@ STATUS_COALESCE_SECONDS = 0.25  # bundle events within this window cost one stat
 WORKERS = 4
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What a reconcile wrote for one generation of an osdpl: bundle specs and release fingerprints."""
+    uid: str
+    generation: int
+    specs: Mapping[str, Mapping[str, Any]]
+    desired: dict[str, dict[str, str]]
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -55,6 +65,7 @@ class OsdplController:
         self.seen: dict[Key, tuple[tuple[Any, ...], str]] = {}
         # Digest of the values Secret data last written or confirmed, so an unchanged service costs no read.
         self.values_written: dict[tuple[str, str], str] = {}
+        self.rendered: dict[Key, Applied] = {}  # the last generation applied per osdpl
         self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
 
     @staticmethod
@@ -66,6 +77,7 @@ class OsdplController:
         key = (metadata["namespace"], metadata["name"])
         if event_type == "DELETED":
             self.seen.pop(key, None)
+            self.rendered.pop(key, None)
             return
         # Our own status writes change none of this, so they do not re-trigger a reconcile. The health process's
         # writes change the health part: the conditions are recomputed from it, coalesced like bundle events.
@@ -122,6 +134,13 @@ class OsdplController:
     def _apply(self, body: Mapping[str, Any], bundles: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
         """Render, then write what differs; returns service -> release -> fingerprint."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        done = self.rendered.get((namespace, name))
+        if done and done.uid == body["metadata"]["uid"] and done.generation == body["metadata"]["generation"]:
+            plan = plan_bundles(done.specs, bundles)
+            if not (plan.write or plan.retire or plan.delete):
+                # This generation is applied and the bundles still say so: a bundle status or health change
+                # only needs the status recomputed, not a render.
+                return done.desired
         osdpl = load_osdpl(self.catalog, body)
         enabled = osdpl.spec.enabled_services(self.catalog)
         labels = {OSDPL_LABEL: name}
@@ -137,7 +156,10 @@ class OsdplController:
             apply_bundle(namespace, bundle_name(name, service_name), specs[service_name],
                          {**labels, SERVICE_LABEL: service_name}, owner, bundles.get(service_name))
         self._retire(namespace, name, bundles, plan.retire, plan.delete)
-        return {s.name: {r.name: r.fingerprint for r in s.releases} for s in services}
+        desired = {s.name: {r.name: r.fingerprint for r in s.releases} for s in services}
+        self.rendered[(namespace, name)] = Applied(body["metadata"]["uid"], body["metadata"]["generation"], specs,
+                                                   desired)
+        return desired
 
     def _apply_values(self, namespace: str, secret: str, data: Mapping[str, str], labels: Mapping[str, str],
                       owner: Mapping[str, Any]) -> None:

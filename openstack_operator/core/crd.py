@@ -290,7 +290,7 @@ def osdpl_schema(catalog: Catalog) -> Schema:
                            "x-kubernetes-list-map-keys": ["type"]},
             "openstack_version": _str("Release the deployed services run."),
             "lcm_progress": _str("Services whose releases are deployed, as n/m."),
-            "health_progress": _str("Healthy components, as n/m."),
+            "health_progress": _str("Ready components, as n/m."),
             "children": _free("Per service: per release state, revision, chart version, last error."),
             "health": _map(_map(_obj({"state": _str(enum=["Ready", "Progressing", "Unhealthy"]),
                                        "reason": _str()}, required=["state"]),

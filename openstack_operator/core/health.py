@@ -18,7 +18,6 @@ from typing import Any, Iterable, Mapping
 
 READY, PROGRESSING, UNHEALTHY = "Ready", "Progressing", "Unhealthy"
 SEVERITY = {READY: 0, PROGRESSING: 1, UNHEALTHY: 2}
-KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 RELEASE_ANNOTATION = "meta.helm.sh/release-name"  # Helm 3 sets it on every object it creates
 RELEASE_LABEL = "release_group"  # OpenStack-Helm's label for the same
 MAX_REASON = 200  # a controller's message can be long; the status stays small
@@ -33,6 +32,8 @@ class Assessment:
 @dataclass(frozen=True)
 class Workload:
     """What health needs of one watched object: small, so that thousands of them cost little memory."""
+    uid: str
+    generation: int  # of the spec: to tell whether a view of the workload includes a given change
     kind: str
     name: str
     application: str
@@ -72,22 +73,32 @@ def _deployment(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Assessmen
     return Assessment(READY, f"{available}/{wanted} replicas available")
 
 
+def _on_delete(spec: Mapping[str, Any]) -> bool:
+    """Pods are replaced only when someone deletes them: an old revision is not a rollout in progress."""
+    return (spec.get("updateStrategy") or {}).get("type") == "OnDelete"
+
+
 def _statefulset(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Assessment:
     wanted = int(spec.get("replicas", 1))
-    ready = int(status.get("readyReplicas") or 0)
-    on_delete = (spec.get("updateStrategy") or {}).get("type") == "OnDelete"
-    if not on_delete and status.get("updateRevision") and status.get("currentRevision") != status["updateRevision"]:
-        return Assessment(PROGRESSING, f"{int(status.get('updatedReplicas') or 0)}/{wanted} replicas updated")
+    ready, updated = int(status.get("readyReplicas") or 0), int(status.get("updatedReplicas") or 0)
+    # A partition keeps the pods below it on the old revision on purpose: only those above it must be updated.
+    partition = int(((spec.get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition") or 0)
+    if not _on_delete(spec):
+        if partition > 0 and updated < wanted - partition:
+            return Assessment(PROGRESSING, f"{updated}/{wanted - partition} replicas above the partition updated")
+        if partition == 0 and status.get("updateRevision") and \
+                status.get("currentRevision") != status["updateRevision"]:
+            return Assessment(PROGRESSING, f"{updated}/{wanted} replicas updated")
     if ready < wanted:
         return Assessment(PROGRESSING, f"{ready}/{wanted} replicas ready")
     return Assessment(READY, f"{ready}/{wanted} replicas ready")
 
 
-def _daemonset(status: Mapping[str, Any]) -> Assessment:
+def _daemonset(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Assessment:
     wanted = int(status.get("desiredNumberScheduled") or 0)
     updated = int(status.get("updatedNumberScheduled") or 0)
     available = int(status.get("numberAvailable") or 0)
-    if updated < wanted:
+    if updated < wanted and not _on_delete(spec):
         return Assessment(PROGRESSING, f"{updated}/{wanted} nodes updated")
     if available < wanted:
         return Assessment(PROGRESSING, f"{available}/{wanted} nodes available")
@@ -117,7 +128,7 @@ def assess(body: Mapping[str, Any]) -> Assessment:
     if kind == "StatefulSet":
         return _statefulset(spec, status)
     if kind == "DaemonSet":
-        return _daemonset(status)
+        return _daemonset(spec, status)
     if kind == "Job":
         return _job(spec, status)
     raise ValueError(f"not a workload kind: {kind}")
@@ -134,6 +145,14 @@ def workload_release(body: Mapping[str, Any]) -> str:
     metadata = body["metadata"]
     return str((metadata.get("annotations") or {}).get(RELEASE_ANNOTATION)
                or (metadata.get("labels") or {}).get(RELEASE_LABEL) or "")
+
+
+def workload_of(body: Mapping[str, Any]) -> Workload:
+    metadata = body["metadata"]
+    labels = metadata.get("labels") or {}
+    return Workload(uid=metadata.get("uid", ""), generation=int(metadata.get("generation") or 0), kind=body["kind"],
+                    name=metadata["name"], application=labels.get("application", ""),
+                    component=labels.get("component", ""), release=workload_release(body), assessment=assess(body))
 
 
 def component_health(workloads: Iterable[Workload]) -> dict[str, dict[str, dict[str, str]]]:
@@ -157,9 +176,10 @@ def health_progress(health: Mapping[str, Mapping[str, Mapping[str, str]]]) -> st
     return f"{sum(1 for e in entries if e.get('state') == READY)}/{len(entries)}"
 
 
-def not_ready(health: Mapping[str, Mapping[str, Mapping[str, str]]], state: str) -> list[str]:
-    """`application/component (reason)` of every entry in `state`, for condition messages."""
-    return [f"{app}/{comp} ({entry.get('reason', '')})" for app, components in sorted(health.items())
+def not_ready(health: Mapping[str, Mapping[str, Mapping[str, str]]], state: str, reasons: bool) -> list[str]:
+    """`application/component` (with ` (reason)` if `reasons`) of every entry in `state`, for condition messages."""
+    return [f"{app}/{comp}" + (f" ({entry.get('reason', '')})" if reasons else "")
+            for app, components in sorted(health.items())
             for comp, entry in sorted(components.items()) if entry.get("state") == state]
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from openstack_operator.core.health import PROGRESSING, UNHEALTHY, health_progress, not_ready, release_basis
-from openstack_operator.core.helmwork import MAX_ATTEMPTS
+from openstack_operator.core.helmwork import MAX_ATTEMPTS, UNINSTALL_TARGET
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 MAX_LISTED = 10  # entries named in a condition message; the rest are counted
@@ -45,6 +45,8 @@ def children(observed: Observed) -> dict[str, Any]:
             entry = _release_view(status) or {"state": "pending"}
             if status.get("state") == "deployed" and status.get("fingerprint") != fingerprint:
                 entry["state"] = "pending"  # deployed, but an older version of the values
+            if status.get("state") == "failed" and status.get("target") not in (fingerprint, UNINSTALL_TARGET):
+                entry = {"state": "pending"}  # failed with values no longer wanted: the new ones are on their way
             view[name] = entry
         result[service] = view
     return result
@@ -68,9 +70,12 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     kids = children(observed)
     previous = observed.previous
     health = previous.get("health") or {}
-    # The health on the osdpl counts only once the health process has checked the current releases' workloads.
+    # The health on the osdpl counts only once the health process has checked the current releases' workloads:
+    # until then it may describe workloads of values that were replaced since.
     health_current = previous.get("health_basis") == release_basis(kids)
-    unhealthy, starting = not_ready(health, UNHEALTHY), not_ready(health, PROGRESSING)
+    unhealthy = not_ready(health, UNHEALTHY, reasons=True) if health_current else []
+    # Names only: a rollout's counts change every few seconds and would rewrite the conditions each time.
+    starting = not_ready(health, PROGRESSING, reasons=False) if health_current else []
     deployed = [s for s, releases in kids.items() if all(r["state"] == "deployed" for r in releases.values())]
     failed = [f"{s}/{name}: {r.get('last_error', 'failed')}" for s, releases in kids.items()
               for name, r in releases.items() if r["state"] == "failed"]

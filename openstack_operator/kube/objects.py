@@ -104,3 +104,13 @@ def delete(kind: type[pykube.objects.APIObject], namespace: str, name: str) -> N
     except HTTPError as error:
         if error.code != NOT_FOUND:
             raise
+
+
+WORKLOAD_KINDS = (pykube.Deployment, pykube.StatefulSet, pykube.DaemonSet, pykube.Job)
+
+
+def workload_generations(namespace: str, selector: str) -> dict[str, int]:
+    """uid -> metadata.generation of the workloads in `namespace` matching the label `selector`, read now."""
+    return {item.obj["metadata"]["uid"]: int(item.obj["metadata"].get("generation") or 0)
+            for kind in WORKLOAD_KINDS
+            for item in kind.objects(api(), namespace=namespace).filter(selector=selector)}

@@ -39,12 +39,14 @@ def _flux_exprs() -> dict[str, str]:
 
 def _osdpl(health_state: str = "Ready", spec_error: str = "", generation: int = 3,
            draft: bool = False) -> dict[str, Any]:
-    """An osdpl as the API server returns it, with the status the osdpl process would write."""
+    """An osdpl as the API server returns it, with the status the osdpl process would write. `generation` above 3
+    is a change the osdpl process has not seen yet, unless `draft` (then it saw it and paused)."""
     bundles = {"identity": {"spec": {"releases": [{"name": "keystone"}]},
                             "status": {"releases": {"keystone": {"state": "deployed", "fingerprint": "k1",
                                                                  "revision": 1}}}}}
-    observed = Observed(generation=3, reconciled_generation=3, draft=False, openstack_version="caracal",
-                        desired={"identity": {"keystone": "k1"}}, bundles=bundles, spec_error=spec_error)
+    observed = Observed(generation=generation if draft else 3, reconciled_generation=3, draft=draft,
+                        openstack_version="caracal", desired={"identity": {"keystone": "k1"}}, bundles=bundles,
+                        spec_error=spec_error)
     health = {"health": {"keystone": {"api": {"state": health_state, "reason": "r"}}},
               "health_basis": release_basis(children(observed))}
     observed = Observed(**{**observed.__dict__, "previous": health})
@@ -59,7 +61,7 @@ CASES = [  # osdpl, Argo CD health, Flux current, Flux failed
     (_osdpl("Unhealthy"), "Degraded", False, True),
     (_osdpl(spec_error="spec.size: bad"), "Degraded", False, True),
     (_osdpl(generation=4), "Progressing", False, False),  # a new spec the operator has not seen yet
-    (_osdpl(draft=True), "Suspended", True, False),
+    (_osdpl(draft=True, generation=4), "Suspended", False, False),  # Flux has no "paused": it waits
     ({"metadata": {"name": "osh", "generation": 1}, "spec": {}}, "Progressing", False, False),  # no status yet
 ]
 

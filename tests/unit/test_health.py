@@ -77,7 +77,7 @@ def test_no_progress_for_longer_than_the_grace_period_is_unhealthy_except_for_jo
 
 
 def _w(kind: str, name: str, component: str, state: str, reason: str = "r") -> Workload:
-    return Workload(kind, name, "keystone", component, "openstack-keystone", Assessment(state, reason))
+    return Workload(f"uid-{name}", 1, kind, name, "keystone", component, "openstack-keystone", Assessment(state, reason))
 
 
 def test_a_component_takes_its_worst_workload_and_names_it() -> None:

@@ -33,6 +33,12 @@ class FakeApi:
         self.osdpl: dict[str, Any] = {"metadata": {"namespace": "ns", "name": "osh"},
                                       "status": {"children": CHILDREN}}
         self.patches: list[dict[str, Any]] = []
+        self.listed: dict[str, int] = {}  # what a fresh LIST of workloads returns: uid -> generation
+        self.lists = 0
+
+    def workload_generations(self, namespace: str, selector: str) -> dict[str, int]:
+        self.lists += 1
+        return dict(self.listed)
 
     def patch_status(self, kind: Any, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         self.patches.append(copy.deepcopy(dict(patch)))
@@ -44,16 +50,17 @@ class FakeApi:
 def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
     api = FakeApi()
     monkeypatch.setattr(controller, "patch_status", api.patch_status)
+    monkeypatch.setattr(controller, "workload_generations", api.workload_generations)
     yield api
 
 
-def _deployment(name: str, available: int, replicas: int = 1) -> dict[str, Any]:
+def _deployment(name: str, available: int, replicas: int = 1, generation: int = 1) -> dict[str, Any]:
     return {"kind": "Deployment",
-            "metadata": {"name": name, "namespace": "ns", "generation": 1, "labels": {
+            "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "generation": generation, "labels": {
                 "application": "keystone", "component": name},
                 "annotations": {"meta.helm.sh/release-name": "openstack-keystone"}},
             "spec": {"replicas": replicas},
-            "status": {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
+            "status": {"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
                        "availableReplicas": available}}
 
 
@@ -183,6 +190,36 @@ def test_a_rollout_that_keeps_moving_is_not_unhealthy(fake_api: FakeApi) -> None
         await asyncio.sleep(0.4)  # now stuck at 3/4
         assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["reason"] == \
             "Deployment api: no progress for more than 0.3s: 3/4 replicas available"
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_the_basis_moves_only_once_the_indexes_hold_what_a_fresh_list_shows(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health = controller.HealthController(grace=60, coalesce=0.01, debounce=0.01)
+        cluster = Cluster(health)
+        health.observe_osdpl("ADDED", fake_api.osdpl)
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+        assert fake_api.osdpl["status"]["health_basis"] == release_basis(CHILDREN)
+
+        # Helm upgraded keystone (revision 2, api at generation 2): the osdpl shows it before the index does.
+        upgraded = {"identity": {"openstack-keystone": {"state": "deployed", "revision": 2}}}
+        fake_api.osdpl["status"]["children"] = upgraded
+        fake_api.listed = {"uid-api": 2}
+        health.observe_osdpl("MODIFIED", fake_api.osdpl)
+        await asyncio.sleep(0.2)
+        assert fake_api.osdpl["status"]["health_basis"] == release_basis(CHILDREN)  # not moved: index behind
+        cluster.put(_deployment("api", available=1, generation=2))  # the watch event arrives
+        await health.queue.join()
+        assert fake_api.osdpl["status"]["health_basis"] == release_basis(upgraded)
+
+        lists = fake_api.lists
+        for available in (0, 1, 0, 1):  # workload events without a release change: no LIST
+            cluster.put(_deployment("api", available=available, generation=2))
+            await asyncio.sleep(0.05)  # not join(): a not-ready workload keeps its grace timer pending
+        assert fake_api.lists == lists and len(fake_api.patches) >= 5
         health.queue.close()
 
     _run(scenario)

@@ -62,12 +62,18 @@ def test_an_old_fingerprint_is_pending_not_deployed() -> None:
 
 
 def test_a_failed_release_degrades_with_helms_message() -> None:
-    bundles = {**DEPLOYED, "identity": _bundle({"keystone": {"state": "failed", "attempts": 2,
+    bundles = {**DEPLOYED, "identity": _bundle({"keystone": {"state": "failed", "target": "k1", "attempts": 2,
                                                              "last_error": "UPGRADE FAILED: bad replicas"}})}
     status = compute_status(_observed(bundles), NOW)
     degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
     assert (degraded["status"], degraded["reason"]) == ("True", "ReleaseFailed")
     assert "identity/keystone: UPGRADE FAILED: bad replicas" in degraded["message"]
+
+    # The fix is applied (new values, new fingerprint): the old failure no longer counts, the release is pending.
+    fixed = compute_status(_observed(bundles, desired={"database": {"mariadb": "f1"}, "identity": {"keystone": "k2"}}),
+                           NOW)
+    assert fixed["children"]["identity"]["keystone"] == {"state": "pending"}
+    assert _conditions(fixed)["Degraded"] == ("False", "AsExpected")
 
 
 def test_an_invalid_spec_and_draft_and_deletion_say_so() -> None:
@@ -97,11 +103,21 @@ def test_an_unhealthy_workload_makes_ready_false_and_degraded_naming_it() -> Non
     assert _conditions(status)["Degraded"] == ("True", "WorkloadsUnhealthy")
 
 
+def test_health_checked_against_replaced_releases_degrades_nothing() -> None:
+    stale = _health("Unhealthy", "Deployment keystone-api: no progress for more than 5s: 0/1 replicas updated",
+                    basis="checked-before-the-fix")
+    status = compute_status(_observed(DEPLOYED, previous=stale), NOW)
+    assert _conditions(status)["Degraded"] == ("False", "AsExpected")
+    assert _conditions(status)["Ready"] == ("False", "HealthPending")
+
+
 def test_a_rolling_workload_is_progressing_not_ready() -> None:
     status = compute_status(_observed(DEPLOYED, previous=_health("Progressing", "1/2 replicas available")), NOW)
     assert _conditions(status) == {"Ready": ("False", "WorkloadsProgressing"),
                                    "Progressing": ("True", "WorkloadsProgressing"),
                                    "Degraded": ("False", "AsExpected")}
+    # Components by name only: a rollout's changing counts do not rewrite the conditions.
+    assert status["conditions"][0]["message"] == "not ready yet: keystone/api"
 
 
 def test_a_long_list_of_unhealthy_components_is_cut_short() -> None:
