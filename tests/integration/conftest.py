@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -61,6 +63,39 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield cluster.up()
     finally:
         cluster.down()
+
+
+class AuditLog:
+    """The local control plane's audit log of API writes (see devcluster), read as the API server wrote it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def status_patches(self, namespace: str, resource: str, since: float) -> dict[str, int]:
+        """PATCHes of `resource`/status in `namespace` completed after `since` (epoch seconds), by user agent. The
+        log is written in batches: this waits until the count stops growing."""
+        counts: dict[str, int] = {}
+        deadline = time.monotonic() + 15
+        while True:
+            previous, counts = counts, {}
+            for line in self.path.read_text().splitlines():
+                event = json.loads(line)
+                ref = event.get("objectRef") or {}
+                stamp = datetime.fromisoformat(event["stageTimestamp"].replace("Z", "+00:00")).timestamp()
+                if (event.get("verb"), ref.get("resource"), ref.get("subresource"), ref.get("namespace")) == \
+                        ("patch", resource, "status", namespace) and stamp >= since:
+                    agent = event.get("userAgent", "").split(" ")[0]
+                    counts[agent] = counts.get(agent, 0) + 1
+            if (counts == previous and counts) or time.monotonic() > deadline:
+                return counts
+            time.sleep(2)
+
+
+@pytest.fixture(scope="session")
+def audit_log(kubeconfig: Path) -> AuditLog | None:
+    """None on a cluster of $KUBECONFIG (OSOP_USE_EXISTING_CLUSTER=1): its audit log is not ours to read."""
+    path = kubeconfig.parent / "logs" / "audit.log"
+    return AuditLog(path) if os.environ.get("OSOP_USE_EXISTING_CLUSTER") != "1" and path.exists() else None
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from ..osdpl_cases import EXAMPLES
-from .conftest import Helm, Kubectl, Operators
+from .conftest import AuditLog, Helm, Kubectl, Operators
 
 CORE_RELEASES = {"openstack-mariadb", "openstack-rabbitmq", "openstack-memcached", "openstack-ingress",
                  "openstack-keystone", "openstack-glance", "openstack-placement", "openstack-openvswitch",
@@ -204,10 +204,10 @@ def _health_patches(operators: Operators, deployment: Deployment) -> int:
 
 
 def test_a_burst_of_300_workload_changes_costs_a_handful_of_status_patches(
-        deployment: Deployment, operators: Operators, kubectl: Kubectl) -> None:
+        deployment: Deployment, operators: Operators, kubectl: Kubectl, audit_log: AuditLog | None) -> None:
     wait_for("Ready", deployment.ready_at_generation, operators)
     before = _health_patches(operators, deployment)
-    started = time.monotonic()
+    started, started_epoch = time.monotonic(), time.time()
     kubectl.run("apply", "--server-side", "-f", "-", input=_burst_workloads(deployment.namespace, 300))
     created = time.monotonic() - started
 
@@ -222,6 +222,11 @@ def test_a_burst_of_300_workload_changes_costs_a_handful_of_status_patches(
     print(f"300 workloads created in {created:.1f} s, all shown Ready after {shown:.1f} s: {patches} health PATCHes")
     # At most one PATCH per coalescing window (1 s) while events arrive, and the last: never one per workload.
     assert patches <= shown + 2
+    if audit_log is not None:  # the API server's count, of both writers of the osdpl's status
+        writers = audit_log.status_patches(deployment.namespace, "openstackdeployments", started_epoch)
+        print(f"osdpl status PATCHes in the audit log: {writers}")
+        assert writers.get("openstack-operator/health", 0) >= patches
+        assert sum(writers.values()) <= 2 * (shown + 2)
     healthy, _, total = deployment.get()["status"]["health_progress"].partition("/")
     assert healthy == total and int(total) >= 315
 
