@@ -43,6 +43,7 @@ LABEL_SELECTOR = "application,component"
 COALESCE_SECONDS = float(os.environ.get("OSOP_HEALTH_COALESCE_SECONDS", "1.0"))
 DEBOUNCE_SECONDS = 0.1
 BASIS_RETRY_SECONDS = 0.5  # the indexes lag a fresh LIST: look again this soon
+BARRIER_WARN_AFTER = 20  # lagging this many checks in a row (about 30 s) is worth a warning
 # No progress for longer than this is Unhealthy (see core.health).
 GRACE_SECONDS = float(os.environ.get("OSOP_HEALTH_GRACE_SECONDS", "600"))  # a Deployment's default deadline
 WORKERS = 4
@@ -56,6 +57,8 @@ class HealthController:
         self.osdpls: dict[Key, Mapping[str, Any]] = {}  # the latest osdpl seen (watch or our own PATCH response)
         # Not-ready workloads by uid: their reason and since when it has not changed (progress resets the clock).
         self.stalled: dict[str, tuple[str, float]] = {}
+        self.jobs_done_at: dict[Key, float | None] = {}  # per osdpl: when its last Job finished (None: one runs)
+        self.barrier_waits: dict[Key, int] = {}  # per osdpl: checks in a row the indexes lagged a LIST
         self.indexes: list[Mapping[str, Iterable[Workload]]] = []  # Kopf's live indexes: namespace -> workloads
         self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
 
@@ -87,56 +90,84 @@ class HealthController:
     def observe_osdpl(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
         if event_type == "DELETED":
-            self.osdpls.pop(key, None)
-            self.last_write.pop(key, None)
+            self._drop(key)
             return
         self.osdpls[key] = body
         # The osdpl process wrote new children (release revisions) or someone changed status.health: re-check.
         self._schedule(key)
 
+    def _drop(self, key: Key) -> None:
+        for state in (self.osdpls, self.last_write, self.jobs_done_at, self.barrier_waits):
+            state.pop(key, None)
+
     def _workloads(self, namespace: str) -> list[Workload]:
         return [w for index in self.indexes for w in index.get(namespace, ())]
 
-    def desired(self, key: Key, now: float) -> tuple[dict[str, Any], float | None]:
-        """The health fields for osdpl `key`, and in how many seconds a grace period ends (None: none pending)."""
-        children = (self.osdpls[key].get("status") or {}).get("children") or {}
+    def _grace_paused_since(self, key: Key, jobs_at_work: bool, now: float) -> float | None:
+        """While a Job of the osdpl is at work, not-ready workloads may be waiting for it (OpenStack-Helm pods wait
+        in init containers for the Jobs they depend on): no grace runs (None). Afterwards, grace counts from when
+        the last Job finished, not from before."""
+        if jobs_at_work:
+            self.jobs_done_at[key] = None
+        elif key in self.jobs_done_at and self.jobs_done_at[key] is None:
+            self.jobs_done_at[key] = now
+        return None if jobs_at_work else (self.jobs_done_at.get(key) or float("-inf"))
+
+    def desired(self, key: Key, children: Mapping[str, Any], now: float) -> tuple[dict[str, Any], float | None]:
+        """The health fields for osdpl `key` with release states `children`, and in how many seconds a grace
+        period ends (None: none pending)."""
         releases = releases_of(children)
         # Not a release of this osdpl: another osdpl's workload, or not Helm's.
         workloads = [w for w in self._workloads(key[0]) if w.release in releases]
-        # OpenStack-Helm pods wait (init containers) for the Jobs they depend on: while a Job runs, a workload that
-        # is not ready is waiting, not stuck.
-        jobs_running = any(w.kind == "Job" and w.assessment.state == PROGRESSING for w in workloads)
+        jobs_done = self._grace_paused_since(key, any(w.assessment.awaited for w in workloads), now)
         mine, recheck = [], None
         for workload in workloads:
-            since = self.stalled.get(workload.uid, ("", now))[1]
-            graced = workload.assessment if jobs_running else \
-                with_grace(workload.kind, workload.assessment, since, now, self.grace)
-            if graced.state == PROGRESSING and workload.kind != "Job" and not jobs_running:
-                ends = since + self.grace - now
-                recheck = ends if recheck is None else min(recheck, ends)
-            mine.append(replace(workload, assessment=graced))
+            assessment = workload.assessment
+            if jobs_done is not None:
+                since = max(self.stalled.get(workload.uid, ("", now))[1], jobs_done)
+                assessment = with_grace(assessment, since, now, self.grace)
+                if assessment.state == PROGRESSING and assessment.graced:
+                    ends = since + self.grace - now
+                    recheck = ends if recheck is None else min(recheck, ends)
+            mine.append(replace(workload, assessment=assessment))
         health = component_health(mine)
         fields = {"health": health, "health_progress": health_progress(health),
                   "health_basis": release_basis(children)}
         return fields, recheck
 
-    async def _indexes_include_current_workloads(self, namespace: str) -> bool:
-        """Whether every workload a fresh LIST returns is indexed at its current generation. Watch streams of
-        different resources are not ordered: the osdpl's new release revisions may arrive before the events of the
-        workloads Helm changed. Read once per release change, never per event."""
-        listed = await asyncio.to_thread(workload_generations, namespace, LABEL_SELECTOR)
-        indexed = {w.uid: w.generation for w in self._workloads(namespace)}
-        return all(indexed.get(uid, -1) >= generation for uid, generation in listed.items())
+    async def _indexes_hold_current_workloads(self, key: Key, children: Mapping[str, Any]) -> bool:
+        """Whether every workload of the osdpl's releases that a fresh LIST returns is indexed at its current
+        generation. Watch streams of different resources are not ordered: the osdpl's new release revisions may
+        arrive before the events of the workloads Helm changed. Asked only while the basis lags the releases."""
+        releases = releases_of(children)
+        listed = await asyncio.to_thread(workload_generations, key[0], LABEL_SELECTOR)
+        indexed = {w.uid: w.generation for w in self._workloads(key[0])}
+        lagging = [uid for uid, (generation, release) in listed.items()
+                   if release in releases and indexed.get(uid, -1) < generation]
+        if not lagging:
+            self.barrier_waits.pop(key, None)
+            return True
+        waits = self.barrier_waits[key] = self.barrier_waits.get(key, 0) + 1
+        if waits == BARRIER_WARN_AFTER:
+            log.warning("osdpl %s/%s: health: %d workloads (uids %s) are listed but not indexed at their generation; "
+                        "Ready waits for them", *key, len(lagging), ", ".join(lagging[:5]))
+        return False
 
     async def _work(self, key: Key) -> float | None:
         if key not in self.osdpls:
             return None
-        fields, recheck = self.desired(key, time.monotonic())
         status = self.osdpls[key].get("status") or {}
-        if fields["health_basis"] != status.get("health_basis") and \
-                not await self._indexes_include_current_workloads(key[0]):
-            fields["health_basis"] = status.get("health_basis")  # not yet: the health may predate the change
-            recheck = min(recheck, BASIS_RETRY_SECONDS) if recheck is not None else BASIS_RETRY_SECONDS
+        children = status.get("children") or {}  # the releases this check is about, even if newer ones arrive
+        fields, recheck = self.desired(key, children, time.monotonic())
+        if fields["health_basis"] != status.get("health_basis"):
+            if await self._indexes_hold_current_workloads(key, children):
+                # Recomputed after the LIST, from the same releases: events that arrived meanwhile count.
+                fields, recheck = self.desired(key, children, time.monotonic())
+            else:
+                fields["health_basis"] = status.get("health_basis")  # not yet: the health may predate the change
+                recheck = min(recheck, BASIS_RETRY_SECONDS) if recheck is not None else BASIS_RETRY_SECONDS
+            if key in self.osdpls:  # the patch is a diff against the latest status seen, which may have moved
+                status = self.osdpls[key].get("status") or {}
         patch = status_patch(status, fields)
         if patch:
             # Stamped before the PATCH: events arriving while it is in flight wait for the end of this window.
@@ -145,8 +176,7 @@ class HealthController:
                 stored = await asyncio.to_thread(patch_status, OpenStackDeployment, key[0], key[1], patch)
             except HTTPError as error:
                 if error.code == NOT_FOUND:
-                    self.osdpls.pop(key, None)
-                    self.last_write.pop(key, None)
+                    self._drop(key)
                     return None
                 raise
             if key in self.osdpls:

@@ -6,7 +6,8 @@ Unhealthy when its controller reports a failure (progress deadline exceeded, rep
 it has made no progress (the same not-ready reason, e.g. "1/2 replicas updated") for longer than a grace period:
 pods that cannot be scheduled or never become ready do not fail a Deployment until its progress deadline (10
 minutes by default) and never fail a StatefulSet or DaemonSet, while a slow rollout that keeps moving, like a
-DaemonSet across a thousand nodes, stays Progressing. Jobs get no grace: a migration may run long.
+DaemonSet across a thousand nodes, stays Progressing. A Job whose pods run gets no grace (a migration may run
+long); a Job whose pods never start does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ MAX_REASON = 200  # a controller's message can be long; the status stays small
 class Assessment:
     state: str
     reason: str
+    graced: bool = True  # stuck in this state for the grace period is Unhealthy (not for a Job at work)
+    awaited: bool = False  # a Job at work: OpenStack-Helm pods may wait for it (init containers)
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,13 @@ def _job(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Assessment:
     if _condition(status, "Complete").get("status") == "True":
         return Assessment(READY, "completed")
     if spec.get("suspend"):
-        return Assessment(PROGRESSING, "suspended")
+        return Assessment(PROGRESSING, "suspended", graced=False)  # on purpose: not stuck, and no one's to wait for
     failures = int(status.get("failed") or 0)
-    return Assessment(PROGRESSING, f"running, {failures} failed attempts" if failures else "running")
+    attempts = f", {failures} failed attempts" if failures else ""
+    # `ready` counts the Job's ready pods (Kubernetes 1.24+); without it, active pods are taken as running.
+    if int(status.get("active") or 0) and int(status.get("ready", 1) or 0):
+        return Assessment(PROGRESSING, "running" + attempts, graced=False, awaited=True)
+    return Assessment(PROGRESSING, "pods not running yet" + attempts)
 
 
 def assess(body: Mapping[str, Any]) -> Assessment:
@@ -134,9 +141,9 @@ def assess(body: Mapping[str, Any]) -> Assessment:
     raise ValueError(f"not a workload kind: {kind}")
 
 
-def with_grace(kind: str, assessment: Assessment, unchanged_since: float, now: float, grace: float) -> Assessment:
-    """Progressing with the same reason for `grace` seconds is Unhealthy (but a running Job is only Progressing)."""
-    if assessment.state != PROGRESSING or kind == "Job" or now - unchanged_since < grace:
+def with_grace(assessment: Assessment, unchanged_since: float, now: float, grace: float) -> Assessment:
+    """Progressing with the same reason for `grace` seconds is Unhealthy (unless the state may last: `graced`)."""
+    if assessment.state != PROGRESSING or not assessment.graced or now - unchanged_since < grace:
         return assessment
     return Assessment(UNHEALTHY, f"no progress for more than {grace:g}s: {assessment.reason}")
 

@@ -79,7 +79,10 @@ class AuditLog:
         while True:
             previous, counts = counts, {}
             for line in self.path.read_text().splitlines():
-                event = json.loads(line)
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue  # the batch being written right now
                 ref = event.get("objectRef") or {}
                 stamp = datetime.fromisoformat(event["stageTimestamp"].replace("Z", "+00:00")).timestamp()
                 if (event.get("verb"), ref.get("resource"), ref.get("subresource"), ref.get("namespace")) == \

@@ -55,10 +55,14 @@ def _deployment(wanted: int = 2, **status: Any) -> dict[str, Any]:
                                            "message": "Job has reached the specified backoff limit"}]}),
      (UNHEALTHY, "failed: BackoffLimitExceeded: Job has reached the specified backoff limit")),
     (_workload("Job", {}, {"conditions": [{"type": "Complete", "status": "True"}]}), (READY, "completed")),
-    (_workload("Job", {}, {"active": 1, "failed": 2}), (PROGRESSING, "running, 2 failed attempts")),
-    (_workload("Job", {"suspend": True}, {}), (PROGRESSING, "suspended")),
+    (_workload("Job", {}, {"active": 1, "ready": 1, "failed": 2}),
+     (PROGRESSING, "running, 2 failed attempts", False, True)),
+    (_workload("Job", {}, {"active": 1}), (PROGRESSING, "running", False, True)),  # before `ready` existed
+    (_workload("Job", {}, {"active": 1, "ready": 0}), (PROGRESSING, "pods not running yet")),
+    (_workload("Job", {}, {}), (PROGRESSING, "pods not running yet")),
+    (_workload("Job", {"suspend": True}, {}), (PROGRESSING, "suspended", False)),
 ])
-def test_a_workload_state_comes_from_its_own_status(body: dict[str, Any], expected: tuple[str, str]) -> None:
+def test_a_workload_state_comes_from_its_own_status(body: dict[str, Any], expected: tuple[Any, ...]) -> None:
     assert assess(body) == Assessment(*expected)
 
 
@@ -67,13 +71,17 @@ def test_a_long_controller_message_is_cut_short() -> None:
     assert len(assess(body).reason) == 200
 
 
-def test_no_progress_for_longer_than_the_grace_period_is_unhealthy_except_for_jobs() -> None:
+def test_no_progress_for_longer_than_the_grace_period_is_unhealthy_except_for_a_job_at_work() -> None:
     rolling = Assessment(PROGRESSING, "0/1 replicas updated")
-    assert with_grace("Deployment", rolling, unchanged_since=100.0, now=104.9, grace=5) == rolling
-    assert with_grace("Deployment", rolling, unchanged_since=100.0, now=105.0, grace=5) == \
+    assert with_grace(rolling, unchanged_since=100.0, now=104.9, grace=5) == rolling
+    assert with_grace(rolling, unchanged_since=100.0, now=105.0, grace=5) == \
         Assessment(UNHEALTHY, "no progress for more than 5s: 0/1 replicas updated")
-    assert with_grace("Job", Assessment(PROGRESSING, "running"), 0.0, 1e6, 5).state == PROGRESSING
-    assert with_grace("DaemonSet", Assessment(READY, "2/2"), 0.0, 1e6, 5).state == READY
+    running_job = assess(_workload("Job", {}, {"active": 1, "ready": 1}))
+    assert with_grace(running_job, 0.0, 1e6, 5) == running_job
+    stuck_job = assess(_workload("Job", {}, {"active": 1, "ready": 0}))
+    assert with_grace(stuck_job, 0.0, 1e6, 5) == Assessment(UNHEALTHY, "no progress for more than 5s: pods not "
+                                                                       "running yet")
+    assert with_grace(Assessment(READY, "2/2"), 0.0, 1e6, 5).state == READY
 
 
 def _w(kind: str, name: str, component: str, state: str, reason: str = "r") -> Workload:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pytest
 
@@ -33,11 +33,15 @@ class FakeApi:
         self.osdpl: dict[str, Any] = {"metadata": {"namespace": "ns", "name": "osh"},
                                       "status": {"children": CHILDREN}}
         self.patches: list[dict[str, Any]] = []
-        self.listed: dict[str, int] = {}  # what a fresh LIST of workloads returns: uid -> generation
+        self.listed: dict[str, tuple[int, str]] = {}  # what a fresh LIST returns: uid -> (generation, release)
+        self.during_list: Callable[[], None] | None = None  # what happens in the cluster while it is read
         self.lists = 0
 
-    def workload_generations(self, namespace: str, selector: str) -> dict[str, int]:
+    def workload_generations(self, namespace: str, selector: str) -> dict[str, tuple[int, str]]:
         self.lists += 1
+        if self.during_list:
+            self.during_list()
+            self.during_list = None
         return dict(self.listed)
 
     def patch_status(self, kind: Any, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,7 +211,7 @@ def test_the_basis_moves_only_once_the_indexes_hold_what_a_fresh_list_shows(fake
         # Helm upgraded keystone (revision 2, api at generation 2): the osdpl shows it before the index does.
         upgraded = {"identity": {"openstack-keystone": {"state": "deployed", "revision": 2}}}
         fake_api.osdpl["status"]["children"] = upgraded
-        fake_api.listed = {"uid-api": 2}
+        fake_api.listed = {"uid-api": (2, "openstack-keystone"), "uid-other": (9, "not-this-osdpls")}
         health.observe_osdpl("MODIFIED", fake_api.osdpl)
         await asyncio.sleep(0.2)
         assert fake_api.osdpl["status"]["health_basis"] == release_basis(CHILDREN)  # not moved: index behind
@@ -219,7 +223,63 @@ def test_the_basis_moves_only_once_the_indexes_hold_what_a_fresh_list_shows(fake
         for available in (0, 1, 0, 1):  # workload events without a release change: no LIST
             cluster.put(_deployment("api", available=available, generation=2))
             await asyncio.sleep(0.05)  # not join(): a not-ready workload keeps its grace timer pending
-        assert fake_api.lists == lists and len(fake_api.patches) >= 5
+        assert fake_api.lists == lists
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Ready"
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_health_written_with_a_new_basis_includes_what_arrived_during_the_list(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health = controller.HealthController(grace=60, coalesce=0.01, debounce=0.01)
+        cluster = Cluster(health)
+        health.observe_osdpl("ADDED", fake_api.osdpl)
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+
+        upgraded = {"identity": {"openstack-keystone": {"state": "deployed", "revision": 2}}}
+        fake_api.osdpl["status"]["children"] = upgraded
+        fake_api.listed = {"uid-api": (2, "openstack-keystone")}
+        rolling = _deployment("api", available=1, generation=2)
+        rolling["status"]["observedGeneration"] = 1  # Helm changed it; its controller has not caught up yet
+
+        def event_arrives() -> None:  # indexed while the LIST is read, no check scheduled yet
+            cluster.index["api"] = health.project(rolling)
+
+        fake_api.during_list = event_arrives
+        health.observe_osdpl("MODIFIED", fake_api.osdpl)
+        await asyncio.sleep(0.2)
+        status = fake_api.osdpl["status"]
+        assert status["health_basis"] == release_basis(upgraded)
+        assert status["health"]["keystone"]["api"]["state"] == "Progressing"  # not the Ready from before the LIST
+        health.queue.close()
+
+    _run(scenario)
+
+
+def _job(name: str, running: bool) -> dict[str, Any]:
+    status = {"active": 1, "ready": 1} if running else {"conditions": [{"type": "Complete", "status": "True"}]}
+    return {"kind": "Job", "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "generation": 1,
+                                        "labels": {"application": "keystone", "component": name},
+                                        "annotations": {"meta.helm.sh/release-name": "openstack-keystone"}},
+            "spec": {}, "status": status}
+
+
+def test_no_grace_runs_while_a_job_is_at_work_and_it_restarts_when_the_job_is_done(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health = controller.HealthController(grace=0.3, coalesce=0.01, debounce=0.01)
+        cluster = Cluster(health)
+        health.observe_osdpl("ADDED", fake_api.osdpl)
+        cluster.put(_job("db-sync", running=True))
+        cluster.put(_deployment("api", available=0))  # waits for db-sync (an init container, in OpenStack-Helm)
+        await asyncio.sleep(0.6)
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Progressing"
+        cluster.put(_job("db-sync", running=False))
+        await asyncio.sleep(0.15)  # the Deployment has not moved for 0.75 s, but the Job finished 0.15 s ago
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Progressing"
+        await asyncio.sleep(0.4)
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Unhealthy"
         health.queue.close()
 
     _run(scenario)
