@@ -62,7 +62,7 @@ class OsdplController:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.renderer = Renderer(catalog)
-        self.seen: dict[Key, tuple[tuple[Any, ...], str]] = {}
+        self.seen: dict[Key, tuple[tuple[Any, ...], tuple[Any, Any]]] = {}
         # Digest of the values Secret data last written or confirmed, so an unchanged service costs no read.
         self.values_written: dict[tuple[str, str], str] = {}
         self.rendered: dict[Key, Applied] = {}  # the last generation applied per osdpl
@@ -84,7 +84,7 @@ class OsdplController:
         essence = (metadata.get("uid"), metadata.get("generation"), bool(metadata.get("deletionTimestamp")),
                    FINALIZER in (metadata.get("finalizers") or []))
         status = body.get("status") or {}
-        health = json.dumps([status.get("health"), status.get("health_basis")], sort_keys=True)
+        health = (status.get("health"), status.get("health_basis"))  # compared, never mutated
         seen = self.seen.get(key)
         self.seen[key] = (essence, health)
         if seen is None or seen[0] != essence:

@@ -88,15 +88,21 @@ class Cluster:
         self.health.workload_changed("ns")
 
 
+def _watching(fake_api: FakeApi, grace: float, coalesce: float) -> tuple[controller.HealthController, Cluster]:
+    """A health controller that has seen the osdpl, and the cluster it watches."""
+    health = controller.HealthController(grace=grace, coalesce=coalesce, debounce=0.01)
+    cluster = Cluster(health)
+    health.observe_osdpl("ADDED", fake_api.osdpl)
+    return health, cluster
+
+
 def _run(scenario: Any) -> None:
     asyncio.run(asyncio.wait_for(scenario(), timeout=10))
 
 
 def test_a_burst_of_events_costs_one_patch_and_an_unchanged_health_none(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=60, coalesce=0.05, debounce=0.01)
-        cluster = Cluster(health)
-        health.observe_osdpl("ADDED", fake_api.osdpl)
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.05)
         for i in range(300):
             cluster.put(_deployment(f"c{i}", available=1))
         await health.queue.join()
@@ -125,9 +131,7 @@ def test_a_burst_of_events_costs_one_patch_and_an_unchanged_health_none(fake_api
 
 def test_no_progress_past_the_grace_period_turns_unhealthy_without_another_event(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=0.3, coalesce=0.01, debounce=0.01)
-        cluster = Cluster(health)
-        health.observe_osdpl("ADDED", fake_api.osdpl)
+        health, cluster = _watching(fake_api, grace=0.3, coalesce=0.01)
         cluster.put(_deployment("api", available=0))
         await asyncio.sleep(0.1)
         assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Progressing"
@@ -144,9 +148,7 @@ def test_no_progress_past_the_grace_period_turns_unhealthy_without_another_event
 
 def test_workloads_of_releases_the_osdpl_does_not_have_are_not_its_health(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=60, coalesce=0.01, debounce=0.01)
-        cluster = Cluster(health)
-        health.observe_osdpl("ADDED", fake_api.osdpl)
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
         stranger = _deployment("web", available=0)
         stranger["metadata"]["annotations"]["meta.helm.sh/release-name"] = "someone-elses"
         cluster.put(stranger)
@@ -161,9 +163,7 @@ def test_workloads_of_releases_the_osdpl_does_not_have_are_not_its_health(fake_a
 
 def test_a_lone_change_is_written_at_once_and_the_next_waits_for_the_window(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=60, coalesce=0.5, debounce=0.01)
-        cluster = Cluster(health)
-        health.observe_osdpl("ADDED", fake_api.osdpl)
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.5)
         cluster.put(_deployment("api", available=1))
         await asyncio.sleep(0.1)
         assert len(fake_api.patches) == 1  # after the debounce, not after the window
@@ -181,9 +181,7 @@ def test_a_lone_change_is_written_at_once_and_the_next_waits_for_the_window(fake
 
 def test_a_rollout_that_keeps_moving_is_not_unhealthy(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=0.3, coalesce=0.01, debounce=0.01)
-        cluster = Cluster(health)
-        health.observe_osdpl("ADDED", fake_api.osdpl)
+        health, cluster = _watching(fake_api, grace=0.3, coalesce=0.01)
         states = set()
         for available in range(4):  # one more replica every 0.2 s: never 0.3 s without progress
             cluster.put(_deployment("api", available=available, replicas=4))
@@ -201,9 +199,7 @@ def test_a_rollout_that_keeps_moving_is_not_unhealthy(fake_api: FakeApi) -> None
 
 def test_the_basis_moves_only_once_the_indexes_hold_what_a_fresh_list_shows(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=60, coalesce=0.01, debounce=0.01)
-        cluster = Cluster(health)
-        health.observe_osdpl("ADDED", fake_api.osdpl)
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
         cluster.put(_deployment("api", available=1))
         await health.queue.join()
         assert fake_api.osdpl["status"]["health_basis"] == release_basis(CHILDREN)
@@ -232,9 +228,7 @@ def test_the_basis_moves_only_once_the_indexes_hold_what_a_fresh_list_shows(fake
 
 def test_health_written_with_a_new_basis_includes_what_arrived_during_the_list(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=60, coalesce=0.01, debounce=0.01)
-        cluster = Cluster(health)
-        health.observe_osdpl("ADDED", fake_api.osdpl)
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
         cluster.put(_deployment("api", available=1))
         await health.queue.join()
 
@@ -268,9 +262,7 @@ def _job(name: str, running: bool) -> dict[str, Any]:
 
 def test_no_grace_runs_while_a_job_is_at_work_and_it_restarts_when_the_job_is_done(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health = controller.HealthController(grace=0.3, coalesce=0.01, debounce=0.01)
-        cluster = Cluster(health)
-        health.observe_osdpl("ADDED", fake_api.osdpl)
+        health, cluster = _watching(fake_api, grace=0.3, coalesce=0.01)
         cluster.put(_job("db-sync", running=True))
         cluster.put(_deployment("api", available=0))  # waits for db-sync (an init container, in OpenStack-Helm)
         await asyncio.sleep(0.6)
