@@ -41,7 +41,7 @@ def cmd_render(args: argparse.Namespace, catalog: Catalog) -> int:
     if args.service and args.service not in enabled:
         raise OperatorError(f"--service: {args.service!r} is not enabled (enabled: {', '.join(enabled)})")
     # Offline there are no Secrets: placeholders show where each credential goes without inventing any.
-    credentials = placeholder_credentials(required_credentials(catalog, enabled))
+    credentials = placeholder_credentials(catalog, required_credentials(catalog, enabled))
     services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace,
                                         only={args.service} if args.service else None)
     out_dir = Path(args.output_dir) if args.output_dir else None

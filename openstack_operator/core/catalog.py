@@ -18,6 +18,18 @@ from openstack_operator.core.errors import CatalogError
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 CHART_GROUPS = ("openstack", "infra")
+CREDENTIAL_KINDS = ("keystone", "database", "messaging", "secret")
+# helm-toolkit's two ways of reading per-node DaemonSet overrides: `conf.overrides` (configuration only) and a
+# root-level `overrides` (any value); each chart's DaemonSet template calls one of them.
+OVERRIDE_SHAPES = ("conf", "root")
+
+
+@dataclass(frozen=True)
+class ChartSet:
+    """The OpenStack-Helm chart set: one version for every chart, and where it is published."""
+
+    version: str
+    repository: str
 
 
 @dataclass(frozen=True)
@@ -26,8 +38,18 @@ class Chart:
     service: str
     group: str
     version: str
-    daemonsets: tuple[str, ...]
+    digest: str  # "sha256:<hex>" of the chart archive
+    daemonsets: Mapping[str, str]  # override key (e.g. nova_compute) -> override shape
     credentials: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CredentialSpec:
+    """One credential: the system that checks it and the user name it has there (empty for kind `secret`)."""
+
+    name: str
+    kind: str
+    username: str
 
 
 @dataclass(frozen=True)
@@ -39,11 +61,11 @@ class Service:
 
 @dataclass(frozen=True)
 class Release:
-    """One OpenStack release: its series (e.g. 2025.1) and image references relative to the registry."""
+    """One OpenStack release: its series (e.g. 2025.1) and, per chart, the image of every image key."""
 
     name: str
     series: str
-    images: Mapping[str, str]
+    images: Mapping[str, Mapping[str, str]]  # chart -> image key -> upstream reference
 
 
 @dataclass(frozen=True)
@@ -71,7 +93,9 @@ def _load_yaml(path: Path) -> Any:
 @dataclass(frozen=True)
 class Catalog:
     templates_dir: Path
+    chart_set: ChartSet
     services: Mapping[str, Service]
+    credentials: Mapping[str, CredentialSpec]
     releases: Mapping[str, Release]  # in upgrade order
     presets: Mapping[str, Preset]
     sizes: Mapping[str, Size]
@@ -79,6 +103,7 @@ class Catalog:
     @classmethod
     def load(cls, templates_dir: Path = DEFAULT_TEMPLATES_DIR) -> Catalog:
         raw = _load_yaml(templates_dir / "catalog.yaml")
+        chart_set = ChartSet(version=str(raw["chart_set"]["version"]), repository=raw["chart_set"]["repository"])
         services: dict[str, Service] = {}
         for name, body in raw["services"].items():
             charts = tuple(
@@ -86,13 +111,16 @@ class Catalog:
                     name=chart,
                     service=name,
                     group=info["group"],
-                    version=str(info["version"]),
-                    daemonsets=tuple(info.get("daemonsets", ())),
+                    version=str(info.get("version", chart_set.version)),
+                    digest=info["digest"],
+                    daemonsets=dict(info.get("daemonsets") or {}),
                     credentials=tuple(info.get("credentials", ())),
                 )
                 for chart, info in body["charts"].items()
             )
             services[name] = Service(name=name, charts=charts, depends_on=tuple(body.get("depends_on", ())))
+        credentials = {name: CredentialSpec(name=name, kind=body["kind"], username=body.get("username", ""))
+                       for name, body in raw["credentials"].items()}
         releases = {}
         for name in raw["releases"]:
             data = _load_yaml(templates_dir / "releases" / f"{name}.yaml")
@@ -107,7 +135,8 @@ class Catalog:
             sizes[name] = Size(
                 name=name, helm_timeout_seconds=int(data["helm_timeout_seconds"]), values=data.get("values") or {}
             )
-        catalog = cls(templates_dir=templates_dir, services=services, releases=releases, presets=presets, sizes=sizes)
+        catalog = cls(templates_dir=templates_dir, chart_set=chart_set, services=services, credentials=credentials,
+                      releases=releases, presets=presets, sizes=sizes)
         catalog.check()
         return catalog
 
@@ -121,7 +150,26 @@ class Catalog:
         for service in self.services.values():
             problems += [f"service {service.name}: unknown dependency {d}" for d in service.depends_on
                          if d not in self.services]
-            problems += [f"chart {c.name}: unknown group {c.group}" for c in service.charts if c.group not in CHART_GROUPS]
+            for chart in service.charts:
+                problems += [f"chart {chart.name}: unknown group {chart.group}"] if chart.group not in CHART_GROUPS else []
+                problems += [f"chart {chart.name}: unknown credential {c}" for c in chart.credentials
+                             if c not in self.credentials]
+                problems += [f"chart {chart.name}: daemonset {d}: unknown override shape {s}"
+                             for d, s in chart.daemonsets.items() if s not in OVERRIDE_SHAPES]
+        problems += [f"credential {c.name}: unknown kind {c.kind}" for c in self.credentials.values()
+                     if c.kind not in CREDENTIAL_KINDS]
+        problems += [f"credential {c.name}: kind {c.kind} needs a username" for c in self.credentials.values()
+                     if (c.kind == "secret") == bool(c.username)]
+        owners: dict[tuple[str, str], str] = {}
+        for credential in self.credentials.values():
+            if credential.username:
+                other = owners.setdefault((credential.kind, credential.username), credential.name)
+                if other != credential.name:
+                    problems.append(f"credentials {other} and {credential.name}: one {credential.kind} user name "
+                                    f"{credential.username!r}")
+        for release in self.releases.values():
+            problems += [f"release {release.name}: no images for chart {c}" for c in self.charts
+                         if c not in release.images]
         for preset in self.presets.values():
             problems += [f"preset {preset.name}: unknown service {s}" for s in preset.services if s not in self.services]
         layers: list[Preset | Size] = [*self.presets.values(), *self.sizes.values()]

@@ -84,8 +84,9 @@ def _features(catalog: Catalog) -> Schema:
                     "public_endpoints": _obj(
                         {
                             "enabled": _bool("Serve public endpoints over TLS."),
-                            "secret_name": _str("kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt) in the osdpl "
-                                                "namespace used by the ingress for every public endpoint."),
+                            "secret_name": _str("kubernetes.io/tls Secret (tls.crt, tls.key) in the osdpl namespace "
+                                                "with the certificate of every public endpoint; the Gateway ends "
+                                                "TLS with it."),
                         },
                         default={},
                         rules=[{"rule": "!has(self.enabled) || !self.enabled || has(self.secret_name)",
@@ -93,6 +94,25 @@ def _features(catalog: Catalog) -> Schema:
                     )
                 },
                 default={},
+            ),
+            "gateway": _obj(
+                {
+                    "name": _str("Gateway API Gateway every public endpoint's HTTPRoute attaches to.",
+                                 default="openstack", minLength=1),
+                    "namespace": _str("Namespace of that Gateway. Unset: the osdpl's namespace.", minLength=1),
+                    "section_name": _str("Listener of an existing Gateway the routes attach to. Unset: every "
+                                         "listener whose hostname matches."),
+                    "class_name": _str("Set: the deployment creates the Gateway itself, in its namespace, with this "
+                                       "GatewayClass: HTTP on port 80 and, with ssl.public_endpoints, HTTPS on 443 "
+                                       "ending TLS with that Secret. Unset: the Gateway exists already."),
+                },
+                default={},
+                rules=[{"rule": "!has(self.class_name) || !has(self.__namespace__)",
+                        "message": "a Gateway the deployment creates (class_name) lives in its namespace: "
+                                   "leave namespace unset"},
+                       {"rule": "!has(self.class_name) || !has(self.section_name)",
+                        "message": "section_name is for an existing Gateway; with class_name the routes use the "
+                                   "deployment's own listeners"}],
             ),
             "neutron": _obj(
                 {
@@ -216,12 +236,18 @@ def _services(catalog: Catalog) -> Schema:
     )
 
 
+def _node_values(daemonset: str, shape: str) -> Schema:
+    if shape == "conf":  # the chart's DaemonSet takes only configuration per node group
+        return _obj({"values": _obj({"conf": _free(f"Configuration of the {daemonset} pods on these nodes.")},
+                                    description="Only `conf` can differ per node group for this DaemonSet.")})
+    return _values_holder(f"Values for the {daemonset} pods on these nodes.")
+
+
 def _node_services(catalog: Catalog) -> Schema:
     services = {}
     for service in catalog.services.values():
         charts = {
-            chart.name: _obj({ds: _values_holder(f"Values for the {ds} pods on these nodes.")
-                              for ds in chart.daemonsets})
+            chart.name: _obj({ds: _node_values(ds, shape) for ds, shape in chart.daemonsets.items()})
             for chart in service.charts
             if chart.daemonsets
         }
@@ -244,8 +270,12 @@ def osdpl_schema(catalog: Catalog) -> Schema:
             "size": _str("Replicas, resources and timeouts.", enum=list(catalog.sizes)),
             "draft": _bool("When true, the operator changes nothing (pause)."),
             "artifacts": _obj(
-                {"images_base_url": _str("Registry prefix of every image.", default="quay.io/airshipit",
-                                         minLength=1)},
+                {"images_base_url": _str("Registry prefix every image is pulled from, as <prefix>/<name>:<tag> "
+                                         "(a mirror of the upstream images). Unset: the upstream registries.",
+                                         minLength=1),
+                 "charts_url": _str("Helm chart repository URL, or a directory the helmbundle process can read, "
+                                    "holding the OpenStack-Helm chart set. Unset: the operator's configured "
+                                    "source (default: the public OpenStack-Helm repository).", minLength=1)},
                 default={},
             ),
             "region_name": _str("Keystone region.", default="RegionOne", minLength=1),
@@ -309,6 +339,9 @@ def helmbundle_schema() -> Schema:
             "name": _str("Helm release name.", minLength=1),
             "chart": _str("Chart name in the chart source.", minLength=1),
             "version": _str("Chart version."),
+            "repository": _str("Chart repository URL or directory. Unset: the helmbundle process's source."),
+            "digest": _str("sha256:<hex> of the chart archive: a fetched chart that differs is not installed.",
+                           pattern="^sha256:[0-9a-f]{64}$"),
             "namespace": _str("Namespace of the release.", minLength=1),
             "values_from": _obj(
                 {"secret_name": _str(minLength=1), "key": _str(minLength=1)},

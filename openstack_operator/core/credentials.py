@@ -12,10 +12,6 @@ from typing import Iterable, Mapping
 
 from openstack_operator.core.catalog import Catalog
 
-# Accounts whose user name is fixed by the software that owns them; every other credential's user name is the
-# service part of its name (glance_db -> glance).
-_FIXED_USERNAMES = {"keystone_admin": "admin", "mariadb_admin": "root", "rabbitmq_admin": "rabbitmq"}
-
 
 @dataclass(frozen=True)
 class Credential:
@@ -26,19 +22,15 @@ class Credential:
 Credentials = Mapping[str, Credential]
 
 
-def default_username(name: str) -> str:
-    return _FIXED_USERNAMES.get(name, name.split("_", 1)[0])
-
-
 def required_credentials(catalog: Catalog, services: Iterable[str]) -> list[str]:
     """The credential names the charts of these services read, sorted."""
     names = {cred for service in services for chart in catalog.services[service].charts for cred in chart.credentials}
     return sorted(names)
 
 
-def placeholder_credentials(names: Iterable[str]) -> dict[str, Credential]:
+def placeholder_credentials(catalog: Catalog, names: Iterable[str]) -> dict[str, Credential]:
     """Stand-ins for offline rendering: show where each credential lands without knowing any."""
-    return {name: Credential(default_username(name), f"<{name}>") for name in names}
+    return credentials_from(catalog, {name: f"<{name}>" for name in names})
 
 
 def with_missing_generated(stored: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
@@ -54,5 +46,8 @@ def with_missing_generated(stored: Mapping[str, str], names: Iterable[str]) -> d
     return result
 
 
-def credentials_from(passwords: Mapping[str, str]) -> dict[str, Credential]:
-    return {name: Credential(default_username(name), password) for name, password in passwords.items()}
+def credentials_from(catalog: Catalog, passwords: Mapping[str, str]) -> dict[str, Credential]:
+    """Stored passwords with their user names from the catalog; names the catalog no longer lists are left out
+    (kept in the Secret, never rendered)."""
+    return {name: Credential(catalog.credentials[name].username, password) for name, password in passwords.items()
+            if name in catalog.credentials}

@@ -8,6 +8,9 @@ pods that cannot be scheduled or never become ready do not fail a Deployment unt
 minutes by default) and never fail a StatefulSet or DaemonSet, while a slow rollout that keeps moving, like a
 DaemonSet across a thousand nodes, stays Progressing. A Job whose pods run gets no grace (a migration may run
 long); a Job whose pods never start does.
+
+A Job a CronJob created (a periodic task: key rotation, cleanup, cell discovery) is not a step of the deployment:
+it is no component, is not reported and never holds Ready back, whether it runs, fails or never starts.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ READY, PROGRESSING, UNHEALTHY = "Ready", "Progressing", "Unhealthy"
 SEVERITY = {READY: 0, PROGRESSING: 1, UNHEALTHY: 2}
 RELEASE_ANNOTATION = "meta.helm.sh/release-name"  # Helm 3 sets it on every object it creates
 RELEASE_LABEL = "release_group"  # OpenStack-Helm's label for the same
+# The CronJob controller stamps it on every Job it creates (Kubernetes 1.32+); it stays when the Job is orphaned.
+CRONJOB_SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 MAX_REASON = 200  # a controller's message can be long; the status stays small
 
 
@@ -152,6 +157,25 @@ def workload_release(body: Mapping[str, Any]) -> str:
     metadata = body["metadata"]
     return str((metadata.get("annotations") or {}).get(RELEASE_ANNOTATION)
                or (metadata.get("labels") or {}).get(RELEASE_LABEL) or "")
+
+
+def scheduled_run(body: Mapping[str, Any]) -> bool:
+    """Whether `body` is a Job a CronJob created (by its schedule or `kubectl create job --from=cronjob/...`): its
+    owner references name a CronJob, or it carries the CronJob controller's scheduled-time annotation. OpenStack-Helm
+    labels a CronJob's Jobs (its job template) with `application`, `component` and `release_group`: the label
+    selector alone would count them."""
+    if body.get("kind") != "Job":
+        return False
+    metadata = body.get("metadata") or {}
+    return any(ref.get("kind") == "CronJob" for ref in metadata.get("ownerReferences") or []) or \
+        CRONJOB_SCHEDULED_ANNOTATION in (metadata.get("annotations") or {})
+
+
+def listed_generations(bodies: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, str]]:
+    """uid -> (metadata.generation, release) of listed workloads that are steps of a deployment: what the health
+    process indexes, to compare its indexes with a fresh LIST."""
+    return {body["metadata"]["uid"]: (int(body["metadata"].get("generation") or 0), workload_release(body))
+            for body in bodies if not scheduled_run(body)}
 
 
 def workload_of(body: Mapping[str, Any]) -> Workload:

@@ -14,7 +14,8 @@ class DeploymentSpec:
     preset: str
     size: str
     draft: bool
-    images_base_url: str
+    images_base_url: str  # empty: every image as upstream publishes it
+    charts_url: str  # empty: the chart source the helmbundle process is configured with
     region_name: str
     public_domain_name: str
     internal_domain_name: str
@@ -33,7 +34,8 @@ class DeploymentSpec:
             preset=spec["preset"],
             size=spec["size"],
             draft=spec["draft"],
-            images_base_url=spec["artifacts"]["images_base_url"].rstrip("/"),
+            images_base_url=spec["artifacts"].get("images_base_url", "").rstrip("/"),
+            charts_url=spec["artifacts"].get("charts_url", ""),
             region_name=spec["region_name"],
             public_domain_name=spec["public_domain_name"],
             internal_domain_name=spec["internal_domain_name"],

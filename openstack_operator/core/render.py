@@ -7,7 +7,7 @@ For each enabled service and each of its charts, later layers win:
   4. common                spec.common.<openstack|infra>.values, by the chart's group
   5. services              spec.services.<service>.<chart>.values
   6. nodes                 spec.nodes["<label>::<value>"].services.<service>.<chart>.<daemonset>.values,
-                           as OpenStack-Helm `overrides.<daemonset>.labels[]`
+                           as OpenStack-Helm per-node DaemonSet overrides in the shape the chart reads
 Merge rules: core.merge. Output is deterministic: the same spec and credentials give the same values and the same
 fingerprint, which changes exactly when a release's chart, version, namespace or values change.
 """
@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 import jinja2
 import yaml
 
-from openstack_operator.core.catalog import Catalog, Chart
+from openstack_operator.core.catalog import Catalog, Chart, Release
 from openstack_operator.core.credentials import Credential, Credentials
 from openstack_operator.core.errors import RenderError
 from openstack_operator.core.merge import Layer, merge_layers
@@ -94,23 +94,10 @@ class Renderer:
         return rendered
 
     def _facts(self, spec: DeploymentSpec, namespace: str, enabled: list[str]) -> dict[str, Any]:
-        release = self.catalog.releases[spec.openstack_version]
         ssl = spec.features["ssl"]["public_endpoints"]
-
-        def image(name: str) -> str:
-            if name not in release.images:
-                raise RenderError(f"release {release.name} has no image {name!r}")
-            return f"{spec.images_base_url}/{release.images[name]}"
-
-        def public_fqdn(host: str) -> dict[str, Any]:
-            public: dict[str, Any] = {"host": f"{host}.{spec.public_domain_name}"}
-            if ssl["enabled"]:
-                public["tls"] = {"secretName": ssl["secret_name"]}
-            return {"default": None, "public": public}
-
         return {
             "openstack_version": spec.openstack_version,
-            "series": release.series,
+            "series": self.catalog.releases[spec.openstack_version].series,
             "region_name": spec.region_name,
             "namespace": namespace,
             "public_domain": spec.public_domain_name,
@@ -122,15 +109,16 @@ class Renderer:
             "enabled_services": enabled,
             "public_scheme": "https" if ssl["enabled"] else "http",
             "public_port": 443 if ssl["enabled"] else 80,
-            "image": image,
-            "public_fqdn": public_fqdn,
+            "gateway": gateway_facts(spec, namespace),
         }
 
     def _render_chart(self, spec: DeploymentSpec, chart: Chart, facts: Mapping[str, Any],
                       credentials: Credentials, namespace: str) -> RenderedRelease:
         template_path = f"templates/services/{chart.name}.yaml.j2"
         try:
-            text = self._templates[chart.name].render(**facts, chart=chart.name, cred=_credential_lookup(chart, credentials))
+            text = self._templates[chart.name].render(**facts, chart=chart.name, cred=_credential_lookup(chart, credentials),
+                                                      image_tags=image_tags(self.catalog.releases[spec.openstack_version],
+                                                                            chart.name, spec.images_base_url))
             document = yaml.load(text, Loader=_YamlLoader)
         except jinja2.TemplateError as exc:
             raise RenderError(f"{template_path}: {exc}") from None
@@ -169,16 +157,58 @@ def yaml_problem(error: yaml.YAMLError) -> str:
     return f"invalid YAML{where}: {getattr(error, 'problem', None) or type(error).__name__}"
 
 
+def image_tags(release: Release, chart: str, base_url: str) -> dict[str, str]:
+    """Every image key of the chart at this release; with a registry prefix, each image comes from there, under
+    the last part of its upstream path (quay.io/airshipit/keystone:2025.1 -> <base_url>/keystone:2025.1)."""
+    upstream = release.images[chart]
+    if not base_url:
+        return dict(upstream)
+    return {key: f"{base_url}/{reference.rsplit('/', 1)[-1]}" for key, reference in upstream.items()}
+
+
+def gateway_facts(spec: DeploymentSpec, namespace: str) -> dict[str, Any]:
+    """The parent of every HTTPRoute, and the Gateway object itself when the deployment creates it: an HTTP
+    listener, and with TLS an HTTPS one that ends TLS with the certificate Secret of ssl.public_endpoints."""
+    gateway = spec.features["gateway"]
+    ssl = spec.features["ssl"]["public_endpoints"]
+    parent: dict[str, Any] = {"name": gateway["name"], "namespace": gateway.get("namespace") or namespace}
+    obj = None
+    if gateway.get("class_name"):
+        hostname = f"*.{spec.public_domain_name}"
+        listeners: list[dict[str, Any]] = [{"name": "http", "protocol": "HTTP", "port": 80, "hostname": hostname}]
+        if ssl["enabled"]:
+            listeners.append({"name": "https", "protocol": "HTTPS", "port": 443, "hostname": hostname,
+                              "tls": {"mode": "Terminate", "certificateRefs": [{"name": ssl["secret_name"]}]}})
+            parent["sectionName"] = "https"  # our Gateway: routes only on the TLS listener
+        obj = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": gateway["name"], "namespace": namespace},
+               "spec": {"gatewayClassName": gateway["class_name"], "listeners": listeners}}
+    elif gateway.get("section_name"):
+        parent["sectionName"] = gateway["section_name"]
+    return {"parent_ref": parent, "object": obj}
+
+
 def node_overrides(nodes: Mapping[str, Any], chart: Chart) -> dict[str, Any]:
-    """spec.nodes bodies for this chart as OpenStack-Helm DaemonSet `overrides`, node groups in key order."""
+    """spec.nodes bodies for this chart as per-node DaemonSet overrides, in the shape its DaemonSet template reads
+    (helm-toolkit): `conf.overrides.<key>.labels[] = {label: {key, values}, conf}` or a root
+    `overrides.<key>.labels["<label>::<value>"].values`. Node groups in key order."""
     overrides: dict[str, Any] = {}
-    for key in sorted(nodes):
-        label, value = key.split("::", 1)
-        per_daemonset = nodes[key].get("services", {}).get(chart.service, {}).get(chart.name, {})
+    for group in sorted(nodes):
+        label, value = group.split("::", 1)
+        per_daemonset = nodes[group].get("services", {}).get(chart.service, {}).get(chart.name, {})
         for daemonset in sorted(per_daemonset):
-            entry = {"label": {"key": label, "values": [value]}, "values": per_daemonset[daemonset].get("values", {})}
-            overrides.setdefault(daemonset, {"labels": []})["labels"].append(entry)
-    return {"overrides": overrides} if overrides else {}
+            values = per_daemonset[daemonset].get("values", {})
+            if chart.daemonsets[daemonset] == "conf":
+                entry = {"label": {"key": label, "values": [value]}, "conf": values.get("conf", {})}
+                overrides.setdefault(daemonset, {"labels": []})["labels"].append(entry)
+            else:
+                overrides.setdefault(daemonset, {"labels": {}})["labels"][group] = {"values": values}
+    if not overrides:
+        return {}
+    conf_shaped = {k: v for k, v in overrides.items() if chart.daemonsets[k] == "conf"}
+    root_shaped = {k: v for k, v in overrides.items() if chart.daemonsets[k] == "root"}
+    return {**({"conf": {"overrides": conf_shaped}} if conf_shaped else {}),
+            **({"overrides": root_shaped} if root_shaped else {})}
 
 
 def _credential_lookup(chart: Chart, credentials: Credentials) -> Callable[[str], Credential]:

@@ -128,9 +128,9 @@ def _check_rules(schema: Schema, value: Any, path: str, old: Any) -> Iterator[Pr
         uses_old = "oldSelf" in expression
         if uses_old and old is _MISSING:
             continue  # a transition rule only applies to updates
-        activation = {"self": json_to_cel(value)}
+        activation = {"self": json_to_cel(_escape_keywords(value))}
         if uses_old:
-            activation["oldSelf"] = json_to_cel(old)
+            activation["oldSelf"] = json_to_cel(_escape_keywords(old))
         try:
             passed = bool(_program(expression).evaluate(activation))
         except CELEvalError as exc:
@@ -138,6 +138,20 @@ def _check_rules(schema: Schema, value: Any, path: str, old: Any) -> Iterator[Pr
             continue
         if not passed:
             yield Problem(path, f"Invalid value: {rule.get('message', expression)}")  # as kube-apiserver 1.36
+
+
+# Property names that are CEL keywords: the API server exposes them to rules as __<name>__.
+_CEL_KEYWORDS = frozenset({"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
+                           "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
+                           "void", "while"})
+
+
+def _escape_keywords(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {(f"__{k}__" if k in _CEL_KEYWORDS else k): _escape_keywords(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_keywords(v) for v in value]
+    return value
 
 
 @lru_cache(maxsize=None)

@@ -8,6 +8,7 @@ from typing import Iterable, Mapping
 
 import pykube
 
+from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.credentials import Credentials, credentials_from, with_missing_generated
 from openstack_operator.kube.objects import apply_secret, decode_secret, get_or_none
 
@@ -16,7 +17,8 @@ def credentials_secret_name(osdpl: str) -> str:
     return f"{osdpl}-credentials"
 
 
-def ensure_credentials(namespace: str, osdpl: str, names: Iterable[str], labels: Mapping[str, str]) -> Credentials:
+def ensure_credentials(catalog: Catalog, namespace: str, osdpl: str, names: Iterable[str],
+                       labels: Mapping[str, str]) -> Credentials:
     """The passwords of `names`, generating (and storing, before use) only those the Secret lacks."""
     secret_name = credentials_secret_name(osdpl)
     current = get_or_none(pykube.Secret, namespace, secret_name)
@@ -26,4 +28,4 @@ def ensure_credentials(namespace: str, osdpl: str, names: Iterable[str], labels:
         # Written with the resourceVersion read above: a concurrent writer makes this fail (and retry) instead of
         # one of the two sets of new passwords being lost after services started using it.
         apply_secret(namespace, secret_name, passwords, labels, owner=None, current=current)
-    return credentials_from(passwords)
+    return credentials_from(catalog, passwords)

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import pykube
 from pykube.exceptions import HTTPError
 
-from openstack_operator.core.health import workload_release
+from openstack_operator.core.health import listed_generations
 from openstack_operator.kube.client import HelmBundle, api, count_write
 
 NOT_FOUND, CONFLICT = 404, 409
@@ -112,7 +112,6 @@ WORKLOAD_KINDS = (pykube.Deployment, pykube.StatefulSet, pykube.DaemonSet, pykub
 
 def workload_generations(namespace: str, selector: str) -> dict[str, tuple[int, str]]:
     """uid -> (metadata.generation, Helm release) of the workloads in `namespace` matching the label `selector`,
-    read now (one LIST per workload kind)."""
-    return {item.obj["metadata"]["uid"]: (int(item.obj["metadata"].get("generation") or 0), workload_release(item.obj))
-            for kind in WORKLOAD_KINDS
-            for item in kind.objects(api(), namespace=namespace).filter(selector=selector)}
+    read now (one LIST per workload kind), without the Jobs of CronJobs (see core.health.scheduled_run)."""
+    return listed_generations(item.obj for kind in WORKLOAD_KINDS
+                              for item in kind.objects(api(), namespace=namespace).filter(selector=selector))
