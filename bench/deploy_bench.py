@@ -103,7 +103,7 @@ class Bench:
         catalog = Catalog.load()
         osdpl = load_osdpl(catalog, self.manifest(example, namespace))
         enabled = osdpl.spec.enabled_services(catalog)
-        credentials = credentials_from(with_missing_generated({}, required_credentials(catalog, enabled)))
+        credentials = credentials_from(catalog, with_missing_generated({}, required_credentials(catalog, enabled)))
         services = Renderer(catalog).render(osdpl.spec, credentials, namespace)
         os.environ["KUBECONFIG"] = str(self.kubeconfig)
         helm = Helm(ChartSource(str(CHARTS)), str(self.binaries / "helm"))

@@ -47,7 +47,7 @@ def main() -> None:
     catalog = Catalog.load()
     osdpl = load_osdpl(catalog, yaml.safe_load(EXAMPLE.read_text()))
     enabled = osdpl.spec.enabled_services(catalog)
-    credentials = placeholder_credentials(required_credentials(catalog, enabled))
+    credentials = placeholder_credentials(catalog, required_credentials(catalog, enabled))
     renderer = Renderer(catalog)
 
     def candidate() -> object:

@@ -12,15 +12,20 @@ from typing import Any
 
 import yaml
 
-from devcluster import processes
+from devcluster import addons, processes
 from devcluster.api import AdminClient
 from devcluster.binaries import bin_dir
 from devcluster.certs import make_pki
 
-# Fake nodes kwok keeps Ready: control-plane nodes and compute nodes, labelled as OpenStack-Helm charts expect.
+# Fake nodes kwok keeps Ready, with the node labels OpenStack-Helm charts select by default (their `labels:`
+# values): control-plane nodes run the APIs, MariaDB, RabbitMQ, memcached, the Jobs and the neutron L3, DHCP and
+# metadata agents (OpenStack-Helm's network role is on the control plane); compute nodes run nova-compute and
+# libvirt; both run Open vSwitch and the neutron OVS agent. Not set: `sriov=enabled` (nodes with SR-IOV NICs only).
+CONTROL_PLANE_LABELS = {"openstack-control-plane": "enabled", "openvswitch": "enabled"}
+COMPUTE_LABELS = {"openstack-compute-node": "enabled", "openvswitch": "enabled"}
 NODES = {
-    **{f"ctl-{i}": {"openstack-control-plane": "enabled", "openvswitch": "enabled"} for i in range(3)},
-    **{f"cmp-{i}": {"openstack-compute-node": "enabled", "openvswitch": "enabled"} for i in range(2)},
+    **{f"ctl-{i}": CONTROL_PLANE_LABELS for i in range(3)},
+    **{f"cmp-{i}": COMPUTE_LABELS for i in range(2)},
 }
 KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 SERVICE_CIDR = "10.96.0.0/16"
@@ -94,14 +99,19 @@ class Cluster:
             self._save_state(state)
             client = AdminClient(state.server, self.pki)
             self._wait("kube-apiserver ready", client.ready, start + timeout, state)
-            if not controllers:
-                return self.kubeconfig
-            for name, argv in self._controller_argvs(binaries).items():
-                state.pids[name] = processes.start(argv, self.logs / f"{name}.log")
-                self._save_state(state)
-            self._create_nodes(client)
-            self._wait("nodes Ready", lambda: self._nodes_ready(client), start + timeout, state)
-            self._wait("default service account", lambda: self._has_default_sa(client), start + timeout, state)
+            crds = addons.install(client, binaries)  # Gateway API CRDs and StorageClasses, in every mode
+            if controllers:
+                for name, argv in self._controller_argvs(binaries).items():
+                    state.pids[name] = processes.start(argv, self.logs / f"{name}.log")
+                    self._save_state(state)
+                self._create_nodes(client)
+                self._wait("nodes Ready", lambda: self._nodes_ready(client), start + timeout, state)
+                self._wait("default service account", lambda: self._has_default_sa(client), start + timeout, state)
+            self._wait("Gateway API CRDs Established", lambda: addons.established(client, crds), start + timeout,
+                       state)
+        except addons.AddonError as error:
+            self.down()
+            raise ClusterError(str(error)) from error
         except BaseException:
             self.down()
             raise
@@ -168,6 +178,9 @@ class Cluster:
                 "--concurrent-deployment-syncs=10", "--concurrent-statefulset-syncs=10",
                 # The default 20 requests/s makes 300 new Deployments take 15 s to get a status; tests need less.
                 "--kube-api-qps=200", "--kube-api-burst=400",
+                # Binds claims of the host-path StorageClasses (devcluster.addons): StatefulSets with volume claim
+                # templates (MariaDB, RabbitMQ) get scheduled.
+                "--enable-hostpath-provisioner",
             ],
             "kube-scheduler": [str(binaries / "kube-scheduler"), kubeconfig, "--leader-elect=false",
                                "--bind-address=127.0.0.1", "--secure-port=0"],

@@ -42,26 +42,35 @@ def _delete(path: str) -> Edit:
 INVALID: list[tuple[str, Edit, str]] = [
     ("misspelled-feature-key", _set("spec.features.neutron.tunel_interface", "ens3"),
      "spec.features.neutron.tunel_interface: unknown field"),
-    ("misspelled-top-level", _set("spec.openstack_verison", "caracal"), "spec.openstack_verison: unknown field"),
+    ("misspelled-top-level", _set("spec.openstack_verison", "epoxy"), "spec.openstack_verison: unknown field"),
     ("wrong-type", _set("spec.size", 3), 'spec.size: Invalid value: "integer": must be of type string'),
     ("wrong-type-nested", _set("spec.features.nova.allocation_ratios", {"cpu": "lots"}),
      'spec.features.nova.allocation_ratios.cpu: Invalid value: "string": must be of type number'),
     ("unknown-service", _set("spec.features.services", ["telemetry"]),
      'spec.features.services[0]: Unsupported value: "telemetry": supported values: "database", "messaging", '
-     '"memcached", "ingress", "identity", "image", "placement", "networking", "compute", "block-storage", '
+     '"memcached", "identity", "image", "placement", "networking", "compute", "block-storage", '
      '"dashboard", "orchestration"'),
     ("unknown-service-override", _set("spec.services.telemetry", {"aodh": {"values": {}}}),
      "spec.services.telemetry: unknown field"),
     ("unknown-chart-override", _set("spec.services.compute.novaa", {"values": {}}),
      "spec.services.compute.novaa: unknown field"),
     ("unknown-release", _set("spec.openstack_version", "zed"),
-     'spec.openstack_version: Unsupported value: "zed": supported values: "caracal", "dalmatian", "epoxy", '
-     '"flamingo"'),
+     'spec.openstack_version: Unsupported value: "zed": supported values: "epoxy", "flamingo", '
+     '"gazpacho"'),
     ("nodes-key-without-separator", _set("spec.nodes", {"compute-node": {}}),
      'spec.nodes: Invalid value: nodes keys must have the form "<label>::<value>"'),
     ("nodes-unknown-daemonset",
      _set("spec.nodes", {"a::b": {"services": {"compute": {"nova": {"nova_api": {"values": {}}}}}}}),
      "spec.nodes.a::b.services.compute.nova.nova_api: unknown field"),
+    ("nodes-conf-only-daemonset",
+     _set("spec.nodes", {"a::b": {"services": {"compute": {"nova": {"nova_compute": {"values": {"pod": {}}}}}}}}),
+     "spec.nodes.a::b.services.compute.nova.nova_compute.values.pod: unknown field"),
+    ("gateway-created-with-section", _set("spec.features.gateway", {"class_name": "envoy", "section_name": "x"}),
+     "spec.features.gateway: Invalid value: section_name is for an existing Gateway; with class_name the routes "
+     "use the deployment's own listeners"),
+    ("gateway-created-elsewhere", _set("spec.features.gateway", {"class_name": "envoy", "namespace": "other"}),
+     "spec.features.gateway: Invalid value: a Gateway the deployment creates (class_name) lives in its "
+     "namespace: leave namespace unset"),
     ("missing-domain", _delete("spec.public_domain_name"), "spec.public_domain_name: Required value"),
     ("ssl-without-secret", _set("spec.features.ssl", {"public_endpoints": {"enabled": True}}),
      'spec.features.ssl.public_endpoints: Invalid value: secret_name is required when '
@@ -86,13 +95,13 @@ def update_pair(old_changes: dict[str, Any], new_changes: dict[str, Any]) -> tup
 
 
 VERSION_RULE = ('spec.openstack_version: Invalid value: openstack_version may move at most one release '
-                "forward (caracal -> dalmatian -> epoxy -> flamingo) and never back")
+                "forward (epoxy -> flamingo -> gazpacho) and never back")
 
 UPDATES = [
-    ("same-version", {"openstack_version": "caracal"}, {"openstack_version": "caracal"}, []),
-    ("one-step-forward", {"openstack_version": "caracal"}, {"openstack_version": "dalmatian"}, []),
-    ("skip-a-release", {"openstack_version": "caracal"}, {"openstack_version": "epoxy"}, [VERSION_RULE]),
-    ("downgrade", {"openstack_version": "epoxy"}, {"openstack_version": "dalmatian"}, [VERSION_RULE]),
+    ("same-version", {"openstack_version": "epoxy"}, {"openstack_version": "epoxy"}, []),
+    ("one-step-forward", {"openstack_version": "epoxy"}, {"openstack_version": "flamingo"}, []),
+    ("skip-a-release", {"openstack_version": "epoxy"}, {"openstack_version": "gazpacho"}, [VERSION_RULE]),
+    ("downgrade", {"openstack_version": "gazpacho"}, {"openstack_version": "flamingo"}, [VERSION_RULE]),
     ("preset-change", {"preset": "core"}, {"preset": "compute"},
      ['spec.preset: Invalid value: preset is immutable']),
     ("size-change-allowed", {"size": "tiny"}, {"size": "medium"}, []),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned control-plane binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
-# etcd, kwok, helm) from Go modules and prints the directory holding them (last line of stdout).
+# etcd, kwok, helm) from Go modules, copies the Gateway API's standard-channel CRDs next to them (gateway-api-crds/)
+# and prints the directory holding them (last line of stdout).
 #
 # The directory is in the per-user cache, keyed by a digest of the pins and the wrapper modules, so a fresh
 # clone reuses it and a changed pin builds a new one. Go's own module and build caches make rebuilds cheap.
@@ -41,5 +42,29 @@ build kube kubectl k8s.io/kubernetes/cmd/kubectl "$kube_version"
 build etcd etcd osop.dev/tools/etcd
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
 build helm helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+
+# The Gateway API CRDs (HTTPRoute, Gateway, ...) are YAML files in the pinned module's source: no build, a copy.
+# Only the CRDs: the safe-upgrades ValidatingAdmissionPolicy next to them guards a long-lived cluster's CRDs against
+# downgrades, which a throwaway local cluster does not need.
+gateway_api_crds() {
+  local out="$bin/gateway-api-crds" module=sigs.k8s.io/gateway-api dir version file
+  [ -d "$out" ] && return 0
+  echo "copying the Gateway API $GATEWAY_API_VERSION CRDs" >&2
+  read -r dir version < <(cd "$here/go/gateway-api" && go mod download "$module" &&
+                          go list -m -f '{{.Dir}} {{.Version}}' "$module")
+  if [ "$version" != "$GATEWAY_API_VERSION" ]; then
+    echo "tools/go/gateway-api requires $module $version, versions.env pins $GATEWAY_API_VERSION" >&2
+    return 1
+  fi
+  rm -rf "$out.tmp" && mkdir "$out.tmp"
+  for file in "$dir"/config/crd/standard/*.yaml; do
+    if grep -q '^kind: CustomResourceDefinition$' "$file"; then
+      cp "$file" "$out.tmp/"
+    fi
+  done
+  chmod 644 "$out.tmp"/*.yaml  # copies of the read-only module cache
+  mv "$out.tmp" "$out"
+}
+gateway_api_crds
 touch "$bin/.complete"
 echo "$bin"

@@ -2,11 +2,12 @@
 
 Deployments, StatefulSets, DaemonSets and Jobs labelled `application` and `component` are watched (the label
 selector is applied by the API server) and kept in Kopf indexes as small projections, so nothing is ever listed
-twice. A workload belongs to the osdpl whose `status.children` has its Helm release. A workload event in a
-namespace schedules its osdpls for a health check: 0.1 s later if the osdpl's health was not written within the
-last coalescing window (a lone change shows fast), else when that window ends (a burst of hundreds of events costs
-one PATCH per window). A PATCH is sent only when `health`, `health_progress` or `health_basis` differ from what
-the osdpl holds. The osdpl process turns `status.health` into the Ready/Progressing/Degraded conditions.
+twice; Jobs created by CronJobs are left out (periodic tasks, not steps of the deployment). A workload belongs to
+the osdpl whose `status.children` has its Helm release. A workload event in a namespace schedules its osdpls for a
+health check: 0.1 s later if the osdpl's health was not written within the last coalescing window (a lone change
+shows fast), else when that window ends (a burst of hundreds of events costs one PATCH per window). A PATCH is sent
+only when `health`, `health_progress` or `health_basis` differ from what the osdpl holds. The osdpl process turns
+`status.health` into the Ready/Progressing/Degraded conditions.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pykube.exceptions import HTTPError
 
 from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.health import (PROGRESSING, READY, Workload, component_health, health_progress,
-                                            release_basis, releases_of, with_grace, workload_of)
+                                            release_basis, releases_of, scheduled_run, with_grace, workload_of)
 from openstack_operator.core.status import status_patch
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube.client import OpenStackDeployment
@@ -74,6 +75,13 @@ class HealthController:
         elif self.stalled.get(workload.uid, ("", 0.0))[0] != workload.assessment.reason:
             self.stalled[workload.uid] = (workload.assessment.reason, time.monotonic())
         return workload
+
+    def index_entry(self, body: Mapping[str, Any]) -> dict[str, Workload]:
+        """What Kopf's index keeps of a watched object: {namespace: projection}; nothing for a Job a CronJob created
+        (an empty result takes the object out of the index, as a filter that stops matching would)."""
+        if scheduled_run(body):
+            return {}
+        return {body["metadata"]["namespace"]: self.project(body)}
 
     def forget(self, body: Mapping[str, Any]) -> None:
         self.stalled.pop(body["metadata"].get("uid", ""), None)
@@ -220,7 +228,7 @@ def _capture_indexes(handler_kwargs: Mapping[str, Any]) -> None:
 def _register(group: str, version: str, plural: str) -> None:
     @kopf.index(group, version, plural, id=_index_name(plural), registry=REGISTRY)
     def index(body: kopf.Body, **_: Any) -> dict[str, Workload]:
-        return {body["metadata"]["namespace"]: _controller.project(body)}
+        return _controller.index_entry(body)
 
     # Kopf calls event handlers only once every index has its initial listing: no check sees a partial picture.
     @kopf.on.event(group, version, plural, id=f"{plural}_event", registry=REGISTRY)
@@ -228,7 +236,8 @@ def _register(group: str, version: str, plural: str) -> None:
         _capture_indexes(kwargs)
         if event.get("type") == "DELETED":
             _controller.forget(body)
-        _controller.workload_changed(body["metadata"]["namespace"])
+        if not scheduled_run(body):  # not indexed: nothing to check again
+            _controller.workload_changed(body["metadata"]["namespace"])
 
 
 for _group, _version, _plural in RESOURCES.values():

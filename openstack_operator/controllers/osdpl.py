@@ -144,7 +144,8 @@ class OsdplController:
         osdpl = load_osdpl(self.catalog, body)
         enabled = osdpl.spec.enabled_services(self.catalog)
         labels = {OSDPL_LABEL: name}
-        credentials = ensure_credentials(self.catalog, namespace, name, required_credentials(self.catalog, enabled), labels)
+        credentials = ensure_credentials(self.catalog, namespace, name, required_credentials(self.catalog, enabled),
+                                         labels)
         services = self.renderer.render(osdpl.spec, credentials, namespace)
         owner = owner_reference(body)
         specs = {service.name: bundle_spec(name, service) for service in services}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
-# Words in a values key that holds a secret (password, memcache_secret_key, metadata_proxy_shared_secret, ...).
+# Words in a values key that holds a secret (password, memcache_secret_key, erlang_cookie, ...).
 # Not "key" alone: node_selector_key, label `key` and the like name labels, and hiding them hides the error.
-_SENSITIVE_KEYS = ("password", "secret", "token", "passphrase", "credential")
+_SENSITIVE_KEYS = ("password", "secret", "token", "passphrase", "credential", "cookie")
 MASK = "<redacted>"
 
 

@@ -67,7 +67,7 @@ def test_transition_rules_on_update(kubectl: Kubectl, namespace: str, old_change
 def test_printer_columns_and_status_subresource(kubectl: Kubectl, namespace: str) -> None:
     doc = load_example("minimal")
     kubectl.run("apply", "-f", "-", input=_in(namespace, doc))
-    status = {"status": {"openstack_version": "caracal", "lcm_progress": "9/9", "health_progress": "12/12",
+    status = {"status": {"openstack_version": "epoxy", "lcm_progress": "9/9", "health_progress": "12/12",
                          "conditions": [{"type": "Ready", "status": "True", "reason": "Deployed", "message": "",
                                          "lastTransitionTime": "2026-11-22T00:00:00Z"}]}}
     kubectl.run("-n", namespace, "patch", "osdpl", "osh-dev", "--subresource=status", "--type=merge",
@@ -77,7 +77,7 @@ def test_printer_columns_and_status_subresource(kubectl: Kubectl, namespace: str
                 "-p", json.dumps({"status": {"lcm_progress": "0/9"}}))
     table = kubectl.run("-n", namespace, "get", "osdpl").stdout.splitlines()
     assert table[0].split() == ["NAME", "OPENSTACK", "READY", "LCM", "PROGRESS", "HEALTH", "AGE"]
-    assert table[1].split()[:5] == ["osh-dev", "caracal", "True", "9/9", "12/12"]
+    assert table[1].split()[:5] == ["osh-dev", "epoxy", "True", "9/9", "12/12"]
 
 
 def test_kubectl_explain_describes_typed_fields(kubectl: Kubectl) -> None:

@@ -39,7 +39,7 @@ def test_validate_accepts_examples(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_validate_old_manifest_checks_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     new = tmp_path / "new.yaml"
-    new.write_text((EXAMPLES / "minimal.yaml").read_text().replace("caracal", "flamingo"))
+    new.write_text((EXAMPLES / "minimal.yaml").read_text().replace("epoxy", "gazpacho"))
     code, _, err = _run(capsys, "validate", "-f", str(new), "--old", str(EXAMPLES / "minimal.yaml"))
     assert code == 1 and "openstack_version may move at most one release forward" in err
 

@@ -45,13 +45,13 @@ def _osdpl(health_state: str = "Ready", spec_error: str = "", generation: int = 
                             "status": {"releases": {"keystone": {"state": "deployed", "fingerprint": "k1",
                                                                  "revision": 1}}}}}
     observed = Observed(generation=generation if draft else 3, reconciled_generation=3, draft=draft,
-                        openstack_version="caracal", desired={"identity": {"keystone": "k1"}}, bundles=bundles,
+                        openstack_version="epoxy", desired={"identity": {"keystone": "k1"}}, bundles=bundles,
                         spec_error=spec_error)
     health = {"health": {"keystone": {"api": {"state": health_state, "reason": "r"}}},
               "health_basis": release_basis(children(observed))}
     observed = Observed(**{**observed.__dict__, "previous": health})
     return {"metadata": {"name": "osh", "generation": generation},
-            "spec": {"draft": draft, "openstack_version": "caracal"},
+            "spec": {"draft": draft, "openstack_version": "epoxy"},
             "status": {**health, **compute_status(observed, NOW)}}
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from openstack_operator.core.health import (PROGRESSING, READY, UNHEALTHY, Assessment, Workload, assess,
-                                            component_health, health_progress, release_basis, with_grace,
-                                            workload_release)
+                                            component_health, health_progress, listed_generations, release_basis,
+                                            scheduled_run, with_grace, workload_release)
 
 
 def _workload(kind: str, spec: dict[str, Any], status: dict[str, Any], generation: int = 1) -> dict[str, Any]:
@@ -116,3 +116,28 @@ def test_a_workload_belongs_to_the_release_helm_annotated_it_with() -> None:
     assert workload_release(annotated) == "openstack-keystone"
     assert workload_release({"metadata": {"labels": {"release_group": "openstack-glance"}}}) == "openstack-glance"
     assert workload_release({"metadata": {}}) == ""
+
+
+def _job_of(owner_kind: str | None, annotations: dict[str, str] | None = None, kind: str = "Job") -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": "j", "uid": f"uid-{owner_kind}", "generation": 1,
+                                "labels": {"application": "keystone", "component": "fernet-rotate",
+                                           "release_group": "openstack-keystone"},
+                                "annotations": annotations or {}}
+    if owner_kind:
+        metadata["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": owner_kind, "name": "o", "uid": "u"}]
+    return {"kind": kind, "metadata": metadata, "spec": {}, "status": {}}
+
+
+def test_a_job_a_cronjob_created_is_no_step_of_the_deployment() -> None:
+    assert scheduled_run(_job_of("CronJob"))
+    # orphaned (the CronJob deleted, its Jobs kept): the CronJob controller's annotation still tells
+    assert scheduled_run(_job_of(None, {"batch.kubernetes.io/cronjob-scheduled-timestamp": "2026-01-01T00:00:00Z"}))
+    assert not scheduled_run(_job_of(None))  # a Helm-made Job: db-sync, bootstrap, ...
+    assert not scheduled_run(_job_of("Deployment"))
+    assert not scheduled_run(_job_of("CronJob", kind="Deployment"))
+
+
+def test_a_fresh_list_is_compared_without_the_jobs_of_cronjobs() -> None:
+    # The health process indexes no CronJob Job: the LIST it compares its indexes with must not expect one.
+    listed = listed_generations([_job_of(None), _job_of("CronJob")])
+    assert listed == {"uid-None": (1, "openstack-keystone")}

@@ -80,7 +80,12 @@ class Cluster:
         return iter(self.index.values())
 
     def put(self, body: dict[str, Any]) -> None:
-        self.index[body["metadata"]["name"]] = self.health.project(body)
+        # As Kopf's index handler: an empty entry takes the object out of the index.
+        entry = self.health.index_entry(body)
+        if entry:
+            self.index[body["metadata"]["name"]] = entry["ns"]
+        else:
+            self.index.pop(body["metadata"]["name"], None)
         self.health.workload_changed("ns")
 
     def remove(self, name: str) -> None:
@@ -271,6 +276,45 @@ def test_no_grace_runs_while_a_job_is_at_work_and_it_restarts_when_the_job_is_do
         await asyncio.sleep(0.15)  # the Deployment has not moved for 0.75 s, but the Job finished 0.15 s ago
         assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Progressing"
         await asyncio.sleep(0.4)
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Unhealthy"
+        health.queue.close()
+
+    _run(scenario)
+
+
+def _cronjob_run(name: str, status: dict[str, Any]) -> dict[str, Any]:
+    """A Job the keystone release's CronJob created: OpenStack-Helm labels it like the release's own Jobs."""
+    job = _job(name, running=True)
+    job["metadata"]["annotations"] = {}
+    job["metadata"]["labels"]["release_group"] = "openstack-keystone"
+    job["metadata"]["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "keystone-fernet-rotate",
+                                           "uid": "uid-cron", "controller": True}]
+    job["status"] = status
+    return job
+
+
+def test_jobs_of_cronjobs_are_neither_reported_nor_hold_ready_back(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        cluster.put(_deployment("api", available=1))
+        cluster.put(_cronjob_run("keystone-fernet-rotate-1", {"conditions": [
+            {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "x"}]}))
+        cluster.put(_cronjob_run("keystone-fernet-rotate-2", {}))  # pods not running yet: would go Unhealthy
+        await health.queue.join()
+        status = fake_api.osdpl["status"]
+        assert status["health"] == {"keystone": {"api": {"state": "Ready", "reason": "1/1 replicas available"}}}
+        assert status["health_progress"] == "1/1"
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_a_running_job_of_a_cronjob_does_not_pause_the_grace_period(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health, cluster = _watching(fake_api, grace=0.3, coalesce=0.01)
+        cluster.put(_cronjob_run("keystone-fernet-rotate-1", {"active": 1, "ready": 1}))  # runs for a long time
+        cluster.put(_deployment("api", available=0))  # waits for no one: stuck
+        await asyncio.sleep(0.6)
         assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Unhealthy"
         health.queue.close()
 

@@ -36,15 +36,17 @@ def _write(path: Path, data: Any) -> None:
 @pytest.fixture
 def probe_catalog(tmp_path: Path) -> Catalog:
     _write(tmp_path / "catalog.yaml", {
-        "services": {"svc": {"charts": {"probe": {"group": "openstack", "version": "1.0.0",
-                                                  "daemonsets": ["probe_agent"], "credentials": ["probe_db"]}}}},
+        "chart_set": {"version": "1.0.0", "repository": "https://charts.example.com"},
+        "services": {"svc": {"charts": {"probe": {"group": "openstack", "digest": "sha256:" + "0" * 64,
+                                                  "daemonsets": {"probe_agent": "root", "probe_conf": "conf"}, "credentials": ["probe_db"]}}}},
+        "credentials": {"probe_db": {"kind": "database", "username": "probe"}},
         "releases": ["r1"], "presets": ["p"], "sizes": ["s"],
     })
-    _write(tmp_path / "releases/r1.yaml", {"series": "1", "images": {"probe": "probe:1"}})
+    _write(tmp_path / "releases/r1.yaml", {"series": "1", "images": {"probe": {"probe": "quay.io/airshipit/probe:1"}}})
     _write(tmp_path / "presets/p.yaml", {"services": ["svc"], "values": {"probe": {"layer": _keys("preset")}}})
     _write(tmp_path / "sizes/s.yaml", {"helm_timeout_seconds": 60, "values": {"probe": {"layer": _keys("size")}}})
     template = (
-        "base:\n  image: {{ image('probe') | tojson }}\n  password: {{ cred('probe_db').password | tojson }}\n"
+        "base:\n  image: {{ image_tags.probe | tojson }}\n  password: {{ cred('probe_db').password | tojson }}\n"
         f"  layer: {_keys('template')}\n"
         f"features:\n  layer: {_keys('features')}\n"
     )
@@ -81,8 +83,8 @@ def test_common_block_of_the_other_group_does_not_apply(probe_catalog: Catalog) 
 
 
 def test_nodes_layer_beats_services(probe_catalog: Catalog) -> None:
-    services_overrides = {"overrides": {"probe_agent": {"labels": [{"label": {"key": "x", "values": ["y"]},
-                                                                     "values": {"from": "services"}}]}}}
+    services_overrides = {"overrides": {"probe_agent": {"labels": {"zone::a": {"values": {"from": "services",
+                                                                                          "kept": True}}}}}}
     values = _render(probe_catalog, {
         "services": {"svc": {"probe": {"values": services_overrides}}},
         "nodes": {
@@ -90,7 +92,19 @@ def test_nodes_layer_beats_services(probe_catalog: Catalog) -> None:
             "zone::a": {"services": {"svc": {"probe": {"probe_agent": {"values": {"from": "nodes-a"}}}}}},
         },
     })
-    assert values["overrides"] == {"probe_agent": {"labels": [
-        {"label": {"key": "zone", "values": ["a"]}, "values": {"from": "nodes-a"}},
-        {"label": {"key": "zone", "values": ["b"]}, "values": {"from": "nodes-b"}},
+    assert values["overrides"] == {"probe_agent": {"labels": {
+        "zone::a": {"values": {"from": "nodes-a", "kept": True}},
+        "zone::b": {"values": {"from": "nodes-b"}},
+    }}}
+
+
+def test_nodes_of_a_conf_shaped_daemonset_become_conf_overrides(probe_catalog: Catalog) -> None:
+    values = _render(probe_catalog, {"nodes": {
+        "zone::b": {"services": {"svc": {"probe": {"probe_conf": {"values": {"conf": {"opt": "b"}}}}}}},
+        "zone::a": {"services": {"svc": {"probe": {"probe_conf": {"values": {"conf": {"opt": "a"}}}}}}},
+    }})
+    assert "overrides" not in values
+    assert values["conf"]["overrides"] == {"probe_conf": {"labels": [
+        {"label": {"key": "zone", "values": ["a"]}, "conf": {"opt": "a"}},
+        {"label": {"key": "zone", "values": ["b"]}, "conf": {"opt": "b"}},
     ]}}

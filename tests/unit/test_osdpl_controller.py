@@ -20,8 +20,8 @@ class Recorder:
         self.bundles: dict[str, dict[str, Any]] = {}  # service -> bundle as the API would list it
         self.renders = 0
 
-    def ensure_credentials(self, namespace: str, osdpl: str, names: Any, labels: Any) -> Any:
-        return credentials_from(with_missing_generated({}, names))
+    def ensure_credentials(self, catalog: Catalog, namespace: str, osdpl: str, names: Any, labels: Any) -> Any:
+        return credentials_from(catalog, with_missing_generated({}, names))
 
     def apply_secret(self, *args: Any, **kwargs: Any) -> bool:
         return True

@@ -18,7 +18,7 @@ def test_every_credential_in_rendered_values_is_redacted_and_labels_are_not(cata
     osdpl = load_osdpl(catalog, load_example("full"))
     enabled = osdpl.spec.enabled_services(catalog)
     passwords = with_missing_generated({}, required_credentials(catalog, enabled))
-    services = renderer.render(osdpl.spec, credentials_from(passwords), "openstack")
+    services = renderer.render(osdpl.spec, credentials_from(catalog, passwords), "openstack")
     checked = 0
     for service in services:
         for release in service.releases:

@@ -23,7 +23,7 @@ GOLDEN = Path(__file__).parent / "golden"
 def _render(renderer: Renderer, doc: dict[str, Any]) -> list[RenderedService]:
     osdpl = load_osdpl(renderer.catalog, doc)
     enabled = osdpl.spec.enabled_services(renderer.catalog)
-    credentials = placeholder_credentials(required_credentials(renderer.catalog, enabled))
+    credentials = placeholder_credentials(renderer.catalog, required_credentials(renderer.catalog, enabled))
     return renderer.render(osdpl.spec, credentials, osdpl.namespace)
 
 
@@ -44,20 +44,24 @@ def test_golden_values(example: str, capsys: pytest.CaptureFixture[str]) -> None
 
 def test_minimal_example_releases_images_and_replicas(renderer: Renderer) -> None:
     services = _render(renderer, load_example("minimal"))
-    assert [s.name for s in services] == ["database", "messaging", "memcached", "ingress", "identity", "image",
+    assert [s.name for s in services] == ["database", "messaging", "memcached", "identity", "image",
                                           "placement", "networking", "dashboard"]
-    keystone = services[4].releases[0]
-    assert keystone.name == "openstack-keystone"
-    assert keystone.values["images"]["tags"]["keystone_api"] == "quay.io/airshipit/keystone:2024.1-ubuntu_jammy"
+    keystone = services[3].releases[0]
+    assert keystone.name == "openstack-keystone" and keystone.version == "2026.1.0"
+    # No images_base_url: every image as upstream publishes it for the release, client jobs included.
+    assert keystone.values["images"]["tags"]["keystone_api"] == "quay.io/airshipit/keystone:2025.1-ubuntu_noble"
+    assert keystone.values["images"]["tags"]["ks_user"] == "quay.io/airshipit/openstack-client:2025.1-ubuntu_noble"
     assert keystone.values["pod"]["replicas"] == {"api": 1}
-    assert services[4].depends_on == ("database", "messaging", "memcached", "ingress")
+    assert services[3].depends_on == ("database", "messaging", "memcached")
 
 
 def test_release_and_size_select_tags_and_replicas(renderer: Renderer) -> None:
     doc = load_example("minimal")
-    doc["spec"].update(openstack_version="epoxy", size="medium")
+    doc["spec"].update(openstack_version="gazpacho", size="medium")
+    doc["spec"]["artifacts"] = {"images_base_url": "mirror.example.com/osh/"}
     glance = next(s for s in _render(renderer, doc) if s.name == "image").releases[0]
-    assert glance.values["images"]["tags"]["glance_api"] == "quay.io/airshipit/glance:2025.1-ubuntu_noble"
+    assert glance.values["images"]["tags"]["glance_api"] == "mirror.example.com/osh/glance:2026.1-ubuntu_noble"
+    assert glance.values["images"]["tags"]["rabbit_init"] == "mirror.example.com/osh/rabbitmq:4.3.5-management"
     assert glance.values["pod"]["replicas"] == {"api": 3}
     assert glance.timeout_seconds == 1200
 
@@ -133,8 +137,15 @@ def test_full_example_feature_rendering(renderer: Renderer) -> None:
     assert neutron["conf"]["plugins"]["ml2_conf"]["ml2_type_vlan"]["network_vlan_ranges"] == "physnet2:1000:1999"
     nova = services["compute"].releases[1].values
     assert nova["conf"]["nova"]["DEFAULT"]["cpu_allocation_ratio"] == 4.0
-    assert nova["overrides"]["nova_compute"]["labels"][0]["label"] == {"key": "compute-type", "values": ["hpc"]}
-    assert nova["endpoints"]["compute"]["host_fqdn_override"]["public"]["tls"] == {"secretName": "public-endpoints-tls"}
+    assert nova["conf"]["overrides"]["nova_compute"]["labels"] == [
+        {"label": {"key": "compute-type", "values": ["hpc"]}, "conf": {"nova": {"DEFAULT": {"cpu_allocation_ratio": 1.0}}}}]
+    assert nova["endpoints"]["compute"]["host_fqdn_override"] == {"public": {"host": "nova.cloud.example.com"}}
+    assert nova["endpoints"]["compute"]["scheme"] == {"public": "https"}
+    route = nova["extraObjects"]["route_nova"]
+    assert route["spec"]["parentRefs"] == [{"name": "cloud-gateway", "namespace": "gateways"}]
+    assert route["spec"]["hostnames"] == ["nova.cloud.example.com"]
+    assert route["spec"]["rules"][0]["backendRefs"] == [{"name": "nova-api", "port": 8774}]
+    assert neutron["conf"]["auto_bridge_add"] == {"br-ex": "ens5", "br-vlan": "bond1"}
     keystone = services["identity"].releases[0].values
     assert keystone["pod"]["replicas"]["api"] == 3  # services beat size
     assert keystone["conf"]["ks_domains"]["ldap.example.com"]["identity"]["driver"] == "ldap"

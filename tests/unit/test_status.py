@@ -18,7 +18,7 @@ def _bundle(states: dict[str, dict[str, Any]], uninstall: bool = False) -> dict[
 
 def _observed(bundles: dict[str, Any], **kwargs: Any) -> Observed:
     desired = {"database": {"mariadb": "f1"}, "identity": {"keystone": "k1"}}
-    defaults: dict[str, Any] = dict(generation=3, reconciled_generation=3, draft=False, openstack_version="caracal",
+    defaults: dict[str, Any] = dict(generation=3, reconciled_generation=3, draft=False, openstack_version="epoxy",
                                     desired=desired, bundles=bundles)
     return Observed(**{**defaults, **kwargs})
 
@@ -48,7 +48,7 @@ def test_all_releases_at_their_fingerprint_and_healthy_workloads_is_ready() -> N
                                    "Degraded": ("False", "AsExpected")}
     assert "2 services deployed, 2/2 components ready" in status["conditions"][0]["message"]
     assert status["lcm_progress"] == "2/2" and status["observedGeneration"] == 3
-    assert status["openstack_version"] == "caracal"
+    assert status["openstack_version"] == "epoxy"
     assert all(c["observedGeneration"] == 3 for c in status["conditions"])
 
 

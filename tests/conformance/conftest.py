@@ -1,0 +1,120 @@
+"""Renders each example deployment with the operator, then every release with its real chart (`helm template`),
+once per session and in parallel."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytest
+import yaml
+
+from devcluster.binaries import bin_dir
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.credentials import Credential, credentials_from, required_credentials
+from openstack_operator.core.manifest import Osdpl, load_osdpl
+from openstack_operator.core.render import RenderedRelease, Renderer
+
+from ..osdpl_cases import EXAMPLES
+from . import lib
+
+REPO = Path(__file__).resolve().parents[2]
+CHARTS = REPO.parent / "shared" / "openstack-helm" / "charts"
+HERE = Path(__file__).parent
+MANIFESTS = {"minimal": EXAMPLES / "minimal.yaml", "full": EXAMPLES / "full.yaml",
+             "all-features": HERE / "all-features.yaml"}
+WORKERS = min(4, max(2, os.cpu_count() or 2))
+
+
+@dataclass
+class Rendered:
+    """One release as the chart renders it; `problem` instead when it cannot be rendered."""
+
+    release: RenderedRelease
+    chart_tgz: Path
+    manifests: list[lib.Manifest] = field(default_factory=list)
+    workload_keys: dict[str, str] = field(default_factory=dict)  # from the replicas probe
+    problem: str | None = None
+
+
+@dataclass
+class Deployment:
+    osdpl: Osdpl
+    doc: dict[str, Any]
+    credentials: dict[str, Credential]
+    releases: dict[str, Rendered]  # by release name
+
+    def ok(self) -> list[Rendered]:
+        return [r for r in self.releases.values() if r.problem is None]
+
+    def all_manifests(self) -> list[lib.Manifest]:
+        return [m for r in self.ok() for m in r.manifests]
+
+
+@pytest.fixture(scope="session")
+def charts() -> Path:
+    if not CHARTS.is_dir():
+        pytest.skip(f"the OpenStack-Helm charts are not at {CHARTS} (a cached fetch is to come)")
+    return CHARTS
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    return Path(os.environ["OSOP_HELM"]) if os.environ.get("OSOP_HELM") else bin_dir() / "helm"
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+def conformance_credentials(catalog: Catalog, names: list[str]) -> dict[str, Credential]:
+    """Distinct passwords, so each one can be found in the manifests (never placeholders shared between names)."""
+    return credentials_from(catalog, {name: f"pw-{name}-{secrets.token_hex(6)}" for name in names})
+
+
+def render_release(helm: Path, rendered: Rendered) -> None:
+    """`helm template` of the release's values, and of the replicas probe (see lib.replica_probe_values)."""
+    release = rendered.release
+    try:
+        rendered.manifests = lib.helm_template(helm, release.name, rendered.chart_tgz, release.namespace,
+                                               release.values)
+        probe, sentinels = lib.replica_probe_values(release.values, lib.chart_facts(rendered.chart_tgz).defaults)
+        rendered.workload_keys = lib.replica_keys(
+            lib.helm_template(helm, release.name, rendered.chart_tgz, release.namespace, probe), sentinels)
+    except lib.HelmError as exc:
+        rendered.problem = str(exc)
+
+
+def render_deployment(catalog: Catalog, doc: dict[str, Any], charts: Path) -> Deployment:
+    """The operator's rendering of `doc` (no helm yet): releases whose chart archive is missing carry a problem."""
+    osdpl = load_osdpl(catalog, doc)
+    enabled = osdpl.spec.enabled_services(catalog)
+    credentials = conformance_credentials(catalog, required_credentials(catalog, enabled))
+    releases = {}
+    for service in Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace):
+        for release in service.releases:
+            tgz = charts / f"{release.chart}-{release.version}.tgz"
+            releases[release.name] = Rendered(release, tgz, problem=None if tgz.is_file() else
+                                              f"no chart archive {tgz.name} in {charts}")
+    return Deployment(osdpl, doc, credentials, releases)
+
+
+@pytest.fixture(scope="session")
+def deployments(charts: Path, helm: Path, catalog: Catalog) -> dict[str, Deployment]:
+    """Every manifest of MANIFESTS, rendered and templated: all releases of all manifests share one pool."""
+    result = {name: render_deployment(catalog, yaml.safe_load(path.read_text()), charts)
+              for name, path in MANIFESTS.items()}
+    jobs = [r for d in result.values() for r in d.releases.values() if r.problem is None]
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(lambda r: render_release(helm, r), jobs))
+    return result
+
+
+@pytest.fixture(params=list(MANIFESTS))
+def deployment(request: pytest.FixtureRequest, deployments: Mapping[str, Deployment]) -> Deployment:
+    return deployments[request.param]

@@ -1,0 +1,481 @@
+"""Conformance library: render values with the real OpenStack-Helm charts (`helm template`) and check that what
+we set took effect.
+
+Every check is a pure function returning human-readable problems (empty list: conforms). Messages name objects,
+paths and credentials, never a password.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import json
+import re
+import subprocess
+import tarfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import yaml
+
+Manifest = dict[str, Any]
+Path_ = tuple[str, ...]  # a values path, e.g. ("conf", "nova", "DEFAULT")
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+HTTPROUTE_API = "gateway.networking.k8s.io/v1"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Charts and `helm template`
+
+
+@dataclass(frozen=True)
+class ChartFacts:
+    """What a chart archive tells without rendering: its defaults, the `.Values` paths its templates (and
+    helm-toolkit's) name, and its per-node override keys with their shape (`conf` or `root`)."""
+
+    defaults: Mapping[str, Any]
+    referenced: frozenset[Path_]
+    overrides: Mapping[str, str]
+
+
+_VALUES_REF = re.compile(r"Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+# `index .Values.a "b" "c"`: the quoted arguments extend the path (keys with dashes are read this way)
+_INDEX_REF = re.compile(r'index\s+\(?\$?[A-Za-z_]*\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)*)((?:\s+"[^"]+")+)')
+_DAEMONSET_NAME = re.compile(r'\$daemonset\s*:=\s*"([^"]+)"')
+
+
+@functools.cache
+def chart_facts(chart_tgz: Path) -> ChartFacts:
+    defaults: Mapping[str, Any] = {}
+    referenced: set[Path_] = set()
+    overrides: dict[str, str] = {}
+    with tarfile.open(chart_tgz) as archive:
+        for member in archive.getmembers():
+            parts = member.name.split("/")
+            if not member.isfile():
+                continue
+            file = archive.extractfile(member)
+            if file is None:
+                continue
+            text = file.read().decode(errors="replace")
+            if len(parts) == 2 and parts[1] == "values.yaml":
+                defaults = yaml.load(text, Loader=_Loader) or {}
+            elif "templates" in parts:
+                referenced |= {tuple(m.group(1)[1:].split(".")) for m in _VALUES_REF.finditer(text)}
+                for m in _INDEX_REF.finditer(text):
+                    base = tuple(p for p in m.group(1).split(".") if p)
+                    referenced.add(base + tuple(re.findall(r'"([^"]+)"', m.group(2))))
+                if len(parts) == 3:  # the chart's own templates/<file>: which override helper it calls
+                    shape = ("root" if "utils.daemonset_overrides_root" in text
+                             else "conf" if "utils.daemonset_overrides\"" in text else None)
+                    name = _DAEMONSET_NAME.search(text)
+                    if shape and name:
+                        overrides[f"{parts[0]}_{name.group(1)}"] = shape
+    return ChartFacts(defaults=defaults, referenced=frozenset(referenced), overrides=overrides)
+
+
+class HelmError(Exception):
+    pass
+
+
+_cache: dict[tuple[str, str, str, str], list[Manifest]] = {}
+_cache_lock = threading.Lock()
+
+
+def helm_template(helm: Path, release: str, chart_tgz: Path, namespace: str,
+                  values: Mapping[str, Any]) -> list[Manifest]:
+    """The chart's manifests for these values, cached per (chart, release, namespace, values digest) for the
+    session. Callers must not modify the result."""
+    text = json.dumps(values, sort_keys=True)  # JSON is YAML: helm reads it from stdin
+    key = (str(chart_tgz), release, namespace, hashlib.sha256(text.encode()).hexdigest())
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    result = subprocess.run(
+        [str(helm), "template", release, str(chart_tgz), "--namespace", namespace,
+         "--api-versions", f"{HTTPROUTE_API}", "-f", "-"],
+        input=text, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise HelmError(f"helm template {release} ({chart_tgz.name}): {result.stderr.strip()}")
+    manifests = [doc for doc in yaml.load_all(result.stdout, Loader=_Loader) if isinstance(doc, dict)]
+    with _cache_lock:
+        _cache[key] = manifests
+    return manifests
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Manifest helpers
+
+
+def _name(obj: Manifest) -> str:
+    return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+
+
+def _walk_containers(node: Any) -> Iterator[Mapping[str, Any]]:
+    """Every container of an object, wherever its pod template sits (Deployment, CronJob, extra objects...)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("containers", "initContainers", "ephemeralContainers") and isinstance(value, list):
+                yield from (c for c in value if isinstance(c, dict))
+            else:
+                yield from _walk_containers(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_containers(item)
+
+
+def _config_files(obj: Manifest) -> dict[str, str]:
+    """File name -> text of a Secret (data decoded, stringData) or ConfigMap (data)."""
+    files: dict[str, str] = {}
+    if obj.get("kind") == "Secret":
+        for key, value in (obj.get("data") or {}).items():
+            try:
+                files[key] = base64.b64decode(str(value)).decode(errors="replace")
+            except (binascii.Error, ValueError):
+                files[key] = str(value)
+        files.update({k: str(v) for k, v in (obj.get("stringData") or {}).items()})
+    elif obj.get("kind") == "ConfigMap":
+        files.update({k: str(v) for k, v in (obj.get("data") or {}).items()})
+    return files
+
+
+def _get(tree: Any, path: Sequence[str]) -> Any:
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return None
+        tree = tree[key]
+    return tree
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. images
+
+
+def _registry(image: str) -> str:
+    first = image.split("/", 1)[0]
+    # Docker's rule: a first component with a dot, a colon or "localhost" is a registry host
+    if "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io (implicit)"
+
+
+def foreign_images(manifests: Sequence[Manifest], base_url: str) -> list[str]:
+    prefix = base_url.rstrip("/") + "/"
+    problems = []
+    for obj in manifests:
+        for container in _walk_containers(obj):
+            image = str(container.get("image", ""))
+            if not image.startswith(prefix):
+                problems.append(f"{_name(obj)} container {container.get('name')}: image from {_registry(image)}, "
+                                f"not {base_url}")
+    return problems
+
+
+def unpinned_images(manifests: Sequence[Manifest], values: Mapping[str, Any]) -> list[str]:
+    """Every container runs an image our values name in images.tags: no chart default slips through (a key we
+    do not set, or one the chart renamed, leaves the chart's own upstream image in place)."""
+    ours = {str(v) for v in (_get(values, ("images", "tags")) or {}).values()}
+    problems = []
+    for obj in manifests:
+        for container in _walk_containers(obj):
+            if str(container.get("image", "")) not in ours:
+                problems.append(f"{_name(obj)} container {container.get('name')}: image {container.get('image')} "
+                                f"is the chart's default, not one of our images.tags")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. replicas
+
+SENTINEL_BASE = 701  # probe replica counts: no chart default and no size layer uses these
+
+
+def replica_probe_values(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[dict[str, Any], dict[int, str]]:
+    """`values` with every pod.replicas key (ours and the chart's) set to a distinct sentinel; rendering them
+    shows which workload reads which key (names differ: nova's `osapi` is component `os-api`)."""
+    keys = sorted({**(_get(defaults, ("pod", "replicas")) or {}), **(_get(values, ("pod", "replicas")) or {})})
+    sentinels = {SENTINEL_BASE + i: key for i, key in enumerate(keys)}
+    probe = json.loads(json.dumps(values))
+    probe.setdefault("pod", {})["replicas"] = {key: n for n, key in sentinels.items()}
+    return probe, sentinels
+
+
+def replica_keys(probe_manifests: Sequence[Manifest], sentinels: Mapping[int, str]) -> dict[str, str]:
+    """Workload ("Kind/name") -> the pod.replicas key it reads, from a probe rendering."""
+    return {_name(obj): sentinels[obj["spec"]["replicas"]] for obj in probe_manifests
+            if obj.get("kind") in ("Deployment", "StatefulSet")
+            and obj.get("spec", {}).get("replicas") in sentinels}
+
+
+def replica_mismatches(manifests: Sequence[Manifest], values: Mapping[str, Any],
+                       workload_keys: Mapping[str, str]) -> list[str]:
+    """Every Deployment/StatefulSet reading a pod.replicas key we set has that many replicas. Keys of workloads
+    that are not rendered (disabled components) are fine."""
+    ours = _get(values, ("pod", "replicas")) or {}
+    problems = []
+    for obj in manifests:
+        key = workload_keys.get(_name(obj))
+        if obj.get("kind") in ("Deployment", "StatefulSet") and key in ours:
+            actual = obj.get("spec", {}).get("replicas")
+            if actual != ours[key]:
+                problems.append(f"{_name(obj)}: replicas {actual}, values pod.replicas.{key} say {ours[key]}")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. public routes
+
+
+@dataclass(frozen=True)
+class Route:
+    hostname: str
+    service: str
+    port: int | None = None  # None: any port the Service exposes
+
+
+def expected_routes(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[Route]:
+    """The public endpoints a release's values declare: every endpoints.<type> whose host_fqdn_override.public.host
+    we set, served by the chart's internal Service (hosts.internal, else hosts.default, as helm-toolkit's
+    hostname_short_endpoint_lookup resolves it)."""
+    routes = []
+    for kind, ours in sorted((_get(values, ("endpoints",)) or {}).items()):
+        host = _get(ours, ("host_fqdn_override", "public", "host"))
+        if not isinstance(host, str):
+            continue
+        hosts = {**(_get(defaults, ("endpoints", kind, "hosts")) or {}), **(_get(ours, ("hosts",)) or {})}
+        service = hosts.get("internal") or hosts.get("default")
+        service = service.get("host") if isinstance(service, dict) else service
+        routes.append(Route(host, str(service)))
+    return routes
+
+
+def missing_routes(manifests: Sequence[Manifest], expected: Sequence[Route]) -> list[str]:
+    """Each expected public hostname has an HTTPRoute with parents, whose backendRef is the expected Service on
+    a port that Service exposes. `manifests`: every release of the deployment (routes and Services may live in
+    different releases)."""
+    services = {obj["metadata"]["name"]: obj for obj in manifests if obj.get("kind") == "Service"}
+    routes = [obj for obj in manifests if obj.get("kind") == "HTTPRoute" and obj.get("apiVersion") == HTTPROUTE_API]
+    problems = []
+    for want in sorted(set(expected), key=lambda r: r.hostname):
+        matching = [r for r in routes if want.hostname in (r.get("spec", {}).get("hostnames") or [])]
+        if not matching:
+            problems.append(f"{want.hostname}: no HTTPRoute ({HTTPROUTE_API}) for this hostname")
+            continue
+        for route in matching:
+            if not route["spec"].get("parentRefs"):
+                problems.append(f"{want.hostname}: {_name(route)} has no parentRefs (attached to no Gateway)")
+        refs = [ref for route in matching for rule in route["spec"].get("rules") or []
+                for ref in rule.get("backendRefs") or [] if ref.get("kind", "Service") == "Service"]
+        to_service = [ref for ref in refs if ref.get("name") == want.service
+                      and (want.port is None or ref.get("port") == want.port)]
+        if not to_service:
+            found = ", ".join(sorted(f"{r.get('name')}:{r.get('port')}" for r in refs)) or "none"
+            problems.append(f"{want.hostname}: no backendRef to Service {want.service}"
+                            f"{'' if want.port is None else f':{want.port}'} (backendRefs: {found})")
+            continue
+        service = services.get(want.service)
+        if service is None:
+            problems.append(f"{want.hostname}: backend Service {want.service} is not rendered by any release")
+            continue
+        ports = {p.get("port") for p in service.get("spec", {}).get("ports") or []}
+        for ref in to_service:
+            if ref.get("port") not in ports:
+                problems.append(f"{want.hostname}: backendRef port {ref.get('port')} is not a port of Service "
+                                f"{want.service} ({', '.join(map(str, sorted(ports)))})")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. per-node DaemonSet overrides
+
+
+def ini_settings(conf: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
+    """Scalar settings of a `conf` values tree as (section, option) -> value: conf.<file>.<section>.<option>
+    (deeper trees such as conf.plugins.<file>.<section>.<option> alike); conf.<file>.<option> for section-less
+    files (libvirt.conf) has section ""."""
+    settings: dict[tuple[str, str], Any] = {}
+
+    def walk(node: Mapping[str, Any], path: Path_) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, (*path, str(key)))
+            elif not isinstance(value, list) and value is not None:
+                settings[(path[-1] if len(path) >= 2 else "", str(key))] = value
+    walk(conf, ())
+    return settings
+
+
+def _same_value(text: str, want: Any) -> bool:
+    text = text.strip().strip("\"'")
+    if isinstance(want, bool):
+        return text.lower() == str(want).lower()
+    if isinstance(want, (int, float)):
+        try:
+            return float(text) == float(want)
+        except ValueError:
+            return False
+    return text == str(want)
+
+
+def _file_has(text: str, section: str, option: str, want: Any) -> bool:
+    current = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1].strip()
+        elif "=" in line and not line.startswith(("#", ";")):
+            key, value = line.split("=", 1)
+            if key.strip() == option and current == section and _same_value(value, want):
+                return True
+    return False
+
+
+def node_override_problems(manifests: Sequence[Manifest], override_key: str, label: str, value: str,
+                           settings: Mapping[tuple[str, str], Any]) -> list[str]:
+    """The chart renders, for override key `<chart>_<daemonset>` and node group `label::value`, a DaemonSet of its
+    own (helm-toolkit names it `<chart>-<daemonset>-<hash>`, dashes for underscores) that requires `label In
+    [value]`, and the configuration it mounts (its own Secret/ConfigMap, rendered from the merged values) holds
+    every `settings` (section, option) -> value."""
+    group = f"{label}::{value}"
+    prefix = override_key.replace("_", "-") + "-"
+    candidates = [obj for obj in manifests if obj.get("kind") == "DaemonSet"
+                  and str(obj["metadata"]["name"]).startswith(prefix)]
+    if not candidates:
+        return [f"{group}: no DaemonSet {prefix}* rendered (override key {override_key})"]
+    selected = [ds for ds in candidates if _requires(ds, label, value)]
+    if not selected:
+        return [f"{group}: no DaemonSet {prefix}* requires node label {label} In [{value}] "
+                f"(rendered: {', '.join(sorted(ds['metadata']['name'] for ds in candidates))})"]
+    configs = {(obj["kind"], obj["metadata"]["name"]): obj for obj in manifests if obj.get("kind") in ("Secret", "ConfigMap")}
+    problems = []
+    for ds in selected:
+        files = [text for ref in _mounted(ds) if ref in configs for text in _config_files(configs[ref]).values()]
+        for (section, option), want in sorted(settings.items()):
+            if not any(_file_has(text, section, option, want) for text in files):
+                where = f"[{section}] " if section else ""
+                problems.append(f"{group}: {_name(ds)}: {where}{option} = {want} not in its mounted configuration")
+    return problems
+
+
+def _requires(daemonset: Manifest, label: str, value: str) -> bool:
+    terms = _get(daemonset, ("spec", "template", "spec", "affinity", "nodeAffinity",
+                             "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")) or []
+    return bool(terms) and all(
+        any(e.get("key") == label and e.get("operator") == "In" and value in (e.get("values") or [])
+            for e in term.get("matchExpressions") or [])
+        for term in terms)  # terms are ORed: every one must pin the group, or the pods may land elsewhere
+
+
+def _mounted(daemonset: Manifest) -> list[tuple[str, str]]:
+    volumes = _get(daemonset, ("spec", "template", "spec", "volumes")) or []
+    refs = [("Secret", v["secret"].get("secretName")) for v in volumes if isinstance(v.get("secret"), dict)]
+    refs += [("ConfigMap", v["configMap"].get("name")) for v in volumes if isinstance(v.get("configMap"), dict)]
+    return refs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. credentials
+
+
+def credential_problems(manifests_by_release: Mapping[str, Sequence[Manifest]],
+                        credentials: Mapping[str, Any], consumers: Mapping[str, Sequence[str]],
+                        kinds: Mapping[str, str]) -> list[str]:
+    """Each credential's password reaches every release that declares it (in a Secret's or ConfigMap's data),
+    and no two credentials of one kind share a user name.
+
+    Kind is the system that checks the credential (catalog.yaml `credentials.<name>.kind`): `database` (one
+    MariaDB server), `messaging` (one RabbitMQ cluster), `keystone` (one Keystone). Within one system a user name
+    is one account with one password, so two credentials naming it would overwrite each other's password
+    (the chart's db-init/rabbit-init/ks-user Jobs set it) and rotating one would break the other. Kind `secret`
+    (shared keys, no user) is exempt. `credentials`: name -> object with `.username` and `.password`.
+    """
+    problems = []
+    for release, names in sorted(consumers.items()):
+        texts = [text for obj in manifests_by_release.get(release, ()) for text in _config_files(obj).values()]
+        for name in sorted(names):
+            if name in credentials and not any(credentials[name].password in text for text in texts):
+                problems.append(f"{release}: credential {name} declared but its password is in no Secret or "
+                                f"ConfigMap")
+    owners: dict[tuple[str, str], list[str]] = {}
+    for name, credential in sorted(credentials.items()):
+        kind = kinds.get(name, "secret")
+        if kind != "secret" and credential.username:
+            owners.setdefault((kind, credential.username), []).append(name)
+    problems += [f"credentials {', '.join(names)}: one {kind} user name {user!r}"
+                 for (kind, user), names in sorted(owners.items()) if len(names) > 1]
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 6. keys the chart never reads
+
+# Maps under which any key is read although the defaults do not list it. The prefix itself must be in the
+# chart's defaults (so `endpoints.volume.auth` is not open where the chart has no `endpoints.volume`). `*` is one
+# key. Kept short: every entry is a place where a chart or helm-toolkit iterates or indexes by a name we choose.
+OPEN_MAPS: tuple[tuple[str, ...], ...] = (
+    # helm-toolkit looks these up by endpoint class (default/internal/public/admin/service): any class is read
+    ("endpoints", "*", "hosts"), ("endpoints", "*", "host_fqdn_override"), ("endpoints", "*", "path"),
+    ("endpoints", "*", "scheme"), ("endpoints", "*", "port", "*"),
+    # keystone/db/rabbit users by the names the chart's Jobs and configs ask for
+    ("endpoints", "*", "auth"),
+    # Kubernetes SecurityContext objects, passed through toYaml by helm-toolkit's security context snippets
+    ("pod", "security_context", "*", "pod"), ("pod", "security_context", "*", "container", "*"),
+)
+
+
+def _matches(pattern: Path_, path: Path_) -> bool:
+    return len(pattern) == len(path) and all(p in ("*", k) for p, k in zip(pattern, path))
+
+
+def _leaves(tree: Mapping[str, Any], path: Path_ = ()) -> Iterator[Path_]:
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, (*path, str(key)))
+        else:
+            yield (*path, str(key))  # scalars, lists (replaced whole) and empty maps
+
+
+def _in_defaults(defaults: Mapping[str, Any], path: Path_) -> bool:
+    node: Any = defaults
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def _open(facts: ChartFacts, prefix: Path_) -> bool:
+    """Whether any key below `prefix` is read (see OPEN_MAPS)."""
+    if prefix in {("conf", "overrides", k) for k, s in facts.overrides.items() if s == "conf"} | \
+            {("overrides", k) for k, s in facts.overrides.items() if s == "root"}:
+        return True  # helm-toolkit's per-node overrides for a DaemonSet this chart renders with them
+    if not _in_defaults(facts.defaults, prefix):
+        return False
+    default = _get(facts.defaults, prefix)
+    if default is None or default == {}:
+        return True  # an empty or null default is a slot for our own keys (extraObjects: {}, conf.policy: {})
+    if prefix[0] == "conf" and len(prefix) >= 2 and isinstance(default, dict) \
+            and all(isinstance(v, dict) or v is None for v in default.values()):
+        return True  # an ini file (map of sections, e.g. conf.nova): helm-toolkit's to_oslo_conf renders any
+    return any(_matches(pattern, prefix) for pattern in OPEN_MAPS)
+
+
+def unread_keys(values: Mapping[str, Any], facts: ChartFacts) -> list[str]:
+    """Paths of `values` the chart never reads. A leaf is read when its path is in the chart's defaults, lies
+    below an open map (`_open`), or a template names it or its parent map (`.Values.a.b`, `index .Values.a "b"`).
+    Each unread subtree is reported once, by the shortest path the chart does not know."""
+    unread: dict[Path_, int] = {}
+    for leaf in _leaves(values):
+        if _in_defaults(facts.defaults, leaf) or any(_open(facts, leaf[:i]) for i in range(1, len(leaf))):
+            continue
+        if leaf in facts.referenced or (len(leaf) > 1 and leaf[:-1] in facts.referenced):
+            continue
+        unknown = next(leaf[:i] for i in range(1, len(leaf) + 1) if not _in_defaults(facts.defaults, leaf[:i]))
+        unread[unknown] = unread.get(unknown, 0) + 1
+    return [f"{'.'.join(path)}: not read by the chart" + (f" ({count} values below)" if count > 1 else "")
+            for path, count in sorted(unread.items())]

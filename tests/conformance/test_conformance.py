@@ -1,0 +1,84 @@
+"""Each value the operator renders takes effect in the real charts, for each example manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openstack_operator.core.catalog import Catalog
+
+from . import lib
+from .conftest import Deployment
+
+
+def conforms(problems: list[str]) -> None:
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+def test_every_release_renders_with_its_chart(deployment: Deployment) -> None:
+    conforms([f"{name}: {r.problem}" for name, r in sorted(deployment.releases.items()) if r.problem])
+
+
+def test_images_come_from_the_configured_registry(deployment: Deployment) -> None:
+    base_url = deployment.osdpl.spec.images_base_url
+    conforms([f"{r.release.name}: {p}" for r in deployment.ok() for p in lib.foreign_images(r.manifests, base_url)])
+
+
+def test_replicas_take_effect(deployment: Deployment) -> None:
+    conforms([f"{r.release.name}: {p}" for r in deployment.ok()
+              for p in lib.replica_mismatches(r.manifests, r.release.values, r.workload_keys)])
+
+
+def test_public_endpoints_have_routes(deployment: Deployment) -> None:
+    expected = [route for r in deployment.ok()
+                for route in lib.expected_routes(r.release.values, lib.chart_facts(r.chart_tgz).defaults)]
+    conforms(lib.missing_routes(deployment.all_manifests(), expected))
+
+
+def test_node_groups_get_their_own_daemonsets(deployment: Deployment) -> None:
+    """spec.nodes["<label>::<value>"].services.<service>.<chart>.<override key>.values: the chart renders a
+    DaemonSet pinned to that group whose configuration holds the group's conf settings."""
+    by_chart = {r.release.chart: r for r in deployment.ok()}
+    problems = []
+    for group, body in sorted((deployment.doc["spec"].get("nodes") or {}).items()):
+        label, value = group.split("::", 1)
+        for charts in (body.get("services") or {}).values():
+            for chart, daemonsets in charts.items():
+                rendered = by_chart.get(chart)
+                if rendered is None:
+                    problems.append(f"{group}: chart {chart} is not rendered")
+                    continue
+                for key, override in sorted(daemonsets.items()):
+                    settings = lib.ini_settings((override.get("values") or {}).get("conf") or {})
+                    problems += [f"{rendered.release.name}: {p}" for p in
+                                 lib.node_override_problems(rendered.manifests, key, label, value, settings)]
+    conforms(problems)
+
+
+def test_credentials_reach_their_releases(deployment: Deployment, catalog: Catalog) -> None:
+    consumers = {r.release.name: chart.credentials for r in deployment.ok()
+                 for service in catalog.services.values() for chart in service.charts
+                 if chart.name == r.release.chart}
+    kinds = {name: spec.kind for name, spec in catalog.credentials.items()}
+    conforms(lib.credential_problems({r.release.name: r.manifests for r in deployment.ok()},
+                                     deployment.credentials, consumers, kinds))
+
+
+def test_every_value_is_read_by_the_chart(deployment: Deployment) -> None:
+    conforms([f"{r.release.name}: {p}" for r in deployment.ok()
+              for p in lib.unread_keys(r.release.values, lib.chart_facts(r.chart_tgz))])
+
+
+def test_all_features_manifest_covers_the_catalog(deployments: dict[str, Deployment], catalog: Catalog) -> None:
+    """all-features.yaml enables every service and has a node group for every per-node DaemonSet: a service or
+    DaemonSet added to the catalog must be added there too."""
+    deployment = deployments["all-features"]
+    enabled = deployment.osdpl.spec.enabled_services(catalog)
+    covered: set[tuple[str, str]] = set()
+    for body in (deployment.doc["spec"].get("nodes") or {}).values():
+        charts: dict[str, Any]
+        for charts in (body.get("services") or {}).values():
+            covered |= {(chart, key) for chart, keys in charts.items() for key in keys}
+    wanted = {(chart.name, key) for service in catalog.services.values() for chart in service.charts
+              for key in chart.daemonsets}
+    conforms([f"service {s} not enabled" for s in catalog.services if s not in enabled]
+             + [f"no node group sets {chart}.{key}" for chart, key in sorted(wanted - covered)])
