@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 PY = $$(tools/venv.sh)/bin/python
 VENV_BIN = $$(tools/venv.sh)/bin
 
-.PHONY: help test check unit integration bench bench-deploy bench-health crds lock binaries cluster-up cluster-down demo
+.PHONY: help test check unit integration conformance bench bench-deploy bench-health crds release-data lock binaries cluster-up cluster-down demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -14,14 +14,19 @@ help: ## list targets
 test: check ## everything CI runs: static checks, then unit and integration tests against a local control plane
 	$(PY) -m pytest tests
 
-check: ## mypy, the import boundary of the pure core, and generated CRDs up to date
+check: ## mypy, the import boundary of the pure core, generated CRDs and release data up to date
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/lint-imports
 	@tmp=$$(mktemp -d) && $(PY) -m openstack_operator crds --output-dir $$tmp && \
 	  diff -ru crds $$tmp >/dev/null || { echo "crds/ is stale: run 'make crds'"; exit 1; }
+	@if [ -d ../shared/openstack-helm/charts ]; then $(PY) tools/release_data.py --check; \
+	  else echo "release data not checked: no ../shared/openstack-helm chart set here"; fi
 
 unit: ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit
+
+conformance: ## rendered values against the real charts with `helm template` (no cluster)
+	$(PY) -m pytest tests/conformance
 
 integration: ## integration tests only (starts a local control plane)
 	$(PY) -m pytest tests/integration
@@ -34,6 +39,9 @@ bench-deploy: ## apply-to-Ready and writes per reconcile vs a sequential re-appl
 
 bench-health: ## workload health: ready-to-shown latency, status PATCHes, peak memory vs write-on-every-event
 	$(PY) bench/health_bench.py
+
+release-data: ## regenerate templates/releases/ from the OpenStack-Helm chart set in ../shared/openstack-helm
+	$(PY) tools/release_data.py
 
 crds: ## regenerate crds/ from templates/catalog.yaml
 	$(PY) -m openstack_operator crds --output-dir crds

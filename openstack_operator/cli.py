@@ -1,4 +1,4 @@
-"""Command line: offline tools (render, validate, crds) and the operator processes.
+"""Command line: offline tools (render, images, validate, crds) and the operator processes.
 
 Every user error ends as one line per problem on stderr and exit code 1, never a traceback.
 """
@@ -17,7 +17,7 @@ from openstack_operator.core.credentials import placeholder_credentials, require
 from openstack_operator.core.crd import helmbundle_crd, osdpl_crd
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.manifest import InvalidManifest, load_osdpl, osdpl_problems, parse_documents
-from openstack_operator.core.render import Renderer
+from openstack_operator.core.render import Renderer, image_tags
 
 
 def _dump(data: Any) -> str:
@@ -57,6 +57,22 @@ def cmd_render(args: argparse.Namespace, catalog: Catalog) -> int:
                 print(" ".join(f"{k}={v}" for k, v in header.items()))
             else:
                 sys.stdout.write("---\n" + _dump({**header, "values": dict(release.values)}))
+    return 0
+
+
+def cmd_images(args: argparse.Namespace, catalog: Catalog) -> int:
+    """Every image the manifest's releases use, as `<upstream> <where the deployment pulls it>`: the list to
+    mirror for an air-gapped registry (e.g. with skopeo copy)."""
+    osdpl = load_osdpl(catalog, _read_single(args.file))
+    release = catalog.releases[osdpl.spec.openstack_version]
+    pairs: set[tuple[str, str]] = set()
+    for service in osdpl.spec.enabled_services(catalog):
+        for chart in catalog.services[service].charts:
+            upstream = image_tags(release, chart.name, "")
+            mirrored = image_tags(release, chart.name, osdpl.spec.images_base_url)
+            pairs |= {(upstream[key], mirrored[key]) for key in upstream}
+    for source, pulled in sorted(pairs):
+        print(f"{source} {pulled}")
     return 0
 
 
@@ -105,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--service", help="only this service")
     render.add_argument("--output-dir", help="write one <release>.yaml of values per release here")
     render.set_defaults(func=cmd_render)
+    images = commands.add_parser("images", help="list every image of the manifest's releases: upstream, then "
+                                                "where the deployment pulls it (artifacts.images_base_url)")
+    images.add_argument("-f", "--file", required=True, help="OpenStackDeployment manifest ('-' for stdin)")
+    images.set_defaults(func=cmd_images)
     check = commands.add_parser("validate", help="check a manifest against the CRD schema and rules, offline")
     check.add_argument("-f", "--file", required=True, help="OpenStackDeployment manifest ('-' for stdin)")
     check.add_argument("--old", help="the manifest before this change, to check upgrade rules")

@@ -84,3 +84,13 @@ def test_committed_crds_match_the_catalog(tmp_path: Path, capsys: pytest.Capture
     assert main(["crds", "--output-dir", str(tmp_path)]) == 0
     for generated in tmp_path.iterdir():
         assert generated.read_text() == (REPO / "crds" / generated.name).read_text(), "run `make crds`"
+
+
+def test_images_lists_every_image_to_mirror_and_where_it_is_pulled_from(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "images", "-f", str(EXAMPLES / "full.yaml"))
+    pairs = [line.split(" ") for line in out.splitlines()]
+    assert code == 0 and pairs == sorted(pairs) and len(pairs) > 20
+    assert ["quay.io/airshipit/keystone:2025.1-ubuntu_noble", "registry.example.com/openstack/keystone:2025.1-ubuntu_noble"] \
+        in pairs
+    assert all(target.startswith("registry.example.com/openstack/") for _, target in pairs)
+    assert all(source.rsplit("/", 1)[-1] == target.rsplit("/", 1)[-1] for source, target in pairs)
