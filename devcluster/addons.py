@@ -16,8 +16,9 @@ GATEWAY_API_CRDS = "gateway-api-crds"
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 STORAGE_CLASS_PATH = "/apis/storage.k8s.io/v1/storageclasses"
 # kube-controller-manager's in-tree provisioner (--enable-hostpath-provisioner): it makes an (empty) directory
-# under /tmp/hostpath_pv/ on this machine per claim and removes it when the volume is released.
+# under HOSTPATH_DIR on this machine per claim and removes it when the volume is released.
 HOSTPATH_PROVISIONER = "kubernetes.io/host-path"
+HOSTPATH_DIR = Path("/tmp/hostpath_pv")
 # name -> whether it is the default class. The operator's defaults (local_volume_storage_class,
 # persistent_volume_storage_class) are `local-storage` and `default`; a claim that names no class (OpenStack-Helm
 # charts leave storageClassName out when their class_name is "default") gets the default one.
@@ -59,7 +60,8 @@ def storage_classes() -> list[dict[str, Any]]:
 
 
 def install(client: AdminClient, binaries: Path) -> list[str]:
-    """Create the Gateway API CRDs and the StorageClasses; returns the CRD names, to wait until Established."""
+    """Create the Gateway API CRDs and the StorageClasses; returns the CRD names, to wait until Established.
+    About 2 s (the API server compiles each CRD's schema); creating them in parallel gains nothing on 2 cores."""
     crds = gateway_api_crds(binaries)
     for crd in crds:
         _create(client, CRD_PATH, crd)
@@ -76,3 +78,22 @@ def established(client: AdminClient, names: list[str]) -> bool:
                                     for c in body.get("status", {}).get("conditions", [])):
             return False
     return True
+
+
+def remove_volume_directories(client: AdminClient) -> None:
+    """Remove the directories of the cluster's host-path volumes, which their deleter in kube-controller-manager
+    would remove once their claims go, had `down` not stopped it first. Only empty ones under HOSTPATH_DIR: kwok
+    runs no containers, and whatever else wrote into one keeps it."""
+    try:
+        status, body = client.request("GET", "/api/v1/persistentvolumes")
+    except OSError:
+        return  # the API server is going: leave them
+    if status != 200:
+        return
+    for volume in body.get("items", []):
+        path = Path((volume["spec"].get("hostPath") or {}).get("path", "/"))
+        if path.parent == HOSTPATH_DIR:
+            try:
+                path.rmdir()
+            except OSError:
+                pass  # gone already, or not empty

@@ -99,12 +99,15 @@ class Cluster:
             self._save_state(state)
             client = AdminClient(state.server, self.pki)
             self._wait("kube-apiserver ready", client.ready, start + timeout, state)
-            crds = addons.install(client, binaries)  # Gateway API CRDs and StorageClasses, in every mode
             if controllers:
                 for name, argv in self._controller_argvs(binaries).items():
                     state.pids[name] = processes.start(argv, self.logs / f"{name}.log")
                     self._save_state(state)
                 self._create_nodes(client)
+            # Gateway API CRDs and StorageClasses, in every mode; meanwhile the controllers start and kwok takes the
+            # nodes over. No workload exists before `up` returns: none misses a StorageClass.
+            crds = addons.install(client, binaries)
+            if controllers:
                 self._wait("nodes Ready", lambda: self._nodes_ready(client), start + timeout, state)
                 self._wait("default service account", lambda: self._has_default_sa(client), start + timeout, state)
             self._wait("Gateway API CRDs Established", lambda: addons.established(client, crds), start + timeout,
@@ -254,6 +257,8 @@ class Cluster:
         """Stop every process this folder's cluster started, controllers first, and remove its state."""
         state = self._load_state()
         if state is not None:
+            if processes.alive(state.pids.get("apiserver", 0)) and (self.pki / "admin.key").exists():
+                addons.remove_volume_directories(AdminClient(state.server, self.pki))
             core = list(reversed(self.CORE))
             for name in [*(n for n in state.pids if n not in core), *core]:  # processes started on top first
                 if name in state.pids:

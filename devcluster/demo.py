@@ -3,7 +3,8 @@
 
 python -m devcluster.demo [-f MANIFEST] [--timeout SECONDS]
 The operators keep running with the cluster; `make cluster-down` stops both. Charts come from $OSOP_CHART_SOURCE
-(a chart repository URL or a directory), by default the project's test charts.
+(a chart repository URL or a directory) when set; by default from a chart repository on loopback that serves the
+OpenStack-Helm chart set the catalog pins (devcluster.charts), started with the cluster and stopped with it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import time
 from pathlib import Path
 
 from devcluster.binaries import REPO, bin_dir
+from devcluster.charts import ChartSetError, chart_directory, wait_until_serving
 from devcluster.cluster import Cluster, ClusterError
+from devcluster.processes import free_port
 
 
 def main() -> int:
@@ -46,9 +49,13 @@ def main() -> int:
     namespace = manifest["metadata"].get("namespace", "default")
     if not kubectl("get", "namespace", namespace, "--ignore-not-found", "-o", "name", capture=True).strip():
         kubectl("create", "namespace", namespace)
+    try:
+        chart_source = os.environ.get("OSOP_CHART_SOURCE") or start_chart_repository(cluster)
+    except (ChartSetError, ClusterError, subprocess.SubprocessError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(binaries / "helm"),
-           "OSOP_CHART_SOURCE": os.environ.get("OSOP_CHART_SOURCE", str(REPO / "tests" / "charts")),
-           "PYTHONPATH": str(REPO)}
+           "OSOP_CHART_SOURCE": chart_source, "PYTHONPATH": str(REPO)}
     for process in ("osdpl", "helmbundle", "health"):
         cluster.start_process(f"operator-{process}", [sys.executable, "-m", "openstack_operator", process], env)
     print(f"operators started; logs in {cluster.logs}/operator-*.log")
@@ -70,6 +77,20 @@ def main() -> int:
         return 1
     print(f"kubeconfig: {kubeconfig}   stop everything: make cluster-down")
     return 0
+
+
+def start_chart_repository(cluster: Cluster) -> str:
+    """The pinned chart set (checked, or fetched into the cache, here, so that problems show now) served by a
+    process that lives with the cluster; returns its URL."""
+    directory = chart_directory()
+    port = free_port()
+    cluster.start_process("chart-repository", [sys.executable, "-m", "devcluster.charts", "serve", "--port",
+                                               str(port), "--directory", str(directory)],
+                          {**os.environ, "PYTHONPATH": str(REPO)})
+    url = f"http://127.0.0.1:{port}"
+    wait_until_serving(url)
+    print(f"chart repository {url} serving {directory}")
+    return url
 
 
 if __name__ == "__main__":

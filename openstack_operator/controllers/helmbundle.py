@@ -19,13 +19,14 @@ import yaml
 
 from openstack_operator.core.bundles import OSDPL_LABEL, all_uninstalled
 from openstack_operator.core.crd import GROUP, VERSION
-from openstack_operator.core.helmwork import (UNINSTALL_TARGET, attempts_after_failure, decide, is_deployed,
-                                              retry_delay)
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, attempts_after_failure, decide,
+                                              is_deployed, retry_delay)
 from openstack_operator.core.redact import redact, sensitive_strings
 from openstack_operator.core.render import fingerprint, yaml_problem
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube.client import HelmBundle
-from openstack_operator.kube.helm import ChartSource, Helm, HelmError
+from openstack_operator.kube.helm import ChartSource, ChartUnavailable, Helm, HelmError
 from openstack_operator.kube.objects import decode_secret, get_or_none, patch_status
 from openstack_operator.kube.operator import new_registry
 
@@ -111,17 +112,23 @@ class BundleController:
         try:
             installed = await self.helm.install(name, release["namespace"], release["chart"],
                                                 release.get("version", ""), values, target,
-                                                int(release.get("timeout_seconds", 600)))
+                                                int(release.get("timeout_seconds", 600)),
+                                                digest=release.get("digest", ""),
+                                                repository=release.get("repository", ""))
         except HelmError as error:
-            attempts = attempts_after_failure(bundle, name, target)
-            log.warning("release %s failed (attempt %d)", name, attempts)
-            return {"state": "failed", "target": target, "attempts": attempts, "last_attempt_at": started,
+            # A chart that could not be fetched or verified is retried without limit (core.helmwork).
+            reason = CHART_UNAVAILABLE if isinstance(error, ChartUnavailable) else ""
+            attempts = attempts_after_failure(bundle, name, target, reason)
+            log.warning("release %s failed (attempt %d)%s", name, attempts,
+                        f": {error}" if reason else "")  # chart messages hold no values, Helm's may
+            return {"state": "failed", "reason": reason or None, "target": target, "attempts": attempts,
+                    "last_attempt_at": started,
                     "last_error": redact(str(error), sensitive_strings(values))[:MAX_ERROR_CHARS]}
         log.info("release %s %s at revision %d", name, "already current" if installed.skipped else "deployed",
                  installed.revision)
-        return {"state": "deployed", "fingerprint": target, "target": target, "revision": installed.revision,
-                "chart_version": installed.chart_version, "attempts": None, "last_attempt_at": started,
-                "last_error": None}
+        return {"state": "deployed", "reason": None, "fingerprint": target, "target": target,
+                "revision": installed.revision, "chart_version": installed.chart_version, "attempts": None,
+                "last_attempt_at": started, "last_error": None}
 
     async def uninstall(self, bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
         name = release["name"]
@@ -132,11 +139,11 @@ class BundleController:
             attempts = attempts_after_failure(bundle, name, UNINSTALL_TARGET)
             log.warning("uninstall of %s failed (attempt %d); next try in %.0fs", name, attempts,
                         retry_delay(attempts))
-            return {"state": "failed", "target": UNINSTALL_TARGET, "attempts": attempts, "last_attempt_at": started,
-                    "last_error": str(error)[:MAX_ERROR_CHARS]}
+            return {"state": "failed", "reason": None, "target": UNINSTALL_TARGET, "attempts": attempts,
+                    "last_attempt_at": started, "last_error": str(error)[:MAX_ERROR_CHARS]}
         log.info("release %s uninstalled", name)
-        return {"state": "uninstalled", "fingerprint": None, "target": None, "revision": None, "attempts": None,
-                "last_attempt_at": started, "last_error": None}
+        return {"state": "uninstalled", "reason": None, "fingerprint": None, "target": None, "revision": None,
+                "attempts": None, "last_attempt_at": started, "last_error": None}
 
     @staticmethod
     def _values(bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,8 +158,8 @@ class BundleController:
         except yaml.YAMLError as error:
             raise ValuesNotReady(f"values Secret {ref['secret_name']} key {ref['key']}: {yaml_problem(error)}") \
                 from None
-        if fingerprint(release["chart"], release.get("version", ""), release["namespace"], values) \
-                != release["fingerprint"]:
+        if fingerprint(release["chart"], release.get("version", ""), release.get("digest", ""), release["namespace"],
+                       values) != release["fingerprint"]:
             raise ValuesNotReady(f"values Secret {ref['secret_name']} is not at the bundle's fingerprint yet")
         return values
 
@@ -168,10 +175,14 @@ _controller: BundleController | None = None
 @kopf.on.startup(registry=REGISTRY)
 def start(**_: Any) -> None:
     global _controller
-    source = os.environ.get("OSOP_CHART_SOURCE")
-    if not source:
-        raise kopf.PermanentError("OSOP_CHART_SOURCE is not set: a chart repository URL or a local chart directory")
-    _controller = BundleController(Helm(ChartSource(source)), int(os.environ.get("OSOP_HELM_CONCURRENCY", "4")))
+    # Releases that name no repository of their own (spec.artifacts.charts_url unset) come from here.
+    location = os.environ.get("OSOP_CHART_SOURCE") or Catalog.load().chart_set.repository
+    try:
+        helm = Helm(ChartSource(location))
+    except HelmError as error:  # a source that is neither a directory nor an http(s) URL; no helm binary
+        raise kopf.PermanentError(str(error)) from None
+    log.info("chart source %s, chart cache %s", helm.source, helm.cache.directory)
+    _controller = BundleController(helm, int(os.environ.get("OSOP_HELM_CONCURRENCY", "4")))
 
 
 @kopf.on.cleanup(registry=REGISTRY)

@@ -32,7 +32,7 @@ from openstack_operator.core.render import Renderer
 from openstack_operator.core.status import Observed, compute_status, status_patch
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment, api, count_write, owner_reference
-from openstack_operator.kube.credentials import ensure_credentials
+from openstack_operator.kube.credentials import ensure_credentials, ensure_kept_secrets
 from openstack_operator.kube.objects import apply_bundle, apply_secret, delete, get_or_none, patch_spec, patch_status
 from openstack_operator.kube.operator import new_registry
 
@@ -147,8 +147,10 @@ class OsdplController:
         credentials = ensure_credentials(self.catalog, namespace, name, required_credentials(self.catalog, enabled),
                                          labels)
         services = self.renderer.render(osdpl.spec, credentials, namespace)
+        ensure_kept_secrets(namespace, [secret for service in enabled for chart in self.catalog.services[service].charts
+                                        for secret in chart.kept_secrets], labels)
         owner = owner_reference(body)
-        specs = {service.name: bundle_spec(name, service) for service in services}
+        specs = {service.name: bundle_spec(name, service, osdpl.spec.charts_url) for service in services}
         for service in services:  # values first: a bundle never points at values that are not there yet
             self._apply_values(namespace, values_secret_name(name, service.name), values_secret_data(service),
                                {**labels, SERVICE_LABEL: service.name}, owner)

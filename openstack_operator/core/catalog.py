@@ -41,6 +41,7 @@ class Chart:
     digest: str  # "sha256:<hex>" of the chart archive
     daemonsets: Mapping[str, str]  # override key (e.g. nova_compute) -> override shape
     credentials: tuple[str, ...]
+    kept_secrets: tuple[str, ...] = ()  # created empty by the operator, kept across releases (catalog.yaml)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Catalog:
                     digest=info["digest"],
                     daemonsets=dict(info.get("daemonsets") or {}),
                     credentials=tuple(info.get("credentials", ())),
+                    kept_secrets=tuple(info.get("kept_secrets", ())),
                 )
                 for chart, info in body["charts"].items()
             )

@@ -4,7 +4,9 @@ Release states in bundle status: `deployed`, `failed`, `uninstalled` (and `insta
 runs). A release needs work when its deployed fingerprint differs from the spec's, or it is not deployed.
 Failures are retried with exponential backoff, at most MAX_ATTEMPTS times per fingerprint; a new fingerprint
 (any change of chart, version or values) starts over. A failed uninstall is retried with the same backoff for as
-long as it takes: giving up would leave releases behind a deleted deployment.
+long as it takes: giving up would leave releases behind a deleted deployment. So is an install that failed because
+its chart could not be fetched or verified (reason CHART_UNAVAILABLE): the fix (the repository back, a mirror, the
+right archive) is outside the manifest and changes no fingerprint, so giving up would need a manifest edit to undo.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ MAX_ATTEMPTS = 5
 FIRST_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 300.0
 UNINSTALL_TARGET = "uninstall"  # the `target` of a release whose uninstall failed (retried without limit)
+# The `reason` of a failed release whose chart could not be fetched from its source or did not match its digest;
+# Helm never ran. Retried with the usual backoff, without an attempt limit.
+CHART_UNAVAILABLE = "ChartUnavailable"
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def decide(bundle: Mapping[str, Any], peers: Mapping[str, Mapping[str, Any]], no
             continue
         status = release_status(bundle, release["name"])
         if status.get("state") == "failed" and status.get("target") == release["fingerprint"] \
-                and int(status.get("attempts", 0)) >= MAX_ATTEMPTS:
+                and int(status.get("attempts", 0)) >= MAX_ATTEMPTS and status.get("reason") != CHART_UNAVAILABLE:
             return Decision(gave_up=True)
         due = _retry_due(status, release["fingerprint"])
         if due is not None and due > now:
@@ -92,8 +97,11 @@ def _retry_due(status: Mapping[str, Any], target: str) -> float | None:
     return float(status.get("last_attempt_at", 0)) + retry_delay(int(status.get("attempts", 0)))
 
 
-def attempts_after_failure(bundle: Mapping[str, Any], name: str, target: str) -> int:
-    """Attempts so far at `target` (a fingerprint, or UNINSTALL_TARGET), including the one that just failed."""
+def attempts_after_failure(bundle: Mapping[str, Any], name: str, target: str, reason: str = "") -> int:
+    """Attempts so far at `target` (a fingerprint, or UNINSTALL_TARGET) that failed for the same `reason` (empty: a
+    Helm failure), including the one that just failed. A different reason starts the count over: failures to fetch
+    the chart do not use up the attempts Helm gets once the chart is there."""
     status = release_status(bundle, name)
-    previous = int(status.get("attempts", 0)) if status.get("target") == target else 0
+    same = status.get("target") == target and (status.get("reason") or "") == reason
+    previous = int(status.get("attempts", 0)) if same else 0
     return previous + 1

@@ -9,7 +9,7 @@ For each enabled service and each of its charts, later layers win:
   6. nodes                 spec.nodes["<label>::<value>"].services.<service>.<chart>.<daemonset>.values,
                            as OpenStack-Helm per-node DaemonSet overrides in the shape the chart reads
 Merge rules: core.merge. Output is deterministic: the same spec and credentials give the same values and the same
-fingerprint, which changes exactly when a release's chart, version, namespace or values change.
+fingerprint, which changes exactly when a release's chart, version, chart digest, namespace or values change.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class RenderedRelease:
     name: str
     chart: str
     version: str
+    digest: str  # "sha256:<hex>" of the chart archive (catalog); empty: not pinned
     namespace: str
     timeout_seconds: int
     values: Mapping[str, Any]
@@ -49,9 +50,9 @@ class RenderedService:
     releases: tuple[RenderedRelease, ...]
 
 
-def fingerprint(chart: str, version: str, namespace: str, values: Mapping[str, Any]) -> str:
-    canonical = json.dumps({"chart": chart, "version": version, "namespace": namespace, "values": values},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def fingerprint(chart: str, version: str, digest: str, namespace: str, values: Mapping[str, Any]) -> str:
+    canonical = json.dumps({"chart": chart, "version": version, "digest": digest, "namespace": namespace,
+                            "values": values}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
@@ -142,10 +143,11 @@ class Renderer:
             name=release_name(chart.name),
             chart=chart.name,
             version=chart.version,
+            digest=chart.digest,
             namespace=namespace,
             timeout_seconds=size.helm_timeout_seconds,
             values=values,
-            fingerprint=fingerprint(chart.name, chart.version, namespace, values),
+            fingerprint=fingerprint(chart.name, chart.version, chart.digest, namespace, values),
         )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from openstack_operator.core.health import PROGRESSING, UNHEALTHY, health_progress, not_ready, release_basis
-from openstack_operator.core.helmwork import MAX_ATTEMPTS, UNINSTALL_TARGET
+from openstack_operator.core.helmwork import CHART_UNAVAILABLE, MAX_ATTEMPTS, UNINSTALL_TARGET
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 MAX_LISTED = 10  # entries named in a condition message; the rest are counted
@@ -31,7 +31,7 @@ class Observed:
 
 
 def _release_view(status: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("state", "revision", "chart_version", "attempts", "last_error")
+    keys = ("state", "reason", "revision", "chart_version", "attempts", "last_error")
     return {k: status[k] for k in keys if status.get(k) not in (None, "")}
 
 
@@ -61,8 +61,8 @@ def _condition(previous: Mapping[str, Any], kind: str, status: bool, reason: str
             "observedGeneration": generation}
 
 
-def _listing(items: list[str]) -> str:
-    shown = ", ".join(items[:MAX_LISTED])
+def _listing(items: list[str], separator: str = ", ") -> str:
+    shown = separator.join(items[:MAX_LISTED])
     return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
 
 
@@ -77,10 +77,15 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     # Names only: a rollout's counts change every few seconds and would rewrite the conditions each time.
     starting = not_ready(health, PROGRESSING, reasons=False) if health_current else []
     deployed = [s for s, releases in kids.items() if all(r["state"] == "deployed" for r in releases.values())]
+    # Charts that could not be fetched or verified come first and set the Degraded reason: the chart source needs
+    # fixing, not the manifest. They are retried without limit, so they never count as exhausted.
+    unavailable = [f"{s}/{name}: {r.get('last_error', 'chart unavailable')}" for s, releases in kids.items()
+                   for name, r in releases.items() if r["state"] == "failed" and r.get("reason") == CHART_UNAVAILABLE]
     failed = [f"{s}/{name}: {r.get('last_error', 'failed')}" for s, releases in kids.items()
-              for name, r in releases.items() if r["state"] == "failed"]
+              for name, r in releases.items() if r["state"] == "failed" and r.get("reason") != CHART_UNAVAILABLE]
     exhausted = [f"{s}/{name}" for s, releases in kids.items() for name, r in releases.items()
-                 if r["state"] == "failed" and int(r.get("attempts", 0)) >= MAX_ATTEMPTS]
+                 if r["state"] == "failed" and r.get("reason") != CHART_UNAVAILABLE
+                 and int(r.get("attempts", 0)) >= MAX_ATTEMPTS]
     waiting = [s for s in kids if s not in deployed]
     current = observed.reconciled_generation == observed.generation
     generation = observed.reconciled_generation if observed.reconciled_generation is not None else 0
@@ -102,6 +107,8 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
                  f"{len(deployed)} services deployed, {health_progress(health)} components ready")
     elif not current:
         ready = (False, "Reconciling", f"generation {observed.generation} not applied yet")
+    elif unavailable:
+        ready = (False, CHART_UNAVAILABLE, "chart not available: " + _listing(unavailable, "; "))
     else:
         ready = (False, "NotReady", "not deployed: " + ", ".join(waiting))
 
@@ -121,7 +128,9 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     else:
         progressing = (True, "Deploying", "working on: " + ", ".join(waiting) if waiting else "applying spec")
 
-    if failed:
+    if unavailable:
+        degraded = (True, CHART_UNAVAILABLE, _listing(unavailable + failed, "; "))
+    elif failed:
         degraded = (True, "ReleaseFailed", "; ".join(failed))
     elif unhealthy:
         degraded = (True, "WorkloadsUnhealthy", "unhealthy: " + _listing(unhealthy))

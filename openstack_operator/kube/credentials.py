@@ -29,3 +29,11 @@ def ensure_credentials(catalog: Catalog, namespace: str, osdpl: str, names: Iter
         # one of the two sets of new passwords being lost after services started using it.
         apply_secret(namespace, secret_name, passwords, labels, owner=None, current=current)
     return credentials_from(catalog, passwords)
+
+
+def ensure_kept_secrets(namespace: str, names: Iterable[str], labels: Mapping[str, str]) -> None:
+    """Create, empty, each Secret a chart's Jobs fill with keys that must outlive its release (Keystone's fernet and
+    credential keys encrypt data in the database). No owner: like the credentials, they stay when the osdpl goes."""
+    for name in names:
+        if get_or_none(pykube.Secret, namespace, name) is None:
+            apply_secret(namespace, name, {}, labels, owner=None, current=None)

@@ -1,5 +1,9 @@
-"""Renders each example deployment with the operator, then every release with its real chart (`helm template`),
-once per session and in parallel."""
+"""Conformance tier: the operator's rendered values against the real OpenStack-Helm charts.
+
+Renders each manifest of MANIFESTS with the operator, then every release with its real chart (`helm template`),
+once per session and in parallel. Run: `$(tools/venv.sh)/bin/python -m pytest tests/conformance -q`. Needs the
+chart set at ../shared/openstack-helm/charts (skipped without it) and helm ($OSOP_HELM, else the pinned build).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 import yaml
@@ -16,6 +20,7 @@ import yaml
 from devcluster.binaries import bin_dir
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.credentials import Credential, credentials_from, required_credentials
+from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.manifest import Osdpl, load_osdpl
 from openstack_operator.core.render import RenderedRelease, Renderer
 
@@ -40,6 +45,9 @@ class Rendered:
     workload_keys: dict[str, str] = field(default_factory=dict)  # from the replicas probe
     problem: str | None = None
 
+    def __repr__(self) -> str:  # short in test reports; values and Secrets hold the test passwords
+        return f"Rendered({self.release.name})"
+
 
 @dataclass
 class Deployment:
@@ -47,6 +55,9 @@ class Deployment:
     doc: dict[str, Any]
     credentials: dict[str, Credential]
     releases: dict[str, Rendered]  # by release name
+
+    def __repr__(self) -> str:
+        return f"Deployment({self.osdpl.name})"
 
     def ok(self) -> list[Rendered]:
         return [r for r in self.releases.values() if r.problem is None]
@@ -104,17 +115,33 @@ def render_deployment(catalog: Catalog, doc: dict[str, Any], charts: Path) -> De
     return Deployment(osdpl, doc, credentials, releases)
 
 
+class Deployments(dict[str, "Deployment | str"]):
+    """Manifest name -> its Deployment, or why the operator could not render it (that manifest's tests fail,
+    the others run)."""
+
+    def get_ok(self, name: str) -> Deployment:
+        found = self[name]
+        if isinstance(found, str):
+            pytest.fail(f"{name}: the operator cannot render it: {found}")
+        return found
+
+
 @pytest.fixture(scope="session")
-def deployments(charts: Path, helm: Path, catalog: Catalog) -> dict[str, Deployment]:
+def deployments(charts: Path, helm: Path, catalog: Catalog) -> Deployments:
     """Every manifest of MANIFESTS, rendered and templated: all releases of all manifests share one pool."""
-    result = {name: render_deployment(catalog, yaml.safe_load(path.read_text()), charts)
-              for name, path in MANIFESTS.items()}
-    jobs = [r for d in result.values() for r in d.releases.values() if r.problem is None]
+    result = Deployments()
+    for name, path in MANIFESTS.items():
+        try:
+            result[name] = render_deployment(catalog, yaml.safe_load(path.read_text()), charts)
+        except OperatorError as exc:
+            result[name] = str(exc)
+    jobs = [r for d in result.values() if isinstance(d, Deployment) for r in d.releases.values()
+            if r.problem is None]
     with ThreadPoolExecutor(WORKERS) as pool:
         list(pool.map(lambda r: render_release(helm, r), jobs))
     return result
 
 
 @pytest.fixture(params=list(MANIFESTS))
-def deployment(request: pytest.FixtureRequest, deployments: Mapping[str, Deployment]) -> Deployment:
-    return deployments[request.param]
+def deployment(request: pytest.FixtureRequest, deployments: Deployments) -> Deployment:
+    return deployments.get_ok(request.param)

@@ -22,8 +22,10 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
+from openstack_operator.core.credentials import Credential
+
 Manifest = dict[str, Any]
-Path_ = tuple[str, ...]  # a values path, e.g. ("conf", "nova", "DEFAULT")
+KeyPath = tuple[str, ...]  # a values path, e.g. ("conf", "nova", "DEFAULT")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HTTPROUTE_API = "gateway.networking.k8s.io/v1"
@@ -35,11 +37,12 @@ HTTPROUTE_API = "gateway.networking.k8s.io/v1"
 
 @dataclass(frozen=True)
 class ChartFacts:
-    """What a chart archive tells without rendering: its defaults, the `.Values` paths its templates (and
-    helm-toolkit's) name, and its per-node override keys with their shape (`conf` or `root`)."""
+    """What a chart archive tells without rendering: its defaults, the `.Values` paths its own templates and
+    helm-toolkit's name, and its per-node override keys with their shape (`conf` or `root`)."""
 
     defaults: Mapping[str, Any]
-    referenced: frozenset[Path_]
+    referenced: frozenset[KeyPath]  # by the chart's own templates
+    toolkit_referenced: frozenset[KeyPath]  # by helm-toolkit (generic: reads whatever context it is given)
     overrides: Mapping[str, str]
 
 
@@ -47,36 +50,44 @@ _VALUES_REF = re.compile(r"Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 # `index .Values.a "b" "c"`: the quoted arguments extend the path (keys with dashes are read this way)
 _INDEX_REF = re.compile(r'index\s+\(?\$?[A-Za-z_]*\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)*)((?:\s+"[^"]+")+)')
 _DAEMONSET_NAME = re.compile(r'\$daemonset\s*:=\s*"([^"]+)"')
+_COMMENT = re.compile(r"\{\{-?\s*/\*.*?\*/\s*-?\}\}", re.DOTALL)
+
+
+def _references(text: str) -> set[KeyPath]:
+    text = _COMMENT.sub("", text)  # template comments mention values they do not read
+    found = {tuple(m.group(1)[1:].split(".")) for m in _VALUES_REF.finditer(text)}
+    for m in _INDEX_REF.finditer(text):
+        found.add(tuple(p for p in m.group(1).split(".") if p) + tuple(re.findall(r'"([^"]+)"', m.group(2))))
+    return found
 
 
 @functools.cache
 def chart_facts(chart_tgz: Path) -> ChartFacts:
     defaults: Mapping[str, Any] = {}
-    referenced: set[Path_] = set()
+    own: set[KeyPath] = set()
+    toolkit: set[KeyPath] = set()
     overrides: dict[str, str] = {}
     with tarfile.open(chart_tgz) as archive:
         for member in archive.getmembers():
             parts = member.name.split("/")
-            if not member.isfile():
-                continue
-            file = archive.extractfile(member)
+            file = archive.extractfile(member) if member.isfile() else None
             if file is None:
                 continue
             text = file.read().decode(errors="replace")
             if len(parts) == 2 and parts[1] == "values.yaml":
                 defaults = yaml.load(text, Loader=_Loader) or {}
-            elif "templates" in parts:
-                referenced |= {tuple(m.group(1)[1:].split(".")) for m in _VALUES_REF.finditer(text)}
-                for m in _INDEX_REF.finditer(text):
-                    base = tuple(p for p in m.group(1).split(".") if p)
-                    referenced.add(base + tuple(re.findall(r'"([^"]+)"', m.group(2))))
-                if len(parts) == 3:  # the chart's own templates/<file>: which override helper it calls
-                    shape = ("root" if "utils.daemonset_overrides_root" in text
-                             else "conf" if "utils.daemonset_overrides\"" in text else None)
-                    name = _DAEMONSET_NAME.search(text)
-                    if shape and name:
-                        overrides[f"{parts[0]}_{name.group(1)}"] = shape
-    return ChartFacts(defaults=defaults, referenced=frozenset(referenced), overrides=overrides)
+            elif len(parts) > 3 and parts[1] == "charts" and "templates" in parts:  # <chart>/charts/helm-toolkit
+                toolkit |= _references(text)
+            elif parts[1:2] == ["templates"]:
+                own |= _references(text)
+                # which helm-toolkit override helper a DaemonSet template calls, and for which DaemonSet
+                shape = ("root" if "utils.daemonset_overrides_root" in text
+                         else "conf" if 'utils.daemonset_overrides"' in text else None)
+                name = _DAEMONSET_NAME.search(text)
+                if shape and name:
+                    overrides[f"{parts[0]}_{name.group(1)}"] = shape
+    return ChartFacts(defaults=defaults, referenced=frozenset(own), toolkit_referenced=frozenset(toolkit),
+                      overrides=overrides)
 
 
 class HelmError(Exception):
@@ -98,7 +109,7 @@ def helm_template(helm: Path, release: str, chart_tgz: Path, namespace: str,
             return _cache[key]
     result = subprocess.run(
         [str(helm), "template", release, str(chart_tgz), "--namespace", namespace,
-         "--api-versions", f"{HTTPROUTE_API}", "-f", "-"],
+         "--api-versions", HTTPROUTE_API, "-f", "-"],
         input=text, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         raise HelmError(f"helm template {release} ({chart_tgz.name}): {result.stderr.strip()}")
@@ -195,7 +206,8 @@ def unpinned_images(manifests: Sequence[Manifest], values: Mapping[str, Any]) ->
 SENTINEL_BASE = 701  # probe replica counts: no chart default and no size layer uses these
 
 
-def replica_probe_values(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[dict[str, Any], dict[int, str]]:
+def replica_probe_values(values: Mapping[str, Any],
+                         defaults: Mapping[str, Any]) -> tuple[dict[str, Any], dict[int, str]]:
     """`values` with every pod.replicas key (ours and the chart's) set to a distinct sentinel; rendering them
     shows which workload reads which key (names differ: nova's `osapi` is component `os-api`)."""
     keys = sorted({**(_get(defaults, ("pod", "replicas")) or {}), **(_get(values, ("pod", "replicas")) or {})})
@@ -300,7 +312,7 @@ def ini_settings(conf: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
     files (libvirt.conf) has section ""."""
     settings: dict[tuple[str, str], Any] = {}
 
-    def walk(node: Mapping[str, Any], path: Path_) -> None:
+    def walk(node: Mapping[str, Any], path: KeyPath) -> None:
         for key, value in node.items():
             if isinstance(value, dict):
                 walk(value, (*path, str(key)))
@@ -351,8 +363,12 @@ def node_override_problems(manifests: Sequence[Manifest], override_key: str, lab
     if not selected:
         return [f"{group}: no DaemonSet {prefix}* requires node label {label} In [{value}] "
                 f"(rendered: {', '.join(sorted(ds['metadata']['name'] for ds in candidates))})"]
-    configs = {(obj["kind"], obj["metadata"]["name"]): obj for obj in manifests if obj.get("kind") in ("Secret", "ConfigMap")}
-    problems = []
+    configs = {(obj["kind"], obj["metadata"]["name"]): obj for obj in manifests
+               if obj.get("kind") in ("Secret", "ConfigMap")}
+    # the other DaemonSets of this key (the default one, other groups) must stay off the group's nodes, or two
+    # agents run on one host
+    problems = [f"{group}: {_name(ds)} may also run on these nodes (no {label} NotIn [{value}])"
+                for ds in candidates if ds not in selected and not _excludes(ds, label, value)]
     for ds in selected:
         files = [text for ref in _mounted(ds) if ref in configs for text in _config_files(configs[ref]).values()]
         for (section, option), want in sorted(settings.items()):
@@ -362,13 +378,28 @@ def node_override_problems(manifests: Sequence[Manifest], override_key: str, lab
     return problems
 
 
-def _requires(daemonset: Manifest, label: str, value: str) -> bool:
+def _node_terms(daemonset: Manifest) -> list[list[Mapping[str, Any]]]:
+    """The matchExpressions of each required nodeSelectorTerm (terms are ORed, expressions ANDed)."""
     terms = _get(daemonset, ("spec", "template", "spec", "affinity", "nodeAffinity",
                              "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")) or []
-    return bool(terms) and all(
-        any(e.get("key") == label and e.get("operator") == "In" and value in (e.get("values") or [])
-            for e in term.get("matchExpressions") or [])
-        for term in terms)  # terms are ORed: every one must pin the group, or the pods may land elsewhere
+    return [term.get("matchExpressions") or [] for term in terms]
+
+
+def _requires(daemonset: Manifest, label: str, value: str) -> bool:
+    """Every term admits only nodes with label=value (one term without it would let pods land elsewhere)."""
+    terms = _node_terms(daemonset)
+    return bool(terms) and all(any(e.get("key") == label and e.get("operator") == "In"
+                                   and value in (e.get("values") or []) for e in term) for term in terms)
+
+
+def _excludes(daemonset: Manifest, label: str, value: str) -> bool:
+    """Every term rejects nodes with label=value."""
+    def rejects(e: Mapping[str, Any]) -> bool:
+        listed = value in (e.get("values") or [])
+        return e.get("key") == label and ((e.get("operator") == "NotIn" and listed)
+                                          or (e.get("operator") == "In" and not listed))
+    terms = _node_terms(daemonset)
+    return bool(terms) and all(any(rejects(e) for e in term) for term in terms)
 
 
 def _mounted(daemonset: Manifest) -> list[tuple[str, str]]:
@@ -383,7 +414,7 @@ def _mounted(daemonset: Manifest) -> list[tuple[str, str]]:
 
 
 def credential_problems(manifests_by_release: Mapping[str, Sequence[Manifest]],
-                        credentials: Mapping[str, Any], consumers: Mapping[str, Sequence[str]],
+                        credentials: Mapping[str, Credential], consumers: Mapping[str, Sequence[str]],
                         kinds: Mapping[str, str]) -> list[str]:
     """Each credential's password reaches every release that declares it (in a Secret's or ConfigMap's data),
     and no two credentials of one kind share a user name.
@@ -392,7 +423,7 @@ def credential_problems(manifests_by_release: Mapping[str, Sequence[Manifest]],
     MariaDB server), `messaging` (one RabbitMQ cluster), `keystone` (one Keystone). Within one system a user name
     is one account with one password, so two credentials naming it would overwrite each other's password
     (the chart's db-init/rabbit-init/ks-user Jobs set it) and rotating one would break the other. Kind `secret`
-    (shared keys, no user) is exempt. `credentials`: name -> object with `.username` and `.password`.
+    (shared keys, no user) and names without a kind are exempt.
     """
     problems = []
     for release, names in sorted(consumers.items()):
@@ -414,25 +445,31 @@ def credential_problems(manifests_by_release: Mapping[str, Sequence[Manifest]],
 # ---------------------------------------------------------------------------------------------------------------
 # 6. keys the chart never reads
 
-# Maps under which any key is read although the defaults do not list it. The prefix itself must be in the
-# chart's defaults (so `endpoints.volume.auth` is not open where the chart has no `endpoints.volume`). `*` is one
-# key. Kept short: every entry is a place where a chart or helm-toolkit iterates or indexes by a name we choose.
+# Keys read although the defaults do not list them: a pattern's last key is the one the defaults may lack (`*`:
+# any name), everything above it must be in the chart's defaults (so `endpoints.volume.auth` is not open where
+# the chart has no `endpoints.volume`), and anything below it is read. Kept short: each entry is a place where
+# helm-toolkit iterates or indexes by a name we choose.
 OPEN_MAPS: tuple[tuple[str, ...], ...] = (
-    # helm-toolkit looks these up by endpoint class (default/internal/public/admin/service): any class is read
-    ("endpoints", "*", "hosts"), ("endpoints", "*", "host_fqdn_override"), ("endpoints", "*", "path"),
-    ("endpoints", "*", "scheme"), ("endpoints", "*", "port", "*"),
-    # keystone/db/rabbit users by the names the chart's Jobs and configs ask for
-    ("endpoints", "*", "auth"),
+    # looked up by endpoint class (default/internal/public/admin/service), any class
+    ("endpoints", "*", "hosts", "*"), ("endpoints", "*", "host_fqdn_override", "*"),
+    ("endpoints", "*", "path", "*"), ("endpoints", "*", "scheme", "*"), ("endpoints", "*", "port", "*", "*"),
+    # users by the names the chart's Jobs and configs ask for; namespace/name of any endpoint
+    ("endpoints", "*", "auth", "*"), ("endpoints", "*", "namespace"), ("endpoints", "*", "name"),
     # Kubernetes SecurityContext objects, passed through toYaml by helm-toolkit's security context snippets
-    ("pod", "security_context", "*", "pod"), ("pod", "security_context", "*", "container", "*"),
+    ("pod", "security_context", "*", "pod", "*"), ("pod", "security_context", "*", "container", "*", "*"),
 )
 
 
-def _matches(pattern: Path_, path: Path_) -> bool:
+# Maps whose keys must be in the defaults although helpers range over the whole map: the image-sync Job lists
+# every images.tags key, so a tag no container names would look read.
+CLOSED_MAPS: tuple[tuple[str, ...], ...] = (("images", "tags"), ("pod", "replicas"))
+
+
+def _matches(pattern: KeyPath, path: KeyPath) -> bool:
     return len(pattern) == len(path) and all(p in ("*", k) for p, k in zip(pattern, path))
 
 
-def _leaves(tree: Mapping[str, Any], path: Path_ = ()) -> Iterator[Path_]:
+def _leaves(tree: Mapping[str, Any], path: KeyPath = ()) -> Iterator[KeyPath]:
     for key, value in tree.items():
         if isinstance(value, dict) and value:
             yield from _leaves(value, (*path, str(key)))
@@ -440,7 +477,7 @@ def _leaves(tree: Mapping[str, Any], path: Path_ = ()) -> Iterator[Path_]:
             yield (*path, str(key))  # scalars, lists (replaced whole) and empty maps
 
 
-def _in_defaults(defaults: Mapping[str, Any], path: Path_) -> bool:
+def _in_defaults(defaults: Mapping[str, Any], path: KeyPath) -> bool:
     node: Any = defaults
     for key in path:
         if not isinstance(node, dict) or key not in node:
@@ -449,31 +486,43 @@ def _in_defaults(defaults: Mapping[str, Any], path: Path_) -> bool:
     return True
 
 
-def _open(facts: ChartFacts, prefix: Path_) -> bool:
-    """Whether any key below `prefix` is read (see OPEN_MAPS)."""
+def _open(facts: ChartFacts, prefix: KeyPath) -> bool:
+    """Whether everything at and below `prefix` is read although the defaults do not list it."""
     if prefix in {("conf", "overrides", k) for k, s in facts.overrides.items() if s == "conf"} | \
             {("overrides", k) for k, s in facts.overrides.items() if s == "root"}:
         return True  # helm-toolkit's per-node overrides for a DaemonSet this chart renders with them
-    if not _in_defaults(facts.defaults, prefix):
+    if any(_matches(pattern, prefix) for pattern in OPEN_MAPS):
+        return _in_defaults(facts.defaults, prefix[:-1])
+    if len(prefix) < 2 or not _in_defaults(facts.defaults, prefix[:-1]):
         return False
-    default = _get(facts.defaults, prefix)
+    default = _get(facts.defaults, prefix[:-1])
     if default is None or default == {}:
         return True  # an empty or null default is a slot for our own keys (extraObjects: {}, conf.policy: {})
-    if prefix[0] == "conf" and len(prefix) >= 2 and isinstance(default, dict) \
-            and all(isinstance(v, dict) or v is None for v in default.values()):
-        return True  # an ini file (map of sections, e.g. conf.nova): helm-toolkit's to_oslo_conf renders any
-    return any(_matches(pattern, prefix) for pattern in OPEN_MAPS)
+    # a key of an ini file (a map of sections, e.g. conf.nova): helm-toolkit's to_oslo_conf renders any section
+    return prefix[0] == "conf" and len(prefix) >= 3 and isinstance(default, dict) \
+        and all(isinstance(v, dict) or v is None for v in default.values())
 
 
 def unread_keys(values: Mapping[str, Any], facts: ChartFacts) -> list[str]:
     """Paths of `values` the chart never reads. A leaf is read when its path is in the chart's defaults, lies
-    below an open map (`_open`), or a template names it or its parent map (`.Values.a.b`, `index .Values.a "b"`).
-    Each unread subtree is reported once, by the shortest path the chart does not know."""
-    unread: dict[Path_, int] = {}
+    below an open map (`_open`), or a template names it or its parent map (`.Values.a.b`, `index .Values.a "b"`;
+    not for CLOSED_MAPS), or the chart's own templates name an ancestor the defaults lack (an optional map the
+    chart ranges over, such as keystone's conf.ks_domains). helm-toolkit's references do not count for ancestors:
+    it names `.Values.overrides` in every chart, read or not. Each unread subtree is reported once, by the
+    shortest path the chart does not know."""
+    named = facts.referenced | facts.toolkit_referenced
+    unread: dict[KeyPath, int] = {}
     for leaf in _leaves(values):
-        if _in_defaults(facts.defaults, leaf) or any(_open(facts, leaf[:i]) for i in range(1, len(leaf))):
+        if _in_defaults(facts.defaults, leaf) or any(_open(facts, leaf[:i]) for i in range(1, len(leaf) + 1)):
             continue
-        if leaf in facts.referenced or (len(leaf) > 1 and leaf[:-1] in facts.referenced):
+        if leaf in named:
+            continue
+        if any(leaf[:len(closed)] == closed for closed in CLOSED_MAPS):
+            pass  # only the defaults count (see CLOSED_MAPS)
+        elif len(leaf) > 1 and leaf[:-1] in named:
+            continue
+        elif any(leaf[:i] in facts.referenced and not _in_defaults(facts.defaults, leaf[:i])
+                 for i in range(1, len(leaf))):
             continue
         unknown = next(leaf[:i] for i in range(1, len(leaf) + 1) if not _in_defaults(facts.defaults, leaf[:i]))
         unread[unknown] = unread.get(unknown, 0) + 1

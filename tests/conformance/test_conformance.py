@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from openstack_operator.core.catalog import Catalog
 
 from . import lib
-from .conftest import Deployment
+from .conftest import Deployment, Deployments
 
 
 def conforms(problems: list[str]) -> None:
@@ -20,7 +21,14 @@ def test_every_release_renders_with_its_chart(deployment: Deployment) -> None:
 
 def test_images_come_from_the_configured_registry(deployment: Deployment) -> None:
     base_url = deployment.osdpl.spec.images_base_url
+    if not base_url:
+        pytest.skip("no artifacts.images_base_url: images come from their upstream registries")
     conforms([f"{r.release.name}: {p}" for r in deployment.ok() for p in lib.foreign_images(r.manifests, base_url)])
+
+
+def test_every_image_is_one_we_set(deployment: Deployment) -> None:
+    conforms([f"{r.release.name}: {p}" for r in deployment.ok()
+              for p in lib.unpinned_images(r.manifests, r.release.values)])
 
 
 def test_replicas_take_effect(deployment: Deployment) -> None:
@@ -68,10 +76,10 @@ def test_every_value_is_read_by_the_chart(deployment: Deployment) -> None:
               for p in lib.unread_keys(r.release.values, lib.chart_facts(r.chart_tgz))])
 
 
-def test_all_features_manifest_covers_the_catalog(deployments: dict[str, Deployment], catalog: Catalog) -> None:
+def test_all_features_manifest_covers_the_catalog(deployments: Deployments, catalog: Catalog) -> None:
     """all-features.yaml enables every service and has a node group for every per-node DaemonSet: a service or
     DaemonSet added to the catalog must be added there too."""
-    deployment = deployments["all-features"]
+    deployment = deployments.get_ok("all-features")
     enabled = deployment.osdpl.spec.enabled_services(catalog)
     covered: set[tuple[str, str]] = set()
     for body in (deployment.doc["spec"].get("nodes") or {}).values():

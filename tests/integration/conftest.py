@@ -17,6 +17,7 @@ import pytest
 
 from devcluster import Cluster
 from devcluster.binaries import bin_dir
+from devcluster.charts import chart_repository as serve_chart_repository
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,17 +122,26 @@ def crds(kubectl: Kubectl) -> None:
                 "crd/helmbundles.openstack.osop.dev")
 
 
+@pytest.fixture(scope="session")
+def chart_repository() -> Iterator[str]:
+    """The OpenStack-Helm chart set the catalog pins, served as a chart repository on loopback for the session
+    (devcluster.charts: the shared chart set, or the pinned charts mirrored into the per-user cache)."""
+    with serve_chart_repository() as url:
+        yield url
+
+
 class Operators:
     """The operator processes, run as users run them (`python -m openstack_operator <process>`), against the test
-    cluster, with the project's test charts as chart source. Logs go to one file per process."""
+    cluster, with the session's chart repository as chart source and a chart cache of their own. Logs go to one
+    file per process."""
 
     PROCESSES = ("osdpl", "helmbundle", "health")
     HEALTH_GRACE_SECONDS = 5  # no progress for longer is Unhealthy: short, so tests see it within seconds
 
-    def __init__(self, kubeconfig: Path, helm: Path, logs: Path) -> None:
+    def __init__(self, kubeconfig: Path, helm: Path, logs: Path, chart_source: str, chart_cache: Path) -> None:
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(helm),
-                    "OSOP_CHART_SOURCE": str(REPO / "tests" / "charts"), "PYTHONPATH": str(REPO),
-                    "OSOP_HEALTH_GRACE_SECONDS": str(self.HEALTH_GRACE_SECONDS)}
+                    "OSOP_CHART_SOURCE": chart_source, "OSOP_CHART_CACHE": str(chart_cache),
+                    "PYTHONPATH": str(REPO), "OSOP_HEALTH_GRACE_SECONDS": str(self.HEALTH_GRACE_SECONDS)}
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -164,9 +174,10 @@ class Operators:
 
 
 @pytest.fixture(scope="session")
-def operators(kubeconfig: Path, binaries: Path, crds: None,
+def operators(kubeconfig: Path, binaries: Path, crds: None, chart_repository: str,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operators]:
-    running = Operators(kubeconfig, binaries / "helm", tmp_path_factory.mktemp("operator-logs"))
+    running = Operators(kubeconfig, binaries / "helm", tmp_path_factory.mktemp("operator-logs"), chart_repository,
+                        tmp_path_factory.mktemp("chart-cache"))
     running.start()
     yield running
     running.stop()

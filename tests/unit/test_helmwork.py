@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from openstack_operator.core.helmwork import (MAX_ATTEMPTS, UNINSTALL_TARGET, attempts_after_failure, decide,
-                                              retry_delay)
+from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, MAX_ATTEMPTS, UNINSTALL_TARGET,
+                                              attempts_after_failure, decide, retry_delay)
 
 
 def _bundle(service: str, releases: dict[str, str], status: dict[str, Any] | None = None,
@@ -72,3 +72,15 @@ def test_a_failed_uninstall_is_retried_with_backoff_without_limit() -> None:
     bundle = _bundle("database", {"mariadb": "f1"}, {"mariadb": failed}, uninstall=True)
     assert decide(bundle, {}, 60.0).retry_at == 50.0 + retry_delay(20)
     assert decide(bundle, {}, 50.0 + retry_delay(20)).steps[0].action == "uninstall"
+
+
+def test_an_unavailable_chart_is_retried_with_backoff_without_limit() -> None:
+    failed = {"state": "failed", "reason": CHART_UNAVAILABLE, "target": "k1", "attempts": MAX_ATTEMPTS + 7,
+              "last_attempt_at": 50.0}
+    bundle = _bundle("identity", {"keystone": "k1"}, {"keystone": failed})
+    decision = decide(bundle, {}, 60.0)
+    assert not decision.gave_up and decision.retry_at == 50.0 + retry_delay(MAX_ATTEMPTS + 7)
+    assert decide(bundle, {}, 50.0 + retry_delay(MAX_ATTEMPTS + 7)).steps[0].action == "install"
+    # Once the chart is there, Helm failures get their own MAX_ATTEMPTS: the count starts over with the reason.
+    assert attempts_after_failure(bundle, "keystone", "k1", CHART_UNAVAILABLE) == MAX_ATTEMPTS + 8
+    assert attempts_after_failure(bundle, "keystone", "k1") == 1

@@ -127,7 +127,8 @@ def test_real_credentials_reach_the_values(renderer: Renderer) -> None:
     keystone = renderer.render(osdpl.spec, credentials, osdpl.namespace, only={"identity"})[0].releases[0]
     assert keystone.values["endpoints"]["oslo_db"]["auth"]["keystone"] == {"username": "user-keystone_db",
                                                                           "password": "pw-keystone_db"}
-    assert keystone.values["endpoints"]["oslo_cache"]["auth"]["memcache_secret_key"] == "pw-memcache_secret_key"
+    glance = renderer.render(osdpl.spec, credentials, osdpl.namespace, only={"image"})[0].releases[0]
+    assert glance.values["endpoints"]["oslo_cache"]["auth"]["memcache_secret_key"] == "pw-memcache_secret_key"
 
 
 def test_full_example_feature_rendering(renderer: Renderer) -> None:
@@ -151,7 +152,8 @@ def test_full_example_feature_rendering(renderer: Renderer) -> None:
     assert keystone["conf"]["ks_domains"]["ldap.example.com"]["identity"]["driver"] == "ldap"
     mariadb = services["database"].releases[0].values
     assert mariadb["manifests"]["cron_job_mariadb_backup"] is True
-    assert mariadb["pod"]["security_context"]["server"]["pod"]["runAsNonRoot"] is True  # common.infra
+    assert mariadb["pod"]["resources"]["enabled"] is True  # common.infra
+    assert keystone["pod"]["affinity"]["anti"]["type"]["default"] == "requiredDuringSchedulingIgnoredDuringExecution"
 
 
 def test_golden_files_hold_no_real_secret() -> None:

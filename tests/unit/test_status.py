@@ -76,6 +76,40 @@ def test_a_failed_release_degrades_with_helms_message() -> None:
     assert _conditions(fixed)["Degraded"] == ("False", "AsExpected")
 
 
+UNAVAILABLE = {"state": "failed", "reason": "ChartUnavailable", "target": "k1", "attempts": 9,
+               "last_error": "chart keystone 2026.1.0 from https://charts.example/osh: chart \"keystone\" version "
+                             "\"2026.1.0\" not found in https://charts.example/osh repository"}
+
+
+def test_an_unavailable_chart_says_so_on_ready_and_degraded_and_is_never_given_up() -> None:
+    bundles = {**DEPLOYED, "identity": _bundle({"keystone": UNAVAILABLE})}
+    status = compute_status(_observed(bundles), NOW)
+    assert _conditions(status) == {"Ready": ("False", "ChartUnavailable"), "Progressing": ("True", "Deploying"),
+                                   "Degraded": ("True", "ChartUnavailable")}
+    conditions = {c["type"]: c["message"] for c in status["conditions"]}
+    expected = "identity/keystone: chart keystone 2026.1.0 from https://charts.example/osh: chart"
+    assert conditions["Degraded"].startswith(expected)
+    assert conditions["Ready"].startswith("chart not available: " + expected)
+    assert status["children"]["identity"]["keystone"]["reason"] == "ChartUnavailable"
+
+
+def test_an_unavailable_chart_comes_first_among_failures() -> None:
+    mariadb = {"state": "failed", "target": "f1", "attempts": 1, "last_error": "UPGRADE FAILED: bad replicas"}
+    bundles = {"database": _bundle({"mariadb": mariadb}), "identity": _bundle({"keystone": UNAVAILABLE})}
+    degraded = next(c for c in compute_status(_observed(bundles), NOW)["conditions"] if c["type"] == "Degraded")
+    assert degraded["reason"] == "ChartUnavailable"
+    assert degraded["message"].index("identity/keystone: chart keystone") < \
+        degraded["message"].index("database/mariadb: UPGRADE FAILED")
+
+
+def test_a_release_that_fails_again_after_its_chart_came_back_is_a_release_failure() -> None:
+    helm_failure = {"state": "failed", "target": "k1", "attempts": 1, "last_error": "UPGRADE FAILED: timed out"}
+    status = compute_status(_observed({**DEPLOYED, "identity": _bundle({"keystone": helm_failure})}), NOW)
+    assert _conditions(status)["Degraded"] == ("True", "ReleaseFailed")
+    assert _conditions(status)["Ready"] == ("False", "NotReady")
+    assert "reason" not in status["children"]["identity"]["keystone"]
+
+
 def test_an_invalid_spec_and_draft_and_deletion_say_so() -> None:
     assert _conditions(compute_status(_observed(DEPLOYED, spec_error="spec.x: bad"), NOW))["Ready"] == \
         ("False", "InvalidSpec")

@@ -1,0 +1,79 @@
+"""HelmBundle specs: each release names its chart, version and archive digest, the chart repository only when the
+deployment sets one, and the same rendering always gives the same bytes."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from typing import Any
+
+from openstack_operator.core.bundles import bundle_spec, plan_bundles
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.credentials import placeholder_credentials, required_credentials
+from openstack_operator.core.manifest import load_osdpl
+from openstack_operator.core.render import RenderedService, Renderer
+
+from .conftest import load_example
+
+MIRROR = "https://charts.mirror.example/openstack-helm"
+
+
+def _render(renderer: Renderer, doc: dict[str, Any]) -> tuple[list[RenderedService], str]:
+    osdpl = load_osdpl(renderer.catalog, doc)
+    enabled = osdpl.spec.enabled_services(renderer.catalog)
+    credentials = placeholder_credentials(renderer.catalog, required_credentials(renderer.catalog, enabled))
+    return renderer.render(osdpl.spec, credentials, osdpl.namespace), osdpl.spec.charts_url
+
+
+def _specs(renderer: Renderer, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    services, charts_url = _render(renderer, doc)
+    return {service.name: bundle_spec("cloud", service, charts_url) for service in services}
+
+
+def _with_charts_url(doc: dict[str, Any], url: str) -> dict[str, Any]:
+    changed = copy.deepcopy(doc)
+    changed["spec"].setdefault("artifacts", {})["charts_url"] = url
+    return changed
+
+
+def test_each_release_pins_its_catalog_chart_and_digest(renderer: Renderer, catalog: Catalog) -> None:
+    specs = _specs(renderer, load_example("minimal"))
+    for spec in specs.values():
+        for release in spec["releases"]:
+            chart = catalog.charts[release["chart"]]
+            assert (release["version"], release["digest"]) == (catalog.chart_set.version, chart.digest)
+            assert "repository" not in release  # the helmbundle process's configured source
+
+
+def test_charts_url_names_the_repository_of_every_release(renderer: Renderer) -> None:
+    specs = _specs(renderer, _with_charts_url(load_example("minimal"), MIRROR))
+    assert {r["repository"] for spec in specs.values() for r in spec["releases"]} == {MIRROR}
+
+
+def test_bundle_specs_are_byte_identical_across_reconciles(renderer: Renderer) -> None:
+    doc = _with_charts_url(load_example("full"), MIRROR)
+    first = json.dumps(_specs(renderer, doc), sort_keys=False)
+    again = json.dumps(_specs(Renderer(Catalog.load()), copy.deepcopy(doc)), sort_keys=False)
+    assert first == again
+
+
+def test_a_new_chart_repository_rewrites_bundles_but_upgrades_nothing(renderer: Renderer) -> None:
+    doc = load_example("minimal")
+    before, after = _specs(renderer, doc), _specs(renderer, _with_charts_url(doc, MIRROR))
+    existing = {name: {"spec": spec} for name, spec in before.items()}
+    assert sorted(plan_bundles(after, existing).write) == sorted(before)
+    fingerprints = [[r["fingerprint"] for r in spec["releases"]] for spec in before.values()]
+    assert fingerprints == [[r["fingerprint"] for r in spec["releases"]] for spec in after.values()]
+    assert plan_bundles(before, existing).write == []  # unchanged: nothing written
+
+
+def test_the_fingerprint_covers_the_chart_digest(renderer: Renderer, catalog: Catalog) -> None:
+    doc = load_example("minimal")
+    other = dataclasses.replace(catalog, services={
+        name: dataclasses.replace(service, charts=tuple(dataclasses.replace(c, digest="sha256:" + "0" * 64)
+                                                        for c in service.charts))
+        for name, service in catalog.services.items()})
+    ours, theirs = _render(renderer, doc)[0], _render(Renderer(other), doc)[0]
+    assert [r.fingerprint for s in ours for r in s.releases] and \
+        all(a.fingerprint != b.fingerprint for s, t in zip(ours, theirs) for a, b in zip(s.releases, t.releases))
