@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from devcluster.binaries import REPO, bin_dir
 from devcluster.charts import ChartSetError, chart_directory, wait_until_serving
 from devcluster.cluster import Cluster, ClusterError
@@ -70,13 +72,32 @@ def main() -> int:
             break
         time.sleep(2)
     kubectl("get", "osdpl", "-A")
-    subprocess.run([str(binaries / "helm"), "--kubeconfig", str(kubeconfig), "list", "-n", namespace], check=True)
+    helm = [str(binaries / "helm"), "--kubeconfig", str(kubeconfig), "-n", namespace]
+    subprocess.run([*helm, "list"], check=True)
+    print(created_objects(helm, namespace))
+    kubectl("get", "httproutes", "-A")
     if ready != "True":
         kubectl("-n", namespace, "get", "osdpl", name, "-o",
                 "jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{\"\\n\"}{end}")
         return 1
     print(f"kubeconfig: {kubeconfig}   stop everything: make cluster-down")
     return 0
+
+
+def created_objects(helm: list[str], namespace: str) -> str:
+    """How many objects the releases hold (their manifests plus their hooks, e.g. bootstrap and db-sync Jobs)."""
+    releases = json.loads(subprocess.run([*helm, "list", "-o", "json"], check=True, capture_output=True,
+                                         text=True).stdout)
+    kinds: dict[str, int] = {}
+    for release in releases:
+        for what in ("manifest", "hooks"):
+            text = subprocess.run([*helm, "get", what, release["name"]], check=True, capture_output=True,
+                                  text=True).stdout
+            for document in yaml.safe_load_all(text):
+                if isinstance(document, dict) and "kind" in document:
+                    kinds[document["kind"]] = kinds.get(document["kind"], 0) + 1
+    top = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items(), key=lambda item: -item[1])[:8])
+    return f"{len(releases)} releases created {sum(kinds.values())} objects in {namespace}: {top}, ..."
 
 
 def start_chart_repository(cluster: Cluster) -> str:
