@@ -1,6 +1,7 @@
 """Values layering: from a DeploymentSpec to the final values of every Helm release.
 
 For each enabled service and each of its charts, later layers win:
+  0. release images        templates/releases/<release>.yaml: every image key of the chart (images_base_url applied)
   1. template `base`       templates/services/<chart>.yaml.j2, rendered with the facts of the deployment
   2. preset, then size     templates/presets/<preset>.yaml, templates/sizes/<size>.yaml (`values.<chart>`)
   3. template `features`   the same template's reading of spec.features
@@ -117,9 +118,7 @@ class Renderer:
                       credentials: Credentials, namespace: str) -> RenderedRelease:
         template_path = f"templates/services/{chart.name}.yaml.j2"
         try:
-            text = self._templates[chart.name].render(**facts, chart=chart.name, cred=_credential_lookup(chart, credentials),
-                                                      image_tags=image_tags(self.catalog.releases[spec.openstack_version],
-                                                                            chart.name, spec.images_base_url))
+            text = self._templates[chart.name].render(**facts, chart=chart.name, cred=_credential_lookup(chart, credentials))
             document = yaml.load(text, Loader=_YamlLoader)
         except jinja2.TemplateError as exc:
             raise RenderError(f"{template_path}: {exc}") from None
@@ -129,7 +128,12 @@ class Renderer:
             raise RenderError(f"{template_path}: must render a mapping with 'base' and 'features' mappings")
         size = self.catalog.sizes[spec.size]
         service_values = spec.services.get(chart.service, {}).get(chart.name, {}).get("values", {})
+        # The image of every image key comes from the release data, the same way for every chart: set here, not
+        # printed and parsed again through each template (it is most of a chart's values).
+        images = {"images": {"tags": image_tags(self.catalog.releases[spec.openstack_version], chart.name,
+                                                spec.images_base_url)}}
         values = merge_layers([
+            Layer(f"templates/releases/{spec.openstack_version}.yaml images.{chart.name}", images),
             Layer(f"{template_path} base", document["base"]),
             Layer(f"templates/presets/{spec.preset}.yaml values.{chart.name}",
                   self.catalog.presets[spec.preset].values.get(chart.name, {})),

@@ -46,7 +46,7 @@ def probe_catalog(tmp_path: Path) -> Catalog:
     _write(tmp_path / "presets/p.yaml", {"services": ["svc"], "values": {"probe": {"layer": _keys("preset")}}})
     _write(tmp_path / "sizes/s.yaml", {"helm_timeout_seconds": 60, "values": {"probe": {"layer": _keys("size")}}})
     template = (
-        "base:\n  image: {{ image_tags.probe | tojson }}\n  password: {{ cred('probe_db').password | tojson }}\n"
+        "base:\n  password: {{ cred('probe_db').password | tojson }}\n"
         f"  layer: {_keys('template')}\n"
         f"features:\n  layer: {_keys('features')}\n"
     )
@@ -73,7 +73,7 @@ def test_every_layer_beats_the_one_before(probe_catalog: Catalog) -> None:
     })
     expected = {"all": "services", **{f"pair{i}": LAYERS[i] for i in range(1, len(LAYERS))}}
     assert values["layer"] == expected
-    assert values["image"] == "quay.io/airshipit/probe:1"
+    assert values["images"] == {"tags": {"probe": "quay.io/airshipit/probe:1"}}  # layer 0: the release's images
     assert values["password"] == "s3cret"
 
 
@@ -108,3 +108,9 @@ def test_nodes_of_a_conf_shaped_daemonset_become_conf_overrides(probe_catalog: C
         {"label": {"key": "zone", "values": ["a"]}, "conf": {"opt": "a"}},
         {"label": {"key": "zone", "values": ["b"]}, "conf": {"opt": "b"}},
     ]}}
+
+
+def test_an_image_of_the_release_can_be_replaced_per_chart(probe_catalog: Catalog) -> None:
+    values = _render(probe_catalog, {"services": {"svc": {"probe": {"values": {"images": {"tags": {
+        "probe": "hotfix.example.com/probe:1.1"}}}}}}})
+    assert values["images"] == {"tags": {"probe": "hotfix.example.com/probe:1.1"}}
