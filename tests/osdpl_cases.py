@@ -1,5 +1,5 @@
 """Manifest cases shared by the offline validator's tests and the API server's: both must reject the same
-manifests, naming the same field."""
+manifests with the same message (INVALID), and accept and store the same (VALID)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
+
+from openstack_operator.core.crd import MAX_OSDPL_NAME
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
 
@@ -43,9 +45,11 @@ INVALID: list[tuple[str, Edit, str]] = [
     ("misspelled-feature-key", _set("spec.features.neutron.tunel_interface", "ens3"),
      "spec.features.neutron.tunel_interface: unknown field"),
     ("misspelled-top-level", _set("spec.openstack_verison", "epoxy"), "spec.openstack_verison: unknown field"),
-    ("wrong-type", _set("spec.size", 3), 'spec.size: Invalid value: "integer": must be of type string'),
+    ("wrong-type", _set("spec.size", 3),
+     'spec.size: Invalid value: "integer": spec.size in body must be of type string: "integer"'),
     ("wrong-type-nested", _set("spec.features.nova.allocation_ratios", {"cpu": "lots"}),
-     'spec.features.nova.allocation_ratios.cpu: Invalid value: "string": must be of type number'),
+     'spec.features.nova.allocation_ratios.cpu: Invalid value: "string": spec.features.nova.allocation_ratios.cpu '
+     'in body must be of type number: "string"'),
     ("unknown-service", _set("spec.features.services", ["telemetry"]),
      'spec.features.services[0]: Unsupported value: "telemetry": supported values: "database", "messaging", '
      '"memcached", "identity", "image", "placement", "networking", "compute", "block-storage", '
@@ -77,14 +81,69 @@ INVALID: list[tuple[str, Edit, str]] = [
      "public_endpoints.enabled is true"),
     ("vlan-range-format", _set("spec.features.neutron.external_networks",
                                [{"physnet": "p", "interface": "i", "vlan_ranges": "10-20"}]),
-     "spec.features.neutron.external_networks[0].vlan_ranges: Invalid value: \"10-20\": must match "
-     "'^[0-9]+:[0-9]+$'"),
+     "spec.features.neutron.external_networks[0].vlan_ranges: Invalid value: \"10-20\": "
+     "spec.features.neutron.external_networks[0].vlan_ranges in body should match '^[0-9]+:[0-9]+$'"),
     ("bad-log-level", _set("spec.features.logging", {"nova": {"level": "LOUD"}}),
      'spec.features.logging.nova.level: Unsupported value: "LOUD": supported values: "DEBUG", "INFO", '
      '"WARNING", "ERROR", "CRITICAL"'),
     ("wrong-kind", _set("kind", "Deployment"),
      'kind: Unsupported value: "Deployment": supported values: "OpenStackDeployment"'),
 ]
+
+
+# Names, duplicates and nulls: where `validate` once differed from the API server.
+LONGEST_NAME = "o" * MAX_OSDPL_NAME
+INVALID += [
+    ("name-too-long", _set("metadata.name", "o" * 70), "metadata.name: Too long: may not be more than 63 bytes"),
+    ("name-not-a-dns-subdomain", _set("metadata.name", "Osh_dev"),
+     'metadata.name: Invalid value: "Osh_dev": a lowercase RFC 1123 subdomain must consist of lower case '
+     "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
+     "'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
+    ("duplicate-service", _set("spec.features.services", ["compute", "image", "compute", "compute"]),
+     'spec.features.services[2]: Duplicate value: "compute"'),
+    ("duplicate-physnet", _set("spec.features.neutron.external_networks",
+                               [{"physnet": "physnet1", "interface": "eth1"},
+                                {"physnet": "physnet1", "interface": "eth2", "vlan_ranges": "10:20"}]),
+     'spec.features.neutron.external_networks[1]: Duplicate value: {"physnet":"physnet1"}'),
+    ("null-required-field", _set("spec.size", None), "spec.size: Required value"),  # dropped, then missing
+    ("null-spec", _set("spec", None), "spec: Required value"),
+]
+
+ABSENT = object()  # an expected value: the key is not in the stored object
+
+# Accepted manifests and what the API server stores (defaults and dropped nulls): path -> value.
+VALID: list[tuple[str, Edit, dict[str, Any]]] = [
+    ("longest-name", _set("metadata.name", LONGEST_NAME), {"metadata.name": LONGEST_NAME}),
+    # A null in a typed field is dropped before defaulting: as if unset, so a default applies.
+    ("null-optional-field", _set("spec.features.nova.live_migration_interface", None),
+     {"spec.features.nova.live_migration_interface": ABSENT, "spec.features.nova.console.novnc.enabled": True}),
+    ("null-defaulted-field", _set("spec.draft", None), {"spec.draft": False}),
+    ("null-feature-block", _set("spec.features.neutron", None),
+     {"spec.features.neutron.tunnel_interface": "ens3", "spec.features.neutron.external_networks": []}),
+    ("null-defaulted-list", _set("spec.features.services", None), {"spec.features.services": []}),
+    ("null-map-entry", _set("spec.features.logging", {"nova": None, "keystone": {"level": "DEBUG"}}),
+     {"spec.features.logging": {"keystone": {"level": "DEBUG"}}}),
+    ("null-list-item-field", _set("spec.features.neutron.external_networks",
+                                  [{"physnet": "physnet1", "interface": "eth1", "mtu": None}]),
+     {"spec.features.neutron.external_networks": [{"physnet": "physnet1", "interface": "eth1", "bridge": "br-ex",
+                                                    "network_types": ["flat"]}]}),
+    ("null-values-object", _set("spec.services.compute.nova.values", None), {"spec.services.compute.nova": {}}),
+    # Inside free-form values a null is kept: Helm then drops that key from the chart's defaults.
+    ("null-inside-values", _set("spec.services.compute.nova.values", {"conf": {"nova": {"DEFAULT": {"debug": None}}},
+                                                                    "pod": None}),
+     {"spec.services.compute.nova.values": {"conf": {"nova": {"DEFAULT": {"debug": None}}}, "pod": None}}),
+    ("null-inside-common-values", _set("spec.common.openstack.values", {"endpoints": None}),
+     {"spec.common.openstack.values.endpoints": None}),
+]
+
+
+def stored_value(doc: Any, path: str) -> Any:
+    """The value at a dotted path of `doc`, or ABSENT."""
+    for key in path.split("."):
+        if not isinstance(doc, dict) or key not in doc:
+            return ABSENT
+        doc = doc[key]
+    return doc
 
 
 def update_pair(old_changes: dict[str, Any], new_changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

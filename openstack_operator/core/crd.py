@@ -14,6 +14,15 @@ from openstack_operator.core.catalog import Catalog
 GROUP = "openstack.osop.dev"
 VERSION = "v1alpha1"
 NODE_KEY_PATTERN = "^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?::[-A-Za-z0-9_.]*$"
+# The longest osdpl name. Every name the operator derives from it must stay valid: the label value
+# openstack.osop.dev/osdpl=<osdpl> on every child (label values: at most 63 characters), the HelmBundle
+# <osdpl>-<service> and the Secrets <osdpl>-<service>-values and <osdpl>-credentials (DNS subdomains: at most 253, so
+# 253 - len("-block-storage-values") = 232 would do). The label limit is the binding one: 63. It is a maxLength on
+# metadata.name (the only metadata restriction a structural schema may state besides generateName), not a CEL rule
+# at the root: the API server then names the field ("metadata.name: Too long: may not be more than 63 bytes") and
+# reports it together with other schema errors, where a root CEL rule reports "<nil>" and is skipped when anything
+# else is wrong.
+MAX_OSDPL_NAME = 63
 
 Schema = dict[str, Any]
 
@@ -183,7 +192,7 @@ def _features(catalog: Catalog) -> Schema:
                         _obj(
                             {
                                 "enabled": _bool("Configure this domain.", True),
-                                "config": _map(_map(_str()), "Domain config file: section -> option -> value."),
+                                "config": _map(_map(_str()), "Domain config file: section -> option -> value.", default={}),
                             }
                         ),
                         "Domain-specific identity backends (e.g. LDAP), by domain name.",
@@ -329,7 +338,8 @@ def osdpl_schema(catalog: Catalog) -> Schema:
             "health_basis": _str("Digest of the release revisions the health was checked against."),
         }
     )
-    return _obj({"apiVersion": _str(), "kind": _str(), "metadata": {"type": "object"}, "spec": spec,
+    metadata = _obj({"name": _str(maxLength=MAX_OSDPL_NAME)})
+    return _obj({"apiVersion": _str(), "kind": _str(), "metadata": metadata, "spec": spec,
                  "status": status}, required=["spec"])
 
 

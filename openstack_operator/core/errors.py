@@ -10,11 +10,15 @@ class CatalogError(OperatorError):
 
 
 class MergeConflict(OperatorError):
-    """Two layers disagree on the type of a value at `path`."""
+    """Two layers disagree on the type of a value at `path`; `by`: the later layer, when `path` names the earlier
+    one (the later layer's own path is no field the user wrote, as for spec.nodes)."""
 
-    def __init__(self, path: str, base_type: str, override_type: str) -> None:
+    def __init__(self, path: str, base_type: str, override_type: str, by: str = "") -> None:
         self.path = path
-        super().__init__(f"{path}: cannot merge a {override_type} over a {base_type}")
+        if by:
+            super().__init__(f"{path}: a {base_type} where {by} merges a {override_type}")
+        else:
+            super().__init__(f"{path}: cannot merge a {override_type} over a {base_type}")
 
 
 class RenderError(OperatorError):

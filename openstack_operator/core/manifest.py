@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -52,19 +53,44 @@ def osdpl_problems(catalog: Catalog, doc: Any, old: Any = None) -> list[Problem]
                                               f'"{API_VERSION}"'))
     if doc.get("kind") != KIND:
         problems.append(Problem("kind", f'Unsupported value: "{doc.get("kind")}": supported values: "{KIND}"'))
+    root = osdpl_schema(catalog)
+    doc = apply_defaults({"properties": {"spec": root["properties"]["spec"]}}, doc)  # `spec: null` is dropped
     metadata = doc.get("metadata")
     if not isinstance(metadata, dict) or not metadata.get("name"):
         problems.append(Problem("metadata.name", "Required value"))
-    schema = osdpl_schema(catalog)["properties"]["spec"]
+    else:
+        problems += _name_problems(root["properties"]["metadata"]["properties"]["name"], metadata["name"])
+    schema = root["properties"]["spec"]
     if "spec" not in doc:
         return problems + [Problem("spec", "Required value")]
     spec = apply_defaults(schema, doc["spec"])
-    old_spec = apply_defaults(schema, old["spec"]) if isinstance(old, dict) and "spec" in old else None
+    old_spec = apply_defaults(schema, old["spec"]) if isinstance(old, dict) and old.get("spec") is not None \
+        else None
     if old_spec is None:
         problems += validate(schema, spec, "spec")
     else:
         problems += validate(schema, spec, "spec", old_spec)
     return problems
+
+
+# What kube-apiserver requires of every custom resource's name (a DNS subdomain), with its message.
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
+    "and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+
+
+def _name_problems(schema: Mapping[str, Any], name: Any) -> list[Problem]:
+    """The API server's own name check, then the CRD's limit (MAX_OSDPL_NAME: names derived from it stay valid)."""
+    if not isinstance(name, str):
+        return validate(schema, name, "metadata.name")
+    problems = []
+    if len(name) > 253:
+        problems.append(Problem("metadata.name", f'Invalid value: "{name}": must be no more than 253 characters'))
+    if not _DNS_SUBDOMAIN.fullmatch(name):
+        problems.append(Problem("metadata.name", f'Invalid value: "{name}": {_DNS_SUBDOMAIN_MESSAGE}'))
+    return problems + validate(schema, name, "metadata.name")
 
 
 def load_osdpl(catalog: Catalog, doc: Any, default_namespace: str = "openstack") -> Osdpl:

@@ -20,10 +20,13 @@ from openstack_operator.core.errors import MergeConflict
 
 @dataclass(frozen=True)
 class Layer:
-    """Values from one source; `source` is the field path users know it by (for error messages)."""
+    """Values from one source; `source` is the field path users know it by (for error messages). `addressable`:
+    `source` + a values path is where the user wrote that value; false for a layer built from a differently shaped
+    field (spec.nodes), whose conflicts are reported at the earlier layer that wrote the value in its way."""
 
     source: str
     values: Mapping[str, Any]
+    addressable: bool = True
 
 
 def kind_of(value: Any) -> str:
@@ -58,13 +61,31 @@ _MERGER = Merger(
 def merge_layers(layers: Sequence[Layer]) -> dict[str, Any]:
     """Merge layers in order (later wins) into a new dict; the inputs are never modified."""
     result: dict[str, Any] = {}
-    for layer in layers:
+    for index, layer in enumerate(layers):
         try:
             _MERGER.merge(result, copy.deepcopy(dict(layer.values)))
         except _Conflict as conflict:
-            where = ".".join([layer.source, *map(str, conflict.path)])
-            raise MergeConflict(where, _describe(conflict.base), _describe(conflict.override)) from None
+            path = [str(key) for key in conflict.path]
+            base, override = _describe(conflict.base), _describe(conflict.override)
+            origin = None if layer.addressable else _origin(layers[:index], path)
+            if origin is None:
+                raise MergeConflict(".".join([layer.source, *path]), base, override) from None
+            raise MergeConflict(".".join([origin.source, *path]), base, override,
+                                by=f"{layer.source} (at {'.'.join(path)})") from None
     return result
+
+
+def _origin(layers: Sequence[Layer], path: list[str]) -> Layer | None:
+    """The last of `layers` that holds a value at `path`: the one whose value a later layer conflicts with."""
+    for layer in reversed(layers):
+        node: Any = layer.values
+        for key in path:
+            if not isinstance(node, Mapping) or key not in node:
+                break
+            node = node[key]
+        else:
+            return layer
+    return None
 
 
 def _describe(value: Any) -> str:

@@ -16,7 +16,9 @@ fingerprint, which changes exactly when a release's chart, version, chart digest
 from __future__ import annotations
 
 import hashlib
+import shlex
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -30,6 +32,17 @@ from openstack_operator.core.merge import Layer, merge_layers
 from openstack_operator.core.model import DeploymentSpec
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Characters a YAML double-quoted scalar cannot carry as themselves: outside PyYAML's printable set, its line breaks
+# (which it would fold) and the byte order mark. Every other character is written as itself: JSON's \uXXXX escapes
+# of characters beyond the BMP are surrogate pairs, which PyYAML does not combine (it rejects them).
+_YAML_UNSAFE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+
+def yaml_safe_json(value: Any, **kwargs: Any) -> str:
+    """JSON text (for the templates' `tojson`) that YAML reads back as the same value, whatever the strings hold."""
+    text = json.dumps(value, ensure_ascii=False, **kwargs)
+    return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,8 @@ class Renderer:
             lstrip_blocks=True,
             autoescape=False,  # output is YAML, not HTML; strings go through |tojson
         )
+        environment.policies["json.dumps_function"] = yaml_safe_json
+        environment.filters["shell_quote"] = shlex.quote  # spec strings placed in the charts' shell scripts
         try:
             self._templates = {name: environment.get_template(f"{name}.yaml.j2") for name in catalog.charts}
         except jinja2.TemplateError as exc:
@@ -141,7 +156,7 @@ class Renderer:
             Layer(f"{template_path} features", document["features"]),
             Layer(f"spec.common.{chart.group}.values", spec.common.get(chart.group, {}).get("values", {})),
             Layer(f"spec.services.{chart.service}.{chart.name}.values", service_values),
-            Layer("spec.nodes", node_overrides(spec.nodes, chart)),
+            Layer("spec.nodes", node_overrides(spec.nodes, chart), addressable=False),
         ])
         return RenderedRelease(
             name=release_name(chart.name),

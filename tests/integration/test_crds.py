@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ..osdpl_cases import INVALID, UPDATES, Edit, load_example, update_pair
+from ..osdpl_cases import INVALID, UPDATES, VALID, Edit, load_example, stored_value, update_pair
 from .conftest import Kubectl
 
 pytestmark = pytest.mark.usefixtures("crds")
@@ -41,11 +41,25 @@ def test_invalid_manifests_rejected_by_the_api_server(kubectl: Kubectl, namespac
     if field in ("kind",):
         assert "no matches for kind" in result.stderr or "Deployment" in result.stderr
         return
-    if message.endswith("unknown field"):
+    if message.endswith("unknown field"):  # kubectl's strict decoding words it so
         assert f'unknown field "{message.removesuffix(": unknown field")}"' in result.stderr, result.stderr
         return
-    assert field in result.stderr, result.stderr
-    assert message.split(":", 2)[-1].split(":")[0].strip() in result.stderr, result.stderr
+    assert message in _errors(result.stderr), result.stderr  # the offline message, whole
+
+
+def _errors(stderr: str) -> list[str]:
+    """The API server's error messages in kubectl's output: `... is invalid: <one>`, or one `* <message>` a line."""
+    return [line.removeprefix("* ").split(" is invalid: ", 1)[-1] for line in stderr.splitlines()]
+
+
+@pytest.mark.parametrize(("edit", "stored"), [pytest.param(e, s, id=i) for i, e, s in VALID])
+def test_valid_manifests_accepted_and_stored_as_offline(kubectl: Kubectl, namespace: str, edit: Edit,
+                                                        stored: dict[str, Any]) -> None:
+    doc = load_example("minimal")
+    edit(doc)
+    kubectl.run("create", "-f", "-", input=_in(namespace, doc))
+    got = kubectl.json("-n", namespace, "get", "osdpl", doc["metadata"]["name"])
+    assert {path: stored_value(got, path) for path in stored} == stored
 
 
 @pytest.mark.parametrize(("old_changes", "new_changes", "messages"),

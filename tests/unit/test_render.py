@@ -171,3 +171,24 @@ def test_a_yaml_error_names_the_position_but_quotes_no_rendered_text() -> None:
     assert secret in str(error.value)  # what PyYAML would have put in the message
     message = yaml_problem(error.value)
     assert secret not in message and "line" in message
+
+
+def test_provider_network_mtu_and_the_floating_network_reach_neutron(renderer: Renderer) -> None:
+    doc = load_example("full")
+    neutron = next(s for s in _render(renderer, doc) if s.name == "networking").releases[1].values
+    assert neutron["conf"]["plugins"]["ml2_conf"]["ml2"]["physical_network_mtus"] == "physnet1:9000"
+    assert neutron["bootstrap"]["enabled"] is True
+    script = neutron["bootstrap"]["script"].splitlines()
+    assert script == [
+        "openstack network show public >/dev/null 2>&1 || openstack network create public --external "
+        "--provider-network-type flat --provider-physical-network physnet1",
+        "openstack subnet show public-subnet >/dev/null 2>&1 || openstack subnet create public-subnet --network "
+        "public --no-dhcp --subnet-range 10.11.12.0/24 --allocation-pool start=10.11.12.100,end=10.11.12.200 "
+        "--gateway 10.11.12.1"]
+
+
+def test_spec_strings_in_the_bootstrap_script_are_shell_quoted(renderer: Renderer) -> None:
+    doc = load_example("full")
+    doc["spec"]["features"]["neutron"]["floating_network"]["physnet"] = "physnet1; rm -rf /"
+    neutron = next(s for s in _render(renderer, doc) if s.name == "networking").releases[1].values
+    assert "--provider-physical-network 'physnet1; rm -rf /'" in neutron["bootstrap"]["script"]

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
 
+from openstack_operator.core.bundles import bundle_name, values_secret_name
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.crd import osdpl_schema
-from openstack_operator.core.manifest import osdpl_problems
+from openstack_operator.core.credentials import placeholder_credentials, required_credentials
+from openstack_operator.core.manifest import load_osdpl, osdpl_problems
+from openstack_operator.core.render import Renderer
 from openstack_operator.core.schema import apply_defaults
+from openstack_operator.kube.credentials import credentials_secret_name
 
-from ..osdpl_cases import INVALID, UPDATES, Edit, load_example, update_pair
+from ..osdpl_cases import (INVALID, LONGEST_NAME, UPDATES, VALID, Edit, load_example, stored_value,
+                           update_pair)
 
 
 @pytest.mark.parametrize(("edit", "message"), [pytest.param(e, m, id=i) for i, e, m in INVALID])
@@ -20,6 +26,30 @@ def test_invalid_manifests_are_rejected_with_the_field_path(catalog: Catalog, ed
     doc = load_example("minimal")
     edit(doc)
     assert [str(p) for p in osdpl_problems(catalog, doc)] == [message]
+
+
+@pytest.mark.parametrize(("edit", "stored"), [pytest.param(e, s, id=i) for i, e, s in VALID])
+def test_valid_manifests_are_accepted_and_stored_as_the_api_server_stores_them(
+        catalog: Catalog, edit: Edit, stored: dict[str, Any]) -> None:
+    doc = load_example("minimal")
+    edit(doc)
+    assert osdpl_problems(catalog, doc) == []
+    osdpl = load_osdpl(catalog, doc)
+    as_stored = {"metadata": {"name": osdpl.name}, "spec": osdpl.defaulted_spec}
+    assert {path: stored_value(as_stored, path) for path in stored} == stored
+    enabled = osdpl.spec.enabled_services(catalog)
+    assert Renderer(catalog).render(osdpl.spec, placeholder_credentials(catalog, required_credentials(catalog, enabled)),
+                                    osdpl.namespace)
+
+
+def test_every_name_derived_from_the_longest_osdpl_name_is_valid(catalog: Catalog) -> None:
+    # The osdpl name is the value of the openstack.osop.dev/osdpl label on every child: at most 63 characters.
+    assert len(LONGEST_NAME) == 63
+    dns_subdomain = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+    names = [credentials_secret_name(LONGEST_NAME)]
+    for service in catalog.services:
+        names += [bundle_name(LONGEST_NAME, service), values_secret_name(LONGEST_NAME, service)]
+    assert [n for n in names if len(n) > 253 or not dns_subdomain.fullmatch(n)] == []
 
 
 @pytest.mark.parametrize("example", ["minimal", "full"])
@@ -49,3 +79,10 @@ def test_defaults_do_not_override_given_values(catalog: Catalog) -> None:
     spec = apply_defaults(osdpl_schema(catalog)["properties"]["spec"], copy.deepcopy(doc["spec"]))
     assert spec["features"]["nova"]["allocation_ratios"]["cpu"] == 4.0
     assert spec["artifacts"]["images_base_url"] == "registry.example.com/openstack"
+
+
+def test_keystone_domain_config_defaults_to_empty(catalog: Catalog) -> None:
+    spec = load_example("minimal")["spec"]
+    spec["features"] = {"keystone": {"domains": {"ldap": {"enabled": True}}}}
+    defaulted = apply_defaults(osdpl_schema(catalog)["properties"]["spec"], spec)
+    assert defaulted["features"]["keystone"]["domains"]["ldap"] == {"enabled": True, "config": {}}
