@@ -34,7 +34,7 @@ integration: ## integration tests only (starts a local control plane)
 bench: ## render benchmark (milliseconds; no cluster)
 	$(PY) bench/render_bench.py
 
-bench-deploy: ## apply-to-Ready and writes per reconcile vs a sequential re-apply-everything baseline (a cluster)
+bench-deploy: ## real charts: apply-to-Ready vs sequential Helm and the critical path; writes per reconcile (a cluster)
 	$(PY) bench/deploy_bench.py
 
 bench-health: ## workload health: ready-to-shown latency, status PATCHes, peak memory vs write-on-every-event

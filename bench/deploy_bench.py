@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import os
 import re
 import subprocess
@@ -57,7 +59,9 @@ EXAMPLES = ("minimal", "full")
 # The devcluster's StorageClasses (devcluster.addons) in place of whatever site-specific ones an example names.
 STORAGE_CLASSES = {"local_volume_storage_class": "local-storage", "persistent_volume_storage_class": "default"}
 SETTLE_SECONDS = 10.0  # audit log batches are flushed within this; restarted operators have re-listed by then
-RUN_TIMEOUT = 900.0  # one apply -> Ready, either way
+RUN_TIMEOUT = 600.0  # one apply -> Ready, either way (as the e2e tests allow)
+NAN = float("nan")  # a time that was not reached
+STALLED = ("InvalidSpec", "RetriesExhausted")  # Progressing reasons that only a spec change ends (core.status)
 CLEANUP_TIMEOUT = 300.0
 POLL_SECONDS = 0.25
 # kind -> API path prefix and plural of the workloads the health process watches (same label selector).
@@ -267,17 +271,28 @@ class Bench:
                 done, _, total = str(status.get("lcm_progress", "")).partition("/")
                 if not deployed and done == total and int(total or 0) > 0:
                     deployed.append(time.monotonic() - start)
-                conditions = status.get("conditions") or []
-                condition: dict[str, Any] = next((c for c in conditions if c["type"] == "Ready"), {})
+                conditions = {c["type"]: c for c in status.get("conditions") or []}
+                stalled = conditions.get("Progressing", {})
+                if stalled.get("reason") in STALLED and stalled.get("observedGeneration") == \
+                        body["metadata"]["generation"]:  # Ready cannot come without a change: stop waiting
+                    raise BenchError(f"{example} operator: {stalled['reason']}: {stalled.get('message', '')[:300]}")
+                condition: dict[str, Any] = conditions.get("Ready", {})
                 return (condition.get("status") == "True"
                         and status.get("observedGeneration") == body["metadata"]["generation"]), \
                     f"lcm {status.get('lcm_progress')}, health {status.get('health_progress')}: " \
                     f"{condition.get('message', '')[:300]}"
 
-            wait(f"{example} operator: Ready", ready, RUN_TIMEOUT)
-            elapsed = time.monotonic() - start
+            notes = []
+            try:
+                wait(f"{example} operator: Ready", ready, RUN_TIMEOUT)
+                elapsed = time.monotonic() - start
+            except BenchError as error:  # reported, and the rest measured all the same
+                elapsed = NAN
+                notes.append(f"operator: {error}")
+            if not deployed:
+                deployed.append(NAN)
             progress(f"{example} operator: deployed in {deployed[0]:.1f} s, Ready in {elapsed:.1f} s")
-            releases, notes = self.operator_steps(namespace, applied_at)
+            releases, failures = self.operator_steps(namespace, applied_at)
             time.sleep(SETTLE_SECONDS)
             since = time.time()
             self.start_operators()  # a restart: every object is listed and reconciled again
@@ -286,7 +301,7 @@ class Bench:
             # Deleting the osdpl uninstalls every release (its finalizer), so the next nova release can go in.
             self.api.request("DELETE", path)
             wait(f"{example} operator: osdpl deleted", lambda: (self.gone(path), ""), CLEANUP_TIMEOUT)
-            return Run(deployed[0], elapsed, writes, releases, notes)
+            return Run(deployed[0], elapsed, writes, releases, notes + failures)
         finally:
             self.delete_namespace(namespace)
 
@@ -356,7 +371,7 @@ def report(example: Example) -> None:
           f"Ready; operator/critical path: {op.deployed / bound:.2f}x to deployed")
     print(f"  {'release':24} {'baseline helm s':>15} {'operator start s':>17} {'operator helm s':>16}")
     for name, (_, seconds) in base.releases.items():
-        started, took = op.releases.get(name, (float("nan"), float("nan")))
+        started, took = op.releases.get(name, (NAN, NAN))
         print(f"  {name:24} {seconds:15.1f} {started:17.1f} {took:16.1f}")
     for note in example.notes:
         print(f"  note: {note}")
@@ -366,6 +381,9 @@ def main() -> int:
     print(f"machine: {describe()}")
     print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     print(f"helm concurrency of the helmbundle process: {os.environ.get('OSOP_HELM_CONCURRENCY', '4')}")
+    # pyhelm3 warns about every non-zero helm exit, such as the "release not found" before each first install (the
+    # operator processes quiet it the same way).
+    logging.getLogger("pyhelm3.command").setLevel(logging.ERROR)
     failed = False
     with tempfile.TemporaryDirectory(prefix="osop-bench-") as directory:
         cluster = Cluster(Path(directory) / "cluster")
@@ -381,7 +399,9 @@ def main() -> int:
             bench.fill_chart_cache()
             bench.start_operators()
             for name in EXAMPLES:
-                report(bench.example(name))
+                example = bench.example(name)
+                report(example)
+                failed = failed or math.isnan(example.operator.ready)
         except BenchError as error:
             print(f"error: {error}", file=sys.stderr)
             for log in sorted(cluster.logs.glob("operator-*.log")):  # the folder goes with the cluster

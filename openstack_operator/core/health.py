@@ -163,9 +163,8 @@ def scheduled_run(body: Mapping[str, Any]) -> bool:
     """Whether `body` is a Job a CronJob created (by its schedule or `kubectl create job --from=cronjob/...`): its
     owner references name a CronJob, or it carries the CronJob controller's scheduled-time annotation. OpenStack-Helm
     labels a CronJob's Jobs (its job template) with `application`, `component` and `release_group`: the label
-    selector alone would count them."""
-    if body.get("kind") != "Job":
-        return False
+    selector alone would count them. Decided on metadata alone: items of a LIST carry no `kind`, and only Jobs are
+    owned by CronJobs or carry that annotation."""
     metadata = body.get("metadata") or {}
     return any(ref.get("kind") == "CronJob" for ref in metadata.get("ownerReferences") or []) or \
         CRONJOB_SCHEDULED_ANNOTATION in (metadata.get("annotations") or {})

@@ -211,6 +211,23 @@ def test_pods_that_cannot_be_scheduled_make_the_component_unhealthy_and_ready_fa
     assert deployment.condition("Degraded")["status"] == "False"
 
 
+def test_a_job_a_cronjob_runs_is_no_deployment_step(
+        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    # What keystone's fernet-rotate schedule does weekly, now: a Job of the CronJob, labelled like the chart's Jobs.
+    kubectl.run("-n", deployment.namespace, "create", "job", "rotate-now", "--from=cronjob/keystone-fernet-rotate")
+    before = _revisions(helm, deployment.namespace)["openstack-keystone"]
+    deployment.merge_patch({"spec": {"services": {"identity": {"keystone": {"values": {"pod": {"replicas": {
+        "api": 2}}}}}}}})
+    wait_for("keystone upgraded", lambda: _revisions(helm, deployment.namespace)["openstack-keystone"] > before,
+             operators)
+    # The release changed, so Ready needs health checked against a fresh LIST: the CronJob's Job is in that LIST
+    # and in no index, and must not hold Ready back.
+    wait_for("Ready at the new generation", deployment.ready_at_generation, operators,
+             describe=lambda: deployment.condition("Ready"))
+    health = deployment.get()["status"]["health"]["keystone"]
+    assert "fernet-rotate" not in health and health["api"] == {"state": "Ready", "reason": "2/2 replicas available"}
+
+
 def _burst_workloads(namespace: str, count: int) -> str:
     """Deployments of no pods that claim to belong to the keystone release: their controller marks them ready
     within the second they are created, so `count` workloads change status at once."""
