@@ -242,8 +242,8 @@ class Bench:
         times = await apply_everything(1)
         deployed = time.monotonic() - start
         progress(f"{example} baseline: {len(releases)} releases deployed in {deployed:.1f} s")
-        await async_wait(f"{example} baseline: workloads ready", lambda: self.workloads_ready(namespace),
-                         RUN_TIMEOUT - deployed)
+        # Nothing else runs on this loop meanwhile: a blocking wait is fine.
+        wait(f"{example} baseline: workloads ready", lambda: self.workloads_ready(namespace), RUN_TIMEOUT - deployed)
         ready = time.monotonic() - start
         await asyncio.sleep(SETTLE_SECONDS)
         since = time.time()
@@ -345,17 +345,6 @@ def wait(what: str, check: Callable[[], tuple[bool, str]], timeout: float) -> No
         if time.monotonic() > deadline:
             raise BenchError(f"{what}: not after {timeout:.0f} s; {detail}")
         time.sleep(POLL_SECONDS)
-
-
-async def async_wait(what: str, check: Callable[[], tuple[bool, str]], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        done, detail = check()
-        if done:
-            return
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what}: not after {timeout:.0f} s; {detail}")
-        await asyncio.sleep(POLL_SECONDS)
 
 
 def report(example: Example) -> None:
