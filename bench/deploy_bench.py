@@ -61,7 +61,7 @@ STORAGE_CLASSES = {"local_volume_storage_class": "local-storage", "persistent_vo
 SETTLE_SECONDS = 10.0  # audit log batches are flushed within this; restarted operators have re-listed by then
 RUN_TIMEOUT = 600.0  # one apply -> Ready, either way (as the e2e tests allow)
 NAN = float("nan")  # a time that was not reached
-STALLED = ("InvalidSpec", "RetriesExhausted")  # Progressing reasons that only a spec change ends (core.status)
+STALLED = ("InvalidSpec", "NamespaceInUse")  # Progressing reasons that only a change ends (core.status)
 CLEANUP_TIMEOUT = 300.0
 POLL_SECONDS = 0.25
 # kind -> API path prefix and plural of the workloads the health process watches (same label selector).

@@ -239,6 +239,21 @@ class Cluster:
         status, _ = client.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")
         return status == 200
 
+    def restart_apiserver(self, down_seconds: float = 5.0, timeout: float = 60.0) -> None:
+        """Stop kube-apiserver (SIGTERM, as in a rolling upgrade of the control plane), keep it down for
+        `down_seconds`, start it again on the same port and wait until it is ready: every client sees its
+        connections and watches end, then errors, then the API back."""
+        state = self.running()
+        if state is None:
+            raise ClusterError("the cluster is not running")
+        processes.stop(state.pids["apiserver"])
+        time.sleep(down_seconds)
+        state.pids["apiserver"] = processes.start(self._apiserver_argv(bin_dir(), state),
+                                                  self.logs / "kube-apiserver.log")
+        self._save_state(state)
+        self._wait("kube-apiserver ready", AdminClient(state.server, self.pki).ready, time.monotonic() + timeout,
+                   state)
+
     # -- extra processes ------------------------------------------------------------------------------------------
     def start_process(self, name: str, argv: list[str], env: dict[str, str]) -> int:
         """Start a process that belongs with this cluster (e.g. an operator), replacing one of the same name;

@@ -8,6 +8,12 @@ health check: 0.1 s later if the osdpl's health was not written within the last 
 shows fast), else when that window ends (a burst of hundreds of events costs one PATCH per window). A PATCH is sent
 only when `health`, `health_progress` or `health_basis` differ from what the osdpl holds. The osdpl process turns
 `status.health` into the Ready/Progressing/Degraded conditions.
+
+What is not there counts too. A workload a deployed release's manifest has (its `workloads` in `status.children`)
+that is not indexed is an Unhealthy component ("missing"), so deleting workloads cannot leave the osdpl Ready. And
+as Kopf emits no DELETED for objects deleted while a watch reconnected (its indexes keep them), every
+OSOP_HEALTH_RESYNC_SECONDS the process LISTs the watched kinds and sets aside the indexed workloads the LIST no
+longer returns (by uid: an object created after the indexes were read is never set aside), checking their osdpls.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from pykube.exceptions import HTTPError
 
 from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.health import (PROGRESSING, READY, Workload, component_health, health_progress,
-                                            release_basis, releases_of, scheduled_run, with_grace, workload_of)
+                                            missing_workloads, release_basis, releases_of, resync_gone,
+                                            scheduled_run, with_grace, workload_of)
 from openstack_operator.core.status import status_patch
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube.client import OpenStackDeployment
-from openstack_operator.kube.objects import NOT_FOUND, patch_status, workload_generations
+from openstack_operator.kube.objects import NOT_FOUND, patch_status, workload_generations, workload_uids
 from openstack_operator.kube.operator import new_registry
 
 log = logging.getLogger("osop.health")
@@ -47,6 +54,8 @@ BASIS_RETRY_SECONDS = 0.5  # the indexes lag a fresh LIST: look again this soon
 BARRIER_WARN_AFTER = 20  # lagging this many checks in a row (about 30 s) is worth a warning
 # No progress for longer than this is Unhealthy (see core.health).
 GRACE_SECONDS = float(os.environ.get("OSOP_HEALTH_GRACE_SECONDS", "600"))  # a Deployment's default deadline
+# How often the indexes are compared with a fresh LIST (one per watched kind, cluster-wide) for missed deletions.
+RESYNC_SECONDS = float(os.environ.get("OSOP_HEALTH_RESYNC_SECONDS", "60"))
 WORKERS = 4
 
 
@@ -61,7 +70,9 @@ class HealthController:
         self.jobs_done_at: dict[Key, float | None] = {}  # per osdpl: when its last Job finished (None: one runs)
         self.barrier_waits: dict[Key, int] = {}  # per osdpl: checks in a row the indexes lagged a LIST
         self.indexes: list[Mapping[str, Iterable[Workload]]] = []  # Kopf's live indexes: namespace -> workloads
+        self.gone: set[str] = set()  # uids Kopf still indexes but a LIST no longer returns (see resync)
         self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
+        self._resync_task: asyncio.Task[None] | None = None
 
     @staticmethod
     def _log_error(key: Key, error: BaseException) -> None:
@@ -109,7 +120,41 @@ class HealthController:
             state.pop(key, None)
 
     def _workloads(self, namespace: str) -> list[Workload]:
-        return [w for index in self.indexes for w in index.get(namespace, ())]
+        return [w for index in self.indexes for w in index.get(namespace, ()) if w.uid not in self.gone]
+
+    def _indexed(self) -> dict[str, str]:
+        """uid -> namespace of every indexed workload, the gone ones included."""
+        return {w.uid: namespace for index in self.indexes for namespace, store in index.items() for w in store}
+
+    async def resync(self) -> None:
+        """Sets aside the indexed workloads a fresh LIST no longer returns (deleted while a watch reconnected: Kopf
+        keeps them) and checks the osdpls of their namespaces again."""
+        if not self.indexes:
+            return  # no event handed Kopf's indexes over yet: nothing is checked either
+        snapshot = self._indexed()  # before the LIST: whatever is created meanwhile is not in it
+        listed = await asyncio.to_thread(workload_uids, LABEL_SELECTOR)
+        self.gone, newly = resync_gone(self.gone, snapshot, listed, self._indexed().keys())
+        if newly:
+            log.info("health: %d indexed workloads are no longer in the cluster (deleted while a watch was down)",
+                     len(newly))
+        for namespace in sorted(set(newly.values())):
+            self.workload_changed(namespace)
+
+    async def _resync_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.resync()
+            except Exception as error:  # noqa: BLE001 - the next round tries again
+                log.error("health: resync: %s: %s", type(error).__name__, error)
+
+    def start(self, resync_interval: float) -> None:
+        self._resync_task = asyncio.get_running_loop().create_task(self._resync_every(resync_interval))
+
+    def close(self) -> None:
+        self.queue.close()
+        if self._resync_task:
+            self._resync_task.cancel()
 
     def _grace_paused_since(self, key: Key, jobs_at_work: bool, now: float) -> float | None:
         """While a Job of the osdpl is at work, not-ready workloads may be waiting for it (OpenStack-Helm pods wait
@@ -127,6 +172,7 @@ class HealthController:
         releases = releases_of(children)
         # Not a release of this osdpl: another osdpl's workload, or not Helm's.
         workloads = [w for w in self._workloads(key[0]) if w.release in releases]
+        workloads += missing_workloads(children, workloads)  # Unhealthy: never Progressing, never awaited
         jobs_done = self._grace_paused_since(key, any(w.assessment.awaited for w in workloads), now)
         mine, recheck = [], None
         for workload in workloads:
@@ -195,8 +241,8 @@ class HealthController:
         return None if recheck is None else max(recheck, 0.0) + self.coalesce
 
     def _forget_gone(self) -> None:
-        """Grace clocks of workloads no longer indexed (a deletion missed while a watch reconnected)."""
-        present = {w.uid for index in self.indexes for store in index.values() for w in store}
+        """Grace clocks of workloads no longer indexed, or set aside as gone."""
+        present = self._indexed().keys() - self.gone
         for uid in [u for u in self.stalled if u not in present]:
             del self.stalled[uid]
 
@@ -205,14 +251,16 @@ _controller = HealthController()
 
 
 @kopf.on.startup(registry=REGISTRY)
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     for group, version, plural in RESOURCES.values():
         settings.watching.label_selectors[group, version, plural] = LABEL_SELECTOR
+    # Async, so on the operator's loop: the resync task lives there until cleanup (a Kopf daemon is per object).
+    _controller.start(RESYNC_SECONDS)
 
 
 @kopf.on.cleanup(registry=REGISTRY)
-def stop(**_: Any) -> None:
-    _controller.queue.close()
+async def stop(**_: Any) -> None:
+    _controller.close()  # on the loop its timers and tasks belong to
 
 
 def _index_name(plural: str) -> str:

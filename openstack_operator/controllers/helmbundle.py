@@ -3,6 +3,13 @@
 Level-triggered: every bundle event queues that bundle (and, when its deployed/uninstalled state flipped, the
 bundles of the same osdpl that may wait for it); a worker reads the bundle fresh, asks core.helmwork what to do, does
 one Helm step and records the outcome. Independent bundles run in parallel, up to OSOP_HELM_CONCURRENCY at once.
+
+Every bundle carries this process's finalizer: when it is deleted with its deployment (the osdpl deleted with
+foreground propagation, its namespace deleted), its releases are uninstalled, dependents first, before it goes; a
+bundle deleted by hand while its deployment stays lets go of its releases and is written again by the osdpl process. A failure is
+recorded with the time of the next attempt and, when it is new, an Event on the osdpl (core.helmwork: failures are
+retried without limit). On start, `helm` processes a killed predecessor left running are ended first
+(kube.children), so there is never more than one Helm operation per release.
 """
 
 from __future__ import annotations
@@ -20,22 +27,28 @@ import yaml
 from openstack_operator.core.bundles import OSDPL_LABEL, all_uninstalled
 from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, attempts_after_failure, decide,
-                                              is_deployed, retry_delay)
+from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, decide,
+                                              failure_record, is_deployed, is_new_failure, is_removing,
+                                              release_status)
 from openstack_operator.core.redact import redact, sensitive_strings
 from openstack_operator.core.render import fingerprint, yaml_problem
 from openstack_operator.core.workqueue import WorkQueue
-from openstack_operator.kube.client import HelmBundle
+from openstack_operator.kube.children import end_orphans, tag_children
+from openstack_operator.kube.client import HelmBundle, OpenStackDeployment
+from openstack_operator.kube.events import post_event
 from openstack_operator.kube.helm import ChartSource, ChartUnavailable, Helm, HelmError
-from openstack_operator.kube.objects import decode_secret, get_or_none, patch_status
-from openstack_operator.kube.operator import new_registry
+from openstack_operator.kube.objects import (decode_secret, delete_release_leftovers, get_or_none,
+                                             namespace_terminating, patch_status, set_finalizers)
+from openstack_operator.kube.operator import new_registry, retry_cap_seconds
 
 log = logging.getLogger("osop.helmbundle")
 REGISTRY = new_registry("helmbundle")
+FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"
 Key = tuple[str, str]  # namespace, bundle name
 
 VALUES_NOT_READY_RETRY = 2.0  # seconds: the osdpl process writes a values Secret just before its bundle
 MAX_ERROR_CHARS = 1000  # Helm may dump whole objects; the start says what failed
+RETRY_CAP_SECONDS = retry_cap_seconds()
 
 
 class ValuesNotReady(Exception):
@@ -46,6 +59,8 @@ class BundleController:
     def __init__(self, helm: Helm, concurrency: int) -> None:
         self.helm = helm
         self.bundles: dict[Key, dict[str, Any]] = {}  # last seen, from watch events and our own writes
+        # The Helm step running per bundle: release, target (fingerprint or UNINSTALL_TARGET), its task.
+        self.running: dict[Key, tuple[str, str, asyncio.Task[dict[str, Any]]]] = {}
         self.queue: WorkQueue[Key] = WorkQueue(self.reconcile, concurrency, self._log_error)
 
     @staticmethod
@@ -59,7 +74,21 @@ class BundleController:
             self._wake_peers(key, body)
             return
         self._remember(key, dict(body))
+        self._supersede(key, body)
         self.queue.add(key)
+
+    def _supersede(self, key: Key, body: Mapping[str, Any]) -> None:
+        """Stop a Helm step whose target the bundle no longer wants (new values, the service disabled, the bundle
+        deleted): a step that waits on a stuck hook would otherwise hold the fix back until its timeout. Helm marks
+        the release failed as it stops; the next step starts from there."""
+        if key not in self.running:
+            return
+        release, target, task = self.running[key]
+        wanted = next((r["fingerprint"] for r in body["spec"]["releases"] if r["name"] == release), UNINSTALL_TARGET)
+        if (UNINSTALL_TARGET if is_removing(body) else wanted) != target and not task.done():
+            log.info("release %s: the bundle no longer asks for this %s; stopping Helm", release,
+                     "uninstall" if target == UNINSTALL_TARGET else "version of its values")
+            task.cancel()
 
     def _remember(self, key: Key, body: dict[str, Any]) -> None:
         """Keep the newest view of a bundle; wake its peers when it reached or left what they wait for."""
@@ -83,6 +112,17 @@ class BundleController:
             self.bundles.pop(key, None)
             return None
         bundle: dict[str, Any] = current.obj
+        finalizers = bundle["metadata"].get("finalizers") or []
+        deleting = bool(bundle["metadata"].get("deletionTimestamp"))
+        if not deleting and FINALIZER not in finalizers:
+            bundle = await asyncio.to_thread(set_finalizers, HelmBundle, bundle, [*finalizers, FINALIZER])
+        if deleting and FINALIZER in finalizers and not bundle["spec"].get("uninstall") \
+                and await asyncio.to_thread(_deployment_stays, bundle):
+            # Deleted by hand while its deployment stays: the cloud keeps running. The osdpl process writes the
+            # bundle again, and the new one finds its releases already at their fingerprints.
+            await asyncio.to_thread(set_finalizers, HelmBundle, bundle, [f for f in finalizers if f != FINALIZER])
+            log.warning("bundle %s/%s deleted while its deployment stays: releases kept", *key)
+            return None
         self._remember(key, bundle)
         peers = {b["spec"]["service"]: b for b in self.peers_of(key, bundle).values()}
         now = time.time()
@@ -90,16 +130,35 @@ class BundleController:
         if decision.retry_at is not None:
             return decision.retry_at - now
         if not decision.steps:
+            if deleting and FINALIZER in finalizers and all_uninstalled(bundle):
+                await asyncio.to_thread(set_finalizers, HelmBundle, bundle, [f for f in finalizers if f != FINALIZER])
+                log.info("bundle %s/%s: every release uninstalled; finalizer removed", *key)
             return None
         step = decision.steps[0]
+        install = step.action == "install"
+        task = asyncio.ensure_future(self.install(bundle, step.release) if install
+                                     else self.uninstall(bundle, step.release))
+        self.running[key] = (step.release["name"], step.release["fingerprint"] if install else UNINSTALL_TARGET, task)
         try:
-            if step.action == "install":
-                outcome = await self.install(bundle, step.release)
-            else:
-                outcome = await self.uninstall(bundle, step.release)
+            outcome = await task
         except ValuesNotReady as waiting:
             log.info("bundle %s/%s: %s", *key, waiting)
             return VALUES_NOT_READY_RETRY
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this process is stopping
+            return 0.0  # superseded (see _supersede): decide again on the newer bundle
+        finally:
+            self.running.pop(key, None)
+        previous = release_status(bundle, step.release["name"])
+        if outcome["state"] == "failed" and is_new_failure(bundle, step.release["name"], outcome):
+            await asyncio.to_thread(post_event, _reported_on(bundle), "Warning", _failure_reason(outcome),
+                                    f"release {step.release['name']}: {outcome['last_error']}")
+        elif outcome["state"] != "failed" and previous.get("state") == "failed":
+            await asyncio.to_thread(post_event, _reported_on(bundle), "Normal", "ReleaseRecovered",
+                                    f"release {step.release['name']} {outcome['state']} after "
+                                    f"{previous.get('attempts', 1)} failed attempts")
         patch = {"observedGeneration": bundle["metadata"].get("generation"),
                  "releases": {step.release["name"]: outcome}}
         self._remember(key, await asyncio.to_thread(patch_status, HelmBundle, *key, patch))
@@ -108,42 +167,50 @@ class BundleController:
     async def install(self, bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
         values = await asyncio.to_thread(self._values, bundle, release)
         name, target = release["name"], release["fingerprint"]
+        reapply = bundle["spec"].get("reapply") or None
         started = time.time()
         try:
             installed = await self.helm.install(name, release["namespace"], release["chart"],
                                                 release.get("version", ""), values, target,
                                                 int(release.get("timeout_seconds", 600)),
                                                 digest=release.get("digest", ""),
-                                                repository=release.get("repository", ""))
+                                                repository=release.get("repository", ""),
+                                                force=reapply != release_status(bundle, name).get("reapply"))
         except HelmError as error:
-            # A chart that could not be fetched or verified is retried without limit (core.helmwork).
             reason = CHART_UNAVAILABLE if isinstance(error, ChartUnavailable) else ""
-            attempts = attempts_after_failure(bundle, name, target, reason)
-            log.warning("release %s failed (attempt %d)%s", name, attempts,
+            message = redact(str(error), sensitive_strings(values))[:MAX_ERROR_CHARS]
+            record = failure_record(bundle, name, target, reason, message, started, RETRY_CAP_SECONDS)
+            log.warning("release %s failed (attempt %d, next at %s)%s", name, record["attempts"],
+                        time.strftime("%H:%M:%S", time.localtime(record["next_attempt_at"])),
                         f": {error}" if reason else "")  # chart messages hold no values, Helm's may
-            return {"state": "failed", "reason": reason or None, "target": target, "attempts": attempts,
-                    "last_attempt_at": started,
-                    "last_error": redact(str(error), sensitive_strings(values))[:MAX_ERROR_CHARS]}
+            return record
         log.info("release %s %s at revision %d", name, "already current" if installed.skipped else "deployed",
                  installed.revision)
         return {"state": "deployed", "reason": None, "fingerprint": target, "target": target,
                 "revision": installed.revision, "chart_version": installed.chart_version, "attempts": None,
-                "last_attempt_at": started, "last_error": None}
+                "last_attempt_at": started, "next_attempt_at": None, "last_error": None, "retry": None,
+                "reapply": reapply, "workloads": list(installed.workloads)}
 
     async def uninstall(self, bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
-        name = release["name"]
+        name, namespace = release["name"], release["namespace"]
         started = time.time()
+        # In a namespace being deleted nothing can be created: the chart's delete hooks (Jobs) would fail forever.
+        hooks = not await asyncio.to_thread(namespace_terminating, namespace)
         try:
-            await self.helm.uninstall(name, release["namespace"], int(release.get("timeout_seconds", 600)))
-        except HelmError as error:
-            attempts = attempts_after_failure(bundle, name, UNINSTALL_TARGET)
-            log.warning("uninstall of %s failed (attempt %d); next try in %.0fs", name, attempts,
-                        retry_delay(attempts))
-            return {"state": "failed", "reason": None, "target": UNINSTALL_TARGET, "attempts": attempts,
-                    "last_attempt_at": started, "last_error": str(error)[:MAX_ERROR_CHARS]}
-        log.info("release %s uninstalled", name)
+            found = await self.helm.uninstall(name, namespace, int(release.get("timeout_seconds", 600)), hooks=hooks)
+            if not found:  # Helm's record went first (a namespace deletion): its cluster-wide objects are ours to end
+                leftovers = await asyncio.to_thread(delete_release_leftovers, name, namespace)
+                if leftovers:
+                    log.info("release %s had no Helm record left; deleted %s", name, ", ".join(leftovers))
+        except (HelmError, pykube.exceptions.HTTPError) as error:
+            record = failure_record(bundle, name, UNINSTALL_TARGET, "", str(error)[:MAX_ERROR_CHARS], started,
+                                    RETRY_CAP_SECONDS)
+            log.warning("uninstall of %s failed (attempt %d): %s", name, record["attempts"], error)
+            return record
+        log.info("release %s uninstalled%s", name, "" if hooks else " (without hooks: its namespace is deleted)")
         return {"state": "uninstalled", "reason": None, "fingerprint": None, "target": None, "revision": None,
-                "attempts": None, "last_attempt_at": started, "last_error": None}
+                "attempts": None, "last_attempt_at": started, "next_attempt_at": None, "last_error": None,
+                "retry": None, "reapply": None, "workloads": None}
 
     @staticmethod
     def _values(bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,7 +233,34 @@ class BundleController:
 
 def _milestones(bundle: Mapping[str, Any]) -> tuple[bool, bool]:
     """What peers wait for: deployed (dependents may start) and all uninstalled (dependencies may go)."""
-    return is_deployed(bundle), bool(bundle["spec"].get("uninstall")) and all_uninstalled(bundle)
+    return is_deployed(bundle), is_removing(bundle) and all_uninstalled(bundle)
+
+
+def _deployment_stays(bundle: Mapping[str, Any]) -> bool:
+    """Whether the osdpl of a deleted bundle is neither gone nor being deleted, nor its namespace (a namespace
+    deletion marks the namespace before it deletes what is inside)."""
+    metadata = bundle["metadata"]
+    osdpl = get_or_none(OpenStackDeployment, metadata["namespace"], (metadata.get("labels") or {}).get(OSDPL_LABEL, ""))
+    return osdpl is not None and not osdpl.obj["metadata"].get("deletionTimestamp") \
+        and not namespace_terminating(metadata["namespace"])
+
+
+def _reported_on(bundle: Mapping[str, Any]) -> dict[str, Any]:
+    """The object a release's Events go to: the osdpl that owns the bundle (where users look), else the bundle."""
+    metadata = bundle["metadata"]
+    owner = next((ref for ref in metadata.get("ownerReferences") or [] if ref.get("kind") == "OpenStackDeployment"),
+                 None)
+    if owner is None:
+        return {"apiVersion": bundle.get("apiVersion", HelmBundle.version), "kind": HelmBundle.kind,
+                "metadata": metadata}
+    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
+            "metadata": {"name": owner["name"], "namespace": metadata["namespace"], "uid": owner["uid"]}}
+
+
+def _failure_reason(record: Mapping[str, Any]) -> str:
+    if record.get("reason") == CHART_UNAVAILABLE:
+        return CHART_UNAVAILABLE
+    return "UninstallFailed" if record["target"] == UNINSTALL_TARGET else "ReleaseFailed"
 
 
 _controller: BundleController | None = None
@@ -181,6 +275,8 @@ def start(**_: Any) -> None:
         helm = Helm(ChartSource(location))
     except HelmError as error:  # a source that is neither a directory nor an http(s) URL; no helm binary
         raise kopf.PermanentError(str(error)) from None
+    end_orphans()  # before any Helm work: a predecessor's `helm` must not run beside ours
+    tag_children()
     log.info("chart source %s, chart cache %s", helm.source, helm.cache.directory)
     _controller = BundleController(helm, int(os.environ.get("OSOP_HELM_CONCURRENCY", "4")))
 

@@ -3,17 +3,21 @@
 A reconcile renders every service first and writes only after everything rendered, so a spec that cannot be
 rendered changes nothing. It then writes what differs (values Secrets, bundles), retires bundles of disabled
 services (their releases are uninstalled, then the bundle goes), and patches the status fields that changed.
-It runs when the osdpl's generation or deletion state changes (never for its own status writes) and, coalesced,
-when one of its bundles changes (to mirror release states into `status.children`) or the health process wrote new
-workload health (Ready needs every release deployed and every workload ready).
+It runs when the osdpl's generation, deletion state or reapply request changes (never for its own status writes)
+and, coalesced, when one of its bundles changes (to mirror release states into `status.children`) or the health
+process wrote new workload health (Ready needs every release deployed and every workload ready).
+
+One deployment per namespace (core.bundles.namespace_holder): a second osdpl gets `Degraded` (NamespaceInUse) and
+writes nothing. A write the API server refuses (permissions, quota, admission) is a condition naming the object and
+an Event, retried with backoff. Deletion uninstalls every release whatever the propagation policy: this finalizer
+asks each bundle to uninstall and waits; the helmbundle process's own finalizer on every bundle covers foreground
+deletion, where the garbage collector deletes the bundles first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -21,8 +25,9 @@ from typing import Any, Mapping
 import kopf
 import pykube
 
-from openstack_operator.core.bundles import (OSDPL_LABEL, SERVICE_LABEL, all_uninstalled, bundle_name, bundle_spec,
-                                             plan_bundles, values_secret_data, values_secret_name)
+from openstack_operator.core.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, all_uninstalled,
+                                             bundle_name, bundle_spec, namespace_holder, plan_bundles,
+                                             values_secret_data, values_secret_name, with_requests)
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.credentials import required_credentials
 from openstack_operator.core.crd import GROUP, VERSION
@@ -32,15 +37,19 @@ from openstack_operator.core.render import Renderer
 from openstack_operator.core.status import Observed, compute_status, status_patch
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment, api, count_write, owner_reference
+from openstack_operator.core.helmwork import retry_delay
 from openstack_operator.kube.credentials import ensure_credentials, ensure_kept_secrets
-from openstack_operator.kube.objects import apply_bundle, apply_secret, delete, get_or_none, patch_spec, patch_status
-from openstack_operator.kube.operator import new_registry
+from openstack_operator.kube.events import post_event
+from openstack_operator.kube.objects import (ApiWriteError, apply_bundle, apply_secret, delete, get_or_none, patch_spec,
+                                             patch_status)
+from openstack_operator.kube.operator import new_registry, retry_cap_seconds
 
 log = logging.getLogger("osop.osdpl")
 REGISTRY = new_registry("osdpl")
 FINALIZER = f"osdpl.{GROUP}/uninstall-releases"
 Key = tuple[str, str]  # namespace, osdpl name
 
+RETRY_CAP_SECONDS = retry_cap_seconds()  # between two attempts at a write the API server refused
 STATUS_COALESCE_SECONDS = 0.25  # bundle events within this window cost one status reconcile
 WORKERS = 4
 
@@ -50,6 +59,7 @@ class Applied:
     """What a reconcile wrote for one generation of an osdpl: bundle specs and release fingerprints."""
     uid: str
     generation: int
+    reapply: str  # the osdpl's reapply annotation the bundles were written with
     specs: Mapping[str, Mapping[str, Any]]
     desired: dict[str, dict[str, str]]
 
@@ -63,9 +73,8 @@ class OsdplController:
         self.catalog = catalog
         self.renderer = Renderer(catalog)
         self.seen: dict[Key, tuple[tuple[Any, ...], tuple[Any, Any]]] = {}
-        # Digest of the values Secret data last written or confirmed, so an unchanged service costs no read.
-        self.values_written: dict[tuple[str, str], str] = {}
         self.rendered: dict[Key, Applied] = {}  # the last generation applied per osdpl
+        self.refusals: dict[Key, int] = {}  # refused writes in a row per osdpl, for the retry backoff
         self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
 
     @staticmethod
@@ -78,11 +87,15 @@ class OsdplController:
         if event_type == "DELETED":
             self.seen.pop(key, None)
             self.rendered.pop(key, None)
+            self.refusals.pop(key, None)
+            for other in [k for k in self.seen if k[0] == key[0]]:  # one of them may hold the namespace now
+                self.queue.add(other)
             return
         # Our own status writes change none of this, so they do not re-trigger a reconcile. The health process's
         # writes change the health part: the conditions are recomputed from it, coalesced like bundle events.
         essence = (metadata.get("uid"), metadata.get("generation"), bool(metadata.get("deletionTimestamp")),
-                   FINALIZER in (metadata.get("finalizers") or []))
+                   FINALIZER in (metadata.get("finalizers") or []),
+                   (metadata.get("annotations") or {}).get(REAPPLY_ANNOTATION))
         status = body.get("status") or {}
         health = (status.get("health"), status.get("health_basis"))  # compared, never mutated
         seen = self.seen.get(key)
@@ -107,8 +120,9 @@ class OsdplController:
         if current is None:
             return None
         body: dict[str, Any] = current.obj
-        bundles = {b.obj["spec"]["service"]: b.obj for b in
-                   HelmBundle.objects(api(), namespace=namespace).filter(selector={OSDPL_LABEL: name})}
+        in_namespace = [b.obj for b in HelmBundle.objects(api(), namespace=namespace)]
+        bundles = {b["spec"]["service"]: b for b in in_namespace
+                   if (b["metadata"].get("labels") or {}).get(OSDPL_LABEL) == name}
         if body["metadata"].get("deletionTimestamp"):
             self._finalize(body, bundles)
             return None
@@ -116,6 +130,15 @@ class OsdplController:
             self._set_finalizers(body, [*(body["metadata"].get("finalizers") or []), FINALIZER])
         status = body.get("status") or {}
         reconciled = status.get("observedGeneration")
+        holder = namespace_holder(name, [o.obj for o in OpenStackDeployment.objects(api(), namespace=namespace)],
+                                  [(b["metadata"].get("labels") or {}).get(OSDPL_LABEL, "") for b in in_namespace])
+        if holder:
+            if self._write_status(body, self._observed(body, reconciled, {}, blocked_by=holder)):
+                log.warning("osdpl %s/%s: namespace held by osdpl %s; nothing done", namespace, name, holder)
+                post_event(body, "Warning", "NamespaceInUse",
+                           f"namespace {namespace} already holds the deployment {holder}: nothing is deployed for "
+                           f"{name} while {holder} exists")
+            return None
         if body["spec"].get("draft"):
             self._write_status(body, self._observed(body, reconciled, bundles, draft=True))
             return None
@@ -125,6 +148,14 @@ class OsdplController:
             log.warning("osdpl %s/%s: %s", namespace, name, error)
             self._write_status(body, self._observed(body, reconciled, bundles, spec_error=str(error)))
             return None
+        except ApiWriteError as error:  # nothing after the refused write was written; retried
+            refusals = self.refusals[key] = self.refusals.get(key, 0) + 1
+            log.warning("osdpl %s/%s: %s (retry %d)", namespace, name, error, refusals)
+            if self._write_status(body, self._observed(body, reconciled, bundles,
+                                                       api_error=(error.reason, str(error)))):
+                post_event(body, "Warning", error.reason, str(error))
+            return retry_delay(refusals, RETRY_CAP_SECONDS)
+        self.refusals.pop(key, None)
         observed = Observed(generation=body["metadata"]["generation"], reconciled_generation=body["metadata"]["generation"],
                             draft=False, openstack_version=body["spec"]["openstack_version"], desired=desired,
                             bundles=bundles, previous=status)
@@ -134,8 +165,10 @@ class OsdplController:
     def _apply(self, body: Mapping[str, Any], bundles: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
         """Render, then write what differs; returns service -> release -> fingerprint."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        reapply = (body["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION, "")
         done = self.rendered.get((namespace, name))
-        if done and done.uid == body["metadata"]["uid"] and done.generation == body["metadata"]["generation"]:
+        if done and (done.uid, done.generation, done.reapply) == (body["metadata"]["uid"],
+                                                                  body["metadata"]["generation"], reapply):
             plan = plan_bundles(done.specs, bundles)
             if not (plan.write or plan.retire or plan.delete):
                 # This generation is applied and the bundles still say so: a bundle status or health change
@@ -147,30 +180,26 @@ class OsdplController:
         credentials = ensure_credentials(self.catalog, namespace, name, required_credentials(self.catalog, enabled),
                                          labels)
         services = self.renderer.render(osdpl.spec, credentials, namespace)
+        values = {service.name: values_secret_data(name, service) for service in services}  # all fit, or none
         ensure_kept_secrets(namespace, [secret for service in enabled for chart in self.catalog.services[service].charts
                                         for secret in chart.kept_secrets], labels)
         owner = owner_reference(body)
-        specs = {service.name: bundle_spec(name, service, osdpl.spec.charts_url) for service in services}
-        for service in services:  # values first: a bundle never points at values that are not there yet
-            self._apply_values(namespace, values_secret_name(name, service.name), values_secret_data(service),
-                               {**labels, SERVICE_LABEL: service.name}, owner)
+        specs = {service.name: with_requests(bundle_spec(name, service, osdpl.spec.charts_url),
+                                             bundles.get(service.name), body) for service in services}
+        # Values first: a bundle never points at values that are not there yet. Each Secret is read, not assumed:
+        # one deleted by hand (or with an earlier osdpl of the same name) is written again.
+        for service in services:
+            apply_secret(namespace, values_secret_name(name, service.name), values[service.name],
+                         {**labels, SERVICE_LABEL: service.name}, owner)
         plan = plan_bundles(specs, bundles)
         for service_name in plan.write:
             apply_bundle(namespace, bundle_name(name, service_name), specs[service_name],
                          {**labels, SERVICE_LABEL: service_name}, owner, bundles.get(service_name))
         self._retire(namespace, name, bundles, plan.retire, plan.delete)
         desired = {s.name: {r.name: r.fingerprint for r in s.releases} for s in services}
-        self.rendered[(namespace, name)] = Applied(body["metadata"]["uid"], body["metadata"]["generation"], specs,
-                                                   desired)
+        self.rendered[(namespace, name)] = Applied(body["metadata"]["uid"], body["metadata"]["generation"], reapply,
+                                                   specs, desired)
         return desired
-
-    def _apply_values(self, namespace: str, secret: str, data: Mapping[str, str], labels: Mapping[str, str],
-                      owner: Mapping[str, Any]) -> None:
-        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-        if self.values_written.get((namespace, secret)) == digest:
-            return
-        apply_secret(namespace, secret, data, labels, owner)
-        self.values_written[(namespace, secret)] = digest
 
     def _retire(self, namespace: str, name: str, bundles: Mapping[str, Mapping[str, Any]], retire: list[str],
                 remove: list[str]) -> None:
@@ -180,7 +209,6 @@ class OsdplController:
         for service in remove:
             delete(HelmBundle, namespace, bundle_name(name, service))
             delete(pykube.Secret, namespace, values_secret_name(name, service))
-            self.values_written.pop((namespace, values_secret_name(name, service)), None)
             log.info("osdpl %s/%s: service %s removed", namespace, name, service)
 
     def _finalize(self, body: Mapping[str, Any], bundles: dict[str, dict[str, Any]]) -> None:
@@ -189,7 +217,9 @@ class OsdplController:
         if FINALIZER not in finalizers:
             return
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        to_retire = [s for s, b in bundles.items() if not b["spec"].get("uninstall")]
+        # Bundles the garbage collector is deleting (foreground propagation) uninstall under their own finalizer.
+        to_retire = [s for s, b in bundles.items() if not b["spec"].get("uninstall")
+                     and not b["metadata"].get("deletionTimestamp")]
         done = [s for s, b in bundles.items() if b["spec"].get("uninstall") and all_uninstalled(b)]
         self._retire(namespace, name, bundles, to_retire, done)
         remaining = {s: b for s, b in bundles.items() if s not in done}
@@ -198,25 +228,33 @@ class OsdplController:
             observed = self._observed(body, status.get("observedGeneration"), remaining, deleting=True)
             self._write_status(body, observed)
             return
+        # Values Secrets whose bundle was already gone (orphan propagation leaves them without an owner).
+        values_selector = f"{OSDPL_LABEL}={name},{SERVICE_LABEL}"
+        for secret in pykube.Secret.objects(api(), namespace=namespace).filter(selector=values_selector):
+            delete(pykube.Secret, namespace, secret.name)
         self._set_finalizers(body, [f for f in finalizers if f != FINALIZER])
         log.info("osdpl %s/%s: every release uninstalled; finalizer removed", namespace, name)
 
     @staticmethod
     def _observed(body: Mapping[str, Any], reconciled: int | None, bundles: Mapping[str, Mapping[str, Any]],
-                  draft: bool = False, spec_error: str = "", deleting: bool = False) -> Observed:
+                  draft: bool = False, spec_error: str = "", deleting: bool = False, blocked_by: str = "",
+                  api_error: tuple[str, str] | None = None) -> Observed:
         """What to report when this reconcile wrote no bundles: the releases the bundles ask for."""
         desired = {s: {r["name"]: r.get("fingerprint", "") for r in b["spec"]["releases"]} for s, b in bundles.items()
                    if deleting or not b["spec"].get("uninstall")}
         return Observed(generation=body["metadata"]["generation"], reconciled_generation=reconciled, draft=draft,
                         openstack_version=body["spec"]["openstack_version"], desired=desired, bundles=bundles,
-                        spec_error=spec_error, deleting=deleting, previous=body.get("status") or {})
+                        spec_error=spec_error, deleting=deleting, blocked_by=blocked_by, api_error=api_error,
+                        previous=body.get("status") or {})
 
     @staticmethod
-    def _write_status(body: Mapping[str, Any], observed: Observed) -> None:
+    def _write_status(body: Mapping[str, Any], observed: Observed) -> bool:
+        """Patch what changed; returns whether a condition changed (callers post an Event only then)."""
         previous = body.get("status") or {}
         patch = status_patch(previous, compute_status(observed, _now()))
         if patch:
             patch_status(OpenStackDeployment, body["metadata"]["namespace"], body["metadata"]["name"], patch)
+        return "conditions" in patch
 
     @staticmethod
     def _set_finalizers(body: Mapping[str, Any], finalizers: list[str]) -> None:

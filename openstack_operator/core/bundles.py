@@ -10,14 +10,21 @@ service's dependencies or the deployment's chart repository change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
+from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.render import RenderedRelease, RenderedService
 
 OSDPL_LABEL = "openstack.osop.dev/osdpl"
 SERVICE_LABEL = "openstack.osop.dev/service"
+# Set or change it on an osdpl (any value) to apply every release again now: failed ones are retried at once
+# instead of at their next attempt time, deployed ones are upgraded with the same values (which recreates objects
+# deleted by hand). An annotation, not a spec field: the manifest in Git stays as it is.
+REAPPLY_ANNOTATION = "openstack.osop.dev/reapply"
+# What the API server accepts in one Secret's data, less room for the metadata.
+MAX_VALUES_BYTES = 1024 * 1024 - 8 * 1024
 
 
 def bundle_name(osdpl: str, service: str) -> str:
@@ -57,9 +64,51 @@ def _release_spec(osdpl: str, service: str, release: RenderedRelease, charts_url
     return spec
 
 
-def values_secret_data(service: RenderedService) -> dict[str, str]:
-    """Secret stringData: release name -> values as YAML (keys sorted: identical input, identical bytes)."""
-    return {release.name: yaml.safe_dump(dict(release.values), sort_keys=True) for release in service.releases}
+def values_secret_data(osdpl: str, service: RenderedService) -> dict[str, str]:
+    """Secret stringData: release name -> values as YAML (keys sorted: identical input, identical bytes). Values
+    that would not fit in one Secret are an error naming the service, before anything is written."""
+    data = {release.name: yaml.safe_dump(dict(release.values), sort_keys=True) for release in service.releases}
+    size = sum(len(key) + len(text.encode()) for key, text in data.items())
+    if size > MAX_VALUES_BYTES:
+        largest = max(data, key=lambda name: len(data[name]))
+        raise OperatorError(f"spec.services.{service.name}: the rendered values take {size // 1024} KiB (release "
+                            f"{largest} {len(data[largest].encode()) // 1024} KiB), more than the "
+                            f"{MAX_VALUES_BYTES // 1024} KiB Secret {values_secret_name(osdpl, service.name)} can "
+                            "hold: make the overrides smaller")
+    return data
+
+
+def with_requests(spec: Mapping[str, Any], existing: Mapping[str, Any] | None, osdpl: Mapping[str, Any]) \
+        -> dict[str, Any]:
+    """`spec` with what the user asked for since the bundle was written (core.helmwork):
+    - `retry`: the osdpl's generation, on a bundle with a failing release only, so any change of the osdpl retries
+      failures at once while a bundle that is fine is not rewritten for a change that is not its own;
+    - `reapply`: the osdpl's REAPPLY_ANNOTATION, on every bundle."""
+    failing = any(status.get("state") == "failed"
+                  for status in (((existing or {}).get("status") or {}).get("releases") or {}).values())
+    retry = str(osdpl["metadata"].get("generation")) if failing else ((existing or {}).get("spec") or {}).get("retry")
+    reapply = (osdpl["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION)
+    result = dict(spec)
+    if retry:
+        result["retry"] = retry
+    if reapply:
+        result["reapply"] = reapply
+    return result
+
+
+def namespace_holder(name: str, osdpls: Iterable[Mapping[str, Any]], bundle_owners: Iterable[str]) -> str | None:
+    """The osdpl that holds the namespace when it is not `name` (None when `name` may deploy). One deployment per
+    namespace: the charts' object names (Services, ConfigMaps, Jobs) are fixed, so two deployments in one namespace
+    would overwrite each other. The holder is the osdpl that has bundles there; if none has, the oldest (by
+    creation time, then name) that is not being deleted."""
+    owners = sorted(set(bundle_owners))
+    if owners:
+        return None if name in owners else owners[0]
+    live = sorted((o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]) for o in osdpls
+                  if not o["metadata"].get("deletionTimestamp") or o["metadata"]["name"] == name)
+    if not live or live[0][1] == name:
+        return None
+    return str(live[0][1])
 
 
 @dataclass(frozen=True)

@@ -370,6 +370,10 @@ def helmbundle_schema() -> Schema:
                            "description": "Services (bundles of the same osdpl) deployed before this one."},
             "uninstall": _bool("Uninstall every release (after the bundles that depend on this one); the "
                                "osdpl operator deletes the bundle once status shows them uninstalled."),
+            "retry": _str("A failed release is retried at once when this differs from the value its failure was "
+                          "recorded under (the osdpl operator sets it when the osdpl changes)."),
+            "reapply": _str("Every release is applied again (Helm upgrade with the same values) when this differs "
+                            "from the value it was deployed under (the osdpl's openstack.osop.dev/reapply)."),
             "releases": {"type": "array", "items": release, "x-kubernetes-list-type": "map",
                          "x-kubernetes-list-map-keys": ["name"]},
         },
@@ -378,7 +382,8 @@ def helmbundle_schema() -> Schema:
     status = _obj(
         {
             "observedGeneration": {"type": "integer", "format": "int64"},
-            "releases": _free("Per release: state, revision, chart version, fingerprint, attempts, last error."),
+            "releases": _free("Per release: state, revision, chart version, fingerprint, attempts, last error, next "
+                              "attempt time, the workloads its manifest runs."),
         }
     )
     return _obj({"apiVersion": _str(), "kind": _str(), "metadata": {"type": "object"}, "spec": spec,

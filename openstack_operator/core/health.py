@@ -11,6 +11,11 @@ long); a Job whose pods never start does.
 
 A Job a CronJob created (a periodic task: key rotation, cleanup, cell discovery) is not a step of the deployment:
 it is no component, is not reported and never holds Ready back, whether it runs, fails or never starts.
+
+Health cannot lie by omission: a Deployment, StatefulSet or DaemonSet the manifest of a deployed release contains
+(`workloads` of the release in `status.children`) but the cluster lacks is an Unhealthy workload of its component
+(`missing_workloads`). And since Kopf's indexes keep objects deleted while a watch reconnected, the health process
+compares them with a fresh LIST now and then and sets such objects aside (`resync_gone`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import AbstractSet, Any, Iterable, Mapping
 
 READY, PROGRESSING, UNHEALTHY = "Ready", "Progressing", "Unhealthy"
 SEVERITY = {READY: 0, PROGRESSING: 1, UNHEALTHY: 2}
@@ -27,6 +32,7 @@ RELEASE_LABEL = "release_group"  # OpenStack-Helm's label for the same
 # The CronJob controller stamps it on every Job it creates (Kubernetes 1.32+); it stays when the Job is orphaned.
 CRONJOB_SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 MAX_REASON = 200  # a controller's message can be long; the status stays small
+MISSING_REASON = "missing: not found in the cluster (deleted?)"
 
 
 @dataclass(frozen=True)
@@ -224,3 +230,41 @@ def release_basis(children: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> st
 
 def releases_of(children: Mapping[str, Mapping[str, Any]]) -> set[str]:
     return {name for releases in children.values() for name in releases}
+
+
+def missing_workloads(children: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                      present: Iterable[Workload]) -> list[Workload]:
+    """The workloads deployed releases should have (each release's `workloads` in `children`, entries
+    "application/component/Kind/name") that `present` (the osdpl's namespace) lacks, as Unhealthy workloads of their
+    component. Health computed from what exists alone cannot see a deleted workload: with all of them deleted it
+    reads "0/0 components ready", and the osdpl Ready. Never Progressing: Helm created every object before it marked
+    the release deployed, and nothing recreates a deleted one (an unchanged release is not upgraded again). Jobs are
+    not expected: a TTL or a hook deletion policy removes them legitimately. A release without `workloads` (status
+    written before they were recorded) expects nothing."""
+    have = {(w.release, w.kind, w.name) for w in present}
+    missing = []
+    for releases in children.values():
+        for release, entry in releases.items():
+            if entry.get("state") != "deployed":
+                continue
+            for expected in entry.get("workloads") or ():
+                parts = str(expected).split("/")
+                # Label values, kinds and names hold no "/": another shape is not an entry of this format.
+                if len(parts) != 4 or (release, parts[2], parts[3]) in have:
+                    continue
+                application, component, kind, name = parts
+                missing.append(Workload(uid="", generation=0, kind=kind, name=name, application=application,
+                                        component=component, release=release,
+                                        assessment=Assessment(UNHEALTHY, MISSING_REASON)))
+    return missing
+
+
+def resync_gone(gone: AbstractSet[str], snapshot: Mapping[str, str], listed: AbstractSet[str],
+                indexed: AbstractSet[str]) -> tuple[set[str], dict[str, str]]:
+    """Kopf re-lists after a watch reconnects but emits no DELETED for what was deleted meanwhile: its indexes keep
+    such objects forever. `snapshot` (uid -> namespace of the indexed workloads, taken before a LIST) less `listed`
+    (the uids the LIST returned) was deleted since; an object created after the snapshot is in neither, so it is never
+    marked. Returns the uids to set aside from now on (`gone` and the new ones, less those no longer `indexed`: Kopf
+    did drop them) and the newly gone (uid -> namespace), whose osdpls need a check."""
+    newly = {uid: namespace for uid, namespace in snapshot.items() if uid not in listed and uid not in gone}
+    return set(gone).union(newly).intersection(indexed), newly

@@ -1,27 +1,36 @@
 """What the helmbundle operator should do next for a bundle, given its peers: pure decisions, no I/O.
 
-Release states in bundle status: `deployed`, `failed`, `uninstalled` (and `installing`/`uninstalling` while Helm
-runs). A release needs work when its deployed fingerprint differs from the spec's, or it is not deployed.
-Failures are retried with exponential backoff, at most MAX_ATTEMPTS times per fingerprint; a new fingerprint
-(any change of chart, version or values) starts over. A failed uninstall is retried with the same backoff for as
-long as it takes: giving up would leave releases behind a deleted deployment. So is an install that failed because
-its chart could not be fetched or verified (reason CHART_UNAVAILABLE): the fix (the repository back, a mirror, the
-right archive) is outside the manifest and changes no fingerprint, so giving up would need a manifest edit to undo.
+Release states in bundle status: `deployed`, `failed`, `uninstalled`. A release needs work when its deployed
+fingerprint differs from the spec's, or it is not deployed.
+
+Failures are retried for as long as they last, never given up: an API server upgrade, a chart repository outage or
+a quota that is raised later are all fixed outside the manifest, and a cloud must not stay failed until someone
+edits a value. The delay doubles from FIRST_RETRY_SECONDS up to a cap, with jitter so that many releases that failed
+together (an API server restart) do not retry in lockstep; the time of the next attempt is written on the status
+when the failure is recorded. Three things retry at once instead: a new fingerprint (any change of chart, version or
+values), a bundle `retry` token that differs from the one the failure was recorded under (the osdpl process sets it
+when the user changes the osdpl), and a `reapply` request (core.bundles.REAPPLY_ANNOTATION), which also applies
+every deployed release again.
+
+A bundle is uninstalled when its spec says `uninstall` (a service was disabled) or when it is being deleted
+(foreground deletion, a namespace deletion, `kubectl delete helmbundle`): its finalizer holds it until Helm has
+uninstalled every release, dependents first.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from openstack_operator.core.bundles import all_uninstalled
 
-MAX_ATTEMPTS = 5
 FIRST_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 300.0
-UNINSTALL_TARGET = "uninstall"  # the `target` of a release whose uninstall failed (retried without limit)
+JITTER = 0.2  # each delay is drawn from +-20% around the doubled one
+UNINSTALL_TARGET = "uninstall"  # the `target` of a release whose uninstall failed
 # The `reason` of a failed release whose chart could not be fetched from its source or did not match its digest;
-# Helm never ran. Retried with the usual backoff, without an attempt limit.
+# Helm never ran.
 CHART_UNAVAILABLE = "ChartUnavailable"
 
 
@@ -36,7 +45,6 @@ class Decision:
     steps: tuple[Step, ...] = ()
     waiting_for: str = ""        # why nothing can run yet (a dependency), empty when not blocked
     retry_at: float | None = None  # earliest time a failed release may be retried
-    gave_up: bool = False        # a release failed MAX_ATTEMPTS times at this fingerprint
 
 
 def release_status(bundle: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -46,22 +54,32 @@ def release_status(bundle: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def is_current(bundle: Mapping[str, Any], release: Mapping[str, Any]) -> bool:
     status = release_status(bundle, release["name"])
-    return status.get("state") == "deployed" and status.get("fingerprint") == release["fingerprint"]
+    return status.get("state") == "deployed" and status.get("fingerprint") == release["fingerprint"] \
+        and (status.get("reapply") or "") == (bundle["spec"].get("reapply") or "")
+
+
+def is_removing(bundle: Mapping[str, Any]) -> bool:
+    """Whether the bundle's releases are to be uninstalled: the service was disabled, or the bundle is deleted."""
+    return bool(bundle["spec"].get("uninstall")) or bool((bundle.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def is_deployed(bundle: Mapping[str, Any]) -> bool:
-    spec = bundle["spec"]
-    return not spec.get("uninstall") and all(is_current(bundle, release) for release in spec["releases"])
+    return not is_removing(bundle) and all(is_current(bundle, release) for release in bundle["spec"]["releases"])
 
 
-def retry_delay(attempts: int) -> float:
-    return min(FIRST_RETRY_SECONDS * 2.0 ** max(attempts - 1, 0), MAX_RETRY_SECONDS)
+def retry_delay(attempts: int, cap: float = MAX_RETRY_SECONDS, draw: float | None = None) -> float:
+    """Seconds to wait after the `attempts`-th failure in a row; `draw` in [0, 1) picks the jitter (random when
+    None). Never more than `cap`."""
+    base = FIRST_RETRY_SECONDS * 2.0 ** max(attempts - 1, 0)
+    spread = 1.0 + JITTER * (2.0 * (random.random() if draw is None else draw) - 1.0)
+    return min(base * spread, cap)
 
 
 def decide(bundle: Mapping[str, Any], peers: Mapping[str, Mapping[str, Any]], now: float) -> Decision:
     """`peers`: the other bundles of the same osdpl, by service name."""
     spec = bundle["spec"]
-    if spec.get("uninstall"):
+    token = _requests(spec)
+    if is_removing(bundle):
         dependents = sorted(name for name, peer in peers.items()
                             if spec["service"] in peer["spec"].get("depends_on", []) and not all_uninstalled(peer))
         if dependents:
@@ -69,7 +87,7 @@ def decide(bundle: Mapping[str, Any], peers: Mapping[str, Mapping[str, Any]], no
         pending = [r for r in reversed(spec["releases"]) if release_status(bundle, r["name"]).get("state")
                    != "uninstalled"]
         if pending:
-            due = _retry_due(release_status(bundle, pending[0]["name"]), UNINSTALL_TARGET)
+            due = _retry_due(release_status(bundle, pending[0]["name"]), UNINSTALL_TARGET, token)
             if due is not None and due > now:
                 return Decision(retry_at=due)
         return Decision(steps=tuple(Step("uninstall", r) for r in pending))
@@ -79,29 +97,61 @@ def decide(bundle: Mapping[str, Any], peers: Mapping[str, Mapping[str, Any]], no
     for release in spec["releases"]:  # in order: a later release of the bundle may need an earlier one
         if is_current(bundle, release):
             continue
-        status = release_status(bundle, release["name"])
-        if status.get("state") == "failed" and status.get("target") == release["fingerprint"] \
-                and int(status.get("attempts", 0)) >= MAX_ATTEMPTS and status.get("reason") != CHART_UNAVAILABLE:
-            return Decision(gave_up=True)
-        due = _retry_due(status, release["fingerprint"])
+        due = _retry_due(release_status(bundle, release["name"]), release["fingerprint"], token)
         if due is not None and due > now:
             return Decision(retry_at=due)
         return Decision(steps=(Step("install", release),))
     return Decision()
 
 
-def _retry_due(status: Mapping[str, Any], target: str) -> float | None:
-    """When a release that failed at `target` may be tried again; None if it did not fail at that target."""
-    if status.get("state") != "failed" or status.get("target") != target:
+def _requests(spec_or_status: Mapping[str, Any]) -> tuple[str, str]:
+    return spec_or_status.get("retry") or "", spec_or_status.get("reapply") or ""
+
+
+def _retry_due(status: Mapping[str, Any], target: str, token: tuple[str, str]) -> float | None:
+    """When a release that failed at `target` may be tried again; None if it did not fail at that target or a retry
+    was asked for since (a new `retry` or `reapply`)."""
+    if status.get("state") != "failed" or status.get("target") != target or _requests(status) != token:
         return None
-    return float(status.get("last_attempt_at", 0)) + retry_delay(int(status.get("attempts", 0)))
+    if status.get("next_attempt_at") is not None:
+        return float(status["next_attempt_at"])
+    # Recorded before next_attempt_at existed: the delay without jitter.
+    return float(status.get("last_attempt_at", 0)) + retry_delay(int(status.get("attempts", 0)), draw=0.5)
 
 
-def attempts_after_failure(bundle: Mapping[str, Any], name: str, target: str, reason: str = "") -> int:
-    """Attempts so far at `target` (a fingerprint, or UNINSTALL_TARGET) that failed for the same `reason` (empty: a
-    Helm failure), including the one that just failed. A different reason starts the count over: failures to fetch
-    the chart do not use up the attempts Helm gets once the chart is there."""
-    status = release_status(bundle, name)
-    same = status.get("target") == target and (status.get("reason") or "") == reason
-    previous = int(status.get("attempts", 0)) if same else 0
-    return previous + 1
+def failure_record(bundle: Mapping[str, Any], name: str, target: str, reason: str, error: str, started: float,
+                   cap: float = MAX_RETRY_SECONDS) -> dict[str, Any]:
+    """The release status after an attempt at `target` (a fingerprint, or UNINSTALL_TARGET) that started at
+    `started` failed with `error` (already redacted). Attempts count failures in a row at the same target."""
+    previous = release_status(bundle, name)
+    attempts = (int(previous.get("attempts", 0)) if previous.get("state") == "failed"
+                and previous.get("target") == target else 0) + 1
+    return {"state": "failed", "reason": reason or None, "target": target, "attempts": attempts,
+            "last_attempt_at": started, "next_attempt_at": round(started + retry_delay(attempts, cap), 3),
+            "last_error": error, "retry": bundle["spec"].get("retry") or None,
+            "reapply": bundle["spec"].get("reapply") or None}
+
+
+def is_new_failure(bundle: Mapping[str, Any], name: str, record: Mapping[str, Any]) -> bool:
+    """Whether a failure is worth an Event: the release was not failing, or fails differently now (another target
+    or another error). The same error again is only a new attempt."""
+    previous = release_status(bundle, name)
+    return previous.get("state") != "failed" or previous.get("target") != record["target"] \
+        or previous.get("last_error") != record["last_error"]
+
+
+LONG_RUNNING_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def long_running_workloads(objects: Iterable[Mapping[str, Any] | None]) -> list[str]:
+    """`application/component/Kind/name` of the objects of a release manifest that the health process must find
+    running (the ones it watches: labelled `application` and `component`). Jobs are left out: a finished Job may
+    be removed by its TTL or by hand without anything being wrong."""
+    found = set()
+    for item in objects:
+        if not item:  # an empty document between two `---`
+            continue
+        labels = (item.get("metadata") or {}).get("labels") or {}
+        if item.get("kind") in LONG_RUNNING_KINDS and labels.get("application") and labels.get("component"):
+            found.add(f"{labels['application']}/{labels['component']}/{item['kind']}/{item['metadata']['name']}")
+    return sorted(found)

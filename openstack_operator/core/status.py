@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from openstack_operator.core.health import PROGRESSING, UNHEALTHY, health_progress, not_ready, release_basis
-from openstack_operator.core.helmwork import CHART_UNAVAILABLE, MAX_ATTEMPTS, UNINSTALL_TARGET
+import datetime
+
+from openstack_operator.core.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 MAX_LISTED = 10  # entries named in a condition message; the rest are counted
@@ -27,12 +29,21 @@ class Observed:
     bundles: Mapping[str, Mapping[str, Any]]  # service -> bundle object (spec, status)
     spec_error: str = ""  # set when the spec cannot be rendered
     deleting: bool = False  # the osdpl is being deleted: releases are being uninstalled
+    blocked_by: str = ""  # another osdpl holds the namespace: this one changes nothing (core.bundles.namespace_holder)
+    api_error: tuple[str, str] | None = None  # (reason, message) of a write the API server refused
     previous: Mapping[str, Any] = field(default_factory=dict)  # current osdpl status
 
 
 def _release_view(status: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("state", "reason", "revision", "chart_version", "attempts", "last_error")
-    return {k: status[k] for k in keys if status.get(k) not in (None, "")}
+    keys = ("state", "reason", "revision", "chart_version", "attempts", "last_error", "workloads")
+    view = {k: status[k] for k in keys if status.get(k) not in (None, "", [])}
+    if status.get("state") == "failed" and status.get("next_attempt_at") is not None:
+        view["next_attempt"] = _timestamp(float(status["next_attempt_at"]))
+    return view
+
+
+def _timestamp(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def children(observed: Observed) -> dict[str, Any]:
@@ -83,19 +94,22 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
                    for name, r in releases.items() if r["state"] == "failed" and r.get("reason") == CHART_UNAVAILABLE]
     failed = [f"{s}/{name}: {r.get('last_error', 'failed')}" for s, releases in kids.items()
               for name, r in releases.items() if r["state"] == "failed" and r.get("reason") != CHART_UNAVAILABLE]
-    exhausted = [f"{s}/{name}" for s, releases in kids.items() for name, r in releases.items()
-                 if r["state"] == "failed" and r.get("reason") != CHART_UNAVAILABLE
-                 and int(r.get("attempts", 0)) >= MAX_ATTEMPTS]
     waiting = [s for s in kids if s not in deployed]
     current = observed.reconciled_generation == observed.generation
     generation = observed.reconciled_generation if observed.reconciled_generation is not None else 0
     all_done = current and not waiting and not observed.spec_error and not observed.deleting
 
     uninstalling = [s for s, releases in kids.items() if any(r["state"] != "uninstalled" for r in releases.values())]
+    if observed.blocked_by:
+        taken = (f"namespace already holds the deployment {observed.blocked_by}: one OpenStackDeployment per "
+                 f"namespace; this one changes nothing while {observed.blocked_by} exists")
+        return _blocked_status(observed, taken, now)
     if observed.deleting:
         ready = (False, "Deleting", "the deployment is being deleted")
     elif observed.spec_error:
         ready = (False, "InvalidSpec", observed.spec_error)
+    elif observed.api_error:
+        ready = (False, *observed.api_error)
     elif all_done and not health_current:
         ready = (False, "HealthPending", "waiting for the health process to check the workloads of the releases")
     elif all_done and unhealthy:
@@ -118,8 +132,8 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         progressing = (False, "Draft", "spec.draft is true: changes are paused")
     elif observed.spec_error:
         progressing = (False, "InvalidSpec", observed.spec_error)
-    elif exhausted:
-        progressing = (False, "RetriesExhausted", "gave up after retries: " + ", ".join(exhausted))
+    elif observed.api_error:
+        progressing = (True, "Retrying", "the API server refused a write; retrying with backoff")
     elif all_done and (starting or not health_current):
         progressing = (True, "WorkloadsProgressing", "rolling out: " + _listing(starting) if starting
                        else "checking workload health")
@@ -128,7 +142,9 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     else:
         progressing = (True, "Deploying", "working on: " + ", ".join(waiting) if waiting else "applying spec")
 
-    if unavailable:
+    if observed.api_error:
+        degraded = (True, *observed.api_error)
+    elif unavailable:
         degraded = (True, CHART_UNAVAILABLE, _listing(unavailable + failed, "; "))
     elif failed:
         degraded = (True, "ReleaseFailed", "; ".join(failed))
@@ -151,6 +167,13 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     elif previous.get("openstack_version"):
         status["openstack_version"] = previous["openstack_version"]
     return status
+
+
+def _blocked_status(observed: Observed, message: str, now: str) -> dict[str, Any]:
+    reason = "NamespaceInUse"
+    conditions = [_condition(observed.previous, kind, value, reason, message, observed.generation, now)
+                  for kind, value in zip(CONDITION_TYPES, (False, False, True))]
+    return {"conditions": conditions, "children": {}, "lcm_progress": "0/0"}
 
 
 def status_patch(previous: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:

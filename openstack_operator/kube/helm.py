@@ -23,10 +23,12 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pyhelm3 import Client
+from pyhelm3 import Client, Command
 from pyhelm3.errors import Error as PyHelmError
 from pyhelm3.errors import ReleaseNotFoundError
 from pyhelm3.models import ReleaseRevision, ReleaseRevisionStatus
+
+from openstack_operator.core.helmwork import long_running_workloads
 
 FINGERPRINT_PREFIX = "osop fingerprint "
 
@@ -40,6 +42,7 @@ class Installed:
     revision: int
     chart_version: str
     skipped: bool  # the release already ran these values: no Helm upgrade was made
+    workloads: tuple[str, ...] = ()  # core.helmwork.long_running_workloads of the release's manifest
 
 
 class ChartUnavailable(HelmError):
@@ -250,6 +253,31 @@ def helm_binary() -> str:
     return binary
 
 
+class _DirectCommand(Command):  # type: ignore[misc]
+    """pyhelm3's Helm commands with `helm` started directly rather than through a shell: when a step is cancelled
+    (superseded by a newer spec, or shutdown), the SIGTERM reaches `helm` itself, which then ends its operation and
+    exits, instead of a shell that dies and leaves `helm` running on."""
+
+    async def run(self, command: list[Any], input: bytes | None = None) -> bytes:
+        process = await asyncio.create_subprocess_exec(
+            self._executable, *(part if isinstance(part, (str, bytes)) else str(part) for part in command),
+            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            stdout, stderr = await process.communicate(input)
+        except asyncio.CancelledError:
+            if process.returncode is None:
+                process.terminate()
+                await process.communicate()  # Helm marks the release failed and exits
+            raise
+        if process.returncode == 0:
+            result: bytes = stdout
+            return result
+        # The one error callers tell apart (pyhelm3's client relies on it too).
+        error = ReleaseNotFoundError if b"release: not found" in stderr.lower() else PyHelmError
+        raise error(process.returncode, stdout, stderr)
+
+
 class Helm:
     """`source`: where a release's chart comes from unless the release names its own repository; `cache`: where
     fetched archives are kept (default: default_cache_dir())."""
@@ -258,11 +286,13 @@ class Helm:
         executable = binary or helm_binary()
         self.source = source
         self.cache = cache or ChartCache(default_cache_dir(), executable)
-        self.client = Client(executable=executable, history_max_revisions=5)
+        self.client = Client(_DirectCommand(executable=executable, history_max_revisions=5), executable=executable)
 
     async def install(self, name: str, namespace: str, chart: str, version: str, values: Mapping[str, Any],
-                      fingerprint: str, timeout_seconds: int, *, digest: str = "", repository: str = "") -> Installed:
-        """`helm upgrade --install`, unless the release already runs exactly this fingerprint. The chart comes from
+                      fingerprint: str, timeout_seconds: int, *, digest: str = "", repository: str = "",
+                      force: bool = False) -> Installed:
+        """`helm upgrade --install`, unless the release already runs exactly this fingerprint (and not `force`: an
+        upgrade with the same values recreates objects deleted since). The chart comes from
         `repository` if given, else the configured source, and must have `digest` when one is given; if it cannot
         be had, ChartUnavailable (and Helm does not run)."""
         description = FINGERPRINT_PREFIX + fingerprint
@@ -270,9 +300,10 @@ class Helm:
             # Also unsticks a release left pending-install/-upgrade by a crash mid-operation.
             current = await self.client.get_proceedable_revision(name, namespace=namespace,
                                                                  timeout=f"{timeout_seconds}s")
-            if (current is not None and current.status == ReleaseRevisionStatus.DEPLOYED
+            if (not force and current is not None and current.status == ReleaseRevisionStatus.DEPLOYED
                     and current.description == description):
-                return Installed(current.revision, await _chart_version(current), skipped=True)
+                return Installed(current.revision, await _chart_version(current), skipped=True,
+                                 workloads=await _workloads(current))
             source = ChartSource(repository) if repository else self.source
             path = await self.cache.archive(source, chart, version, digest)
             chart_ref = await self.client.get_chart(path)
@@ -281,19 +312,26 @@ class Helm:
                 timeout=f"{timeout_seconds}s", create_namespace=False, reset_values=True)
         except PyHelmError as error:
             raise HelmError(_message(error)) from None
-        return Installed(revision.revision, await _chart_version(revision), skipped=False)
+        return Installed(revision.revision, await _chart_version(revision), skipped=False,
+                         workloads=await _workloads(revision))
 
-    async def uninstall(self, name: str, namespace: str, timeout_seconds: int) -> None:
-        """`helm uninstall`; a release that is not there counts as uninstalled."""
+    async def uninstall(self, name: str, namespace: str, timeout_seconds: int, *, hooks: bool = True) -> bool:
+        """`helm uninstall`; returns False if the release was not there (counts as uninstalled). `hooks=False`
+        skips the chart's pre/post-delete hooks: in a namespace being deleted they could never be created."""
         try:
             revision = await self.client.get_current_revision(name, namespace=namespace)
-            await revision.release.uninstall(timeout=f"{timeout_seconds}s", wait=False)
+            await revision.release.uninstall(timeout=f"{timeout_seconds}s", wait=False, no_hooks=not hooks)
         except ReleaseNotFoundError:
-            return
+            return False
         except PyHelmError as error:
             if "not found" in _message(error).lower():
-                return
+                return False
             raise HelmError(_message(error)) from None
+        return True
+
+
+async def _workloads(revision: ReleaseRevision) -> tuple[str, ...]:
+    return tuple(long_running_workloads(await revision.resources()))
 
 
 async def _chart_version(revision: ReleaseRevision) -> str:

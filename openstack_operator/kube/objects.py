@@ -4,15 +4,52 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Mapping
 
 import pykube
 from pykube.exceptions import HTTPError
 
 from openstack_operator.core.health import listed_generations
+from openstack_operator.core.redact import redact
 from openstack_operator.kube.client import HelmBundle, api, count_write
 
 NOT_FOUND, CONFLICT = 404, 409
+
+
+class ApiWriteError(Exception):
+    """The API server refused a write for a reason a person must look at (not a conflict, which a retry resolves):
+    no permission, a quota, an admission webhook or policy, an invalid object. The message names the object."""
+
+    def __init__(self, action: str, kind: str, namespace: str, name: str, code: int, message: str) -> None:
+        super().__init__(f"{action} {kind} {namespace}/{name}: {code} {message}")
+        self.code, self.api_message = code, message
+
+    @property
+    def reason(self) -> str:
+        """A condition reason: what kind of refusal this is."""
+        text = self.api_message.lower()
+        if "exceeded quota" in text:
+            return "QuotaExceeded"
+        if "admission webhook" in text or "validatingadmissionpolic" in text:
+            return "AdmissionDenied"
+        if self.code == 403:
+            return "Forbidden"
+        if self.code in (400, 422):
+            return "Rejected"
+        return "ApiError"
+
+
+@contextmanager
+def writing(action: str, kind: str, namespace: str, name: str, sensitive: Iterable[str] = ()) -> Iterator[None]:
+    """Turn a refused write into ApiWriteError naming the object (`sensitive` strings are cut from the message: an
+    admission webhook may quote the object it refused). Conflicts stay HTTPError: the caller retries them."""
+    try:
+        yield
+    except HTTPError as error:
+        if error.code == CONFLICT:
+            raise
+        raise ApiWriteError(action, kind, namespace, name, error.code, redact(str(error), sensitive)) from None
 
 
 def get_or_none(kind: type[pykube.objects.APIObject], namespace: str, name: str) -> Any:
@@ -44,16 +81,17 @@ def apply_secret(namespace: str, name: str, data: Mapping[str, str], labels: Map
         metadata["ownerReferences"] = [dict(owner)]
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata,
                             "stringData": dict(data)}
-    if current is None:
-        pykube.Secret(api(), body).create()
-        count_write("create", "Secret")
-    else:
-        # Replace (PUT) rather than merge, so keys of releases that went away go too; the resourceVersion
-        # makes a concurrent change fail with 409 instead of being overwritten.
-        metadata["resourceVersion"] = current.obj["metadata"]["resourceVersion"]
-        response = api().put(**current.api_kwargs(data=json.dumps(body)))
-        api().raise_for_status(response)
-        count_write("update", "Secret")
+    with writing("creating" if current is None else "updating", "Secret", namespace, name, data.values()):
+        if current is None:
+            pykube.Secret(api(), body).create()
+            count_write("create", "Secret")
+        else:
+            # Replace (PUT) rather than merge, so keys of releases that went away go too; the resourceVersion
+            # makes a concurrent change fail with 409 instead of being overwritten.
+            metadata["resourceVersion"] = current.obj["metadata"]["resourceVersion"]
+            response = api().put(**current.api_kwargs(data=json.dumps(body)))
+            api().raise_for_status(response)
+            count_write("update", "Secret")
     return True
 
 
@@ -62,24 +100,26 @@ def apply_bundle(namespace: str, name: str, spec: Mapping[str, Any], labels: Map
     """Make bundle `name` have `spec`; `current` is the bundle as just listed (None: absent), so no read here."""
     if current is not None and current.get("spec") == spec:
         return False
-    if current is None:
-        body = {"apiVersion": HelmBundle.version, "kind": HelmBundle.kind,
-                "metadata": {"name": name, "namespace": namespace, "labels": dict(labels),
-                             "ownerReferences": [dict(owner)]},
-                "spec": dict(spec)}
-        HelmBundle(api(), body).create()
-        count_write("create", "HelmBundle")
-    else:
-        # With the resourceVersion, a patch from a stale view fails with 409 (and the reconcile is retried) instead
-        # of clobbering a newer bundle.
-        version = current["metadata"]["resourceVersion"]
-        _handle(HelmBundle, namespace, name).patch({"metadata": {"resourceVersion": version}, "spec": dict(spec)})
-        count_write("patch", "HelmBundle")
+    with writing("creating" if current is None else "updating", "HelmBundle", namespace, name):
+        if current is None:
+            body = {"apiVersion": HelmBundle.version, "kind": HelmBundle.kind,
+                    "metadata": {"name": name, "namespace": namespace, "labels": dict(labels),
+                                 "ownerReferences": [dict(owner)]},
+                    "spec": dict(spec)}
+            HelmBundle(api(), body).create()
+            count_write("create", "HelmBundle")
+        else:
+            # With the resourceVersion, a patch from a stale view fails with 409 (and the reconcile is retried)
+            # instead of clobbering a newer bundle.
+            version = current["metadata"]["resourceVersion"]
+            _handle(HelmBundle, namespace, name).patch({"metadata": {"resourceVersion": version}, "spec": dict(spec)})
+            count_write("patch", "HelmBundle")
     return True
 
 
 def patch_spec(kind: type[pykube.objects.APIObject], namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-    _handle(kind, namespace, name).patch({"spec": dict(patch)})
+    with writing("updating", kind.kind, namespace, name):
+        _handle(kind, namespace, name).patch({"spec": dict(patch)})
     count_write("patch", kind.kind)
 
 
@@ -99,12 +139,13 @@ def patch_status(kind: type[pykube.objects.APIObject], namespace: str, name: str
 
 
 def delete(kind: type[pykube.objects.APIObject], namespace: str, name: str) -> None:
-    try:
-        _handle(kind, namespace, name).delete()
-        count_write("delete", kind.kind)
-    except HTTPError as error:
-        if error.code != NOT_FOUND:
-            raise
+    with writing("deleting", kind.kind, namespace, name):
+        try:
+            _handle(kind, namespace, name).delete()
+            count_write("delete", kind.kind)
+        except HTTPError as error:
+            if error.code != NOT_FOUND:
+                raise
 
 
 WORKLOAD_KINDS = (pykube.Deployment, pykube.StatefulSet, pykube.DaemonSet, pykube.Job)
@@ -115,3 +156,60 @@ def workload_generations(namespace: str, selector: str) -> dict[str, tuple[int, 
     read now (one LIST per workload kind), without the Jobs of CronJobs (see core.health.scheduled_run)."""
     return listed_generations(item.obj for kind in WORKLOAD_KINDS
                               for item in kind.objects(api(), namespace=namespace).filter(selector=selector))
+
+
+# Cluster-scoped kinds the pinned charts create (nova's cell-setup and bootstrap Jobs bind a ClusterRole): Helm
+# removes them with their release, unless the release record is gone first (a namespace deletion removes Helm's
+# release Secrets together with everything else).
+CLUSTER_SCOPED_KINDS = (pykube.ClusterRole, pykube.ClusterRoleBinding)
+HELM_MANAGED = {"app.kubernetes.io/managed-by": "Helm"}
+
+
+def delete_release_leftovers(release: str, namespace: str) -> list[str]:
+    """Delete the cluster-scoped objects Helm created for `release` of `namespace` (its annotations say so);
+    returns `Kind/name` of each."""
+    deleted = []
+    for kind in CLUSTER_SCOPED_KINDS:
+        for item in kind.objects(api()).filter(selector=HELM_MANAGED):
+            annotations = item.obj["metadata"].get("annotations") or {}
+            if (annotations.get("meta.helm.sh/release-name"), annotations.get("meta.helm.sh/release-namespace")) \
+                    == (release, namespace):
+                try:
+                    item.delete()
+                except HTTPError as error:
+                    if error.code != NOT_FOUND:
+                        raise
+                count_write("delete", kind.kind)
+                deleted.append(f"{kind.kind}/{item.name}")
+    return deleted
+
+
+def namespace_terminating(name: str) -> bool:
+    found = get_or_none_cluster(pykube.Namespace, name)
+    return found is None or bool(found.obj["metadata"].get("deletionTimestamp"))
+
+
+def get_or_none_cluster(kind: type[pykube.objects.APIObject], name: str) -> Any:
+    try:
+        return kind.objects(api()).get_by_name(name)
+    except pykube.exceptions.ObjectDoesNotExist:
+        return None
+
+
+def set_finalizers(kind: type[pykube.objects.APIObject], body: Mapping[str, Any], finalizers: list[str]) -> \
+        dict[str, Any]:
+    """Replace the finalizers of `body`, as read; if someone changed the object since, this fails with 409 (and the
+    caller's reconcile is retried) instead of dropping a finalizer someone else added. Returns the object stored."""
+    handle = _handle(kind, body["metadata"]["namespace"], body["metadata"]["name"])
+    handle.patch({"metadata": {"finalizers": finalizers, "resourceVersion": body["metadata"]["resourceVersion"]}})
+    count_write("patch", kind.kind)
+    stored: dict[str, Any] = handle.obj
+    return stored
+
+
+def workload_uids(selector: str) -> set[str]:
+    """uids of the workloads of every namespace matching the label `selector` (one LIST per workload kind). A
+    consistent read (no resourceVersion: not served from an API server's watch cache, which may lag): the health
+    process sets aside every indexed workload it does not return."""
+    return {item.obj["metadata"]["uid"] for kind in WORKLOAD_KINDS
+            for item in kind.objects(api(), namespace=pykube.all).filter(selector=selector)}

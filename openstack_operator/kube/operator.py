@@ -8,17 +8,24 @@ spec cannot overflow the 256 KiB annotation limit); each controller keeps its ow
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import kopf
 
 from openstack_operator.core.crd import GROUP
+from openstack_operator.core.helmwork import MAX_RETRY_SECONDS
 from openstack_operator.kube.client import identify
 
 # A watch that stays silent this long is re-established; the API server ends each watch well before that.
 WATCH_SERVER_TIMEOUT = 300
 WATCH_CLIENT_TIMEOUT = 330
 CONNECT_TIMEOUT = 30
+
+
+def retry_cap_seconds() -> float:
+    """The longest wait between two attempts at something that keeps failing (OSOP_RETRY_MAX_SECONDS)."""
+    return float(os.environ.get("OSOP_RETRY_MAX_SECONDS", str(MAX_RETRY_SECONDS)))
 
 
 def new_registry(process: str) -> kopf.OperatorRegistry:

@@ -3,6 +3,7 @@ cluster of $KUBECONFIG when OSOP_USE_EXISTING_CLUSTER=1. Every test gets its own
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -11,13 +12,16 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
+import yaml
 
 from devcluster import Cluster
 from devcluster.binaries import bin_dir
 from devcluster.charts import chart_repository as serve_chart_repository
+
+from ..osdpl_cases import EXAMPLES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,15 +59,22 @@ def binaries() -> Path:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster | None]:
+    """The local control plane of the session; None on the cluster of $KUBECONFIG (OSOP_USE_EXISTING_CLUSTER=1)."""
     if os.environ.get("OSOP_USE_EXISTING_CLUSTER") == "1":
-        yield Path(os.environ["KUBECONFIG"])
+        yield None
         return
-    cluster = Cluster(tmp_path_factory.mktemp("devcluster"))
+    local = Cluster(tmp_path_factory.mktemp("devcluster"))
     try:
-        yield cluster.up()
+        local.up()
+        yield local
     finally:
-        cluster.down()
+        local.down()
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(cluster: Cluster | None) -> Path:
+    return cluster.kubeconfig if cluster is not None else Path(os.environ["KUBECONFIG"])
 
 
 class AuditLog:
@@ -92,6 +103,27 @@ class AuditLog:
                     counts[agent] = counts.get(agent, 0) + 1
             if (counts == previous and counts) or time.monotonic() > deadline:
                 return counts
+            time.sleep(2)
+
+    def deletions(self, namespace: str, resource: str, since: float) -> dict[str, float]:
+        """name -> when (epoch seconds) each `resource` object of `namespace` was deleted after `since`, the last
+        deletion if several; waits for the log to stop growing, as status_patches."""
+        found: dict[str, float] = {}
+        deadline = time.monotonic() + 15
+        while True:
+            previous, found = found, {}
+            for line in self.path.read_text().splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                ref = event.get("objectRef") or {}
+                stamp = datetime.fromisoformat(event["stageTimestamp"].replace("Z", "+00:00")).timestamp()
+                if (event.get("verb"), ref.get("resource"), ref.get("namespace")) == ("delete", resource, namespace) \
+                        and stamp >= since and ref.get("name"):
+                    found[ref["name"]] = max(found.get(ref["name"], 0.0), stamp)
+            if (found == previous and found) or time.monotonic() > deadline:
+                return found
             time.sleep(2)
 
 
@@ -137,26 +169,35 @@ class Operators:
 
     PROCESSES = ("osdpl", "helmbundle", "health")
     HEALTH_GRACE_SECONDS = 5  # no progress for longer is Unhealthy: short, so tests see it within seconds
+    RETRY_MAX_SECONDS = 20  # the longest wait between two attempts at a failing release: tests see recovery soon
+    HEALTH_RESYNC_SECONDS = 10
 
     def __init__(self, kubeconfig: Path, helm: Path, logs: Path, chart_source: str, chart_cache: Path) -> None:
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(helm),
                     "OSOP_CHART_SOURCE": chart_source, "OSOP_CHART_CACHE": str(chart_cache),
-                    "PYTHONPATH": str(REPO), "OSOP_HEALTH_GRACE_SECONDS": str(self.HEALTH_GRACE_SECONDS)}
+                    "PYTHONPATH": str(REPO), "OSOP_HEALTH_GRACE_SECONDS": str(self.HEALTH_GRACE_SECONDS),
+                    "OSOP_RETRY_MAX_SECONDS": str(self.RETRY_MAX_SECONDS),
+                    "OSOP_HEALTH_RESYNC_SECONDS": str(self.HEALTH_RESYNC_SECONDS)}
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self) -> None:
-        for name in self.PROCESSES:
+    def start(self, only: str = "", **env: str) -> None:
+        """Start every process (or `only` that one) that is not running; `env` overrides the environment of the
+        processes started by this call."""
+        for name in [only] if only else self.PROCESSES:
+            if name in self.procs:
+                continue
             with (self.logs / f"{name}.log").open("ab") as log:
-                self.procs[name] = subprocess.Popen([sys.executable, "-m", "openstack_operator", name], env=self.env,
-                                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                self.procs[name] = subprocess.Popen([sys.executable, "-m", "openstack_operator", name],
+                                                    env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                                    stdin=subprocess.DEVNULL)
 
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, as a crashed or evicted pod."""
-        for proc in self.procs.values():
+    def kill(self, only: str = "") -> None:
+        """SIGKILL (every process, or `only` that one): no clean shutdown, as a crashed or evicted pod."""
+        for name in [only] if only else list(self.procs):
+            proc = self.procs.pop(name)
             proc.kill()
             proc.wait()
-        self.procs.clear()
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -194,7 +235,100 @@ class Helm:
                                  namespace, "-o", "json"], capture_output=True, text=True, check=True, timeout=60)
         return {r["name"]: r for r in json.loads(result.stdout)}
 
+    def history(self, namespace: str, release: str) -> list[dict[str, Any]]:
+        result = subprocess.run([str(self.binary), "--kubeconfig", str(self.kubeconfig), "history", release, "-n",
+                                 namespace, "-o", "json"], capture_output=True, text=True, check=True, timeout=60)
+        history: list[dict[str, Any]] = json.loads(result.stdout)
+        return history
+
 
 @pytest.fixture(scope="session")
 def helm(binaries: Path, kubeconfig: Path) -> Helm:
     return Helm(binaries / "helm", kubeconfig)
+
+
+# -- the shared deployment ------------------------------------------------------------------------------------
+CORE_RELEASES = {"openstack-mariadb", "openstack-rabbitmq", "openstack-memcached", "openstack-keystone",
+                 "openstack-glance", "openstack-placement", "openstack-openvswitch", "openstack-neutron",
+                 "openstack-horizon"}
+TIMEOUT = 240.0
+DEPLOY_TIMEOUT = 600.0  # a whole deployment of the real charts, hook Jobs included, on 2 cores
+
+
+def wait_for(what: str, check: Callable[[], Any], operators: Operators, timeout: float = TIMEOUT,
+             describe: Callable[[], Any] = lambda: "") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}\n{describe()}\n{operators.log_text()}")
+
+
+class Deployment:
+    """One osdpl in its own namespace, read and changed through kubectl as a user would."""
+
+    def __init__(self, kubectl: Kubectl, namespace: str, manifest: dict[str, Any]) -> None:
+        self.kubectl, self.namespace, self.manifest = kubectl, namespace, manifest
+        self.name = manifest["metadata"]["name"]
+
+    def apply(self) -> None:
+        self.manifest["metadata"]["namespace"] = self.namespace
+        self.kubectl.run("apply", "--server-side", "-f", "-", input=json.dumps(self.manifest))
+
+    def reset(self) -> None:
+        """Back to the base manifest: the spec replaced whole (an apply would keep fields that patches set)."""
+        found = self.kubectl.run("-n", self.namespace, "get", "osdpl", self.name, "-o", "json", "--ignore-not-found")
+        body = json.loads(found.stdout) if found.stdout.strip() else None
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            if body is not None:  # a deletion under way finishes first
+                self.kubectl.run("-n", self.namespace, "wait", "--for=delete", f"osdpl/{self.name}", "--timeout=110s")
+            self.apply()
+            return
+        body["spec"] = copy.deepcopy(self.manifest["spec"])
+        body["metadata"].pop("resourceVersion", None)  # an unconditional update: status writes may come between
+        body.pop("status", None)
+        self.kubectl.run("replace", "-f", "-", input=json.dumps(body))
+
+    def get(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.kubectl.json("-n", self.namespace, "get", "osdpl", self.name)
+        return result
+
+    def merge_patch(self, patch: dict[str, Any]) -> None:
+        self.kubectl.run("-n", self.namespace, "patch", "osdpl", self.name, "--type=merge", "--patch-file=/dev/stdin",
+                         input=json.dumps(patch))
+
+    def condition(self, kind: str) -> dict[str, Any]:
+        conditions = (self.get().get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c["type"] == kind), {})
+
+    def ready_at_generation(self) -> bool:
+        osdpl = self.get()
+        status = osdpl.get("status") or {}
+        ready: dict[str, Any] = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+        return ready.get("status") == "True" and status.get("observedGeneration") == osdpl["metadata"]["generation"]
+
+
+def minimal(name: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    manifest["metadata"]["name"] = name
+    return manifest
+
+
+@pytest.fixture(scope="session")
+def shared(kubectl: Kubectl, operators: Operators) -> Iterator[Deployment]:
+    namespace = f"e2e-{uuid.uuid4().hex[:6]}"
+    kubectl.run("create", "namespace", namespace)
+    yield Deployment(kubectl, namespace, minimal("osh-dev"))
+    kubectl.run("delete", "namespace", namespace, "--wait=false")
+
+
+@pytest.fixture
+def deployment(shared: Deployment, operators: Operators) -> Deployment:
+    """The shared deployment at its base manifest and Ready, whatever ran before."""
+    shared.reset()
+    wait_for("Ready at the base manifest", shared.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+             describe=lambda: (shared.get().get("status") or {}).get("conditions"))
+    return shared

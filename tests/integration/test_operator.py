@@ -2,9 +2,9 @@
 real OpenStack-Helm charts on the local control plane (kwok runs the pods), keep them in line with the manifest,
 and report release states and workload health on the osdpl.
 
-The tests of this module share one deployment of the minimal example (deploying it takes a while). Each test
-starts from it at its base manifest and Ready (the `ready` fixture puts it back, deploying it if needed), so any
-test passes alone and in any order.
+The tests share one deployment of the minimal example (conftest: deploying it takes a while). Each test starts from
+it at its base manifest and Ready (the `deployment` fixture puts it back, deploying it if needed), so any test
+passes alone and in any order.
 """
 
 from __future__ import annotations
@@ -13,99 +13,9 @@ import copy
 import json
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from typing import Any
 
-import pytest
-import yaml
-
-from ..osdpl_cases import EXAMPLES
-from .conftest import AuditLog, Helm, Kubectl, Operators
-
-CORE_RELEASES = {"openstack-mariadb", "openstack-rabbitmq", "openstack-memcached", "openstack-keystone",
-                 "openstack-glance", "openstack-placement", "openstack-openvswitch", "openstack-neutron",
-                 "openstack-horizon"}
-TIMEOUT = 240.0
-DEPLOY_TIMEOUT = 600.0  # a whole deployment of the real charts, hook Jobs included, on 2 cores
-
-
-def wait_for(what: str, check: Callable[[], Any], operators: Operators, timeout: float = TIMEOUT,
-             describe: Callable[[], Any] = lambda: "") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}\n{describe()}\n{operators.log_text()}")
-
-
-class Deployment:
-    """One osdpl in its own namespace, read and changed through kubectl as a user would."""
-
-    def __init__(self, kubectl: Kubectl, namespace: str, manifest: dict[str, Any]) -> None:
-        self.kubectl, self.namespace, self.manifest = kubectl, namespace, manifest
-        self.name = manifest["metadata"]["name"]
-
-    def apply(self) -> None:
-        self.manifest["metadata"]["namespace"] = self.namespace
-        self.kubectl.run("apply", "--server-side", "-f", "-", input=json.dumps(self.manifest))
-
-    def reset(self) -> None:
-        """Back to the base manifest: the spec replaced whole (an apply would keep fields that patches set)."""
-        found = self.kubectl.run("-n", self.namespace, "get", "osdpl", self.name, "-o", "json", "--ignore-not-found")
-        body = json.loads(found.stdout) if found.stdout.strip() else None
-        if body is None or body["metadata"].get("deletionTimestamp"):
-            if body is not None:  # a deletion under way finishes first
-                self.kubectl.run("-n", self.namespace, "wait", "--for=delete", f"osdpl/{self.name}", "--timeout=110s")
-            self.apply()
-            return
-        body["spec"] = copy.deepcopy(self.manifest["spec"])
-        body["metadata"].pop("resourceVersion", None)  # an unconditional update: status writes may come between
-        body.pop("status", None)
-        self.kubectl.run("replace", "-f", "-", input=json.dumps(body))
-
-    def get(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.kubectl.json("-n", self.namespace, "get", "osdpl", self.name)
-        return result
-
-    def merge_patch(self, patch: dict[str, Any]) -> None:
-        self.kubectl.run("-n", self.namespace, "patch", "osdpl", self.name, "--type=merge", "--patch-file=/dev/stdin",
-                         input=json.dumps(patch))
-
-    def condition(self, kind: str) -> dict[str, Any]:
-        conditions = (self.get().get("status") or {}).get("conditions") or []
-        return next((c for c in conditions if c["type"] == kind), {})
-
-    def ready_at_generation(self) -> bool:
-        osdpl = self.get()
-        status = osdpl.get("status") or {}
-        ready: dict[str, Any] = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
-        return ready.get("status") == "True" and status.get("observedGeneration") == osdpl["metadata"]["generation"]
-
-
-def _minimal(name: str) -> dict[str, Any]:
-    manifest: dict[str, Any] = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
-    manifest["metadata"]["name"] = name
-    return manifest
-
-
-@pytest.fixture(scope="module")
-def shared(kubectl: Kubectl, operators: Operators) -> Iterator[Deployment]:
-    namespace = f"e2e-{uuid.uuid4().hex[:6]}"
-    kubectl.run("create", "namespace", namespace)
-    yield Deployment(kubectl, namespace, _minimal("osh-dev"))
-    kubectl.run("delete", "namespace", namespace, "--wait=false")
-
-
-@pytest.fixture
-def deployment(shared: Deployment, operators: Operators) -> Deployment:
-    """The shared deployment at its base manifest and Ready, whatever ran before."""
-    shared.reset()
-    wait_for("Ready at the base manifest", shared.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
-             describe=lambda: (shared.get().get("status") or {}).get("conditions"))
-    return shared
-
+from .conftest import CORE_RELEASES, DEPLOY_TIMEOUT, AuditLog, Deployment, Helm, Kubectl, Operators, minimal, wait_for
 
 def _revisions(helm: Helm, namespace: str) -> dict[str, int]:
     return {name: int(r["revision"]) for name, r in helm.releases(namespace).items()}
@@ -297,6 +207,10 @@ def test_a_failing_release_degrades_backs_off_and_recovers_when_fixed(
     started = time.monotonic()
     degraded = deployment.condition("Degraded")
     assert degraded["status"] == "True" and degraded["reason"] == "ReleaseFailed"
+    assert horizon()["next_attempt"] and horizon()["state"] == "failed"
+    events = deployment.kubectl.json("-n", deployment.namespace, "get", "events", "--field-selector",
+                                     f"involvedObject.name={deployment.name},reason=ReleaseFailed")["items"]
+    assert any("openstack-horizon" in e["message"] for e in events)
     assert degraded["message"].startswith('dashboard/openstack-horizon: UPGRADE FAILED: cannot patch "horizon" with '
                                           "kind Deployment")
     assert deployment.condition("Ready")["status"] == "False"
@@ -381,7 +295,7 @@ def test_an_operator_crash_mid_deployment_finishes_without_duplicate_releases(
     namespace = f"e2e-{uuid.uuid4().hex[:6]}"
     kubectl.run("create", "namespace", namespace)
     try:
-        second = Deployment(kubectl, namespace, _minimal("crash"))
+        second = Deployment(kubectl, namespace, minimal("crash"))
         second.apply()
         wait_for("part of the releases deployed", lambda: 0 < len(helm.releases(namespace)) < len(CORE_RELEASES),
                  operators, timeout=120)
@@ -394,15 +308,3 @@ def test_an_operator_crash_mid_deployment_finishes_without_duplicate_releases(
         assert {name: int(r["revision"]) for name, r in releases.items()} == {name: 1 for name in CORE_RELEASES}
     finally:
         kubectl.run("delete", "osdpl", "--all", "-n", namespace, "--wait=false")
-
-
-def test_deleting_the_osdpl_uninstalls_every_release_and_keeps_the_credentials(
-        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
-    kubectl.run("-n", deployment.namespace, "delete", "osdpl", deployment.name, "--wait=false")
-    wait_for("the osdpl gone", lambda: not kubectl.run("-n", deployment.namespace, "get", "osdpl", "-o", "name",
-                                                       check=True).stdout.strip(), operators)
-    assert helm.releases(deployment.namespace) == {}
-    assert kubectl.json("-n", deployment.namespace, "get", "helmbundles")["items"] == []
-    secrets = {s["metadata"]["name"] for s in kubectl.json("-n", deployment.namespace, "get", "secrets")["items"]}
-    assert "osh-dev-credentials" in secrets
-    assert not [s for s in secrets if s.endswith("-values")]

@@ -8,11 +8,15 @@ import dataclasses
 import json
 from typing import Any
 
-from openstack_operator.core.bundles import bundle_spec, plan_bundles
+import pytest
+
+from openstack_operator.core.bundles import (REAPPLY_ANNOTATION, bundle_spec, namespace_holder, plan_bundles,
+                                             values_secret_data, with_requests)
+from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.credentials import placeholder_credentials, required_credentials
 from openstack_operator.core.manifest import load_osdpl
-from openstack_operator.core.render import RenderedService, Renderer
+from openstack_operator.core.render import RenderedRelease, RenderedService, Renderer
 
 from .conftest import load_example
 
@@ -77,3 +81,41 @@ def test_the_fingerprint_covers_the_chart_digest(renderer: Renderer, catalog: Ca
     ours, theirs = _render(renderer, doc)[0], _render(Renderer(other), doc)[0]
     assert [r.fingerprint for s in ours for r in s.releases] and \
         all(a.fingerprint != b.fingerprint for s, t in zip(ours, theirs) for a, b in zip(s.releases, t.releases))
+
+
+def _osdpl(name: str, created: str, deleting: bool = False) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "creationTimestamp": created}
+    if deleting:
+        metadata["deletionTimestamp"] = created
+    return {"metadata": metadata}
+
+
+def test_the_namespace_belongs_to_the_osdpl_with_bundles_else_the_oldest() -> None:
+    a, b = _osdpl("cloud-a", "2026-01-02T00:00:00Z"), _osdpl("cloud-b", "2026-01-01T00:00:00Z")
+    assert namespace_holder("cloud-a", [a, b], []) == "cloud-b"  # older, nobody deployed yet
+    assert namespace_holder("cloud-b", [a, b], []) is None
+    assert namespace_holder("cloud-b", [a, b], ["cloud-a", "cloud-a"]) == "cloud-a"  # it deployed first: it keeps it
+    assert namespace_holder("cloud-a", [a, b], ["cloud-a"]) is None
+    # An older osdpl on its way out without releases does not hold the namespace.
+    assert namespace_holder("cloud-a", [a, _osdpl("cloud-b", "2026-01-01T00:00:00Z", deleting=True)], []) is None
+
+
+def test_a_change_retries_only_failing_bundles_and_a_reapply_request_reaches_every_bundle() -> None:
+    osdpl: dict[str, Any] = {"metadata": {"generation": 4}}
+    spec = {"service": "identity", "releases": []}
+    failing = {"spec": {**spec, "retry": "3"}, "status": {"releases": {"keystone": {"state": "failed"}}}}
+    fine = {"spec": {**spec, "retry": "3"}, "status": {"releases": {"keystone": {"state": "deployed"}}}}
+    assert with_requests(spec, failing, osdpl) == {**spec, "retry": "4"}
+    assert with_requests(spec, fine, osdpl) == {**spec, "retry": "3"}  # unchanged: the bundle is not rewritten
+    assert with_requests(spec, None, osdpl) == spec
+    osdpl["metadata"]["annotations"] = {REAPPLY_ANNOTATION: "now"}
+    assert with_requests(spec, fine, osdpl) == {**spec, "retry": "3", "reapply": "now"}
+
+
+def test_values_that_cannot_fit_in_a_secret_are_an_error_naming_the_service() -> None:
+    release = RenderedRelease(name="openstack-keystone", chart="keystone", version="2026.1.0", digest="",
+                              namespace="ns", timeout_seconds=600, values={"blob": "x" * (1024 * 1024)},
+                              fingerprint="f")
+    huge = RenderedService("identity", (), (release,))
+    with pytest.raises(OperatorError, match=r"spec.services.identity: .*openstack-keystone.*osh-dev-identity-values"):
+        values_secret_data("osh-dev", huge)

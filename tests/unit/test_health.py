@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from openstack_operator.core.health import (PROGRESSING, READY, UNHEALTHY, Assessment, Workload, assess,
-                                            component_health, health_progress, listed_generations, release_basis,
-                                            scheduled_run, with_grace, workload_release)
+from openstack_operator.core.health import (MISSING_REASON, PROGRESSING, READY, UNHEALTHY, Assessment, Workload,
+                                            assess, component_health, health_progress, listed_generations,
+                                            missing_workloads, release_basis, resync_gone, scheduled_run, with_grace,
+                                            workload_release)
 
 
 def _workload(kind: str, spec: dict[str, Any], status: dict[str, Any], generation: int = 1) -> dict[str, Any]:
@@ -145,3 +147,38 @@ def test_a_fresh_list_is_compared_without_the_jobs_of_cronjobs() -> None:
     for item in items:
         del item["kind"]
     assert listed_generations(items) == {"uid-None": (1, "openstack-keystone")}
+
+
+def test_what_a_deployed_release_has_and_the_cluster_lacks_is_missing() -> None:
+    children: dict[str, dict[str, dict[str, Any]]] = {
+        "identity": {"openstack-keystone": {"state": "deployed", "revision": 1, "workloads": [
+            "keystone/api/Deployment/keystone-api", "keystone/api/Deployment/keystone-api-admin",
+            "keystone/fernet/StatefulSet/keystone-fernet", "not/an/entry"]}},
+        "image": {"openstack-glance": {"state": "failed", "workloads": ["glance/api/Deployment/glance-api"]}},
+        "compute": {"openstack-nova": {"state": "deployed", "revision": 1}},  # recorded before `workloads` existed
+    }
+    present = [_w("Deployment", "keystone-api", "api", READY),
+               # the same kind and name, of another release: not this one's
+               replace(_w("StatefulSet", "keystone-fernet", "fernet", READY), release="someone-elses")]
+    missing = missing_workloads(children, present)
+    assert missing == [
+        Workload("", 0, "Deployment", "keystone-api-admin", "keystone", "api", "openstack-keystone",
+                 Assessment(UNHEALTHY, MISSING_REASON)),
+        Workload("", 0, "StatefulSet", "keystone-fernet", "keystone", "fernet", "openstack-keystone",
+                 Assessment(UNHEALTHY, MISSING_REASON))]
+    health = component_health(present[:1] + missing)
+    assert health["keystone"]["api"] == {"state": UNHEALTHY,
+                                         "reason": f"Deployment keystone-api-admin: {MISSING_REASON}"}
+    assert health_progress(health) == "0/2"
+
+
+def test_indexed_workloads_a_later_list_lacks_are_gone_until_the_index_drops_them() -> None:
+    snapshot = {"uid-a": "ns1", "uid-b": "ns1", "uid-c": "ns2"}
+    # uid-d was created after the snapshot: in the index now, not in the snapshot, whether listed or not
+    gone, newly = resync_gone(set(), snapshot, listed={"uid-a"}, indexed={"uid-a", "uid-b", "uid-c", "uid-d"})
+    assert gone == {"uid-b", "uid-c"}
+    assert newly == {"uid-b": "ns1", "uid-c": "ns2"}
+    # the next round: nothing new; uid-c left the index (Kopf did see it go)
+    gone, newly = resync_gone(gone, {**snapshot, "uid-d": "ns1"}, listed={"uid-a", "uid-d"},
+                              indexed={"uid-a", "uid-b", "uid-d"})
+    assert (gone, newly) == ({"uid-b"}, {})

@@ -1,5 +1,6 @@
-"""The health process's writes, with the API replaced by a recorder: coalescing, write-only-on-change, stale entries
-and the grace timer. (The e2e tests show the same against a real API server.)"""
+"""The health process's writes, with the API replaced by a recorder: coalescing, write-only-on-change, stale entries,
+the grace timer, missing workloads and deletions the watches missed. (The e2e tests show the same against a real API
+server.)"""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ class FakeApi:
             self.during_list = None
         return dict(self.listed)
 
+    def workload_uids(self, selector: str) -> set[str]:
+        return set(self.workload_generations("", selector))
+
     def patch_status(self, kind: Any, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         self.patches.append(copy.deepcopy(dict(patch)))
         self.osdpl = _merge(self.osdpl, {"status": patch})
@@ -55,6 +59,7 @@ def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
     api = FakeApi()
     monkeypatch.setattr(controller, "patch_status", api.patch_status)
     monkeypatch.setattr(controller, "workload_generations", api.workload_generations)
+    monkeypatch.setattr(controller, "workload_uids", api.workload_uids)
     yield api
 
 
@@ -317,5 +322,109 @@ def test_a_running_job_of_a_cronjob_does_not_pause_the_grace_period(fake_api: Fa
         await asyncio.sleep(0.6)
         assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Unhealthy"
         health.queue.close()
+
+    _run(scenario)
+
+
+def _expecting(fake_api: FakeApi, *names: str, revision: int = 1) -> dict[str, Any]:
+    """keystone deployed with Deployments `names` in its manifest (as the helmbundle process records them)."""
+    children = {"identity": {"openstack-keystone": {"state": "deployed", "revision": revision, "workloads": sorted(
+        f"keystone/{name}/Deployment/{name}" for name in names)}}}
+    fake_api.osdpl["status"]["children"] = children
+    return children
+
+
+def test_a_workload_of_a_deployed_release_that_is_not_there_is_unhealthy(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        _expecting(fake_api, "api", "worker")
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        cluster.put(_deployment("api", available=1))
+        cluster.put(_deployment("worker", available=1))
+        await health.queue.join()
+        assert fake_api.osdpl["status"]["health_progress"] == "2/2"
+
+        cluster.remove("api")
+        cluster.remove("worker")  # someone deleted them all: not "0/0 components ready"
+        await health.queue.join()
+        status = fake_api.osdpl["status"]
+        assert status["health"]["keystone"]["api"] == {
+            "state": "Unhealthy", "reason": "Deployment api: missing: not found in the cluster (deleted?)"}
+        assert status["health_progress"] == "0/2"
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_a_workload_a_helm_upgrade_adds_holds_the_basis_until_indexed_and_is_then_ready(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+
+        # Revision 2 adds a worker: the osdpl records it before the worker's watch event arrives.
+        upgraded = _expecting(fake_api, "api", "worker", revision=2)
+        fake_api.listed = {"uid-api": (1, "openstack-keystone"), "uid-worker": (1, "openstack-keystone")}
+        health.observe_osdpl("MODIFIED", fake_api.osdpl)
+        await asyncio.sleep(0.2)
+        assert fake_api.osdpl["status"]["health_basis"] == release_basis(CHILDREN)  # the index lags: not current
+        cluster.put(_deployment("worker", available=1))
+        await health.queue.join()
+        status = fake_api.osdpl["status"]
+        assert status["health_basis"] == release_basis(upgraded)
+        assert status["health_progress"] == "2/2"
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_a_deletion_the_watch_missed_is_found_by_a_resync(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        _expecting(fake_api, "api", "worker")
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        cluster.put(_deployment("api", available=1))
+        cluster.put(_deployment("worker", available=0))
+        await asyncio.sleep(0.1)
+        assert health.stalled
+
+        # The worker was deleted while the watch reconnected: Kopf keeps it indexed; a LIST no longer returns it.
+        fake_api.listed = {"uid-api": (1, "openstack-keystone")}
+
+        def created_during_the_list() -> None:
+            cluster.index["new"] = health.project(_deployment("new", available=1))
+
+        fake_api.during_list = created_during_the_list
+        await health.resync()
+        assert health.gone == {"uid-worker"}  # not uid-new: created after the indexes were read
+        await health.queue.join()
+        assert fake_api.osdpl["status"]["health"]["keystone"]["worker"]["reason"] == \
+            "Deployment worker: missing: not found in the cluster (deleted?)"
+        assert not health.stalled  # its grace clock went with it
+
+        fake_api.listed["uid-new"] = (1, "openstack-keystone")
+        del cluster.index["worker"]  # Kopf drops it after all
+        await health.resync()
+        assert health.gone == set()
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_the_resync_runs_periodically_and_survives_a_failed_list(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+
+        def unavailable() -> None:  # once
+            fake_api.during_list = None
+            raise ConnectionError("API server unavailable")
+
+        fake_api.during_list = unavailable
+        health.start(resync_interval=0.05)
+        await asyncio.sleep(0.3)
+        assert health.gone == {"uid-api"}
+        await health.queue.join()
+        assert fake_api.osdpl["status"]["health_progress"] == "0/0"  # no `workloads` recorded: as before
+        health.close()
 
     _run(scenario)

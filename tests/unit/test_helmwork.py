@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, MAX_ATTEMPTS, UNINSTALL_TARGET,
-                                              attempts_after_failure, decide, retry_delay)
+from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, MAX_RETRY_SECONDS, UNINSTALL_TARGET, decide,
+                                              failure_record, is_deployed, is_new_failure, long_running_workloads,
+                                              retry_delay)
 
 
 def _bundle(service: str, releases: dict[str, str], status: dict[str, Any] | None = None,
@@ -36,23 +37,78 @@ def test_releases_of_a_bundle_install_in_order_and_only_when_not_current() -> No
     assert decide(bundle, {}, 0).steps == ()
 
 
-def test_a_failed_release_backs_off_then_gives_up_at_that_fingerprint() -> None:
-    failed = {"state": "failed", "target": "k2", "attempts": 2, "last_attempt_at": 100.0}
-    bundle = _bundle("identity", {"keystone": "k2"}, {"keystone": failed})
-    assert decide(bundle, {}, 100.0).retry_at == 100.0 + retry_delay(2)
-    assert decide(bundle, {}, 100.0 + retry_delay(2)).steps[0].action == "install"
-    failed["attempts"] = MAX_ATTEMPTS
-    assert decide(bundle, {}, 10_000.0).gave_up
-    # A new fingerprint (the user fixed the manifest) starts over at once.
+def test_a_failed_release_waits_for_its_next_attempt_time_and_is_never_given_up() -> None:
+    bundle = _bundle("identity", {"keystone": "k2"})
+    record = failure_record(bundle, "keystone", "k2", "", "boom", started=100.0)
+    assert record["attempts"] == 1 and 100.0 + 1.6 <= record["next_attempt_at"] <= 100.0 + 2.4
+    bundle["status"]["releases"]["keystone"] = record
+    for _ in range(40):  # far past any attempt limit: still retried, the delay capped
+        due = decide(bundle, {}, 0.0).retry_at
+        assert due is not None and due == record["next_attempt_at"]
+        assert decide(bundle, {}, due).steps[0].action == "install"
+        record = failure_record(bundle, "keystone", "k2", "", "boom", started=due)
+        bundle["status"]["releases"]["keystone"] = record
+    assert record["attempts"] == 41 and record["next_attempt_at"] - record["last_attempt_at"] <= MAX_RETRY_SECONDS
+    # A new fingerprint (the user fixed the manifest) starts over at once, and counts from one.
     bundle["spec"]["releases"][0]["fingerprint"] = "k3"
+    assert decide(bundle, {}, 0.0).steps[0].action == "install"
+    assert failure_record(bundle, "keystone", "k3", "", "boom", 1.0)["attempts"] == 1
+
+
+def test_a_new_retry_token_retries_at_once_and_the_backoff_resumes_after() -> None:
+    bundle = _bundle("identity", {"keystone": "k1"})
+    bundle["status"]["releases"]["keystone"] = failure_record(bundle, "keystone", "k1", "", "boom", started=100.0)
+    assert decide(bundle, {}, 100.0).retry_at is not None
+    bundle["spec"]["retry"] = "7"
     assert decide(bundle, {}, 100.0).steps[0].action == "install"
-    assert attempts_after_failure(bundle, "keystone", "k3") == 1
-    assert attempts_after_failure(bundle, "keystone", "k2") == MAX_ATTEMPTS + 1
+    bundle["status"]["releases"]["keystone"] = failure_record(bundle, "keystone", "k1", "", "boom", started=101.0)
+    assert bundle["status"]["releases"]["keystone"]["retry"] == "7"
+    assert decide(bundle, {}, 101.0).retry_at is not None
+    bundle["spec"]["reapply"] = "please"
+    assert decide(bundle, {}, 101.0).steps[0].action == "install"
 
 
-def test_backoff_doubles_and_is_capped() -> None:
-    assert [retry_delay(n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
-    assert retry_delay(50) == 300.0
+def test_a_reapply_request_applies_a_deployed_release_again_once() -> None:
+    bundle = _bundle("identity", {"keystone": "k1"}, {"keystone": {"state": "deployed", "fingerprint": "k1"}})
+    assert decide(bundle, {}, 0).steps == ()
+    bundle["spec"]["reapply"] = "2026-11-23T17:00"
+    assert decide(bundle, {}, 0).steps[0].action == "install"
+    bundle["status"]["releases"]["keystone"]["reapply"] = "2026-11-23T17:00"
+    assert decide(bundle, {}, 0).steps == ()
+
+
+def test_backoff_doubles_with_jitter_and_is_capped() -> None:
+    assert [retry_delay(n, draw=0.5) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+    assert retry_delay(1, draw=0.0) == 1.6 and retry_delay(1, draw=0.999999) < 2.4
+    assert retry_delay(50) == MAX_RETRY_SECONDS and retry_delay(50, cap=20.0) == 20.0
+
+
+def test_only_a_changed_failure_is_new() -> None:
+    bundle = _bundle("identity", {"keystone": "k1"})
+    first = failure_record(bundle, "keystone", "k1", "", "quota exceeded", 1.0)
+    assert is_new_failure(bundle, "keystone", first)
+    bundle["status"]["releases"]["keystone"] = first
+    assert not is_new_failure(bundle, "keystone", failure_record(bundle, "keystone", "k1", "", "quota exceeded", 2.0))
+    assert is_new_failure(bundle, "keystone", failure_record(bundle, "keystone", "k1", "", "forbidden", 2.0))
+
+
+def test_a_deleted_bundle_is_uninstalled_like_a_retired_one() -> None:
+    bundle = _bundle("identity", {"keystone": "k1"}, {"keystone": {"state": "deployed", "fingerprint": "k1"}})
+    bundle["metadata"] = {"deletionTimestamp": "2026-11-23T00:00:00Z"}
+    assert [s.action for s in decide(bundle, {}, 0).steps] == ["uninstall"]
+    assert not is_deployed(bundle)
+
+
+def test_long_running_workloads_are_the_labelled_deployments_statefulsets_and_daemonsets() -> None:
+    def obj(kind: str, name: str, **labels: str) -> dict[str, Any]:
+        return {"kind": kind, "metadata": {"name": name, "labels": labels}}
+    manifest: list[dict[str, Any] | None] = [obj("Deployment", "keystone-api", application="keystone", component="api"),
+                obj("StatefulSet", "mariadb-server", application="mariadb", component="server"),
+                obj("Job", "keystone-db-sync", application="keystone", component="db-sync"),
+                None, obj("Deployment", "unlabelled"), obj("ConfigMap", "keystone-etc", application="keystone",
+                                                     component="etc")]
+    assert long_running_workloads(manifest) == ["keystone/api/Deployment/keystone-api",
+                                                "mariadb/server/StatefulSet/mariadb-server"]
 
 
 def test_uninstall_waits_for_dependents_then_goes_in_reverse_release_order() -> None:
@@ -68,19 +124,14 @@ def test_uninstall_waits_for_dependents_then_goes_in_reverse_release_order() -> 
 
 
 def test_a_failed_uninstall_is_retried_with_backoff_without_limit() -> None:
-    failed = {"state": "failed", "target": UNINSTALL_TARGET, "attempts": 20, "last_attempt_at": 50.0}
-    bundle = _bundle("database", {"mariadb": "f1"}, {"mariadb": failed}, uninstall=True)
-    assert decide(bundle, {}, 60.0).retry_at == 50.0 + retry_delay(20)
-    assert decide(bundle, {}, 50.0 + retry_delay(20)).steps[0].action == "uninstall"
+    bundle = _bundle("database", {"mariadb": "f1"}, uninstall=True)
+    failed = failure_record(bundle, "mariadb", UNINSTALL_TARGET, "", "boom", 50.0) | {"attempts": 20}
+    bundle["status"]["releases"]["mariadb"] = failed
+    assert decide(bundle, {}, 50.0).retry_at == failed["next_attempt_at"]
+    assert decide(bundle, {}, failed["next_attempt_at"]).steps[0].action == "uninstall"
 
 
-def test_an_unavailable_chart_is_retried_with_backoff_without_limit() -> None:
-    failed = {"state": "failed", "reason": CHART_UNAVAILABLE, "target": "k1", "attempts": MAX_ATTEMPTS + 7,
-              "last_attempt_at": 50.0}
+def test_a_failure_recorded_before_next_attempt_times_waits_the_unjittered_delay() -> None:
+    failed = {"state": "failed", "reason": CHART_UNAVAILABLE, "target": "k1", "attempts": 12, "last_attempt_at": 50.0}
     bundle = _bundle("identity", {"keystone": "k1"}, {"keystone": failed})
-    decision = decide(bundle, {}, 60.0)
-    assert not decision.gave_up and decision.retry_at == 50.0 + retry_delay(MAX_ATTEMPTS + 7)
-    assert decide(bundle, {}, 50.0 + retry_delay(MAX_ATTEMPTS + 7)).steps[0].action == "install"
-    # Once the chart is there, Helm failures get their own MAX_ATTEMPTS: the count starts over with the reason.
-    assert attempts_after_failure(bundle, "keystone", "k1", CHART_UNAVAILABLE) == MAX_ATTEMPTS + 8
-    assert attempts_after_failure(bundle, "keystone", "k1") == 1
+    assert decide(bundle, {}, 60.0).retry_at == 50.0 + retry_delay(12, draw=0.5)

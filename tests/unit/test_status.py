@@ -187,3 +187,36 @@ def test_plan_writes_changed_bundles_and_retires_then_deletes_disabled_ones() ->
                                   "status": {"releases": {"heat": {"state": "uninstalled"}}}}}
     plan = plan_bundles({"database": {"x": 1}, "identity": {"y": 2}}, existing)
     assert (plan.write, plan.retire, plan.delete) == (["identity"], ["dashboard"], ["orchestration"])
+
+
+def test_a_failing_release_shows_its_next_attempt_and_is_never_exhausted() -> None:
+    failing = {"state": "failed", "target": "k1", "attempts": 40, "last_attempt_at": 1767225600.0,
+               "next_attempt_at": 1767225900.0, "last_error": "boom"}
+    status = compute_status(_observed({**DEPLOYED, "identity": _bundle({"keystone": failing})}), NOW)
+    assert status["children"]["identity"]["keystone"] == {"state": "failed", "attempts": 40, "last_error": "boom",
+                                                          "next_attempt": "2026-01-01T00:05:00Z"}
+    assert _conditions(status)["Progressing"] == ("True", "Deploying")
+    assert _conditions(status)["Degraded"] == ("True", "ReleaseFailed")
+
+
+def test_a_deployed_release_lists_the_workloads_it_runs() -> None:
+    workloads = ["keystone/api/Deployment/keystone-api"]
+    deployed = {"state": "deployed", "fingerprint": "k1", "revision": 2, "workloads": workloads}
+    status = compute_status(_observed({**DEPLOYED, "identity": _bundle({"keystone": deployed})}), NOW)
+    assert status["children"]["identity"]["keystone"]["workloads"] == workloads
+
+
+def test_a_second_osdpl_in_a_namespace_is_degraded_and_shows_nothing_deployed() -> None:
+    status = compute_status(_observed(DEPLOYED, blocked_by="cloud-a"), NOW)
+    assert _conditions(status) == {kind: (value, "NamespaceInUse") for kind, value in
+                                   (("Ready", "False"), ("Progressing", "False"), ("Degraded", "True"))}
+    assert "cloud-a" in status["conditions"][2]["message"]
+    assert status["children"] == {} and status["lcm_progress"] == "0/0"
+
+
+def test_a_refused_write_is_a_condition_with_the_api_servers_reason() -> None:
+    message = 'creating Secret ns/x-values: 403 secrets "x-values" is forbidden: exceeded quota: q'
+    status = compute_status(_observed(DEPLOYED, api_error=("QuotaExceeded", message)), NOW)
+    assert _conditions(status) == {"Ready": ("False", "QuotaExceeded"), "Progressing": ("True", "Retrying"),
+                                   "Degraded": ("True", "QuotaExceeded")}
+    assert status["conditions"][2]["message"] == message
