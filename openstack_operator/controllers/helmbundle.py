@@ -28,8 +28,8 @@ from openstack_operator.core.bundles import OSDPL_LABEL, all_uninstalled
 from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, decide,
-                                              failure_record, is_deployed, is_new_failure, is_removing,
-                                              release_status)
+                                              failure_record, intent_record, is_deployed, is_new_failure,
+                                              is_removing, release_status)
 from openstack_operator.core.redact import redact, sensitive_strings
 from openstack_operator.core.render import fingerprint, yaml_problem
 from openstack_operator.core.workqueue import WorkQueue
@@ -136,14 +136,19 @@ class BundleController:
             return None
         step = decision.steps[0]
         install = step.action == "install"
-        task = asyncio.ensure_future(self.install(bundle, step.release) if install
-                                     else self.uninstall(bundle, step.release))
-        self.running[key] = (step.release["name"], step.release["fingerprint"] if install else UNINSTALL_TARGET, task)
+        target = step.release["fingerprint"] if install else UNINSTALL_TARGET
         try:
-            outcome = await task
+            values = await asyncio.to_thread(self._values, bundle, step.release) if install else {}
         except ValuesNotReady as waiting:
             log.info("bundle %s/%s: %s", *key, waiting)
             return VALUES_NOT_READY_RETRY
+        intent = {"releases": {step.release["name"]: intent_record(step.action, target, time.time())}}
+        self._remember(key, await asyncio.to_thread(patch_status, HelmBundle, *key, intent))
+        task = asyncio.ensure_future(self.install(bundle, step.release, values) if install
+                                     else self.uninstall(bundle, step.release))
+        self.running[key] = (step.release["name"], target, task)
+        try:
+            outcome = await task
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
@@ -155,7 +160,7 @@ class BundleController:
         if outcome["state"] == "failed" and is_new_failure(bundle, step.release["name"], outcome):
             await asyncio.to_thread(post_event, _reported_on(bundle), "Warning", _failure_reason(outcome),
                                     f"release {step.release['name']}: {outcome['last_error']}")
-        elif outcome["state"] != "failed" and previous.get("state") == "failed":
+        elif outcome["state"] != "failed" and previous.get("last_error"):
             await asyncio.to_thread(post_event, _reported_on(bundle), "Normal", "ReleaseRecovered",
                                     f"release {step.release['name']} {outcome['state']} after "
                                     f"{previous.get('attempts', 1)} failed attempts")
@@ -164,8 +169,8 @@ class BundleController:
         self._remember(key, await asyncio.to_thread(patch_status, HelmBundle, *key, patch))
         return 0.0  # decide again: the next release, a retry time, or done
 
-    async def install(self, bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
-        values = await asyncio.to_thread(self._values, bundle, release)
+    async def install(self, bundle: Mapping[str, Any], release: Mapping[str, Any],
+                      values: Mapping[str, Any]) -> dict[str, Any]:
         name, target = release["name"], release["fingerprint"]
         reapply = bundle["spec"].get("reapply") or None
         started = time.time()

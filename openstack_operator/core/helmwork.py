@@ -1,7 +1,9 @@
 """What the helmbundle operator should do next for a bundle, given its peers: pure decisions, no I/O.
 
-Release states in bundle status: `deployed`, `failed`, `uninstalled`. A release needs work when its deployed
-fingerprint differs from the spec's, or it is not deployed.
+Release states in bundle status: `deployed`, `failed`, `uninstalled`, and `installing`/`uninstalling` while Helm
+works on it. The latter is written before Helm starts: a step that was killed (a crash) or stopped (superseded by a
+newer spec) never leaves a release that looks deployed at values it may no longer run. A release needs work when
+its deployed fingerprint differs from the spec's, or it is not deployed.
 
 Failures are retried for as long as they last, never given up: an API server upgrade, a chart repository outage or
 a quota that is raised later are all fixed outside the manifest, and a cloud must not stay failed until someone
@@ -119,13 +121,18 @@ def _retry_due(status: Mapping[str, Any], target: str, token: tuple[str, str]) -
     return float(status.get("last_attempt_at", 0)) + retry_delay(int(status.get("attempts", 0)), draw=0.5)
 
 
+def intent_record(action: str, target: str, started: float) -> dict[str, Any]:
+    """The release status written before a Helm step starts (merged into what is there: the attempts so far stay)."""
+    return {"state": "installing" if action == "install" else "uninstalling", "target": target,
+            "last_attempt_at": started}
+
+
 def failure_record(bundle: Mapping[str, Any], name: str, target: str, reason: str, error: str, started: float,
                    cap: float = MAX_RETRY_SECONDS) -> dict[str, Any]:
     """The release status after an attempt at `target` (a fingerprint, or UNINSTALL_TARGET) that started at
     `started` failed with `error` (already redacted). Attempts count failures in a row at the same target."""
     previous = release_status(bundle, name)
-    attempts = (int(previous.get("attempts", 0)) if previous.get("state") == "failed"
-                and previous.get("target") == target else 0) + 1
+    attempts = (int(previous.get("attempts") or 0) if previous.get("target") == target else 0) + 1
     return {"state": "failed", "reason": reason or None, "target": target, "attempts": attempts,
             "last_attempt_at": started, "next_attempt_at": round(started + retry_delay(attempts, cap), 3),
             "last_error": error, "retry": bundle["spec"].get("retry") or None,
@@ -133,11 +140,11 @@ def failure_record(bundle: Mapping[str, Any], name: str, target: str, reason: st
 
 
 def is_new_failure(bundle: Mapping[str, Any], name: str, record: Mapping[str, Any]) -> bool:
-    """Whether a failure is worth an Event: the release was not failing, or fails differently now (another target
-    or another error). The same error again is only a new attempt."""
+    """Whether a failure is worth an Event: the release was not failing (a success clears `last_error`), or fails
+    differently now (another target or another error). The same error again is only a new attempt, also when a
+    restart came between."""
     previous = release_status(bundle, name)
-    return previous.get("state") != "failed" or previous.get("target") != record["target"] \
-        or previous.get("last_error") != record["last_error"]
+    return bool(previous.get("target") != record["target"] or previous.get("last_error") != record["last_error"])
 
 
 LONG_RUNNING_KINDS = ("Deployment", "StatefulSet", "DaemonSet")

@@ -54,6 +54,8 @@ def children(observed: Observed) -> dict[str, Any]:
         for name, fingerprint in releases.items():
             status = statuses.get(name, {})
             entry = _release_view(status) or {"state": "pending"}
+            if status.get("state") in ("installing", "uninstalling") and status.get("last_error"):
+                entry["state"] = "failed"  # a retry in flight: still failing until it succeeds (no flapping)
             if status.get("state") == "deployed" and status.get("fingerprint") != fingerprint:
                 entry["state"] = "pending"  # deployed, but an older version of the values
             if status.get("state") == "failed" and status.get("target") not in (fingerprint, UNINSTALL_TARGET):

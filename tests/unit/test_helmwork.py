@@ -6,7 +6,7 @@ from typing import Any
 
 from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, MAX_RETRY_SECONDS, UNINSTALL_TARGET, decide,
                                               failure_record, is_deployed, is_new_failure, long_running_workloads,
-                                              retry_delay)
+                                              intent_record, retry_delay)
 
 
 def _bundle(service: str, releases: dict[str, str], status: dict[str, Any] | None = None,
@@ -135,3 +135,14 @@ def test_a_failure_recorded_before_next_attempt_times_waits_the_unjittered_delay
     failed = {"state": "failed", "reason": CHART_UNAVAILABLE, "target": "k1", "attempts": 12, "last_attempt_at": 50.0}
     bundle = _bundle("identity", {"keystone": "k1"}, {"keystone": failed})
     assert decide(bundle, {}, 60.0).retry_at == 50.0 + retry_delay(12, draw=0.5)
+
+
+def test_a_step_that_never_reported_back_is_done_again_even_if_the_spec_went_back_to_the_deployed_values() -> None:
+    # Deployed at k1, then a step towards k2 started (intent written) and the process died or the step was stopped;
+    # the spec is back at k1. Helm may hold k2's objects half-applied: k1 is applied again.
+    bundle = _bundle("identity", {"keystone": "k1"}, {"keystone": {"state": "deployed", "fingerprint": "k1"}})
+    bundle["status"]["releases"]["keystone"].update(intent_record("install", "k2", 5.0))
+    assert decide(bundle, {}, 6.0).steps[0].action == "install"
+    # Attempts at the same target keep counting across the intent.
+    bundle["status"]["releases"]["keystone"]["attempts"] = 3
+    assert failure_record(bundle, "keystone", "k2", "", "boom", 7.0)["attempts"] == 4

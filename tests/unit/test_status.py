@@ -220,3 +220,13 @@ def test_a_refused_write_is_a_condition_with_the_api_servers_reason() -> None:
     assert _conditions(status) == {"Ready": ("False", "QuotaExceeded"), "Progressing": ("True", "Retrying"),
                                    "Degraded": ("True", "QuotaExceeded")}
     assert status["conditions"][2]["message"] == message
+
+
+def test_a_retry_in_flight_still_counts_as_failing_so_conditions_do_not_flap() -> None:
+    retrying = {"state": "installing", "target": "k1", "attempts": 3, "last_error": "boom"}
+    status = compute_status(_observed({**DEPLOYED, "identity": _bundle({"keystone": retrying})}), NOW)
+    assert status["children"]["identity"]["keystone"]["state"] == "failed"
+    assert _conditions(status)["Degraded"] == ("True", "ReleaseFailed")
+    first = compute_status(_observed({**DEPLOYED, "identity": _bundle({"keystone": {"state": "installing",
+                                                                                   "target": "k1"}})}), NOW)
+    assert first["children"]["identity"]["keystone"]["state"] == "installing"
