@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 PY = $$(tools/venv.sh)/bin/python
 VENV_BIN = $$(tools/venv.sh)/bin
 
-.PHONY: help test check unit integration conformance bench bench-deploy bench-health crds release-data lock binaries cluster-up cluster-down demo
+.PHONY: help test check unit integration conformance bench bench-deploy bench-faults bench-health crds release-data lock binaries cluster-up cluster-down demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,6 +36,9 @@ bench: ## render benchmark (milliseconds; no cluster)
 
 bench-deploy: ## real charts: apply-to-Ready vs sequential Helm and the critical path; writes per reconcile (a cluster)
 	$(PY) bench/deploy_bench.py
+
+bench-faults: ## fault soak: process kills, API server restarts, hand edits, deleted workloads; invariants each round (a cluster)
+	$(PY) bench/fault_soak.py $(ARGS)
 
 bench-health: ## workload health: ready-to-shown latency, status PATCHes, peak memory vs write-on-every-event
 	$(PY) bench/health_bench.py

@@ -7,15 +7,20 @@ spec cannot overflow the 256 KiB annotation limit); each controller keeps its ow
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from typing import Any
 
 import kopf
+from pykube.exceptions import PyKubeError
 
-from openstack_operator.core.crd import GROUP
+from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.helmwork import MAX_RETRY_SECONDS
-from openstack_operator.kube.client import identify
+from openstack_operator.kube.client import api, identify
+
+log = logging.getLogger("osop.operator")
+DISCOVERY_RETRY_SECONDS = 2.0
 
 # A watch that stays silent this long is re-established; the API server ends each watch well before that.
 WATCH_SERVER_TIMEOUT = 300
@@ -45,6 +50,10 @@ def new_registry(process: str) -> kopf.OperatorRegistry:
         settings.watching.connect_timeout = CONNECT_TIMEOUT
         settings.posting.level = logging.WARNING  # k8s Events only for problems, not for every handler run
 
+    @kopf.on.startup(registry=registry)
+    async def wait_for_resources(**_: Any) -> None:
+        await _served(f"{GROUP}/{VERSION}", {"openstackdeployments", "helmbundles"})
+
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs) or \
@@ -52,6 +61,27 @@ def new_registry(process: str) -> kopf.OperatorRegistry:
         return info
 
     return registry
+
+
+async def _served(api_version: str, plurals: set[str]) -> None:
+    """Until the API server's discovery lists `plurals` in `api_version`. Kopf looks the resources of its handlers
+    up once, when startup ends, and never again for a custom resource it did not find then: an API server that is
+    starting (a restart, an upgrade) answers discovery before it serves the CRDs, and a process started at that
+    moment would never watch them."""
+    waited = False
+    while True:
+        try:
+            response = await asyncio.to_thread(api().get, version=api_version)
+            served = {r["name"] for r in response.json().get("resources", [])} if response.ok else set()
+        except (OSError, ValueError, PyKubeError):
+            served = set()
+        if plurals <= served:
+            return
+        if not waited:
+            log.warning("waiting for the API server to serve %s in %s", ", ".join(sorted(plurals - served)),
+                        api_version)
+            waited = True
+        await asyncio.sleep(DISCOVERY_RETRY_SECONDS)
 
 
 def run(registry: kopf.OperatorRegistry) -> None:
