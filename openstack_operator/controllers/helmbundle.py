@@ -43,7 +43,7 @@ from openstack_operator.kube.operator import new_registry, retry_cap_seconds
 
 log = logging.getLogger("osop.helmbundle")
 REGISTRY = new_registry("helmbundle")
-FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"
+FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"  # the osdpl process creates bundles with it
 Key = tuple[str, str]  # namespace, bundle name
 
 VALUES_NOT_READY_RETRY = 2.0  # seconds: the osdpl process writes a values Secret just before its bundle
@@ -59,8 +59,9 @@ class BundleController:
     def __init__(self, helm: Helm, concurrency: int) -> None:
         self.helm = helm
         self.bundles: dict[Key, dict[str, Any]] = {}  # last seen, from watch events and our own writes
-        # The Helm step running per bundle: release, target (fingerprint or UNINSTALL_TARGET), its task.
-        self.running: dict[Key, tuple[str, str, asyncio.Task[dict[str, Any]]]] = {}
+        # The Helm step running per bundle: release, target (fingerprint or UNINSTALL_TARGET), the bundle generation
+        # it was decided on, its task.
+        self.running: dict[Key, tuple[str, str, int, asyncio.Task[dict[str, Any]]]] = {}
         self.queue: WorkQueue[Key] = WorkQueue(self.reconcile, concurrency, self._log_error)
 
     @staticmethod
@@ -83,9 +84,10 @@ class BundleController:
         the release failed as it stops; the next step starts from there."""
         if key not in self.running:
             return
-        release, target, task = self.running[key]
-        wanted = next((r["fingerprint"] for r in body["spec"]["releases"] if r["name"] == release), UNINSTALL_TARGET)
-        if (UNINSTALL_TARGET if is_removing(body) else wanted) != target and not task.done():
+        release, target, generation, task = self.running[key]
+        if int(body["metadata"].get("generation") or 0) <= generation:
+            return  # an event the step already knew (or older): watch events may lag the read the step began with
+        if _target(body, release) != target and not task.done():
             log.info("release %s: the bundle no longer asks for this %s; stopping Helm", release,
                      "uninstall" if target == UNINSTALL_TARGET else "version of its values")
             task.cancel()
@@ -143,10 +145,13 @@ class BundleController:
             log.info("bundle %s/%s: %s", *key, waiting)
             return VALUES_NOT_READY_RETRY
         intent = {"releases": {step.release["name"]: intent_record(step.action, target, time.time())}}
-        self._remember(key, await asyncio.to_thread(patch_status, HelmBundle, *key, intent))
+        stored = await asyncio.to_thread(patch_status, HelmBundle, *key, intent)
+        self._remember(key, stored)
+        if _target(stored, step.release["name"]) != target:
+            return 0.0  # the spec changed since it was read: decide again on the newer one
         task = asyncio.ensure_future(self.install(bundle, step.release, values) if install
                                      else self.uninstall(bundle, step.release))
-        self.running[key] = (step.release["name"], target, task)
+        self.running[key] = (step.release["name"], target, int(stored["metadata"].get("generation") or 0), task)
         try:
             outcome = await task
         except asyncio.CancelledError:
@@ -154,6 +159,10 @@ class BundleController:
             if current is not None and current.cancelling():
                 raise  # this process is stopping
             return 0.0  # superseded (see _supersede): decide again on the newer bundle
+        except Exception as error:  # noqa: BLE001 - recorded like a Helm failure, so that the status shows it
+            outcome = failure_record(bundle, step.release["name"], target, "",
+                                     redact(f"{type(error).__name__}: {error}", sensitive_strings(values))
+                                     [:MAX_ERROR_CHARS], time.time(), RETRY_CAP_SECONDS)
         finally:
             self.running.pop(key, None)
         previous = release_status(bundle, step.release["name"])
@@ -180,7 +189,7 @@ class BundleController:
                                                 int(release.get("timeout_seconds", 600)),
                                                 digest=release.get("digest", ""),
                                                 repository=release.get("repository", ""),
-                                                force=reapply != release_status(bundle, name).get("reapply"))
+                                                force=reapply != release_status(bundle, name).get("applied_reapply"))
         except HelmError as error:
             reason = CHART_UNAVAILABLE if isinstance(error, ChartUnavailable) else ""
             message = redact(str(error), sensitive_strings(values))[:MAX_ERROR_CHARS]
@@ -194,7 +203,7 @@ class BundleController:
         return {"state": "deployed", "reason": None, "fingerprint": target, "target": target,
                 "revision": installed.revision, "chart_version": installed.chart_version, "attempts": None,
                 "last_attempt_at": started, "next_attempt_at": None, "last_error": None, "retry": None,
-                "reapply": reapply, "workloads": list(installed.workloads)}
+                "reapply": None, "applied_reapply": reapply, "workloads": list(installed.workloads)}
 
     async def uninstall(self, bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
         name, namespace = release["name"], release["namespace"]
@@ -215,7 +224,7 @@ class BundleController:
         log.info("release %s uninstalled%s", name, "" if hooks else " (without hooks: its namespace is deleted)")
         return {"state": "uninstalled", "reason": None, "fingerprint": None, "target": None, "revision": None,
                 "attempts": None, "last_attempt_at": started, "next_attempt_at": None, "last_error": None,
-                "retry": None, "reapply": None, "workloads": None}
+                "retry": None, "reapply": None, "applied_reapply": None, "workloads": None}
 
     @staticmethod
     def _values(bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
@@ -239,6 +248,13 @@ class BundleController:
 def _milestones(bundle: Mapping[str, Any]) -> tuple[bool, bool]:
     """What peers wait for: deployed (dependents may start) and all uninstalled (dependencies may go)."""
     return is_deployed(bundle), is_removing(bundle) and all_uninstalled(bundle)
+
+
+def _target(bundle: Mapping[str, Any], release: str) -> str:
+    """What the bundle wants done with `release` now: its fingerprint, or UNINSTALL_TARGET."""
+    if is_removing(bundle):
+        return UNINSTALL_TARGET
+    return next((str(r["fingerprint"]) for r in bundle["spec"]["releases"] if r["name"] == release), UNINSTALL_TARGET)
 
 
 def _deployment_stays(bundle: Mapping[str, Any]) -> bool:

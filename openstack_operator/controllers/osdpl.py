@@ -40,16 +40,18 @@ from openstack_operator.kube.client import HelmBundle, OpenStackDeployment, api,
 from openstack_operator.core.helmwork import retry_delay
 from openstack_operator.kube.credentials import ensure_credentials, ensure_kept_secrets
 from openstack_operator.kube.events import post_event
-from openstack_operator.kube.objects import (ApiWriteError, apply_bundle, apply_secret, delete, get_or_none, patch_spec,
-                                             patch_status)
+from openstack_operator.kube.objects import (ApiWriteError, apply_bundle, apply_secret, claim_namespace, delete,
+                                             get_or_none, namespace_claim, patch_spec, patch_status, release_namespace)
 from openstack_operator.kube.operator import new_registry, retry_cap_seconds
 
 log = logging.getLogger("osop.osdpl")
 REGISTRY = new_registry("osdpl")
 FINALIZER = f"osdpl.{GROUP}/uninstall-releases"
+BUNDLE_FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"  # the helmbundle process's (see there)
 Key = tuple[str, str]  # namespace, osdpl name
 
 RETRY_CAP_SECONDS = retry_cap_seconds()  # between two attempts at a write the API server refused
+CLAIM_RETRY_SECONDS = 0.5
 STATUS_COALESCE_SECONDS = 0.25  # bundle events within this window cost one status reconcile
 WORKERS = 4
 
@@ -124,14 +126,22 @@ class OsdplController:
         bundles = {b["spec"]["service"]: b for b in in_namespace
                    if (b["metadata"].get("labels") or {}).get(OSDPL_LABEL) == name}
         if body["metadata"].get("deletionTimestamp"):
-            self._finalize(body, bundles)
+            try:
+                self._finalize(body, bundles)
+            except ApiWriteError as error:
+                return self._refused(key, body, bundles, error)
             return None
         if FINALIZER not in (body["metadata"].get("finalizers") or []):
             self._set_finalizers(body, [*(body["metadata"].get("finalizers") or []), FINALIZER])
         status = body.get("status") or {}
         reconciled = status.get("observedGeneration")
+        claim = namespace_claim(namespace)
+        claimed_by = ((claim.obj.get("spec") or {}).get("holderIdentity") if claim is not None else None)
         holder = namespace_holder(name, [o.obj for o in OpenStackDeployment.objects(api(), namespace=namespace)],
-                                  [(b["metadata"].get("labels") or {}).get(OSDPL_LABEL, "") for b in in_namespace])
+                                  [(b["metadata"].get("labels") or {}).get(OSDPL_LABEL, "") for b in in_namespace],
+                                  claimed_by)
+        if not holder and claimed_by != name and not claim_namespace(namespace, name, claim, {OSDPL_LABEL: name}):
+            return CLAIM_RETRY_SECONDS  # another osdpl claimed it at the same moment: look again
         if holder:
             if self._write_status(body, self._observed(body, reconciled, {}, blocked_by=holder)):
                 log.warning("osdpl %s/%s: namespace held by osdpl %s; nothing done", namespace, name, holder)
@@ -149,18 +159,25 @@ class OsdplController:
             self._write_status(body, self._observed(body, reconciled, bundles, spec_error=str(error)))
             return None
         except ApiWriteError as error:  # nothing after the refused write was written; retried
-            refusals = self.refusals[key] = self.refusals.get(key, 0) + 1
-            log.warning("osdpl %s/%s: %s (retry %d)", namespace, name, error, refusals)
-            if self._write_status(body, self._observed(body, reconciled, bundles,
-                                                       api_error=(error.reason, str(error)))):
-                post_event(body, "Warning", error.reason, str(error))
-            return retry_delay(refusals, RETRY_CAP_SECONDS)
+            return self._refused(key, body, bundles, error)
         self.refusals.pop(key, None)
         observed = Observed(generation=body["metadata"]["generation"], reconciled_generation=body["metadata"]["generation"],
                             draft=False, openstack_version=body["spec"]["openstack_version"], desired=desired,
                             bundles=bundles, previous=status)
         self._write_status(body, observed)
         return None
+
+    def _refused(self, key: Key, body: Mapping[str, Any], bundles: Mapping[str, Mapping[str, Any]],
+                 error: ApiWriteError) -> float:
+        """A write the API server refused: a condition and an Event naming it; returns when to try again."""
+        refusals = self.refusals[key] = self.refusals.get(key, 0) + 1
+        log.warning("osdpl %s/%s: %s (retry %d)", *key, error, refusals)
+        observed = self._observed(body, (body.get("status") or {}).get("observedGeneration"), bundles,
+                                  deleting=bool(body["metadata"].get("deletionTimestamp")),
+                                  api_error=(error.reason, str(error)))
+        if self._write_status(body, observed):
+            post_event(body, "Warning", error.reason, str(error))
+        return retry_delay(refusals, RETRY_CAP_SECONDS)
 
     def _apply(self, body: Mapping[str, Any], bundles: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
         """Render, then write what differs; returns service -> release -> fingerprint."""
@@ -190,11 +207,13 @@ class OsdplController:
         # one deleted by hand (or with an earlier osdpl of the same name) is written again.
         for service in services:
             apply_secret(namespace, values_secret_name(name, service.name), values[service.name],
-                         {**labels, SERVICE_LABEL: service.name}, owner)
+                         {**labels, SERVICE_LABEL: service.name}, owner,
+                         sensitive=[c.password for c in credentials.values()])
         plan = plan_bundles(specs, bundles)
         for service_name in plan.write:
             apply_bundle(namespace, bundle_name(name, service_name), specs[service_name],
-                         {**labels, SERVICE_LABEL: service_name}, owner, bundles.get(service_name))
+                         {**labels, SERVICE_LABEL: service_name}, owner, bundles.get(service_name),
+                         [BUNDLE_FINALIZER])
         self._retire(namespace, name, bundles, plan.retire, plan.delete)
         desired = {s.name: {r.name: r.fingerprint for r in s.releases} for s in services}
         self.rendered[(namespace, name)] = Applied(body["metadata"]["uid"], body["metadata"]["generation"], reapply,
@@ -232,6 +251,7 @@ class OsdplController:
         values_selector = f"{OSDPL_LABEL}={name},{SERVICE_LABEL}"
         for secret in pykube.Secret.objects(api(), namespace=namespace).filter(selector=values_selector):
             delete(pykube.Secret, namespace, secret.name)
+        release_namespace(namespace, name)
         self._set_finalizers(body, [f for f in finalizers if f != FINALIZER])
         log.info("osdpl %s/%s: every release uninstalled; finalizer removed", namespace, name)
 

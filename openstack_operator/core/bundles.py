@@ -96,12 +96,19 @@ def with_requests(spec: Mapping[str, Any], existing: Mapping[str, Any] | None, o
     return result
 
 
-def namespace_holder(name: str, osdpls: Iterable[Mapping[str, Any]], bundle_owners: Iterable[str]) -> str | None:
+def namespace_holder(name: str, osdpls: Iterable[Mapping[str, Any]], bundle_owners: Iterable[str],
+                     claimed_by: str | None) -> str | None:
     """The osdpl that holds the namespace when it is not `name` (None when `name` may deploy). One deployment per
     namespace: the charts' object names (Services, ConfigMaps, Jobs) are fixed, so two deployments in one namespace
-    would overwrite each other. The holder is the osdpl that has bundles there; if none has, the oldest (by
-    creation time, then name) that is not being deleted."""
-    owners = sorted(set(bundle_owners))
+    would overwrite each other. `claimed_by`: the holder the namespace's claim (a Lease) names, if any; it holds the
+    namespace while it exists (being deleted included). Without a live claim, the one that should claim it is the
+    osdpl that has bundles there (deployed before claims existed), else the oldest (by creation time, then name)
+    that is not being deleted. Two osdpls created in the same second may both think they should: the claim is
+    written with a create (or a conditional update) that only one of them wins."""
+    present = {o["metadata"]["name"] for o in osdpls}
+    if claimed_by and claimed_by in present:
+        return None if claimed_by == name else claimed_by
+    owners = sorted(set(bundle_owners) & present)
     if owners:
         return None if name in owners else owners[0]
     live = sorted((o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]) for o in osdpls

@@ -14,9 +14,10 @@ values), a bundle `retry` token that differs from the one the failure was record
 when the user changes the osdpl), and a `reapply` request (core.bundles.REAPPLY_ANNOTATION), which also applies
 every deployed release again.
 
-A bundle is uninstalled when its spec says `uninstall` (a service was disabled) or when it is being deleted
-(foreground deletion, a namespace deletion, `kubectl delete helmbundle`): its finalizer holds it until Helm has
-uninstalled every release, dependents first.
+A bundle is uninstalled when its spec says `uninstall` (a service was disabled) or when it is being deleted with its
+deployment (foreground deletion, a namespace deletion): its finalizer holds it until Helm has uninstalled every
+release, dependents first. (A bundle deleted by hand while its osdpl stays keeps its releases: the helmbundle process
+lets it go before asking this module.)
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def release_status(bundle: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 def is_current(bundle: Mapping[str, Any], release: Mapping[str, Any]) -> bool:
     status = release_status(bundle, release["name"])
     return status.get("state") == "deployed" and status.get("fingerprint") == release["fingerprint"] \
-        and (status.get("reapply") or "") == (bundle["spec"].get("reapply") or "")
+        and (status.get("applied_reapply") or "") == (bundle["spec"].get("reapply") or "")
 
 
 def is_removing(bundle: Mapping[str, Any]) -> bool:

@@ -26,6 +26,12 @@ class HelmBundle(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]
     kind = "HelmBundle"
 
 
+class Lease(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]
+    version = "coordination.k8s.io/v1"
+    endpoint = "leases"
+    kind = "Lease"
+
+
 def identify(process: str) -> None:
     USER_AGENT[0] = f"openstack-operator/{process}"
 

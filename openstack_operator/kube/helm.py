@@ -53,6 +53,7 @@ class ChartUnavailable(HelmError):
 
 DIGEST_PATTERN = re.compile(r"^sha256:([0-9a-f]{64})$")
 PULL_TIMEOUT_SECONDS = 300.0  # one `helm pull`: the repository's index and one archive
+HELM_STOP_SECONDS = 30.0  # a stopped `helm` records the release as failed; past this it is killed
 
 
 def display_location(location: str) -> str:
@@ -267,14 +268,20 @@ class _DirectCommand(Command):  # type: ignore[misc]
             stdout, stderr = await process.communicate(input)
         except asyncio.CancelledError:
             if process.returncode is None:
-                process.terminate()
-                await process.communicate()  # Helm marks the release failed and exits
+                process.terminate()  # Helm marks the release failed and exits
+                try:
+                    await asyncio.wait_for(process.communicate(), HELM_STOP_SECONDS)
+                finally:
+                    if process.returncode is None:  # too slow, or cancelled once more: it must not outlive us
+                        process.kill()
             raise
         if process.returncode == 0:
             result: bytes = stdout
             return result
-        # The one error callers tell apart (pyhelm3's client relies on it too).
-        error = ReleaseNotFoundError if b"release: not found" in stderr.lower() else PyHelmError
+        # The one error callers tell apart (pyhelm3's client relies on it too). An etcd error may come with a
+        # "not found": the release's state is unknown then, not absent.
+        text = stderr.lower()
+        error = ReleaseNotFoundError if b"release: not found" in text and b"etcdserver" not in text else PyHelmError
         raise error(process.returncode, stdout, stderr)
 
 
@@ -324,8 +331,6 @@ class Helm:
         except ReleaseNotFoundError:
             return False
         except PyHelmError as error:
-            if "not found" in _message(error).lower():
-                return False
             raise HelmError(_message(error)) from None
         return True
 

@@ -12,7 +12,7 @@ from pykube.exceptions import HTTPError
 
 from openstack_operator.core.health import listed_generations
 from openstack_operator.core.redact import redact
-from openstack_operator.kube.client import HelmBundle, api, count_write
+from openstack_operator.kube.client import HelmBundle, Lease, api, count_write
 
 NOT_FOUND, CONFLICT = 404, 409
 
@@ -49,7 +49,9 @@ def writing(action: str, kind: str, namespace: str, name: str, sensitive: Iterab
     except HTTPError as error:
         if error.code == CONFLICT:
             raise
-        raise ApiWriteError(action, kind, namespace, name, error.code, redact(str(error), sensitive)) from None
+        # The API server holds Secret data base64-encoded by the time a webhook sees it: mask both forms.
+        masked = {form for text in sensitive for form in (text, base64.b64encode(text.encode()).decode())}
+        raise ApiWriteError(action, kind, namespace, name, error.code, redact(str(error), masked)) from None
 
 
 def get_or_none(kind: type[pykube.objects.APIObject], namespace: str, name: str) -> Any:
@@ -67,10 +69,11 @@ _UNREAD = object()
 
 
 def apply_secret(namespace: str, name: str, data: Mapping[str, str], labels: Mapping[str, str],
-                 owner: Mapping[str, Any] | None, current: Any = _UNREAD) -> bool:
+                 owner: Mapping[str, Any] | None, current: Any = _UNREAD, sensitive: Iterable[str] = ()) -> bool:
     """Make Secret `name` hold exactly `data`; returns whether anything was written.
 
     `current`: the Secret as the caller just read it (None: absent), to save a read; by default it is read here.
+    `sensitive`: strings inside `data` that an error message must not show (the data's values are masked anyway).
     """
     if current is _UNREAD:
         current = get_or_none(pykube.Secret, namespace, name)
@@ -81,7 +84,8 @@ def apply_secret(namespace: str, name: str, data: Mapping[str, str], labels: Map
         metadata["ownerReferences"] = [dict(owner)]
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata,
                             "stringData": dict(data)}
-    with writing("creating" if current is None else "updating", "Secret", namespace, name, data.values()):
+    with writing("creating" if current is None else "updating", "Secret", namespace, name,
+                 [*data.values(), *sensitive]):
         if current is None:
             pykube.Secret(api(), body).create()
             count_write("create", "Secret")
@@ -96,15 +100,17 @@ def apply_secret(namespace: str, name: str, data: Mapping[str, str], labels: Map
 
 
 def apply_bundle(namespace: str, name: str, spec: Mapping[str, Any], labels: Mapping[str, str],
-                 owner: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
-    """Make bundle `name` have `spec`; `current` is the bundle as just listed (None: absent), so no read here."""
+                 owner: Mapping[str, Any], current: Mapping[str, Any] | None, finalizers: list[str]) -> bool:
+    """Make bundle `name` have `spec`; `current` is the bundle as just listed (None: absent), so no read here.
+    A new bundle is created with `finalizers` (the helmbundle process's): a deletion that comes before that process
+    saw the bundle still waits for its releases."""
     if current is not None and current.get("spec") == spec:
         return False
     with writing("creating" if current is None else "updating", "HelmBundle", namespace, name):
         if current is None:
             body = {"apiVersion": HelmBundle.version, "kind": HelmBundle.kind,
                     "metadata": {"name": name, "namespace": namespace, "labels": dict(labels),
-                                 "ownerReferences": [dict(owner)]},
+                                 "ownerReferences": [dict(owner)], "finalizers": list(finalizers)},
                     "spec": dict(spec)}
             HelmBundle(api(), body).create()
             count_write("create", "HelmBundle")
@@ -213,3 +219,42 @@ def workload_uids(selector: str) -> set[str]:
     process sets aside every indexed workload it does not return."""
     return {item.obj["metadata"]["uid"] for kind in WORKLOAD_KINDS
             for item in kind.objects(api(), namespace=pykube.all).filter(selector=selector)}
+
+
+# One per namespace: which osdpl deploys there (core.bundles.namespace_holder).
+CLAIM_NAME = "openstack-deployment"
+
+
+def namespace_claim(namespace: str) -> Any:
+    """The namespace's claim (a Lease), None if there is none."""
+    return get_or_none(Lease, namespace, CLAIM_NAME)
+
+
+def claim_namespace(namespace: str, osdpl: str, current: Any, labels: Mapping[str, str]) -> bool:
+    """Make `osdpl` the holder of the namespace's claim: create it, or take over `current` (a claim whose holder is
+    gone) if nobody changed it since it was read. Returns False when another writer got there first."""
+    spec = {"holderIdentity": osdpl}
+    try:
+        with writing("claiming", "Lease", namespace, CLAIM_NAME):
+            if current is None:
+                Lease(api(), {"apiVersion": Lease.version, "kind": Lease.kind, "spec": spec,
+                              "metadata": {"name": CLAIM_NAME, "namespace": namespace, "labels": dict(labels)}}
+                      ).create()
+                count_write("create", "Lease")
+            else:
+                _handle(Lease, namespace, CLAIM_NAME).patch({"metadata": {
+                    "resourceVersion": current.obj["metadata"]["resourceVersion"], "labels": dict(labels)},
+                    "spec": spec})
+                count_write("patch", "Lease")
+    except HTTPError as error:
+        if error.code == CONFLICT:
+            return False
+        raise
+    return True
+
+
+def release_namespace(namespace: str, osdpl: str) -> None:
+    """Delete the namespace's claim if `osdpl` holds it (its deployment is gone)."""
+    claim = namespace_claim(namespace)
+    if claim is not None and (claim.obj.get("spec") or {}).get("holderIdentity") == osdpl:
+        delete(Lease, namespace, CLAIM_NAME)

@@ -90,14 +90,18 @@ def _osdpl(name: str, created: str, deleting: bool = False) -> dict[str, Any]:
     return {"metadata": metadata}
 
 
-def test_the_namespace_belongs_to_the_osdpl_with_bundles_else_the_oldest() -> None:
+def test_the_namespace_belongs_to_its_claim_holder_else_the_osdpl_with_bundles_else_the_oldest() -> None:
     a, b = _osdpl("cloud-a", "2026-01-02T00:00:00Z"), _osdpl("cloud-b", "2026-01-01T00:00:00Z")
-    assert namespace_holder("cloud-a", [a, b], []) == "cloud-b"  # older, nobody deployed yet
-    assert namespace_holder("cloud-b", [a, b], []) is None
-    assert namespace_holder("cloud-b", [a, b], ["cloud-a", "cloud-a"]) == "cloud-a"  # it deployed first: it keeps it
-    assert namespace_holder("cloud-a", [a, b], ["cloud-a"]) is None
+    assert namespace_holder("cloud-a", [a, b], [], None) == "cloud-b"  # older, nobody deployed yet
+    assert namespace_holder("cloud-b", [a, b], [], None) is None
+    assert namespace_holder("cloud-b", [a, b], ["cloud-a", "cloud-a"], None) == "cloud-a"  # deployed first: keeps it
+    assert namespace_holder("cloud-a", [a, b], ["cloud-a"], None) is None
     # An older osdpl on its way out without releases does not hold the namespace.
-    assert namespace_holder("cloud-a", [a, _osdpl("cloud-b", "2026-01-01T00:00:00Z", deleting=True)], []) is None
+    assert namespace_holder("cloud-a", [a, _osdpl("cloud-b", "2026-01-01T00:00:00Z", deleting=True)], [], None) is None
+    # The claim decides while its holder exists, whatever the age or the bundles say; a gone holder's claim not.
+    assert namespace_holder("cloud-b", [a, b], [], "cloud-a") == "cloud-a"
+    assert namespace_holder("cloud-a", [a, b], ["cloud-b"], "cloud-a") is None
+    assert namespace_holder("cloud-a", [a], [], "cloud-gone") is None
 
 
 def test_a_change_retries_only_failing_bundles_and_a_reapply_request_reaches_every_bundle() -> None:

@@ -73,7 +73,12 @@ def test_a_reapply_request_applies_a_deployed_release_again_once() -> None:
     assert decide(bundle, {}, 0).steps == ()
     bundle["spec"]["reapply"] = "2026-11-23T17:00"
     assert decide(bundle, {}, 0).steps[0].action == "install"
-    bundle["status"]["releases"]["keystone"]["reapply"] = "2026-11-23T17:00"
+    # A failed attempt records the request it failed under (its backoff), not that the request was applied.
+    bundle["status"]["releases"]["keystone"].update(failure_record(bundle, "keystone", "k1", "", "boom", 1.0))
+    assert bundle["status"]["releases"]["keystone"]["reapply"] == "2026-11-23T17:00"
+    assert decide(bundle, {}, 1.0).retry_at is not None
+    assert decide(bundle, {}, 1000.0).steps[0].action == "install"
+    bundle["status"]["releases"]["keystone"].update({"state": "deployed", "applied_reapply": "2026-11-23T17:00"})
     assert decide(bundle, {}, 0).steps == ()
 
 

@@ -31,7 +31,7 @@ class Recorder:
         self.kept = list(names)
 
     def apply_bundle(self, namespace: str, name: str, spec: Mapping[str, Any], labels: Mapping[str, str],
-                     owner: Any, current: Any) -> bool:
+                     owner: Any, current: Any, finalizers: list[str]) -> bool:
         self.bundles[spec["service"]] = {"spec": copy.deepcopy(dict(spec))}
         return True
 
