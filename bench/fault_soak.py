@@ -701,7 +701,7 @@ class Soak:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--faults", type=int, default=200, help="faults injected in all (default 200)")
-    parser.add_argument("--per-round", type=int, default=6, help="faults per round (default 6)")
+    parser.add_argument("--per-round", type=int, default=10, help="faults per round (default 10)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the fault choices (default 1)")
     parser.add_argument("--settle-timeout", type=float, default=300.0,
                         help="seconds a round may take to settle (default 300)")
