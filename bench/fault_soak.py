@@ -375,7 +375,7 @@ class Soak:
                 return False, f"bundle {service} not at reapply {reapply}"
             statuses = (bundle.get("status") or {}).get("releases") or {}
             for release in bundle["spec"]["releases"]:
-                if (statuses.get(release["name"], {}).get("reapply") or None) != reapply:
+                if (statuses.get(release["name"], {}).get("applied_reapply") or None) != reapply:
                     return False, f"release {release['name']} not applied at reapply {reapply}"
         running = operations(self.namespace)
         if running:
@@ -415,7 +415,7 @@ class Soak:
         current = ((bundle.get("status") or {}).get("releases") or {}).get(release, {})
         return spec is not None and current.get("state") == "deployed" and \
             current.get("fingerprint") == spec["fingerprint"] and \
-            (current.get("reapply") or None) == (bundle["spec"].get("reapply") or None) and \
+            (current.get("applied_reapply") or None) == (bundle["spec"].get("reapply") or None) and \
             not operations(self.namespace, release)
 
     @staticmethod
