@@ -242,10 +242,18 @@ class Cluster:
     def restart_apiserver(self, down_seconds: float = 5.0, timeout: float = 60.0) -> None:
         """Stop kube-apiserver (SIGTERM, as in a rolling upgrade of the control plane), keep it down for
         `down_seconds`, start it again on the same port and wait until it is ready: every client sees its
-        connections and watches end, then errors, then the API back."""
+        connections and watches end, then errors, then the API back.
+
+        The cluster's own controllers (kube-controller-manager, kube-scheduler, kwok) are restarted with it: observed
+        here, kube-controller-manager's informers can stay behind an API server that restarted under them ("read
+        version ... is not as new as written version") and never update a StatefulSet's status again, which would
+        test the local control plane rather than the clients of the API server."""
         state = self.running()
         if state is None:
             raise ClusterError("the cluster is not running")
+        controllers = {name: argv for name, argv in self._controller_argvs(bin_dir()).items() if name in state.pids}
+        for name in controllers:
+            processes.stop(state.pids.pop(name))
         processes.stop(state.pids["apiserver"])
         time.sleep(down_seconds)
         state.pids["apiserver"] = processes.start(self._apiserver_argv(bin_dir(), state),
@@ -253,6 +261,9 @@ class Cluster:
         self._save_state(state)
         self._wait("kube-apiserver ready", AdminClient(state.server, self.pki).ready, time.monotonic() + timeout,
                    state)
+        for name, argv in controllers.items():
+            state.pids[name] = processes.start(argv, self.logs / f"{name}.log")
+        self._save_state(state)
 
     # -- extra processes ------------------------------------------------------------------------------------------
     def start_process(self, name: str, argv: list[str], env: dict[str, str]) -> int:
