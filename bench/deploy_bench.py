@@ -45,10 +45,10 @@ from devcluster import Cluster  # noqa: E402
 from devcluster.api import AdminClient  # noqa: E402
 from devcluster.binaries import REPO, bin_dir  # noqa: E402
 from devcluster.charts import chart_directory  # noqa: E402
+from openstack_operator.cli import PROCESSES  # noqa: E402
 from openstack_operator.core.catalog import Catalog  # noqa: E402
 from openstack_operator.core.crd import GROUP, VERSION  # noqa: E402
-from openstack_operator.core.credentials import (credentials_from, required_credentials,  # noqa: E402
-                                                 with_missing_generated)
+from openstack_operator.core.credentials import generated_credentials, required_credentials  # noqa: E402
 from openstack_operator.core.health import READY, assess, scheduled_run  # noqa: E402
 from openstack_operator.core.manifest import load_osdpl  # noqa: E402
 from openstack_operator.core.render import Renderer, RenderedService  # noqa: E402
@@ -203,7 +203,7 @@ class Bench:
         asyncio.run(fill())
 
     def start_operators(self) -> None:
-        for process in ("osdpl", "helmbundle", "health"):
+        for process in PROCESSES:
             self.cluster.start_process(f"operator-{process}", [sys.executable, "-m", "openstack_operator", process],
                                        self.env)
 
@@ -220,8 +220,7 @@ class Bench:
         start = time.monotonic()
         osdpl = load_osdpl(self.catalog, manifest(example, namespace)[0])
         enabled = osdpl.spec.enabled_services(self.catalog)
-        credentials = credentials_from(self.catalog,
-                                       with_missing_generated({}, required_credentials(self.catalog, enabled)))
+        credentials = generated_credentials(self.catalog, required_credentials(self.catalog, enabled))
         services = Renderer(self.catalog).render(osdpl.spec, credentials, namespace)
         # As the osdpl process does before the first install (catalog kept_secrets).
         ensure_kept_secrets(namespace, [secret for service in enabled for chart in self.catalog.services[service].charts

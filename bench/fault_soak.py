@@ -65,12 +65,12 @@ from devcluster.binaries import REPO, bin_dir  # noqa: E402
 from devcluster.charts import chart_repository  # noqa: E402
 from devcluster.cluster import ClusterError  # noqa: E402
 from openstack_operator.core.bundles import REAPPLY_ANNOTATION  # noqa: E402
+from openstack_operator.cli import PROCESSES  # noqa: E402
 from openstack_operator.core.crd import GROUP, VERSION  # noqa: E402
 from openstack_operator.core.health import UNHEALTHY  # noqa: E402
 from openstack_operator.kube.children import OWNER_ENV  # noqa: E402
 
 KINDS = ("kill", "spec", "workload", "apiserver", "bundle-delete", "bundle-edit", "kill-mid-helm")
-PROCESSES = ("osdpl", "helmbundle", "health")
 # release -> (service, chart, the replica key under values.pod.replicas) of the values a spec change flips 1 <-> 2.
 FLIPS = {"openstack-keystone": ("identity", "keystone", "api"),
          "openstack-horizon": ("dashboard", "horizon", "server"),

@@ -23,6 +23,7 @@ from devcluster.binaries import REPO, bin_dir
 from devcluster.charts import ChartSetError, chart_directory, wait_until_serving
 from devcluster.cluster import Cluster, ClusterError
 from devcluster.processes import free_port
+from openstack_operator.cli import PROCESSES
 
 
 def main() -> int:
@@ -58,7 +59,7 @@ def main() -> int:
         return 1
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(binaries / "helm"),
            "OSOP_CHART_SOURCE": chart_source, "PYTHONPATH": str(REPO)}
-    for process in ("osdpl", "helmbundle", "health"):
+    for process in PROCESSES:
         cluster.start_process(f"operator-{process}", [sys.executable, "-m", "openstack_operator", process], env)
     print(f"operators started; logs in {cluster.logs}/operator-*.log")
     kubectl("apply", "--server-side", "-f", str(args.file))

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import yaml
 
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.ceph import placeholder_exchange
 from openstack_operator.core.credentials import placeholder_credentials, required_credentials
 from openstack_operator.core.crd import helmbundle_crd, osdpl_crd
 from openstack_operator.core.errors import OperatorError
@@ -42,8 +43,10 @@ def cmd_render(args: argparse.Namespace, catalog: Catalog) -> int:
         raise OperatorError(f"--service: {args.service!r} is not enabled (enabled: {', '.join(enabled)})")
     # Offline there are no Secrets: placeholders show where each credential goes without inventing any.
     credentials = placeholder_credentials(catalog, required_credentials(catalog, enabled))
+    # Nor the storage side's Ceph keys: a placeholder exchange, for features.ceph.
     services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace,
-                                        only={args.service} if args.service else None)
+                                        only={args.service} if args.service else None,
+                                        ceph=placeholder_exchange())
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +101,7 @@ def cmd_crds(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
-PROCESSES = ("osdpl", "helmbundle", "health")
+PROCESSES = ("osdpl", "helmbundle", "health", "secrets")
 
 
 def cmd_process(args: argparse.Namespace, catalog: Catalog) -> int:

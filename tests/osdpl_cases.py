@@ -41,6 +41,13 @@ def _delete(path: str) -> Edit:
     return edit
 
 
+def _each(*edits: Edit) -> Edit:
+    def edit(doc: dict[str, Any]) -> None:
+        for one in edits:
+            one(doc)
+    return edit
+
+
 INVALID: list[tuple[str, Edit, str]] = [
     ("misspelled-feature-key", _set("spec.features.neutron.tunel_interface", "ens3"),
      "spec.features.neutron.tunel_interface: unknown field"),
@@ -86,6 +93,12 @@ INVALID: list[tuple[str, Edit, str]] = [
     ("bad-log-level", _set("spec.features.logging", {"nova": {"level": "LOUD"}}),
      'spec.features.logging.nova.level: Unsupported value: "LOUD": supported values: "DEBUG", "INFO", '
      '"WARNING", "ERROR", "CRITICAL"'),
+    ("ceph-without-consumer", _each(_set("spec.features.ceph", {"enabled": True}),
+                                    _set("spec.features.cinder", {"backend": "lvm"})),
+     "spec.features: Invalid value: ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd"),
+    ("ceph-empty-secret-name", _set("spec.features.ceph", {"enabled": True, "keys_secret": {"name": ""}}),
+     'spec.features.ceph.keys_secret.name: Invalid value: "": spec.features.ceph.keys_secret.name in body should '
+     "be at least 1 chars long"),
     ("wrong-kind", _set("kind", "Deployment"),
      'kind: Unsupported value: "Deployment": supported values: "OpenStackDeployment"'),
 ]
@@ -127,6 +140,11 @@ VALID: list[tuple[str, Edit, dict[str, Any]]] = [
                                   [{"physnet": "physnet1", "interface": "eth1", "mtu": None}]),
      {"spec.features.neutron.external_networks": [{"physnet": "physnet1", "interface": "eth1", "bridge": "br-ex",
                                                     "network_types": ["flat"]}]}),
+    # features.ceph names Pelagia's Secret unless told otherwise; cinder's default rbd backend reads it.
+    ("ceph-defaults", _set("spec.features.ceph", {"enabled": True}),
+     {"spec.features.ceph.keys_secret": {"namespace": "openstack-ceph-shared", "name": "openstack-ceph-keys"}}),
+    ("ceph-off-by-default", lambda doc: None, {"spec.features.ceph": {"enabled": False, "keys_secret": {
+        "namespace": "openstack-ceph-shared", "name": "openstack-ceph-keys"}}}),
     ("null-values-object", _set("spec.services.compute.nova.values", None), {"spec.services.compute.nova": {}}),
     # Inside free-form values a null is kept: Helm then drops that key from the chart's defaults.
     ("null-inside-values", _set("spec.services.compute.nova.values", {"conf": {"nova": {"DEFAULT": {"debug": None}}},

@@ -7,6 +7,10 @@ It runs when the osdpl's generation, deletion state or reapply request changes (
 and, coalesced, when one of its bundles changes (to mirror release states into `status.children`) or the health
 process wrote new workload health (Ready needs every release deployed and every workload ready).
 
+Credentials and Ceph keys come from the secrets process (controllers/secrets.py): a credential is rendered only if
+its digest matches that process's record on `status.credentials`, so until it is there, or while the Secret is lost,
+nothing is written and the status says why (WaitingForCredentials, CredentialsLost, WaitingForCephKeys).
+
 One deployment per namespace (core.bundles.namespace_holder): a second osdpl gets `Degraded` (NamespaceInUse) and
 writes nothing. A write the API server refuses (permissions, quota, admission) is a condition naming the object and
 an Event, retried with backoff. Deletion uninstalls every release whatever the propagation policy: this finalizer
@@ -29,16 +33,19 @@ from openstack_operator.core.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SE
                                              bundle_name, bundle_spec, namespace_holder, plan_bundles,
                                              values_secret_data, values_secret_name, with_requests)
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import required_credentials
+from openstack_operator.core.ceph import CephExchange, consumers, keys_source
+from openstack_operator.core.credentials import Credential, digest, required_credentials
 from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.manifest import load_osdpl
+from openstack_operator.core.model import DeploymentSpec
 from openstack_operator.core.render import Renderer
 from openstack_operator.core.status import Observed, compute_status, status_patch
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment, api, count_write, owner_reference
 from openstack_operator.core.helmwork import retry_delay
-from openstack_operator.kube.credentials import ensure_credentials, ensure_kept_secrets
+from openstack_operator.kube.ceph import read_ceph_copy
+from openstack_operator.kube.credentials import credentials_secret_name, ensure_kept_secrets, read_credentials
 from openstack_operator.kube.events import post_event
 from openstack_operator.kube.objects import (ApiWriteError, apply_bundle, apply_secret, claim_namespace, delete,
                                              get_or_none, namespace_claim, patch_spec, patch_status, release_namespace)
@@ -56,12 +63,22 @@ STATUS_COALESCE_SECONDS = 0.25  # bundle events within this window cost one stat
 WORKERS = 4
 
 
+class CredentialsUnavailable(Exception):
+    """The credentials the enabled services need are not (all) vetted by the secrets process: nothing is written."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Applied:
     """What a reconcile wrote for one generation of an osdpl: bundle specs and release fingerprints."""
     uid: str
     generation: int
     reapply: str  # the osdpl's reapply annotation the bundles were written with
+    credentials: int  # the revision of the credentials rendered (status.credentials.revision)
+    ceph: str  # the digest of the Ceph keys rendered (status.ceph.digest), empty without
     specs: Mapping[str, Mapping[str, Any]]
     desired: dict[str, dict[str, str]]
 
@@ -74,7 +91,7 @@ class OsdplController:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.renderer = Renderer(catalog)
-        self.seen: dict[Key, tuple[tuple[Any, ...], tuple[Any, Any]]] = {}
+        self.seen: dict[Key, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}  # essence (see observe_osdpl), health
         self.rendered: dict[Key, Applied] = {}  # the last generation applied per osdpl
         self.refusals: dict[Key, int] = {}  # refused writes in a row per osdpl, for the retry backoff
         self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
@@ -95,11 +112,16 @@ class OsdplController:
             return
         # Our own status writes change none of this, so they do not re-trigger a reconcile. The health process's
         # writes change the health part: the conditions are recomputed from it, coalesced like bundle events.
-        essence = (metadata.get("uid"), metadata.get("generation"), bool(metadata.get("deletionTimestamp")),
+        essence: tuple[Any, ...] = (metadata.get("uid"), metadata.get("generation"), bool(metadata.get("deletionTimestamp")),
                    FINALIZER in (metadata.get("finalizers") or []),
                    (metadata.get("annotations") or {}).get(REAPPLY_ANNOTATION))
         status = body.get("status") or {}
-        health = (status.get("health"), status.get("health_basis"))  # compared, never mutated
+        credentials = status.get("credentials") or {}
+        essence += (credentials.get("state"), credentials.get("revision"),  # the secrets process's word
+                    (status.get("ceph") or {}).get("digest"))
+        # compared, never mutated; the secrets process's verdicts on the Ceph keys and the certificate count too
+        health = (status.get("health"), status.get("health_basis"), (status.get("ceph") or {}).get("state"),
+                  (status.get("certificate") or {}).get("state"))
         seen = self.seen.get(key)
         self.seen[key] = (essence, health)
         if seen is None or seen[0] != essence:
@@ -160,10 +182,15 @@ class OsdplController:
             return None
         except ApiWriteError as error:  # nothing after the refused write was written; retried
             return self._refused(key, body, bundles, error)
+        except CredentialsUnavailable as waiting:  # the secrets process's status change brings us back
+            self._write_status(body, self._observed(body, reconciled, bundles,
+                                                    credentials_problem=(waiting.reason, str(waiting))))
+            return None
         self.refusals.pop(key, None)
         observed = Observed(generation=body["metadata"]["generation"], reconciled_generation=body["metadata"]["generation"],
                             draft=False, openstack_version=body["spec"]["openstack_version"], desired=desired,
-                            bundles=bundles, previous=status)
+                            bundles=bundles, previous=status,
+                            applied_credentials=self.rendered[key].credentials if key in self.rendered else None)
         self._write_status(body, observed)
         return None
 
@@ -183,9 +210,14 @@ class OsdplController:
         """Render, then write what differs; returns service -> release -> fingerprint."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         reapply = (body["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION, "")
+        report = (body.get("status") or {}).get("credentials") or {}
+        if report.get("state") == "Lost":  # even for a generation already applied: the status must say so
+            raise CredentialsUnavailable("CredentialsLost", str(report.get("message", "credentials lost")))
+        revision = int(report.get("revision") or 0)
+        ceph_digest = ((body.get("status") or {}).get("ceph") or {}).get("digest", "")
         done = self.rendered.get((namespace, name))
-        if done and (done.uid, done.generation, done.reapply) == (body["metadata"]["uid"],
-                                                                  body["metadata"]["generation"], reapply):
+        if done and (done.uid, done.generation, done.reapply, done.credentials, done.ceph) == (
+                body["metadata"]["uid"], body["metadata"]["generation"], reapply, revision, ceph_digest):
             plan = plan_bundles(done.specs, bundles)
             if not (plan.write or plan.retire or plan.delete):
                 # This generation is applied and the bundles still say so: a bundle status or health change
@@ -194,9 +226,8 @@ class OsdplController:
         osdpl = load_osdpl(self.catalog, body)
         enabled = osdpl.spec.enabled_services(self.catalog)
         labels = {OSDPL_LABEL: name}
-        credentials = ensure_credentials(self.catalog, namespace, name, required_credentials(self.catalog, enabled),
-                                         labels)
-        services = self.renderer.render(osdpl.spec, credentials, namespace)
+        credentials = self._vetted_credentials(body, required_credentials(self.catalog, enabled))
+        services = self.renderer.render(osdpl.spec, credentials, namespace, ceph=self._ceph_keys(body, osdpl.spec))
         values = {service.name: values_secret_data(name, service) for service in services}  # all fit, or none
         ensure_kept_secrets(namespace, [secret for service in enabled for chart in self.catalog.services[service].charts
                                         for secret in chart.kept_secrets], labels)
@@ -217,8 +248,37 @@ class OsdplController:
         self._retire(namespace, name, bundles, plan.retire, plan.delete)
         desired = {s.name: {r.name: r.fingerprint for r in s.releases} for s in services}
         self.rendered[(namespace, name)] = Applied(body["metadata"]["uid"], body["metadata"]["generation"], reapply,
-                                                   specs, desired)
+                                                   revision, ceph_digest, specs, desired)
         return desired
+
+    def _vetted_credentials(self, body: Mapping[str, Any], needed: list[str]) -> dict[str, Credential]:
+        """The credentials of `needed`, as the secrets process recorded them (status.credentials.digests); raises
+        CredentialsUnavailable while one is missing, or differs from the record (lost, or a write in flight)."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        recorded = ((body.get("status") or {}).get("credentials") or {}).get("digests") or {}
+        secret = read_credentials(self.catalog, namespace, name)
+        current = secret.stored.current if secret.stored is not None and not secret.deleting else {}
+        waiting = [n for n in needed if n not in current or digest(current[n]) != recorded.get(n)]
+        if waiting:
+            raise CredentialsUnavailable("WaitingForCredentials",
+                                         f"waiting for the secrets process to provide {len(waiting)} credentials in "
+                                         f"Secret {credentials_secret_name(name)}: {', '.join(waiting[:5])}"
+                                         f"{' and more' if len(waiting) > 5 else ''}")
+        return {n: current[n] for n in needed}
+
+    @staticmethod
+    def _ceph_keys(body: Mapping[str, Any], spec: DeploymentSpec) -> CephExchange | None:
+        """The Ceph keys as the secrets process copied them, if a chart reads them; raises CredentialsUnavailable
+        before the first copy."""
+        if not consumers(spec.features):
+            return None
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        exchange = read_ceph_copy(namespace, name)
+        if exchange is None:
+            report = (body.get("status") or {}).get("ceph") or {}
+            raise CredentialsUnavailable("WaitingForCephKeys", str(report.get("message") or (
+                f"waiting for the secrets process to copy the Ceph keys of {keys_source(spec.features)}")))
+        return exchange
 
     def _retire(self, namespace: str, name: str, bundles: Mapping[str, Mapping[str, Any]], retire: list[str],
                 remove: list[str]) -> None:
@@ -258,14 +318,15 @@ class OsdplController:
     @staticmethod
     def _observed(body: Mapping[str, Any], reconciled: int | None, bundles: Mapping[str, Mapping[str, Any]],
                   draft: bool = False, spec_error: str = "", deleting: bool = False, blocked_by: str = "",
-                  api_error: tuple[str, str] | None = None) -> Observed:
+                  api_error: tuple[str, str] | None = None,
+                  credentials_problem: tuple[str, str] | None = None) -> Observed:
         """What to report when this reconcile wrote no bundles: the releases the bundles ask for."""
         desired = {s: {r["name"]: r.get("fingerprint", "") for r in b["spec"]["releases"]} for s, b in bundles.items()
                    if deleting or not b["spec"].get("uninstall")}
         return Observed(generation=body["metadata"]["generation"], reconciled_generation=reconciled, draft=draft,
                         openstack_version=body["spec"]["openstack_version"], desired=desired, bundles=bundles,
                         spec_error=spec_error, deleting=deleting, blocked_by=blocked_by, api_error=api_error,
-                        previous=body.get("status") or {})
+                        credentials_problem=credentials_problem, previous=body.get("status") or {})
 
     @staticmethod
     def _write_status(body: Mapping[str, Any], observed: Observed) -> bool:

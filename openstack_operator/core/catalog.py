@@ -19,6 +19,7 @@ DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 CHART_GROUPS = ("openstack", "infra")
 CREDENTIAL_KINDS = ("keystone", "database", "messaging", "secret")
+ROTATION_GROUPS = ("admin", "service", "database", "messaging")  # what a user can ask to rotate, one at a time
 # helm-toolkit's two ways of reading per-node DaemonSet overrides: `conf.overrides` (configuration only) and a
 # root-level `overrides` (any value); each chart's DaemonSet template calls one of them.
 OVERRIDE_SHAPES = ("conf", "root")
@@ -51,6 +52,7 @@ class CredentialSpec:
     name: str
     kind: str
     username: str
+    rotation: str = ""  # the rotation group (ROTATION_GROUPS); empty: never rotated
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ class Catalog:
                 for chart, info in body["charts"].items()
             )
             services[name] = Service(name=name, charts=charts, depends_on=tuple(body.get("depends_on", ())))
-        credentials = {name: CredentialSpec(name=name, kind=body["kind"], username=body.get("username", ""))
+        credentials = {name: CredentialSpec(name=name, kind=body["kind"], username=body.get("username", ""),
+                                     rotation=body.get("rotation", ""))
                        for name, body in raw["credentials"].items()}
         releases = {}
         for name in raw["releases"]:
@@ -160,6 +163,8 @@ class Catalog:
                              for d, s in chart.daemonsets.items() if s not in OVERRIDE_SHAPES]
         problems += [f"credential {c.name}: unknown kind {c.kind}" for c in self.credentials.values()
                      if c.kind not in CREDENTIAL_KINDS]
+        problems += [f"credential {c.name}: unknown rotation group {c.rotation}" for c in self.credentials.values()
+                     if c.rotation and c.rotation not in ROTATION_GROUPS]
         problems += [f"credential {c.name}: kind {c.kind} needs a username" for c in self.credentials.values()
                      if (c.kind == "secret") == bool(c.username)]
         owners: dict[tuple[str, str], str] = {}

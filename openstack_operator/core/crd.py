@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.ceph import DEFAULT_KEYS_NAME, DEFAULT_KEYS_NAMESPACE
 
 GROUP = "openstack.osop.dev"
 VERSION = "v1alpha1"
@@ -203,6 +204,7 @@ def _features(catalog: Catalog) -> Schema:
             ),
             "glance": _obj({"backend": _str("Image store.", enum=["pvc", "rbd"], default="pvc")}, default={}),
             "cinder": _obj({"backend": _str("Volume backend.", enum=["rbd", "lvm"], default="rbd")}, default={}),
+            "ceph": _ceph(),
             "database": _obj(
                 {
                     "backup": _obj(
@@ -226,6 +228,50 @@ def _features(catalog: Catalog) -> Schema:
                 _obj({"level": _str(enum=log_levels)}, required=["level"]),
                 "Log level per OpenStack service (keystone, nova, ...).",
                 default={},
+            ),
+        },
+        default={},
+        # Without a consumer, enabling Ceph would only make the deployment wait for a Secret nothing reads.
+        rules=[{"rule": "!has(self.ceph) || !self.ceph.enabled || self.glance.backend == 'rbd' "
+                        "|| self.cinder.backend == 'rbd'",
+                "message": "ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd"}],
+    )
+
+
+def _credentials_status() -> Schema:
+    """Written by the secrets process (controllers/secrets.py); never a credential, only digests of them."""
+    revision = {"type": "integer", "format": "int64"}
+    rotation = _obj({"request": _str("The annotation value that asked for it."),
+                     "phase": _str(enum=["RollingOut", "Done"]),
+                     "started": _str(format="date-time"), "finished": _str(format="date-time"),
+                     "credentials": {"type": "integer", "description": "Credentials rotated."},
+                     "revision": {**revision, "description": "The credentials revision that rotated them."}})
+    return _obj({"state": _str(enum=["Ready", "Lost"]),
+                 "message": _str(),
+                 "revision": {**revision, "description": "Grows with every change of the credentials."},
+                 "digests": _map(_str(), "Per credential: a digest of user and password (never the password)."),
+                 "rotations": _map(rotation, "Per rotation group: the last rotation asked for."),
+                 "restored": _str("The restore request last carried out.")},
+                description="The credentials, as the secrets process keeps them.")
+
+
+def _ceph() -> Schema:
+    # The defaults are the names Pelagia publishes and Rockoon reads (core.ceph), so a cloud next to Pelagia
+    # needs only `enabled: true`.
+    return _obj(
+        {
+            "enabled": _bool("Use the Ceph cluster whose storage side publishes client keys and monitor "
+                             "endpoints in keys_secret: the operator copies what glance, cinder, nova and libvirt "
+                             "need into the deployment's namespace. Off: rbd backends use the charts' own Ceph "
+                             "wiring (ceph-etc and an admin key in pvc-ceph-client-key, e.g. from "
+                             "ceph-adapter-rook)."),
+            "keys_secret": _obj(
+                {
+                    "namespace": _str("Namespace of the Secret.", default=DEFAULT_KEYS_NAMESPACE, minLength=1),
+                    "name": _str("Name of the Secret.", default=DEFAULT_KEYS_NAME, minLength=1),
+                },
+                default={},
+                description="The Secret the storage side publishes (Pelagia's format, see docs/resource.md).",
             ),
         },
         default={},
@@ -336,6 +382,15 @@ def osdpl_schema(catalog: Catalog) -> Schema:
                                  "Per component of the application."),
                            "Per application (OpenStack-Helm `application` label), written by the health process."),
             "health_basis": _str("Digest of the release revisions the health was checked against."),
+            "applied_credentials": {"type": "integer", "format": "int64",
+                                    "description": "The credentials revision the releases were rendered from."},
+            "credentials": _credentials_status(),
+            "ceph": _obj({"state": _str(enum=["Ready", "Waiting", "Invalid"]), "source": _str(), "message": _str(),
+                          "digest": _str("Of everything rendered from the keys: a change re-renders their users.")},
+                         description="The Ceph keys, as the secrets process copied them (never a key)."),
+            "certificate": _obj({"state": _str(enum=["Ready", "Expiring", "Invalid"]), "secret": _str(),
+                                 "message": _str()},
+                                description="The public endpoints' certificate, as the secrets process checked it."),
         }
     )
     metadata = _obj({"name": _str(maxLength=MAX_OSDPL_NAME)})

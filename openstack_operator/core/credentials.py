@@ -1,16 +1,29 @@
-"""Credentials as the renderer sees them: taken as input, never generated or logged here.
+"""Credentials: their records as stored, generation, rotation and the check that none was lost. Pure.
 
-The secrets side owns generation and storage; the renderer only reads a mapping from credential name (as listed
-per chart in catalog.yaml) to a Credential.
+The secrets process is their only writer (controllers/secrets.py); the renderer only reads a mapping from credential
+name (as listed per chart in catalog.yaml) to a Credential. A credential is generated once and never again: a
+database or a message queue still holds it, so a lost one is an outage, not a fresh start. It changes only by a
+rotation, which gives it a new user name as well, so the old and the new one both work until every consumer has
+moved (the charts' init Jobs create the new user; the old one is dropped afterwards).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
+import string
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from openstack_operator.core.catalog import Catalog
+
+# Letters and digits only: every consumer accepts them unquoted (SQL, RabbitMQ URLs, Erlang cookies, INI files).
+ALPHABET = string.ascii_letters + string.digits
+PASSWORD_LENGTH = 32  # about 190 bits
+SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+SUFFIX_LENGTH = 6
+PREVIOUS = ".previous"  # Secret key suffix of the record a rotation replaces, kept until the rotation ends
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,14 @@ class Credential:
 Credentials = Mapping[str, Credential]
 
 
+@dataclass(frozen=True)
+class Stored:
+    """The credentials Secret as records: `current` is what the releases use; `previous` holds, during a rotation,
+    the records being replaced (their users still exist where they are checked)."""
+    current: Mapping[str, Credential]
+    previous: Mapping[str, Credential] = field(default_factory=dict)
+
+
 def required_credentials(catalog: Catalog, services: Iterable[str]) -> list[str]:
     """The credential names the charts of these services read, sorted."""
     names = {cred for service in services for chart in catalog.services[service].charts for cred in chart.credentials}
@@ -30,24 +51,128 @@ def required_credentials(catalog: Catalog, services: Iterable[str]) -> list[str]
 
 def placeholder_credentials(catalog: Catalog, names: Iterable[str]) -> dict[str, Credential]:
     """Stand-ins for offline rendering: show where each credential lands without knowing any."""
-    return credentials_from(catalog, {name: f"<{name}>" for name in names})
+    return {name: Credential(catalog.credentials[name].username, f"<{name}>") for name in names}
 
 
-def with_missing_generated(stored: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
-    """`stored` (credential name -> password) plus a new random password for each missing name.
+def new_password(draw: Callable[[str], str] = secrets.choice) -> str:
+    return "".join(draw(ALPHABET) for _ in range(PASSWORD_LENGTH))
 
-    Stored passwords are kept exactly: a credential is generated once and never again (a database or a message
-    queue still holds the old one), so a lost Secret key would be an outage, not a fresh start.
-    """
-    result = dict(stored)
+
+def generated(catalog: Catalog, name: str, draw: Callable[[str], str] = secrets.choice) -> Credential:
+    """A first credential: the chart's usual user name (what an operator expects to find in the database)."""
+    return Credential(catalog.credentials[name].username, new_password(draw))
+
+
+def rotated(catalog: Catalog, name: str, old: Credential, draw: Callable[[str], str] = secrets.choice) -> Credential:
+    """The successor of `old`: a new password and a new user name, so both work side by side until the old one is
+    dropped. Kind `secret` has no user: only the value changes."""
+    base = catalog.credentials[name].username
+    if not base:
+        return Credential("", new_password(draw))
+    while True:
+        username = f"{base}_{''.join(draw(SUFFIX_ALPHABET) for _ in range(SUFFIX_LENGTH))}"
+        if username != old.username:
+            return Credential(username, new_password(draw))
+
+
+def parse_secret(catalog: Catalog, data: Mapping[str, str]) -> Stored:
+    """Records from the Secret's (decoded) data. A plain value is the format of earlier operator versions: the
+    password alone, with the catalog's user name."""
+    current: dict[str, Credential] = {}
+    previous: dict[str, Credential] = {}
+    for key, value in data.items():
+        name, target = (key[:-len(PREVIOUS)], previous) if key.endswith(PREVIOUS) else (key, current)
+        target[name] = _record(catalog, name, value)
+    return Stored(current, previous)
+
+
+def _record(catalog: Catalog, name: str, value: str) -> Credential:
+    try:
+        body = json.loads(value)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("password"), str):
+        return Credential(str(body.get("username", "")), body["password"])
+    spec = catalog.credentials.get(name)
+    return Credential(spec.username if spec else "", value)
+
+
+def secret_data(stored: Stored) -> dict[str, str]:
+    def encode(credential: Credential) -> str:
+        return json.dumps({"username": credential.username, "password": credential.password}, sort_keys=True)
+    return {**{name: encode(c) for name, c in stored.current.items()},
+            **{name + PREVIOUS: encode(c) for name, c in stored.previous.items()}}
+
+
+def digest(credential: Credential) -> str:
+    """Tells two values of a credential apart without revealing either: the secrets process records these on the
+    osdpl status to notice a lost or edited Secret. Every value it stores is 190 random bits, so a 64-bit prefix of
+    a hash cannot be turned back into one."""
+    text = f"{credential.username}\0{credential.password}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def digests(stored: Stored) -> dict[str, str]:
+    return {name: digest(c) for name, c in sorted(stored.current.items())}
+
+
+def with_missing(catalog: Catalog, stored: Stored, names: Iterable[str],
+                 draw: Callable[[str], str] = secrets.choice) -> Stored:
+    """`stored` plus a new credential for each name it lacks; the others are kept exactly."""
+    current = dict(stored.current)
     for name in names:
-        if name not in result:
-            result[name] = secrets.token_urlsafe(24)
-    return result
+        if name not in current:
+            current[name] = generated(catalog, name, draw)
+    return Stored(current, stored.previous)
 
 
-def credentials_from(catalog: Catalog, passwords: Mapping[str, str]) -> dict[str, Credential]:
-    """Stored passwords with their user names from the catalog; names the catalog no longer lists are left out
-    (kept in the Secret, never rendered)."""
-    return {name: Credential(catalog.credentials[name].username, password) for name, password in passwords.items()
-            if name in catalog.credentials}
+def generated_credentials(catalog: Catalog, names: Iterable[str]) -> dict[str, Credential]:
+    """New credentials for `names`, as a first deployment gets them (tests and benchmarks)."""
+    return dict(with_missing(catalog, Stored({}), names).current)
+
+
+def rotation_names(catalog: Catalog, group: str, stored: Stored, needed: Iterable[str]) -> list[str]:
+    """The credentials a rotation of `group` replaces: those of the group that the enabled services use."""
+    return sorted(n for n in set(needed) if n in stored.current and catalog.credentials[n].rotation == group)
+
+
+def start_rotation(catalog: Catalog, stored: Stored, names: Iterable[str],
+                   draw: Callable[[str], str] = secrets.choice) -> Stored:
+    """Phase one: each of `names` gets its successor; the record replaced is kept as `previous`."""
+    current, previous = dict(stored.current), dict(stored.previous)
+    for name in names:
+        previous[name] = current[name]
+        current[name] = rotated(catalog, name, current[name], draw)
+    return Stored(current, previous)
+
+
+def end_rotation(stored: Stored) -> Stored:
+    """Phase two, once every consumer uses the new records and the old users are dropped: forget the old ones."""
+    return Stored(stored.current, {})
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """How the credentials Secret compares with what the secrets process last wrote (`recorded` digests)."""
+    lost: bool
+    missing: tuple[str, ...] = ()  # recorded names the Secret no longer holds
+    changed: tuple[str, ...] = ()  # recorded names whose value in the Secret differs
+
+    def describe(self, secret: str) -> str:
+        parts = []
+        if self.missing:
+            parts.append(f"missing {', '.join(self.missing)}")
+        if self.changed:
+            parts.append(f"changed {', '.join(self.changed)}")
+        return f"Secret {secret}: " + ("; ".join(parts) if parts else "deleted")
+
+
+def assess(recorded: Mapping[str, str], stored: Stored | None, deleting: bool) -> Assessment:
+    """Whether the Secret (None: absent; `deleting`: being deleted) still holds every recorded credential. Names it
+    holds beyond the record are no loss: nothing used them yet."""
+    if stored is None or deleting:
+        return Assessment(lost=True, missing=tuple(sorted(recorded)) if stored is None else ())
+    actual = digests(stored)
+    missing = tuple(sorted(n for n in recorded if n not in actual))
+    changed = tuple(sorted(n for n in recorded if n in actual and actual[n] != recorded[n]))
+    return Assessment(lost=bool(missing or changed), missing=missing, changed=changed)

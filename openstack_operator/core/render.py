@@ -25,7 +25,9 @@ from typing import Any, Callable, Mapping
 import jinja2
 import yaml
 
+from openstack_operator.core import ceph as ceph_exchange
 from openstack_operator.core.catalog import Catalog, Chart, Release
+from openstack_operator.core.ceph import CephExchange
 from openstack_operator.core.credentials import Credential, Credentials
 from openstack_operator.core.errors import RenderError
 from openstack_operator.core.merge import Layer, merge_layers
@@ -94,21 +96,40 @@ class Renderer:
             raise RenderError(f"cannot compile template: {exc}") from None
 
     def render(self, spec: DeploymentSpec, credentials: Credentials, namespace: str,
-               only: set[str] | None = None) -> list[RenderedService]:
-        """Render every enabled service (or those in `only`), in dependency order."""
+               only: set[str] | None = None, ceph: CephExchange | None = None) -> list[RenderedService]:
+        """Render every enabled service (or those in `only`), in dependency order. `ceph`: the exchange as copied
+        into `namespace` (core.ceph), needed when features.ceph is on and a chart to render reads it."""
         if spec.openstack_version not in self.catalog.releases:
             raise RenderError(f"spec.openstack_version: no release data for {spec.openstack_version!r}")
         enabled = spec.enabled_services(self.catalog)
+        selected = [name for name in enabled if only is None or name in only]
         facts = self._facts(spec, namespace, enabled)
+        ceph_facts = self._ceph_facts(spec, namespace, selected, ceph)
         rendered = []
-        for name in enabled:
-            if only is not None and name not in only:
-                continue
+        for name in selected:
             service = self.catalog.services[name]
-            releases = tuple(self._render_chart(spec, chart, facts, credentials, namespace) for chart in service.charts)
+            releases = tuple(self._render_chart(spec, chart, {**facts, "ceph": ceph_facts.get(chart.name)},
+                                                credentials, namespace)
+                             for chart in service.charts)
             depends_on = tuple(dep for dep in service.depends_on if dep in enabled)
             rendered.append(RenderedService(name=name, depends_on=depends_on, releases=releases))
         return rendered
+
+    def _ceph_facts(self, spec: DeploymentSpec, namespace: str, selected: list[str],
+                    ceph: CephExchange | None) -> dict[str, dict[str, Any]]:
+        """The `ceph` fact of each chart that reads the exchange; the other charts see None, so their values
+        cannot depend on it and a new exchange re-renders exactly its readers."""
+        readers = ceph_exchange.consumers(spec.features)
+        waiting = sorted(chart.name for name in selected for chart in self.catalog.services[name].charts
+                         if chart.name in readers)
+        if not waiting:
+            return {}
+        if ceph is None:
+            raise RenderError(f"spec.features.ceph.enabled: the Ceph keys of Secret "
+                              f"{ceph_exchange.keys_source(spec.features)} are not copied into namespace "
+                              f"{namespace} yet (read by {', '.join(waiting)})")
+        facts = ceph_exchange.template_facts(ceph)
+        return {chart: facts for chart in waiting}
 
     def _facts(self, spec: DeploymentSpec, namespace: str, enabled: list[str]) -> dict[str, Any]:
         ssl = spec.features["ssl"]["public_endpoints"]

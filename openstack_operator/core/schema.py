@@ -222,9 +222,9 @@ def _check_rules(schema: Schema, value: Any, path: str, old: Any) -> Iterator[Pr
         uses_old = "oldSelf" in expression
         if uses_old and old is _MISSING:
             continue  # a transition rule only applies to updates
-        activation = {"self": json_to_cel(_escape_keywords(value))}
+        activation = {"self": json_to_cel(_cel_input(schema, value))}
         if uses_old:
-            activation["oldSelf"] = json_to_cel(_escape_keywords(old))
+            activation["oldSelf"] = json_to_cel(_cel_input(schema, old))
         try:
             passed = bool(_program(expression).evaluate(activation))
         except CELEvalError as exc:
@@ -240,11 +240,18 @@ _CEL_KEYWORDS = frozenset({"true", "false", "null", "in", "as", "break", "const"
                            "void", "while"})
 
 
-def _escape_keywords(value: Any) -> Any:
+def _cel_input(schema: Schema | None, value: Any) -> Any:
+    """`value` as the API server hands it to a rule: properties that are CEL keywords as __<name>__, and a
+    `number` field, or an integer beyond int64 (which JSON decoding makes a float64), as a double. celpy's int is
+    64-bit: a rule on an object holding a large allocation ratio would not even convert otherwise."""
     if isinstance(value, dict):
-        return {(f"__{k}__" if k in _CEL_KEYWORDS else k): _escape_keywords(v) for k, v in value.items()}
+        return {(f"__{k}__" if k in _CEL_KEYWORDS else k): _cel_input(_field_schema(schema, k), v)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_escape_keywords(v) for v in value]
+        return [_cel_input(schema.get("items") if schema is not None else None, v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and (
+            (schema is not None and schema.get("type") == "number") or not -2**63 <= value < 2**63):
+        return float(value)
     return value
 
 

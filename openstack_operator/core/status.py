@@ -16,6 +16,7 @@ import datetime
 from openstack_operator.core.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
+CREDENTIALS_LOST = "CredentialsLost"
 MAX_LISTED = 10  # entries named in a condition message; the rest are counted
 
 
@@ -31,6 +32,10 @@ class Observed:
     deleting: bool = False  # the osdpl is being deleted: releases are being uninstalled
     blocked_by: str = ""  # another osdpl holds the namespace: this one changes nothing (core.bundles.namespace_holder)
     api_error: tuple[str, str] | None = None  # (reason, message) of a write the API server refused
+    # (reason, message) when the secrets process has not vetted the credentials: WaitingForCredentials (not created
+    # yet) or CredentialsLost (the Secret lost what the cloud uses); nothing was written
+    credentials_problem: tuple[str, str] | None = None
+    applied_credentials: int | None = None  # the credentials revision the bundles were written with
     previous: Mapping[str, Any] = field(default_factory=dict)  # current osdpl status
 
 
@@ -112,6 +117,8 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         ready = (False, "InvalidSpec", observed.spec_error)
     elif observed.api_error:
         ready = (False, *observed.api_error)
+    elif observed.credentials_problem:
+        ready = (False, *observed.credentials_problem)
     elif all_done and not health_current:
         ready = (False, "HealthPending", "waiting for the health process to check the workloads of the releases")
     elif all_done and unhealthy:
@@ -136,6 +143,10 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         progressing = (False, "InvalidSpec", observed.spec_error)
     elif observed.api_error:
         progressing = (True, "Retrying", "the API server refused a write; retrying with backoff")
+    elif observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:
+        progressing = (False, CREDENTIALS_LOST, "no release is changed until the credentials are restored")
+    elif observed.credentials_problem:
+        progressing = (True, *observed.credentials_problem)
     elif all_done and (starting or not health_current):
         progressing = (True, "WorkloadsProgressing", "rolling out: " + _listing(starting) if starting
                        else "checking workload health")
@@ -146,12 +157,18 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
 
     if observed.api_error:
         degraded = (True, *observed.api_error)
+    elif observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:
+        degraded = (True, *observed.credentials_problem)
     elif unavailable:
         degraded = (True, CHART_UNAVAILABLE, _listing(unavailable + failed, "; "))
     elif failed:
         degraded = (True, "ReleaseFailed", "; ".join(failed))
     elif unhealthy:
         degraded = (True, "WorkloadsUnhealthy", "unhealthy: " + _listing(unhealthy))
+    elif (previous.get("ceph") or {}).get("state") == "Invalid":  # the copy in use stays; a new one waits
+        degraded = (True, "CephKeysInvalid", str(previous["ceph"].get("message", "")))
+    elif (previous.get("certificate") or {}).get("state") == "Invalid":  # the Gateway's; releases are fine
+        degraded = (True, "CertificateInvalid", str(previous["certificate"].get("message", "")))
     else:
         degraded = (False, "AsExpected", "")
 
@@ -164,6 +181,8 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     }
     if observed.reconciled_generation is not None:
         status["observedGeneration"] = generation
+    if observed.applied_credentials is not None:
+        status["applied_credentials"] = observed.applied_credentials
     if all_done:
         status["openstack_version"] = observed.openstack_version
     elif previous.get("openstack_version"):

@@ -1,34 +1,81 @@
-"""The credentials Secret of an osdpl: created once, extended when services need new credentials, never
-regenerated. It has no owner reference, so deleting the osdpl keeps it: databases on persistent volumes still
-hold these passwords, and a re-created osdpl of the same name picks them up again (docs/operations.md)."""
+"""The credentials Secret of an osdpl and its backup, as the secrets process writes them and the osdpl process reads
+them.
+
+Neither has an owner reference, so deleting the osdpl keeps them: databases on persistent volumes still hold these
+passwords, and a re-created osdpl of the same name picks them up again (docs/operations.md). While the osdpl exists
+a finalizer keeps each of them from going away: a `kubectl delete` leaves it readable (Terminating) instead of
+losing the cloud's passwords. The backup is what a restore copies back.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 
 import pykube
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import Credentials, credentials_from, with_missing_generated
-from openstack_operator.kube.objects import apply_secret, decode_secret, get_or_none
+from openstack_operator.core.credentials import Stored, parse_secret, secret_data
+from openstack_operator.core.crd import GROUP
+from openstack_operator.kube.objects import apply_secret, decode_secret, get_or_none, set_finalizers
+
+KEEP_FINALIZER = f"secrets.{GROUP}/keep-credentials"
 
 
 def credentials_secret_name(osdpl: str) -> str:
     return f"{osdpl}-credentials"
 
 
-def ensure_credentials(catalog: Catalog, namespace: str, osdpl: str, names: Iterable[str],
-                       labels: Mapping[str, str]) -> Credentials:
-    """The passwords of `names`, generating (and storing, before use) only those the Secret lacks."""
-    secret_name = credentials_secret_name(osdpl)
-    current = get_or_none(pykube.Secret, namespace, secret_name)
-    stored = decode_secret(current) if current is not None else {}
-    passwords = with_missing_generated(stored, names)
-    if passwords != stored:
-        # Written with the resourceVersion read above: a concurrent writer makes this fail (and retry) instead of
-        # one of the two sets of new passwords being lost after services started using it.
-        apply_secret(namespace, secret_name, passwords, labels, owner=None, current=current)
-    return credentials_from(catalog, passwords)
+def backup_secret_name(osdpl: str) -> str:
+    return f"{osdpl}-credentials-backup"
+
+
+@dataclass(frozen=True)
+class SecretState:
+    """One of the two Secrets as read: its records (None: absent), whether it is being deleted, and the object."""
+    stored: Stored | None
+    deleting: bool
+    raw: Any  # the pykube object, None when absent
+
+    @property
+    def data(self) -> dict[str, str] | None:
+        return decode_secret(self.raw) if self.raw is not None else None
+
+
+def read_secret(catalog: Catalog, namespace: str, name: str) -> SecretState:
+    found = get_or_none(pykube.Secret, namespace, name)
+    if found is None:
+        return SecretState(None, False, None)
+    return SecretState(parse_secret(catalog, decode_secret(found)),
+                       bool(found.obj["metadata"].get("deletionTimestamp")), found)
+
+
+def read_credentials(catalog: Catalog, namespace: str, osdpl: str) -> SecretState:
+    return read_secret(catalog, namespace, credentials_secret_name(osdpl))
+
+
+def write_credentials(namespace: str, osdpl: str, stored: Stored, labels: Mapping[str, str],
+                      main: SecretState, backup: SecretState) -> bool:
+    """Make both Secrets hold `stored`, the backup first: if this stops half-way, the credentials Secret is either
+    unchanged or equal to its backup, which is how the secrets process tells its own unfinished write from a hand
+    edit. Each write carries the resourceVersion read, so a concurrent writer fails it instead of being lost.
+    Returns whether anything was written."""
+    data = secret_data(stored)
+    sensitive = [c.password for c in [*stored.current.values(), *stored.previous.values()]]
+    wrote = False
+    for name, state in ((backup_secret_name(osdpl), backup), (credentials_secret_name(osdpl), main)):
+        wrote |= apply_secret(namespace, name, data, labels, owner=None, current=state.raw, sensitive=sensitive,
+                              finalizers=[KEEP_FINALIZER])
+    return wrote
+
+
+def drop_keep_finalizer(state: SecretState) -> None:
+    """Let a Secret go (its osdpl is gone, or a restore replaces it)."""
+    if state.raw is None:
+        return
+    finalizers = state.raw.obj["metadata"].get("finalizers") or []
+    if KEEP_FINALIZER in finalizers:
+        set_finalizers(pykube.Secret, state.raw.obj, [f for f in finalizers if f != KEEP_FINALIZER])
 
 
 def ensure_kept_secrets(namespace: str, names: Iterable[str], labels: Mapping[str, str]) -> None:

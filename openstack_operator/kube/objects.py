@@ -69,19 +69,24 @@ _UNREAD = object()
 
 
 def apply_secret(namespace: str, name: str, data: Mapping[str, str], labels: Mapping[str, str],
-                 owner: Mapping[str, Any] | None, current: Any = _UNREAD, sensitive: Iterable[str] = ()) -> bool:
-    """Make Secret `name` hold exactly `data`; returns whether anything was written.
+                 owner: Mapping[str, Any] | None, current: Any = _UNREAD, sensitive: Iterable[str] = (),
+                 finalizers: Iterable[str] = ()) -> bool:
+    """Make Secret `name` hold exactly `data` (and carry `finalizers`); returns whether anything was written.
 
     `current`: the Secret as the caller just read it (None: absent), to save a read; by default it is read here.
     `sensitive`: strings inside `data` that an error message must not show (the data's values are masked anyway).
     """
     if current is _UNREAD:
         current = get_or_none(pykube.Secret, namespace, name)
-    if current is not None and decode_secret(current) == dict(data):
+    finalizers = sorted(set(finalizers) | set(current.obj["metadata"].get("finalizers") or [] if current else []))
+    if current is not None and decode_secret(current) == dict(data) and \
+            finalizers == sorted(current.obj["metadata"].get("finalizers") or []):
         return False
     metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels)}
     if owner:
         metadata["ownerReferences"] = [dict(owner)]
+    if finalizers:
+        metadata["finalizers"] = finalizers
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata,
                             "stringData": dict(data)}
     with writing("creating" if current is None else "updating", "Secret", namespace, name,
@@ -96,6 +101,27 @@ def apply_secret(namespace: str, name: str, data: Mapping[str, str], labels: Map
             response = api().put(**current.api_kwargs(data=json.dumps(body)))
             api().raise_for_status(response)
             count_write("update", "Secret")
+    return True
+
+
+def apply_config_map(namespace: str, name: str, data: Mapping[str, str], labels: Mapping[str, str],
+                     owner: Mapping[str, Any] | None) -> bool:
+    """Make ConfigMap `name` hold exactly `data`; returns whether anything was written."""
+    current = get_or_none(pykube.ConfigMap, namespace, name)
+    if current is not None and (current.obj.get("data") or {}) == dict(data):
+        return False
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    if owner:
+        metadata["ownerReferences"] = [dict(owner)]
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": dict(data)}
+    with writing("creating" if current is None else "updating", "ConfigMap", namespace, name):
+        if current is None:
+            pykube.ConfigMap(api(), body).create()
+            count_write("create", "ConfigMap")
+        else:
+            metadata["resourceVersion"] = current.obj["metadata"]["resourceVersion"]
+            api().raise_for_status(api().put(**current.api_kwargs(data=json.dumps(body))))
+            count_write("update", "ConfigMap")
     return True
 
 

@@ -85,8 +85,10 @@ async def _served(api_version: str, plurals: set[str]) -> None:
 
 
 def run(registry: kopf.OperatorRegistry) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # not a line per watch event
+    level = os.environ.get("OSOP_LOG_LEVEL", "INFO").upper()  # DEBUG shows Kopf's and our own debug lines too
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # not a line per watch event
     # pyhelm3 warns about every non-zero helm exit, including the expected "release not found" before a first
     # install; real failures are logged by the controllers, with the attempt count.
     logging.getLogger("pyhelm3.command").setLevel(logging.ERROR)

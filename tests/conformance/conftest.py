@@ -7,6 +7,7 @@ chart set at ../shared/openstack-helm/charts (skipped without it) and helm ($OSO
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,8 @@ import yaml
 
 from devcluster.binaries import bin_dir
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import Credential, credentials_from, required_credentials
+from openstack_operator.core.ceph import CephExchange, parse_ceph_keys
+from openstack_operator.core.credentials import Credential, required_credentials
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.manifest import Osdpl, load_osdpl
 from openstack_operator.core.render import RenderedRelease, Renderer
@@ -31,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO.parent / "shared" / "openstack-helm" / "charts"
 HERE = Path(__file__).parent
 MANIFESTS = {"minimal": EXAMPLES / "minimal.yaml", "full": EXAMPLES / "full.yaml",
-             "all-features": HERE / "all-features.yaml"}
+             "all-features": HERE / "all-features.yaml", "ceph": HERE / "ceph.yaml"}
 WORKERS = min(4, max(2, os.cpu_count() or 2))
 
 
@@ -55,6 +57,7 @@ class Deployment:
     doc: dict[str, Any]
     credentials: dict[str, Credential]
     releases: dict[str, Rendered]  # by release name
+    ceph: CephExchange  # given to the renderer; read only with features.ceph
 
     def __repr__(self) -> str:
         return f"Deployment({self.osdpl.name})"
@@ -85,7 +88,22 @@ def catalog() -> Catalog:
 
 def conformance_credentials(catalog: Catalog, names: list[str]) -> dict[str, Credential]:
     """Distinct passwords, so each one can be found in the manifests (never placeholders shared between names)."""
-    return credentials_from(catalog, {name: f"pw-{name}-{secrets.token_hex(6)}" for name in names})
+    return {name: Credential(catalog.credentials[name].username, f"pw-{name}-{secrets.token_hex(6)}")
+            for name in names}
+
+
+def conformance_exchange() -> CephExchange:
+    """A Ceph exchange as Pelagia publishes it, with distinct keys, so each one can be found in the manifests."""
+    def key() -> str:
+        return base64.b64encode(secrets.token_bytes(16)).decode()
+
+    return parse_ceph_keys({
+        "client.admin": key(),
+        "mon_endpoints": "10.10.0.1:6789,10.10.0.2:6789,10.10.0.3:6789",
+        "glance": f"client.glance;{key()}\n;images-hdd:images:hdd",
+        "cinder": f"client.cinder;{key()}\n;volumes-hdd:volumes:hdd;images-hdd:images:hdd;backup-hdd:backup:hdd",
+        "nova": f"client.nova;{key()}\n;vms-hdd:vms:hdd;volumes-hdd:volumes:hdd;images-hdd:images:hdd",
+    }, "openstack-ceph-shared/openstack-ceph-keys")
 
 
 def render_release(helm: Path, rendered: Rendered) -> None:
@@ -106,13 +124,14 @@ def render_deployment(catalog: Catalog, doc: dict[str, Any], charts: Path) -> De
     osdpl = load_osdpl(catalog, doc)
     enabled = osdpl.spec.enabled_services(catalog)
     credentials = conformance_credentials(catalog, required_credentials(catalog, enabled))
+    ceph = conformance_exchange()
     releases = {}
-    for service in Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace):
+    for service in Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph):
         for release in service.releases:
             tgz = charts / f"{release.chart}-{release.version}.tgz"
             releases[release.name] = Rendered(release, tgz, problem=None if tgz.is_file() else
                                               f"no chart archive {tgz.name} in {charts}")
-    return Deployment(osdpl, doc, credentials, releases)
+    return Deployment(osdpl, doc, credentials, releases, ceph)
 
 
 class Deployments(dict[str, "Deployment | str"]):

@@ -50,12 +50,16 @@ _VALUES_REF = re.compile(r"Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 # `index .Values.a "b" "c"`: the quoted arguments extend the path (keys with dashes are read this way)
 _INDEX_REF = re.compile(r'index\s+\(?\$?[A-Za-z_]*\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)*)((?:\s+"[^"]+")+)')
 _DAEMONSET_NAME = re.compile(r'\$daemonset\s*:=\s*"([^"]+)"')
+# helm-toolkit's custom_pod_annotations reads annotations.pod.<component> for the component a template names
+_POD_ANNOTATIONS = re.compile(
+    r'tuple\s+"([^"]+)"\s+\S+\s*\|\s*include\s+"helm-toolkit\.snippets\.custom_pod_annotations"')
 _COMMENT = re.compile(r"\{\{-?\s*/\*.*?\*/\s*-?\}\}", re.DOTALL)
 
 
 def _references(text: str) -> set[KeyPath]:
     text = _COMMENT.sub("", text)  # template comments mention values they do not read
     found = {tuple(m.group(1)[1:].split(".")) for m in _VALUES_REF.finditer(text)}
+    found |= {("annotations", "pod", m.group(1)) for m in _POD_ANNOTATIONS.finditer(text)}
     for m in _INDEX_REF.finditer(text):
         found.add(tuple(p for p in m.group(1).split(".") if p) + tuple(re.findall(r'"([^"]+)"', m.group(2))))
     return found
@@ -528,3 +532,112 @@ def unread_keys(values: Mapping[str, Any], facts: ChartFacts) -> list[str]:
         unread[unknown] = unread.get(unknown, 0) + 1
     return [f"{'.'.join(path)}: not read by the chart" + (f" ({count} values below)" if count > 1 else "")
             for path, count in sorted(unread.items())]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 7. objects from outside the release
+
+
+ObjectRef = tuple[str, str]  # (kind, name) of a ConfigMap or Secret
+
+
+def _pod_specs(node: Any) -> Iterator[Mapping[str, Any]]:
+    """Every pod spec of an object (Deployment, DaemonSet, StatefulSet, Job, CronJob...)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("containers"), list):
+            yield node
+        for value in node.values():
+            yield from _pod_specs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _pod_specs(item)
+
+
+def _volume_source(volume: Mapping[str, Any]) -> tuple[ObjectRef, bool, list[str]] | None:
+    """What a volume mounts: the object, whether it may be missing, and the keys it picks (empty: all)."""
+    for field, kind, name_key in (("secret", "Secret", "secretName"), ("configMap", "ConfigMap", "name")):
+        source = volume.get(field)
+        if isinstance(source, dict):
+            keys = [str(item["key"]) for item in source.get("items") or []]
+            return (kind, str(source.get(name_key))), bool(source.get("optional")), keys
+    return None
+
+
+def external_objects(manifests: Sequence[Manifest]) -> dict[ObjectRef, set[str]]:
+    """ConfigMaps and Secrets the release's pods need but the release does not create, with the keys they read
+    (an empty set: the whole object). Optional references do not count: a pod starts without them."""
+    own = {(str(m.get("kind")), str(m.get("metadata", {}).get("name"))) for m in manifests}
+    needed: dict[ObjectRef, set[str]] = {}
+    for pod in (p for m in manifests for p in _pod_specs(m)):
+        sources = {}
+        for volume in pod.get("volumes") or []:
+            found = _volume_source(volume)
+            if found and not found[1]:
+                sources[volume.get("name")] = found
+                needed.setdefault(found[0], set()).update(found[2])
+        for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+            for mount in container.get("volumeMounts") or []:
+                source = sources.get(mount.get("name"))
+                if source and not source[2] and mount.get("subPath"):
+                    needed[source[0]].add(str(mount["subPath"]))
+            for env in container.get("env") or []:
+                for field, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+                    ref = (env.get("valueFrom") or {}).get(field)
+                    if isinstance(ref, dict) and not ref.get("optional"):
+                        needed.setdefault((kind, str(ref.get("name"))), set()).add(str(ref.get("key")))
+            for env_from in container.get("envFrom") or []:
+                for field, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
+                    ref = env_from.get(field)
+                    if isinstance(ref, dict) and not ref.get("optional"):
+                        needed.setdefault((kind, str(ref.get("name"))), set())
+    return {ref: keys for ref, keys in needed.items() if ref not in own}
+
+
+def missing_dependency_jobs(manifests: Sequence[Manifest]) -> list[str]:
+    """Jobs a pod's dependency init container (kubernetes-entrypoint, DEPENDENCY_JOBS) waits for that the
+    release does not render: the pod would wait for ever."""
+    jobs = {str(m.get("metadata", {}).get("name")) for m in manifests if m.get("kind") == "Job"}
+    problems = set()
+    for obj in manifests:
+        for container in _walk_containers(obj):
+            for env in container.get("env") or []:
+                if env.get("name") == "DEPENDENCY_JOBS" and env.get("value"):
+                    problems |= {f"{_name(obj)} waits for Job/{job}, which the release does not render"
+                                 for job in str(env["value"]).split(",") if job and job not in jobs}
+    return sorted(problems)
+
+
+def pod_annotations(manifests: Sequence[Manifest], kind: str, name: str) -> Mapping[str, Any]:
+    for obj in manifests:
+        if obj.get("kind") == kind and obj.get("metadata", {}).get("name") == name:
+            return _get(obj, ("spec", "template", "metadata", "annotations")) or {}
+    return {}
+
+
+def container_env(manifests: Sequence[Manifest], kind: str, name: str, container: str) -> dict[str, str]:
+    for obj in manifests:
+        if obj.get("kind") == kind and obj.get("metadata", {}).get("name") == name:
+            for c in _walk_containers(obj):
+                if c.get("name") == container:
+                    return {str(e.get("name")): str(e.get("value")) for e in c.get("env") or [] if "value" in e}
+    return {}
+
+
+def config_file(manifests: Sequence[Manifest], kind: str, name: str, file: str) -> str:
+    for obj in manifests:
+        if obj.get("kind") == kind and obj.get("metadata", {}).get("name") == name:
+            return _config_files(obj).get(file, "")
+    return ""
+
+
+def ini_has(text: str, section: str, option: str, want: Any) -> bool:
+    """Whether an ini file sets `option` in `section` to `want`."""
+    return _file_has(text, section, option, want)
+
+
+def workloads(manifests: Sequence[Manifest]) -> list[Manifest]:
+    return [m for m in manifests if m.get("kind") in ("Deployment", "StatefulSet", "DaemonSet")]
+
+
+def name_of(obj: Manifest) -> str:
+    return _name(obj)

@@ -71,6 +71,12 @@ def test_credentials_reach_their_releases(deployment: Deployment, catalog: Catal
                                      deployment.credentials, consumers, kinds))
 
 
+def test_no_pod_waits_for_a_job_its_release_does_not_render(deployment: Deployment) -> None:
+    """A Job a template turns off (glance's and cinder's storage-init with features.ceph) leaves no pod waiting
+    for it: helm-toolkit drops a dependency on a Job whose manifests.job_* flag is off."""
+    conforms([f"{r.release.name}: {p}" for r in deployment.ok() for p in lib.missing_dependency_jobs(r.manifests)])
+
+
 def test_every_value_is_read_by_the_chart(deployment: Deployment) -> None:
     conforms([f"{r.release.name}: {p}" for r in deployment.ok()
               for p in lib.unread_keys(r.release.values, lib.chart_facts(r.chart_tgz))])

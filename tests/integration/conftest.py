@@ -12,7 +12,7 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import pytest
 import yaml
@@ -20,6 +20,7 @@ import yaml
 from devcluster import Cluster
 from devcluster.binaries import bin_dir
 from devcluster.charts import chart_repository as serve_chart_repository
+from openstack_operator.cli import PROCESSES
 
 from ..osdpl_cases import EXAMPLES
 
@@ -83,48 +84,54 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def status_patches(self, namespace: str, resource: str, since: float) -> dict[str, int]:
-        """PATCHes of `resource`/status in `namespace` completed after `since` (epoch seconds), by user agent. The
-        log is written in batches: this waits until the count stops growing."""
-        counts: dict[str, int] = {}
+    def _events(self, since: float) -> list[tuple[dict[str, Any], float]]:
+        """(event, completion time in epoch seconds) of every write completed after `since`. The API server writes
+        the log in batches: this reads until two reads 2 s apart agree."""
+        previous: list[tuple[dict[str, Any], float]] | None = None
         deadline = time.monotonic() + 15
         while True:
-            previous, counts = counts, {}
+            events = []
             for line in self.path.read_text().splitlines():
                 try:
                     event = json.loads(line)
                 except ValueError:
                     continue  # the batch being written right now
-                ref = event.get("objectRef") or {}
                 stamp = datetime.fromisoformat(event["stageTimestamp"].replace("Z", "+00:00")).timestamp()
-                if (event.get("verb"), ref.get("resource"), ref.get("subresource"), ref.get("namespace")) == \
-                        ("patch", resource, "status", namespace) and stamp >= since:
-                    agent = event.get("userAgent", "").split(" ")[0]
-                    counts[agent] = counts.get(agent, 0) + 1
-            if (counts == previous and counts) or time.monotonic() > deadline:
-                return counts
+                if stamp >= since:
+                    events.append((event, stamp))
+            if events == previous or time.monotonic() > deadline:
+                return events
+            previous = events
             time.sleep(2)
+
+    def status_patches(self, namespace: str, resource: str, since: float) -> dict[str, int]:
+        """PATCHes of `resource`/status in `namespace` completed after `since` (epoch seconds), by user agent."""
+        counts: dict[str, int] = {}
+        for event, _ in self._events(since):
+            ref = event.get("objectRef") or {}
+            if (event.get("verb"), ref.get("resource"), ref.get("subresource"), ref.get("namespace")) == \
+                    ("patch", resource, "status", namespace):
+                agent = event.get("userAgent", "").split(" ")[0]
+                counts[agent] = counts.get(agent, 0) + 1
+        return counts
 
     def deletions(self, namespace: str, resource: str, since: float) -> dict[str, float]:
         """name -> when (epoch seconds) each `resource` object of `namespace` was deleted after `since`, the last
-        deletion if several; waits for the log to stop growing, as status_patches."""
+        deletion if several."""
         found: dict[str, float] = {}
-        deadline = time.monotonic() + 15
-        while True:
-            previous, found = found, {}
-            for line in self.path.read_text().splitlines():
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                ref = event.get("objectRef") or {}
-                stamp = datetime.fromisoformat(event["stageTimestamp"].replace("Z", "+00:00")).timestamp()
-                if (event.get("verb"), ref.get("resource"), ref.get("namespace")) == ("delete", resource, namespace) \
-                        and stamp >= since and ref.get("name"):
-                    found[ref["name"]] = max(found.get(ref["name"], 0.0), stamp)
-            if (found == previous and found) or time.monotonic() > deadline:
-                return found
-            time.sleep(2)
+        for event, stamp in self._events(since):
+            ref = event.get("objectRef") or {}
+            if (event.get("verb"), ref.get("resource"), ref.get("namespace")) == ("delete", resource, namespace) \
+                    and ref.get("name"):
+                found[ref["name"]] = max(found.get(ref["name"], 0.0), stamp)
+        return found
+
+    def writes(self, namespace: str, resource: str, names: Iterable[str], since: float) -> int:
+        """Writes of any verb to the `resource` objects `names` of `namespace` after `since`."""
+        wanted = set(names)
+        return sum(1 for event, _ in self._events(since)
+                   if ((event.get("objectRef") or {}).get("resource"), (event.get("objectRef") or {}).get("namespace"),
+                       (event.get("objectRef") or {}).get("name")) in {(resource, namespace, n) for n in wanted})
 
 
 @pytest.fixture(scope="session")
@@ -167,17 +174,19 @@ class Operators:
     cluster, with the session's chart repository as chart source and a chart cache of their own. Logs go to one
     file per process."""
 
-    PROCESSES = ("osdpl", "helmbundle", "health")
+    PROCESSES = PROCESSES
     HEALTH_GRACE_SECONDS = 5  # no progress for longer is Unhealthy: short, so tests see it within seconds
     RETRY_MAX_SECONDS = 20  # the longest wait between two attempts at a failing release: tests see recovery soon
     HEALTH_RESYNC_SECONDS = 10
+    SECRETS_RESYNC_SECONDS = 5  # the Ceph keys and the public certificate are looked at again this often
 
     def __init__(self, kubeconfig: Path, helm: Path, logs: Path, chart_source: str, chart_cache: Path) -> None:
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(helm),
                     "OSOP_CHART_SOURCE": chart_source, "OSOP_CHART_CACHE": str(chart_cache),
                     "PYTHONPATH": str(REPO), "OSOP_HEALTH_GRACE_SECONDS": str(self.HEALTH_GRACE_SECONDS),
                     "OSOP_RETRY_MAX_SECONDS": str(self.RETRY_MAX_SECONDS),
-                    "OSOP_HEALTH_RESYNC_SECONDS": str(self.HEALTH_RESYNC_SECONDS)}
+                    "OSOP_HEALTH_RESYNC_SECONDS": str(self.HEALTH_RESYNC_SECONDS),
+                    "OSOP_SECRETS_RESYNC_SECONDS": str(self.SECRETS_RESYNC_SECONDS)}
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -210,8 +219,10 @@ class Operators:
                 proc.wait()
         self.procs.clear()
 
-    def log_text(self) -> str:
-        return "\n".join(f"== {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.logs.glob("*.log")))
+    def log_text(self, full: bool = False) -> str:
+        """Every process's log: its last 4000 characters (for a failure message), or all of it."""
+        return "\n".join(f"== {p.name}\n{p.read_text() if full else p.read_text()[-4000:]}"
+                         for p in sorted(self.logs.glob("*.log")))
 
 
 @pytest.fixture(scope="session")
@@ -222,6 +233,16 @@ def operators(kubeconfig: Path, binaries: Path, crds: None, chart_repository: st
     running.start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def debug_operators(operators: Operators) -> Iterator[Operators]:
+    """Every process at DEBUG for one test (tests of what must never be logged, at the strictest level)."""
+    operators.kill()
+    operators.start(OSOP_LOG_LEVEL="DEBUG")
+    yield operators
+    operators.kill()
+    operators.start()
 
 
 class Helm:

@@ -10,19 +10,20 @@ import pytest
 
 from openstack_operator.controllers import osdpl as controller
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import credentials_from, with_missing_generated
+from openstack_operator.core.credentials import Credential, generated_credentials
 
 from .conftest import load_example
 
 
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, catalog: Catalog) -> None:
         self.bundles: dict[str, dict[str, Any]] = {}  # service -> bundle as the API would list it
         self.renders = 0
         self.kept: list[str] = []
+        self.catalog = catalog
 
-    def ensure_credentials(self, catalog: Catalog, namespace: str, osdpl: str, names: Any, labels: Any) -> Any:
-        return credentials_from(catalog, with_missing_generated({}, names))
+    def vetted_credentials(self, body: Mapping[str, Any], needed: list[str]) -> dict[str, Credential]:
+        return generated_credentials(self.catalog, needed)
 
     def apply_secret(self, *args: Any, **kwargs: Any) -> bool:
         return True
@@ -38,9 +39,11 @@ class Recorder:
 
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch, catalog: Catalog) -> Recorder:
-    record = Recorder()
-    for name in ("ensure_credentials", "ensure_kept_secrets", "apply_secret", "apply_bundle"):
+    record = Recorder(catalog)
+    for name in ("ensure_kept_secrets", "apply_secret", "apply_bundle"):
         monkeypatch.setattr(controller, name, getattr(record, name))
+    monkeypatch.setattr(controller.OsdplController, "_vetted_credentials",
+                        lambda self, body, needed: record.vetted_credentials(body, needed))
     return record
 
 
@@ -72,3 +75,17 @@ def test_a_generation_is_rendered_once_unless_a_bundle_drifted(recorder: Recorde
     body["metadata"]["generation"] = 4
     osdpl._apply(body, copy.deepcopy(recorder.bundles))
     assert recorder.renders == 3  # a new generation is always rendered
+
+
+def test_lost_credentials_stop_every_write_even_for_a_generation_already_applied(recorder: Recorder,
+                                                                                  catalog: Catalog) -> None:
+    osdpl = controller.OsdplController(catalog)
+    body = load_example("minimal")
+    body["metadata"].update({"namespace": "ns", "uid": "u1", "generation": 3, "resourceVersion": "1"})
+    osdpl._apply(body, {})
+    written = copy.deepcopy(recorder.bundles)
+    body["status"] = {"credentials": {"state": "Lost", "message": "Secret osh-dev-credentials: changed glance_db"}}
+    with pytest.raises(controller.CredentialsUnavailable, match="changed glance_db") as lost:
+        osdpl._apply(body, copy.deepcopy(recorder.bundles))
+    assert lost.value.reason == "CredentialsLost"
+    assert recorder.bundles == written

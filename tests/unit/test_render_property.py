@@ -4,7 +4,8 @@ Manifests are generated from the CRD schema itself (core.crd.osdpl_schema), vali
 field left out or set in every way its type, enum, pattern, bounds, list type and CEL rules allow; `nodes` keys
 from NODE_KEY_PATTERN; free-form `values` as small nested mappings whose keys mostly follow the keys the charts'
 templates write, with values of any JSON type, so that they collide with the templates' values (a mapping where a
-template has a string, a list where it has a mapping, null, ...). For each, rendering either succeeds or fails with
+template has a string, a list where it has a mapping, null, ...). Rendering gets a placeholder Ceph exchange, as
+offline `render` does, so features.ceph renders too. For each, rendering either succeeds or fails with
 an OperatorError whose message starts with the path of a field of the submitted spec; any other exception, or a
 message naming something else, is a failure. A failing example is printed by Hypothesis as a minimal spec;
 docs/development.md says how to reproduce it.
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.ceph import placeholder_exchange
 from openstack_operator.core.credentials import placeholder_credentials, required_credentials
 from openstack_operator.core.crd import NODE_KEY_PATTERN, osdpl_schema
 from openstack_operator.core.errors import OperatorError
@@ -56,6 +58,7 @@ def _key_tree() -> dict[str, Any]:
 
     doc = load_example("full")
     doc["spec"]["features"]["services"] = list(CATALOG.services)
+    doc["spec"]["features"]["ceph"] = {"enabled": True}
     for service in _render(doc):
         for release in service.releases:
             add(tree, release.values, 0)
@@ -66,7 +69,7 @@ def _render(doc: Mapping[str, Any]) -> list[RenderedService]:
     osdpl = load_osdpl(CATALOG, doc)
     enabled = osdpl.spec.enabled_services(CATALOG)
     credentials = placeholder_credentials(CATALOG, required_credentials(CATALOG, enabled))
-    return RENDERER.render(osdpl.spec, credentials, osdpl.namespace)
+    return RENDERER.render(osdpl.spec, credentials, osdpl.namespace, ceph=placeholder_exchange())
 
 
 # Strings: mostly plain, sometimes anything Unicode has (outside surrogates, which JSON text cannot carry).

@@ -230,3 +230,29 @@ def test_a_retry_in_flight_still_counts_as_failing_so_conditions_do_not_flap() -
     first = compute_status(_observed({**DEPLOYED, "identity": _bundle({"keystone": {"state": "installing",
                                                                                    "target": "k1"}})}), NOW)
     assert first["children"]["identity"]["keystone"]["state"] == "installing"
+
+
+def test_credentials_not_provided_yet_are_progressing_and_lost_ones_degraded_with_nothing_written() -> None:
+    waiting = compute_status(_observed(DEPLOYED, previous=HEALTHY, credentials_problem=(
+        "WaitingForCredentials", "waiting for the secrets process to provide 2 credentials")), NOW)
+    assert _conditions(waiting) == {"Ready": ("False", "WaitingForCredentials"),
+                                    "Progressing": ("True", "WaitingForCredentials"),
+                                    "Degraded": ("False", "AsExpected")}
+    lost = compute_status(_observed(DEPLOYED, previous=HEALTHY, credentials_problem=(
+        "CredentialsLost", "Secret x-credentials: deleted")), NOW)
+    assert _conditions(lost) == {"Ready": ("False", "CredentialsLost"), "Progressing": ("False", "CredentialsLost"),
+                                 "Degraded": ("True", "CredentialsLost")}
+    assert "applied_credentials" not in lost  # only a full apply says which credentials the releases use
+    applied = compute_status(_observed(DEPLOYED, previous=HEALTHY, applied_credentials=4), NOW)
+    assert applied["applied_credentials"] == 4
+
+
+def test_invalid_ceph_keys_or_certificate_degrade_a_ready_deployment() -> None:
+    for key, reason in (("ceph", "CephKeysInvalid"), ("certificate", "CertificateInvalid")):
+        previous = {**HEALTHY, key: {"state": "Invalid", "message": f"{key} is broken"}}
+        status = compute_status(_observed(DEPLOYED, previous=previous), NOW)
+        assert _conditions(status)["Ready"] == ("True", "Deployed")  # the releases are fine
+        assert _conditions(status)["Degraded"] == ("True", reason)
+        assert status["conditions"][2]["message"] == f"{key} is broken"
+    expiring = {**HEALTHY, "certificate": {"state": "Expiring", "message": "expires in 3 days"}}
+    assert _conditions(compute_status(_observed(DEPLOYED, previous=expiring), NOW))["Degraded"][0] == "False"

@@ -1,0 +1,301 @@
+"""The Ceph exchange: what the storage side publishes for OpenStack, and what the charts read from it.
+
+The storage side (Pelagia on Rook) publishes one Secret, by default openstack-ceph-shared/openstack-ceph-keys,
+with the monitor endpoints and one cephx client per OpenStack service (docs/resource.md, features.ceph). The
+operator copies into the deployment's namespace only what the upstream OpenStack-Helm charts mount, under the
+names they mount by default, and gives the templates the users, pools and the libvirt secret UUID to configure.
+
+The admin key (`client.admin`) is never read: with these objects and values no chart needs it (the charts'
+storage-init and clean Jobs, the only admin-key users, are turned off by the templates). The `nova` client is not
+read either: a volume attaches with the Ceph identity cinder puts in the connection info (nova prefers it to its
+own [libvirt] rbd_user since Ocata), so compute hosts get the cinder client, and no ephemeral disks live in Ceph.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import ipaddress
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from openstack_operator.core.errors import OperatorError
+
+# Pelagia's and Rockoon's names for the shared namespace and the Secret.
+DEFAULT_KEYS_NAMESPACE = "openstack-ceph-shared"
+DEFAULT_KEYS_NAME = "openstack-ceph-keys"
+
+# What the charts mount, by their default names (ceph_client.configmap, glance secrets.rbd, cinder
+# secrets.rbd.volume); the templates set them from here so the two cannot drift.
+CONFIGMAP = "ceph-etc"
+GLANCE_KEYRING_SECRET = "images-rbd-keyring"
+CINDER_KEYRING_SECRET = "cinder-volume-rbd-keyring"
+# The libvirt secret holding the cinder client key on every compute host; cinder sends this UUID in each volume's
+# connection info. It never changes: running guests and libvirt's stored secret refer to it. The charts' default,
+# so hosts that ran them already hold a secret under this UUID.
+LIBVIRT_SECRET_UUID = "457eb676-33da-42ec-9a8c-9293d545c337"
+# The pod annotation holding the exchange digest: a new digest rolls the pods that read the exchange.
+DIGEST_ANNOTATION = "openstack.osop.dev/ceph-keys"
+
+# Every value below ends up in a chart's shell script or an ini file (nova writes the keyring with an unquoted
+# here-document): only characters that mean nothing to a shell or a parser are accepted.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_KEY = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_ROLE = re.compile(r"[a-z][a-z0-9_-]*")
+_DEVICE_CLASS = re.compile(r"[A-Za-z0-9_.-]*")
+
+MON_ENDPOINTS = "mon_endpoints"
+GLANCE = "glance"
+CINDER = "cinder"
+
+
+@dataclass(frozen=True)
+class CephPool:
+    name: str
+    role: str  # what the storage side made it for: images, volumes, backup, vms, ...
+    device_class: str  # hdd, ssd, ...; may be empty
+
+
+@dataclass(frozen=True)
+class CephClient:
+    user: str  # the cephx id without "client.", as OpenStack configuration names it (rbd_user)
+    key: str = field(repr=False)  # base64 cephx secret, as `ceph auth get-key` prints it
+    pools: tuple[CephPool, ...]
+
+    def pool(self, role: str) -> CephPool | None:
+        """The first pool of this role, in the storage side's order."""
+        return next((pool for pool in self.pools if pool.role == role), None)
+
+
+@dataclass(frozen=True)
+class CephExchange:
+    mon_hosts: tuple[str, ...]  # "ip:port", IPv6 as "[ip]:port"
+    glance: CephClient
+    cinder: CephClient
+
+    @property
+    def images_pool(self) -> CephPool:
+        return _required_pool(self.glance, "images")
+
+    @property
+    def volumes_pool(self) -> CephPool:
+        return _required_pool(self.cinder, "volumes")
+
+
+@dataclass(frozen=True)
+class NamespaceObject:
+    """A ConfigMap or Secret the operator keeps in the deployment's namespace, with string data."""
+
+    kind: str  # "ConfigMap" or "Secret"
+    name: str
+    data: Mapping[str, str] = field(repr=False, hash=False)
+
+
+def _required_pool(client: CephClient, role: str) -> CephPool:
+    pool = client.pool(role)
+    if pool is None:  # parse_ceph_keys checks it; only a hand-built exchange gets here
+        raise OperatorError(f"Ceph client {client.user} has no {role} pool")
+    return pool
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parsing the storage side's Secret
+
+
+def parse_ceph_keys(data: Mapping[str, str], source: str) -> CephExchange:
+    """The exchange from a Secret's decoded data. `source` ("<namespace>/<name>") names the Secret in errors,
+    which also name the data key at fault but never quote a value. Keys other than mon_endpoints, glance and
+    cinder (client.admin, nova, manila, rgw_*) are ignored."""
+    glance = _client(data, GLANCE, source)
+    cinder = _client(data, CINDER, source)
+    for client, service, role in ((glance, GLANCE, "images"), (cinder, CINDER, "volumes")):
+        if client.pool(role) is None:
+            raise OperatorError(f"Secret {source}: key {service!r} lists no pool with role {role!r}")
+    return CephExchange(mon_hosts=_mon_hosts(_value(data, MON_ENDPOINTS, source), source),
+                        glance=glance, cinder=cinder)
+
+
+def _value(data: Mapping[str, str], key: str, source: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise OperatorError(f"Secret {source}: key {key!r} is missing or empty")
+    return value
+
+
+def _mon_hosts(text: str, source: str) -> tuple[str, ...]:
+    hosts = []
+    for number, item in enumerate(text.strip().split(","), 1):
+        host = _mon_host(item.strip())
+        if host is None:
+            raise OperatorError(f"Secret {source}: key {MON_ENDPOINTS!r}: endpoint {number} is not <ip>:<port>")
+        hosts.append(host)
+    return tuple(hosts)
+
+
+def _mon_host(item: str) -> str | None:
+    address, sep, port = item.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    bracketed = address.startswith("[") and address.endswith("]")
+    try:
+        ip = ipaddress.ip_address(address[1:-1] if bracketed else address)
+    except ValueError:
+        return None
+    if ip.version == 6 and not bracketed:
+        return None
+    return f"[{ip}]:{int(port)}" if ip.version == 6 else f"{ip}:{int(port)}"
+
+
+def _client(data: Mapping[str, str], service: str, source: str) -> CephClient:
+    """One service entry: Pelagia's "client.<user>;<key>\\n;<pool>:<role>:<class>;..." or the JSON form
+    {"client_name": "client.<user>", "key": ..., "pools": ["<pool>:<role>:<class>", ...]}."""
+    text = _value(data, service, source)
+    where = f"Secret {source}: key {service!r}"
+    if text.lstrip().startswith("{"):
+        name, key, pools = _json_entry(text, where)
+    else:
+        parts = text.split(";")
+        if len(parts) < 2:
+            raise OperatorError(f"{where}: not client.<name>;<key>[;<pool>:<role>:<device class>...]")
+        name, key, pools = parts[0], parts[1], parts[2:]
+    name, key = name.strip(), key.strip()
+    if not name.startswith("client.") or not _NAME.fullmatch(name[len("client."):]):
+        raise OperatorError(f"{where}: the client name is not client.<name>")
+    if not _valid_key(key):
+        raise OperatorError(f"{where}: the client key is not a base64 cephx key")
+    parsed = tuple(_pool(item.strip(), number, where) for number, item in enumerate(pools, 1) if item.strip())
+    return CephClient(user=name[len("client."):], key=key, pools=parsed)
+
+
+def _json_entry(text: str, where: str) -> tuple[str, str, list[str]]:
+    try:
+        entry: dict[str, Any] = json.loads(text)  # an object: the text starts with "{"
+    except ValueError:
+        raise OperatorError(f"{where}: not valid JSON") from None  # the message would quote the text
+    name, key, pools = entry.get("client_name"), entry.get("key"), entry.get("pools", [])
+    if not isinstance(name, str) or not isinstance(key, str):
+        raise OperatorError(f"{where}: client_name and key must be strings")
+    if not isinstance(pools, list) or not all(isinstance(pool, str) for pool in pools):
+        raise OperatorError(f"{where}: pools must be a list of strings")
+    client_id = entry.get("client_id")
+    if client_id is not None and f"client.{client_id}" != name:
+        raise OperatorError(f"{where}: client_id does not match client_name")
+    return name, key, pools
+
+
+def _valid_key(key: str) -> bool:
+    if not _KEY.fullmatch(key):
+        return False
+    try:
+        return len(base64.b64decode(key, validate=True)) > 0
+    except binascii.Error:
+        return False
+
+
+def _pool(item: str, number: int, where: str) -> CephPool:
+    parts = item.split(":")
+    if (len(parts) != 3 or not _NAME.fullmatch(parts[0]) or not _ROLE.fullmatch(parts[1])
+            or not _DEVICE_CLASS.fullmatch(parts[2])):
+        raise OperatorError(f"{where}: pool {number} is not <pool>:<role>:<device class>")
+    return CephPool(name=parts[0], role=parts[1], device_class=parts[2])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the deployment's namespace and the templates get
+
+
+def ceph_conf(exchange: CephExchange) -> str:
+    """The ceph.conf every Ceph-using pod mounts (nova and libvirt as a template they copy)."""
+    return f"[global]\nmon_host = {','.join(exchange.mon_hosts)}\n"
+
+
+def namespace_objects(exchange: CephExchange) -> list[NamespaceObject]:
+    """What the charts mount from the namespace, under the names they mount, each key `key` holding the bare
+    cephx key as the charts' keyring-placement init containers expect. The cinder key for nova and libvirt is not
+    here: it goes in their values (conf.ceph.cinder.keyring), since without that value both charts mount
+    pvc-ceph-client-key as an admin key to create the client themselves."""
+    return [
+        NamespaceObject("ConfigMap", CONFIGMAP, {"ceph.conf": ceph_conf(exchange)}),
+        NamespaceObject("Secret", GLANCE_KEYRING_SECRET, {"key": exchange.glance.key}),
+        NamespaceObject("Secret", CINDER_KEYRING_SECRET, {"key": exchange.cinder.key}),
+    ]
+
+
+def _rendered(exchange: CephExchange) -> dict[str, Any]:
+    """Everything rendered from the exchange, objects and template facts, except the digest itself."""
+    return {
+        "objects": [{"kind": o.kind, "name": o.name, "data": dict(o.data)} for o in namespace_objects(exchange)],
+        "configmap": CONFIGMAP,
+        "secret_uuid": LIBVIRT_SECRET_UUID,
+        "annotation": DIGEST_ANNOTATION,
+        "glance": {"user": exchange.glance.user, "pool": exchange.images_pool.name,
+                   "keyring_secret": GLANCE_KEYRING_SECRET},
+        "cinder": {"user": exchange.cinder.user, "pool": exchange.volumes_pool.name,
+                   "keyring_secret": CINDER_KEYRING_SECRET, "key": exchange.cinder.key},
+    }
+
+
+def exchange_digest(exchange: CephExchange) -> str:
+    """Digest of everything rendered from the exchange: it changes exactly when an object or a value the charts
+    read changes (not, say, when the storage side adds a pool no chart is configured with)."""
+    canonical = json.dumps(_rendered(exchange), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+def template_facts(exchange: CephExchange) -> dict[str, Any]:
+    """The `ceph` fact of the templates of the charts that use the exchange."""
+    facts = _rendered(exchange)
+    del facts["objects"]
+    return {**facts, "digest": exchange_digest(exchange)}
+
+
+def consumers(features: Mapping[str, Any]) -> frozenset[str]:
+    """Charts that read the exchange under these (defaulted) features: glance with its rbd store; cinder with its
+    rbd backend, and with it nova and libvirt, which attach its volumes."""
+    if not features.get("ceph", {}).get("enabled"):
+        return frozenset()
+    charts = set()
+    if features["glance"]["backend"] == "rbd":
+        charts.add("glance")
+    if features["cinder"]["backend"] == "rbd":
+        charts |= {"cinder", "nova", "libvirt"}
+    return frozenset(charts)
+
+
+def keys_source(features: Mapping[str, Any]) -> str:
+    """The storage side's Secret under these (defaulted) features, as <namespace>/<name>."""
+    secret = features["ceph"]["keys_secret"]
+    return f"{secret['namespace']}/{secret['name']}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The namespace-local copy
+
+
+def to_secret_data(exchange: CephExchange) -> dict[str, str]:
+    """The exchange as the data of a Secret (the operator's copy in the deployment's namespace), in the JSON form
+    parse_ceph_keys reads: from_secret_data(to_secret_data(x)) == x."""
+    def entry(client: CephClient) -> str:
+        return json.dumps({"client_name": f"client.{client.user}", "key": client.key,
+                           "pools": [f"{p.name}:{p.role}:{p.device_class}" for p in client.pools]},
+                          sort_keys=True)
+
+    return {MON_ENDPOINTS: ",".join(exchange.mon_hosts), GLANCE: entry(exchange.glance),
+            CINDER: entry(exchange.cinder)}
+
+
+def from_secret_data(data: Mapping[str, str], source: str) -> CephExchange:
+    """The exchange back from to_secret_data's Secret data (`source` names that Secret in errors)."""
+    return parse_ceph_keys(data, source)
+
+
+def placeholder_exchange() -> CephExchange:
+    """A stand-in for offline rendering: shows where each Ceph value lands without knowing any key."""
+    def client(user: str, role: str) -> CephClient:
+        return CephClient(user=user, key=f"<ceph-{user}-key>", pools=(CephPool(f"<{role}-pool>", role, ""),))
+
+    return CephExchange(mon_hosts=("<mon-endpoints>",), glance=client(GLANCE, "images"),
+                        cinder=client(CINDER, "volumes"))

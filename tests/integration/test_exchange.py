@@ -1,0 +1,135 @@
+"""End to end, what the secrets process takes from Secrets others write: the storage side's Ceph keys, copied into
+the deployment's namespace in the charts' form (a change re-renders exactly their four users), and the public
+endpoints' certificate, checked against the routed host names. Each test has a deployment of its own."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from .conftest import DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal, wait_for
+
+CEPH_USERS = {"openstack-glance", "openstack-cinder", "openstack-nova", "openstack-libvirt"}
+
+
+def _key(seed: str) -> str:
+    return base64.b64encode(seed.encode().ljust(40, b"0")).decode()
+
+
+def _pelagia(monitors: str) -> dict[str, str]:
+    """The storage side's Secret as Pelagia publishes it (docs/resource.md, features.ceph)."""
+    return {"client.admin": _key("admin"), "mon_endpoints": monitors,
+            "glance": f"client.glance;{_key('glance')}\n;images-hdd:images:hdd",
+            "cinder": f"client.cinder;{_key('cinder')}\n;volumes-hdd:volumes:hdd;images-hdd:images:hdd",
+            "nova": f"client.nova;{_key('nova')}\n;vms-hdd:vms:hdd"}
+
+
+def _apply_secret(kubectl: Kubectl, namespace: str, name: str, data: dict[str, str], kind: str = "Opaque") -> None:
+    body = {"apiVersion": "v1", "kind": "Secret", "type": kind, "metadata": {"name": name, "namespace": namespace},
+            "stringData": data}
+    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(body))
+
+
+def _revisions(helm: Helm, namespace: str) -> dict[str, int]:
+    return {name: int(r["revision"]) for name, r in helm.releases(namespace).items()}
+
+
+def test_changed_ceph_keys_re_render_exactly_glance_cinder_nova_and_libvirt(
+        namespace: str, debug_operators: Operators, kubectl: Kubectl, helm: Helm) -> None:
+    operators = debug_operators
+    manifest = minimal("osh-ceph")
+    manifest["spec"]["preset"] = "compute"
+    manifest["spec"].setdefault("features", {}).update({
+        "glance": {"backend": "rbd"}, "cinder": {"backend": "rbd"},
+        "ceph": {"enabled": True, "keys_secret": {"namespace": namespace, "name": "ceph-keys"}}})
+    deployment = Deployment(kubectl, namespace, manifest)
+    deployment.apply()
+    # Nothing to render from before the storage side publishes its keys: the osdpl says what it waits for.
+    wait_for("waiting for the Ceph keys", lambda: deployment.condition("Progressing").get("reason") ==
+             "WaitingForCephKeys", operators)
+    assert "ceph-keys" in deployment.condition("Progressing")["message"]
+    _apply_secret(kubectl, namespace, "ceph-keys", _pelagia("10.0.0.1:6789,10.0.0.2:6789"))
+    wait_for("Ready", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+             describe=lambda: deployment.get().get("status", {}).get("conditions"))
+    # What the charts mount, in their form; the admin key is never copied.
+    conf = kubectl.json("-n", namespace, "get", "configmap", "ceph-etc")["data"]["ceph.conf"]
+    assert "10.0.0.1:6789" in conf
+    keyring = kubectl.json("-n", namespace, "get", "secret", "images-rbd-keyring")["data"]["key"]
+    assert base64.b64decode(keyring).decode() == _key("glance")
+    copies = json.dumps([o for o in kubectl.json("-n", namespace, "get", "secrets,configmaps")["items"]
+                         if o["metadata"]["name"] != "ceph-keys"])  # the source lives here too, in this test
+    assert _key("admin") not in copies and base64.b64encode(_key("admin").encode()).decode() not in copies
+    before = _revisions(helm, namespace)
+    assert CEPH_USERS <= set(before)
+
+    _apply_secret(kubectl, namespace, "ceph-keys", _pelagia("10.0.0.1:6789,10.0.0.3:6789"))
+    wait_for("the new monitors copied", lambda: "10.0.0.3:6789" in kubectl.json(
+        "-n", namespace, "get", "configmap", "ceph-etc")["data"]["ceph.conf"], operators)
+    wait_for("Ready with the new keys", lambda: deployment.ready_at_generation() and all(
+        _revisions(helm, namespace)[r] == before[r] + 1 for r in CEPH_USERS), operators, timeout=300)
+    after = _revisions(helm, namespace)
+    assert {r for r in after if after[r] != before[r]} == CEPH_USERS
+    # A broken source is a condition naming the key, and the copy in use stays.
+    _apply_secret(kubectl, namespace, "ceph-keys", {**_pelagia("10.0.0.1:6789"), "cinder": "client.cinder;"})
+    degraded = wait_for("Degraded CephKeysInvalid", lambda: deployment.condition("Degraded").get("reason") ==
+                        "CephKeysInvalid" and deployment.condition("Degraded"), operators)
+    assert "cinder" in degraded["message"] and _key("cinder") not in degraded["message"]
+    assert _revisions(helm, namespace) == after
+    # No key in any log line (DEBUG), Event, status or HelmBundle.
+    texts = {"logs": operators.log_text(full=True),
+             "events": kubectl.run("-n", namespace, "get", "events", "-o", "json").stdout,
+             "osdpl": json.dumps(deployment.get()),
+             "bundles": kubectl.run("-n", namespace, "get", "helmbundles", "-o", "json").stdout}
+    keys = {_key(name) for name in ("admin", "glance", "cinder", "nova")}
+    assert not {where for where, text in texts.items() for key in keys if key in text}
+
+
+def _certificate(hosts: list[str], days: int) -> dict[str, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return {"tls.crt": cert.public_bytes(serialization.Encoding.PEM).decode(),
+            "tls.key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode()}
+
+
+def _certificate_status(deployment: Deployment) -> dict[str, Any]:
+    found: dict[str, Any] = (deployment.get().get("status") or {}).get("certificate") or {}
+    return found
+
+
+def test_the_public_certificate_is_checked_against_the_routed_host_names(
+        namespace: str, operators: Operators, kubectl: Kubectl) -> None:
+    manifest = minimal("osh-tls")
+    manifest["spec"].setdefault("features", {})["ssl"] = {
+        "public_endpoints": {"enabled": True, "secret_name": "public-tls"}}
+    deployment = Deployment(kubectl, namespace, manifest)
+    # A certificate for only some of the public host names: Degraded, naming the others.
+    _apply_secret(kubectl, namespace, "public-tls", _certificate(["keystone.cloud.example.com"], 365),
+                  "kubernetes.io/tls")
+    deployment.apply()
+    degraded = wait_for("Degraded CertificateInvalid", lambda: deployment.condition("Degraded").get("reason") ==
+                        "CertificateInvalid" and deployment.condition("Degraded"), operators,
+                        timeout=DEPLOY_TIMEOUT)
+    assert "glance.cloud.example.com" in degraded["message"] and "public-tls" in degraded["message"]
+    # A wildcard certificate that expires in a week: no longer Degraded, but reported.
+    _apply_secret(kubectl, namespace, "public-tls", _certificate(["*.cloud.example.com"], 7), "kubernetes.io/tls")
+    wait_for("the certificate expiring", lambda: _certificate_status(deployment).get("state") == "Expiring",
+             operators)
+    wait_for("Ready", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT)
+    assert deployment.condition("Degraded")["status"] == "False"
+    assert "expires" in _certificate_status(deployment)["message"]
+    events = kubectl.json("-n", namespace, "get", "events", "--field-selector", "reason=PublicCertificateExpiring")
+    assert events["items"]

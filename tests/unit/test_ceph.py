@@ -1,0 +1,226 @@
+"""The Ceph exchange: parsing the storage side's Secret, the objects and facts derived from it, the local copy."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Callable
+
+import pytest
+
+from openstack_operator.core.ceph import (CINDER_KEYRING_SECRET, CONFIGMAP, GLANCE_KEYRING_SECRET,
+                                          LIBVIRT_SECRET_UUID, CephExchange, NamespaceObject, consumers,
+                                          exchange_digest, from_secret_data, namespace_objects, parse_ceph_keys,
+                                          placeholder_exchange, template_facts, to_secret_data)
+from openstack_operator.core.errors import OperatorError
+
+SOURCE = "openstack-ceph-shared/openstack-ceph-keys"
+ADMIN_KEY = base64.b64encode(b"admin-secret-bytes-0123456789").decode()
+GLANCE_KEY = base64.b64encode(b"glance-secret-bytes-012345678").decode()
+CINDER_KEY = base64.b64encode(b"cinder-secret-bytes-012345678").decode()
+NOVA_KEY = base64.b64encode(b"nova-secret-bytes-0123456789a").decode()
+SECRETS = (ADMIN_KEY, GLANCE_KEY, CINDER_KEY, NOVA_KEY)
+
+
+def pelagia_data() -> dict[str, str]:
+    """A Secret as Pelagia writes it (decoded): a newline after each key, pools per service."""
+    return {
+        "client.admin": ADMIN_KEY,
+        "mon_endpoints": "10.0.0.1:6789,10.0.0.2:6789,10.0.0.3:6789",
+        "glance": f"client.glance;{GLANCE_KEY}\n;images-hdd:images:hdd",
+        "cinder": f"client.cinder;{CINDER_KEY}\n;volumes-hdd:volumes:hdd;images-hdd:images:hdd;backup-hdd:backup:hdd",
+        "nova": f"client.nova;{NOVA_KEY}\n;vms-hdd:vms:hdd;volumes-hdd:volumes:hdd;images-hdd:images:hdd",
+        "rgw_internal": "https://rook-ceph-rgw.rook-ceph.svc:8443/",
+    }
+
+
+def test_pelagia_secret_parses() -> None:
+    exchange = parse_ceph_keys(pelagia_data(), SOURCE)
+    assert exchange.mon_hosts == ("10.0.0.1:6789", "10.0.0.2:6789", "10.0.0.3:6789")
+    assert (exchange.glance.user, exchange.glance.key) == ("glance", GLANCE_KEY)
+    assert (exchange.cinder.user, exchange.cinder.key) == ("cinder", CINDER_KEY)
+    assert exchange.images_pool.name == "images-hdd"
+    assert exchange.volumes_pool.name == "volumes-hdd"
+    assert [p.role for p in exchange.cinder.pools] == ["volumes", "images", "backup"]
+
+
+def test_json_entries_parse_like_the_legacy_form() -> None:
+    data = pelagia_data()
+    data["glance"] = json.dumps({"client_id": "glance", "client_name": "client.glance", "key": GLANCE_KEY,
+                                 "pools": ["images-hdd:images:hdd"]})
+    data["cinder"] = json.dumps({"client_name": "client.cinder", "key": CINDER_KEY,
+                                 "pools": ["volumes-hdd:volumes:hdd", "images-hdd:images:hdd",
+                                           "backup-hdd:backup:hdd"]})
+    assert parse_ceph_keys(data, SOURCE) == parse_ceph_keys(pelagia_data(), SOURCE)
+
+
+def test_the_client_name_gives_the_user_and_ipv6_monitors_keep_brackets() -> None:
+    data = pelagia_data()
+    data["cinder"] = f"client.cinder-az1;{CINDER_KEY};volumes-ssd:volumes:ssd"
+    data["mon_endpoints"] = "[fd00::1]:3300, 10.0.0.2:6789"
+    exchange = parse_ceph_keys(data, SOURCE)
+    assert exchange.cinder.user == "cinder-az1"
+    assert exchange.mon_hosts == ("[fd00::1]:3300", "10.0.0.2:6789")
+
+
+def test_several_pools_of_a_role_use_the_first_listed() -> None:
+    data = pelagia_data()
+    data["cinder"] = f"client.cinder;{CINDER_KEY}\n;volumes-ssd:volumes:ssd;volumes-hdd:volumes:hdd"
+    assert parse_ceph_keys(data, SOURCE).volumes_pool.name == "volumes-ssd"
+
+
+def _without(key: str) -> Callable[[dict[str, str]], None]:
+    def edit(data: dict[str, str]) -> None:
+        del data[key]
+    return edit
+
+
+def _setting(key: str, value: str) -> Callable[[dict[str, str]], None]:
+    return lambda data: data.__setitem__(key, value)
+
+
+BAD = [
+    ("no-monitors", _without("mon_endpoints"), "key 'mon_endpoints' is missing or empty"),
+    ("empty-monitors", _setting("mon_endpoints", " "), "key 'mon_endpoints' is missing or empty"),
+    ("monitor-without-port", _setting("mon_endpoints", "10.0.0.1:6789,10.0.0.2"),
+     "key 'mon_endpoints': endpoint 2 is not <ip>:<port>"),
+    ("monitor-by-name", _setting("mon_endpoints", "a=10.0.0.1:6789"), "key 'mon_endpoints': endpoint 1"),
+    ("monitor-port-range", _setting("mon_endpoints", "10.0.0.1:70000"), "key 'mon_endpoints': endpoint 1"),
+    ("ipv6-unbracketed", _setting("mon_endpoints", "fd00::1:6789"), "key 'mon_endpoints': endpoint 1"),
+    ("no-glance", _without("glance"), "key 'glance' is missing or empty"),
+    ("no-cinder", _without("cinder"), "key 'cinder' is missing or empty"),
+    ("no-separator", _setting("glance", GLANCE_KEY), "key 'glance': not client.<name>;<key>"),
+    ("bad-client-name", _setting("glance", f"glance;{GLANCE_KEY};images:images:hdd"),
+     "key 'glance': the client name is not client.<name>"),
+    ("shell-in-client-name", _setting("cinder", f"client.$(reboot);{CINDER_KEY};v:volumes:hdd"),
+     "key 'cinder': the client name is not client.<name>"),
+    ("key-not-base64", _setting("cinder", f"client.cinder;{CINDER_KEY[:-4]}$(id);v:volumes:hdd"),
+     "key 'cinder': the client key is not a base64 cephx key"),
+    ("key-bad-padding", _setting("cinder", f"client.cinder;{CINDER_KEY[:-1]};v:volumes:hdd"),
+     "key 'cinder': the client key is not a base64 cephx key"),
+    ("bad-pool", _setting("cinder", f"client.cinder;{CINDER_KEY};volumes-hdd:volumes"),
+     "key 'cinder': pool 1 is not <pool>:<role>:<device class>"),
+    ("no-images-pool", _setting("glance", f"client.glance;{GLANCE_KEY};vms:vms:hdd"),
+     "key 'glance' lists no pool with role 'images'"),
+    ("no-volumes-pool", _setting("cinder", f"client.cinder;{CINDER_KEY}\n"),
+     "key 'cinder' lists no pool with role 'volumes'"),
+    ("json-no-name", _setting("glance", json.dumps({"key": GLANCE_KEY, "pools": ["i:images:hdd"]})),
+     "key 'glance': client_name and key must be strings"),
+    ("json-broken", _setting("glance", '{"key": "' + GLANCE_KEY), "key 'glance': not valid JSON"),
+    ("json-key-type", _setting("glance", json.dumps({"client_name": "client.glance", "key": 1})),
+     "key 'glance': client_name and key must be strings"),
+    ("json-pools-type", _setting("glance", json.dumps({"client_name": "client.glance", "key": GLANCE_KEY,
+                                                       "pools": "images:images:hdd"})),
+     "key 'glance': pools must be a list of strings"),
+    ("json-client-id", _setting("glance", json.dumps({"client_id": "nova", "client_name": "client.glance",
+                                                      "key": GLANCE_KEY, "pools": ["i:images:hdd"]})),
+     "key 'glance': client_id does not match client_name"),
+]
+
+
+@pytest.mark.parametrize("edit, expected", [(edit, expected) for _, edit, expected in BAD],
+                         ids=[name for name, _, _ in BAD])
+def test_bad_secrets_name_the_secret_and_key_and_quote_no_key(edit: Callable[[dict[str, str]], None],
+                                                              expected: str) -> None:
+    data = pelagia_data()
+    edit(data)
+    with pytest.raises(OperatorError) as caught:
+        parse_ceph_keys(data, SOURCE)
+    message = str(caught.value)
+    assert message.startswith(f"Secret {SOURCE}: ") and expected in message
+    assert not any(secret[:12] in message for secret in SECRETS)
+
+
+def test_unused_keys_are_not_read() -> None:
+    """The admin and nova keys and anything else the charts do not need may be anything: nothing reads them."""
+    data = pelagia_data()
+    data.update({"client.admin": "not a key", "nova": "garbage", "manila": "x"})
+    parse_ceph_keys(data, SOURCE)
+
+
+def test_secrets_do_not_show_keys() -> None:
+    exchange = parse_ceph_keys(pelagia_data(), SOURCE)
+    text = repr(exchange) + str(exchange) + repr(namespace_objects(exchange))
+    assert not any(secret in text for secret in SECRETS)
+
+
+def test_namespace_objects_are_what_the_charts_mount() -> None:
+    exchange = parse_ceph_keys(pelagia_data(), SOURCE)
+    assert namespace_objects(exchange) == [
+        NamespaceObject("ConfigMap", CONFIGMAP,
+                        {"ceph.conf": "[global]\nmon_host = 10.0.0.1:6789,10.0.0.2:6789,10.0.0.3:6789\n"}),
+        NamespaceObject("Secret", GLANCE_KEYRING_SECRET, {"key": GLANCE_KEY}),
+        NamespaceObject("Secret", CINDER_KEYRING_SECRET, {"key": CINDER_KEY}),
+    ]
+    assert not any(ADMIN_KEY in value or NOVA_KEY in value
+                   for obj in namespace_objects(exchange) for value in obj.data.values())
+
+
+def test_template_facts() -> None:
+    exchange = parse_ceph_keys(pelagia_data(), SOURCE)
+    facts = template_facts(exchange)
+    assert facts["glance"] == {"user": "glance", "pool": "images-hdd", "keyring_secret": GLANCE_KEYRING_SECRET}
+    assert facts["cinder"] == {"user": "cinder", "pool": "volumes-hdd", "keyring_secret": CINDER_KEYRING_SECRET,
+                               "key": CINDER_KEY}
+    assert facts["secret_uuid"] == LIBVIRT_SECRET_UUID and facts["configmap"] == CONFIGMAP
+    assert facts["digest"] == exchange_digest(exchange)
+
+
+def _digest(edit: Callable[[dict[str, str]], None]) -> str:
+    data = pelagia_data()
+    edit(data)
+    return exchange_digest(parse_ceph_keys(data, SOURCE))
+
+
+def test_digest_follows_what_is_rendered() -> None:
+    base = _digest(lambda data: None)
+    assert len(base) == 20 and base == _digest(lambda data: None)
+    changed = [
+        _setting("mon_endpoints", "10.0.0.1:6789,10.0.0.2:6789"),
+        _setting("glance", f"client.glance;{NOVA_KEY};images-hdd:images:hdd"),
+        _setting("glance", f"client.glance;{GLANCE_KEY};images-ssd:images:ssd"),
+        _setting("cinder", f"client.cinder;{NOVA_KEY};volumes-hdd:volumes:hdd"),
+        _setting("cinder", f"client.cinder2;{CINDER_KEY};volumes-hdd:volumes:hdd"),
+    ]
+    digests = [_digest(edit) for edit in changed]
+    assert base not in digests and len(set(digests)) == len(digests)
+    # What no chart reads leaves it alone: no pod restarts for it.
+    unchanged = [
+        _setting("client.admin", NOVA_KEY),
+        _setting("nova", f"client.nova;{ADMIN_KEY}\n;vms-ssd:vms:ssd"),
+        _setting("cinder", f"client.cinder;{CINDER_KEY};volumes-hdd:volumes:hdd;backup-ssd:backup:ssd"),
+    ]
+    assert {_digest(edit) for edit in unchanged} == {base}
+
+
+def test_local_copy_round_trips() -> None:
+    exchange = parse_ceph_keys(pelagia_data(), SOURCE)
+    data = to_secret_data(exchange)
+    assert set(data) == {"mon_endpoints", "glance", "cinder"}
+    assert ADMIN_KEY not in "".join(data.values()) and NOVA_KEY not in "".join(data.values())
+    back = from_secret_data(data, "openstack/osh-ceph-keys")
+    assert back == exchange and exchange_digest(back) == exchange_digest(exchange)
+    assert to_secret_data(back) == data
+
+
+def test_local_copy_errors_name_the_copy() -> None:
+    data = to_secret_data(parse_ceph_keys(pelagia_data(), SOURCE))
+    del data["cinder"]
+    with pytest.raises(OperatorError, match="^Secret openstack/osh-ceph-keys: key 'cinder'"):
+        from_secret_data(data, "openstack/osh-ceph-keys")
+
+
+@pytest.mark.parametrize("ceph, glance, cinder, expected", [
+    (False, "rbd", "rbd", set()),
+    (True, "rbd", "rbd", {"glance", "cinder", "nova", "libvirt"}),
+    (True, "pvc", "rbd", {"cinder", "nova", "libvirt"}),
+    (True, "rbd", "lvm", {"glance"}),
+])
+def test_consumers(ceph: bool, glance: str, cinder: str, expected: set[str]) -> None:
+    features = {"ceph": {"enabled": ceph}, "glance": {"backend": glance}, "cinder": {"backend": cinder}}
+    assert consumers(features) == expected
+
+
+def test_placeholder_exchange_renders_facts() -> None:
+    exchange: CephExchange = placeholder_exchange()
+    assert template_facts(exchange)["cinder"]["key"] == "<ceph-cinder-key>"
