@@ -137,9 +137,11 @@ def test_a_hundred_reconciles_and_three_restarts_change_no_credential(
     since = time.time()
     start = deployment.get()["metadata"]["generation"]
     for i in range(100):  # a spec change that renders the same values: a full reconcile of each process, each time
-        deployment.merge_patch({"spec": {"draft": False} if i % 2 == 0 else {"draft": None}})
-        wait_for(f"generation {start + i + 1} reconciled", lambda: deployment.get()["status"].get(
-            "observedGeneration") == start + i + 1, operators, timeout=60)
+        deployment.merge_patch({"spec": {"common": {"openstack": {"values": {}}} if i % 2 == 0 else None}})
+        generation = start + i + 1
+        wait_for(f"generation {generation} reconciled", lambda: deployment.get()["status"].get(
+            "observedGeneration") == generation, operators, timeout=60,
+            describe=lambda: deployment.get()["metadata"]["generation"])
     for _ in range(3):
         operators.kill()
         operators.start()
