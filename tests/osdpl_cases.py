@@ -99,6 +99,8 @@ INVALID: list[tuple[str, Edit, str]] = [
     ("ceph-empty-secret-name", _set("spec.features.ceph", {"enabled": True, "keys_secret": {"name": ""}}),
      'spec.features.ceph.keys_secret.name: Invalid value: "": spec.features.ceph.keys_secret.name in body should '
      "be at least 1 chars long"),
+    ("ceph-gateway-without-ceph", _set("spec.features.ceph", {"object_gateway": {"enabled": True}}),
+     "spec.features.ceph: Invalid value: object_gateway.enabled needs ceph.enabled"),
     ("wrong-kind", _set("kind", "Deployment"),
      'kind: Unsupported value: "Deployment": supported values: "OpenStackDeployment"'),
 ]
@@ -144,7 +146,13 @@ VALID: list[tuple[str, Edit, dict[str, Any]]] = [
     ("ceph-defaults", _set("spec.features.ceph", {"enabled": True}),
      {"spec.features.ceph.keys_secret": {"namespace": "openstack-ceph-shared", "name": "openstack-ceph-keys"}}),
     ("ceph-off-by-default", lambda doc: None, {"spec.features.ceph": {"enabled": False, "keys_secret": {
-        "namespace": "openstack-ceph-shared", "name": "openstack-ceph-keys"}}}),
+        "namespace": "openstack-ceph-shared", "name": "openstack-ceph-keys"}, "object_gateway": {
+        "enabled": False, "credentials_secret": {"namespace": "openstack-ceph-shared",
+                                                 "name": "openstack-rgw-creds"}}}}),
+    # The object gateway's credentials go to Rockoon's Secret unless told otherwise.
+    ("ceph-gateway-defaults", _set("spec.features.ceph", {"enabled": True, "object_gateway": {"enabled": True}}),
+     {"spec.features.ceph.object_gateway.credentials_secret": {"namespace": "openstack-ceph-shared",
+                                                                "name": "openstack-rgw-creds"}}),
     ("null-values-object", _set("spec.services.compute.nova.values", None), {"spec.services.compute.nova": {}}),
     # Inside free-form values a null is kept: Helm then drops that key from the chart's defaults.
     ("null-inside-values", _set("spec.services.compute.nova.values", {"conf": {"nova": {"DEFAULT": {"debug": None}}},

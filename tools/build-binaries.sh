@@ -16,6 +16,14 @@ if [ -f "$bin/.complete" ]; then
   exit 0
 fi
 mkdir -p "$bin"
+# One build at a time per cache directory (a test run and `make demo` may start together): the second waits and
+# then finds the binaries built.
+exec 9>"$bin.lock"
+flock 9
+if [ -f "$bin/.complete" ]; then
+  echo "$bin"
+  exit 0
+fi
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local
 
 build() {  # build <wrapper module dir> <output name> <package> [ldflags]

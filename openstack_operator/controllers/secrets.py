@@ -12,6 +12,8 @@ only credentials whose digest matches, so it never uses a value this process did
   half-way (backup written, credentials Secret not, or no digests yet) is told apart: the two Secrets are equal.
 - Rotation on request, two-phase (core.rotation).
 - The finalizers come off when the osdpl is gone: the Secrets stay for a re-created osdpl of the same name.
+- The Ceph exchange both ways (core.ceph): the storage side's keys copied in, the object gateway's Keystone
+  credentials published out (withdrawn when the osdpl is deleted); and the public certificate checked.
 Nothing here logs or posts a credential: messages name credentials, never values.
 """
 
@@ -28,7 +30,8 @@ import pykube
 
 from openstack_operator.core.bundles import OSDPL_LABEL, SERVICE_LABEL
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.ceph import consumers, placeholder_exchange
+from openstack_operator.core.ceph import (consumers, deployed_gateway_credential, gateway_credentials,
+                                          gateway_secret, placeholder_exchange)
 from openstack_operator.core.certificates import ERROR, certificate_problems, public_hosts
 from openstack_operator.core.credentials import (Assessment, Stored, assess, digests, end_rotation,
                                                  required_credentials, rotation_names, start_rotation, with_missing)
@@ -38,10 +41,12 @@ from openstack_operator.core.helmwork import retry_delay
 from openstack_operator.core.manifest import load_osdpl
 from openstack_operator.core.model import DeploymentSpec
 from openstack_operator.core.render import Renderer
-from openstack_operator.core.rotation import DONE, RESTORE_ANNOTATION, ROLLING_OUT, next_step, rotate_annotation
+from openstack_operator.core.rotation import (DONE, RESTORE_ANNOTATION, ROLLING_OUT, next_step, rolled_out,
+                                              rotate_annotation)
 from openstack_operator.core.status import status_patch
 from openstack_operator.core.workqueue import WorkQueue
-from openstack_operator.kube.ceph import copy_ceph_keys
+from openstack_operator.kube.ceph import (copy_ceph_keys, publish_gateway_credentials, publisher_labels,
+                                          withdraw_gateway_credentials)
 from openstack_operator.kube.client import OpenStackDeployment, owner_reference
 from openstack_operator.kube.credentials import (SecretState, backup_secret_name, credentials_secret_name,
                                                  drop_keep_finalizer, read_secret, write_credentials)
@@ -100,7 +105,10 @@ class SecretsController:
             return None
         body: dict[str, Any] = found.obj
         if body["metadata"].get("deletionTimestamp"):
-            return None  # uninstalling needs no credential; the finalizers come off when the osdpl is gone
+            # Uninstalling needs no credential; the finalizers come off when the osdpl is gone. The gateway's
+            # login goes now: its user goes with the keystone release.
+            self._withdraw_gateway(body, None)
+            return None
         claim = namespace_claim(namespace)
         if claim is None or (claim.obj.get("spec") or {}).get("holderIdentity") != name:
             return None  # the osdpl process claims the namespace first; a second osdpl gets no credentials
@@ -160,30 +168,57 @@ class SecretsController:
         self._report(body, status, report)
         for reason, message in events:
             post_event(body, "Normal", reason, message)
-        resync = self._exchange(body, osdpl.spec, stored)
+        deployed = rolled_out(body.get("status") or {}, body["metadata"]["generation"], revision)
+        resync = self._exchange(body, osdpl.spec, stored, deployed)
         self.refusals.pop(key, None)
         return resync
 
-    def _exchange(self, body: Mapping[str, Any], spec: DeploymentSpec, stored: Stored) -> float | None:
-        """The Ceph keys and the public certificate: both come from Secrets someone else writes, looked at again
-        every RESYNC_SECONDS (a GET each, rather than a watch of every Secret in the cluster). Returns when to look
-        again, None if neither is in use."""
+    def _exchange(self, body: Mapping[str, Any], spec: DeploymentSpec, stored: Stored,
+                  deployed: bool) -> float | None:
+        """The Ceph keys, the object gateway's credentials and the public certificate: they come from or go to
+        Secrets someone else writes or reads, looked at again every RESYNC_SECONDS (a GET each, rather than a watch
+        of every Secret in the cluster). `deployed`: every release is Ready with the current credentials. Returns
+        when to look again, None if none of them is in use."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         status = body.get("status") or {}
-        patch: dict[str, Any] = {}
-        ceph = None
+        reports: dict[str, dict[str, str] | None] = {"ceph": None, "object_gateway": None, "certificate": None}
         if consumers(spec.features):
-            ceph = copy_ceph_keys(namespace, name, spec.features, {OSDPL_LABEL: name}, owner_reference(body))
-        patch.update(status_patch({"ceph": status.get("ceph")}, {"ceph": ceph}))
-        certificate = self._certificate(body, spec, stored)
-        patch.update(status_patch({"certificate": status.get("certificate")}, {"certificate": certificate}))
-        for key, reason in (("ceph", "CephKeys"), ("certificate", "PublicCertificate")):
-            new = {"ceph": ceph, "certificate": certificate}[key]
-            if new and new.get("state") != (status.get(key) or {}).get("state") and new["state"] != "Ready":
+            reports["ceph"] = copy_ceph_keys(namespace, name, spec.features, {OSDPL_LABEL: name},
+                                             owner_reference(body))
+        reports["object_gateway"] = self._publish_gateway(body, spec, stored, deployed)
+        reports["certificate"] = self._certificate(body, spec, stored)
+        patch = status_patch({key: status.get(key) for key in reports}, reports)
+        for key, reason in (("ceph", "CephKeys"), ("object_gateway", "GatewayCredentials"),
+                            ("certificate", "PublicCertificate")):
+            new = reports[key]
+            if new and new.get("state") != (status.get(key) or {}).get("state") and \
+                    new["state"] not in ("Ready", "Published"):
                 post_event(body, "Warning", f"{reason}{new['state']}", new["message"])
         if patch:
             patch_status(OpenStackDeployment, namespace, name, patch)
-        return RESYNC_SECONDS if (ceph or certificate) else None
+        return RESYNC_SECONDS if any(reports.values()) else None
+
+    def _publish_gateway(self, body: Mapping[str, Any], spec: DeploymentSpec, stored: Stored,
+                         deployed: bool) -> dict[str, str] | None:
+        """The object gateway's Keystone credentials, as the deployed keystone release created its user, in the
+        Secret features.ceph.object_gateway names; a Secret published elsewhere before is withdrawn."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        found = gateway_secret(spec.features)
+        target = f"{found[0]}/{found[1]}" if found else None
+        self._withdraw_gateway(body, target)
+        if target is None:
+            return None
+        credential = deployed_gateway_credential(stored, deployed)
+        data = gateway_credentials(spec, namespace, credential) if credential is not None else None
+        return publish_gateway_credentials(target, data, publisher_labels(namespace, name))
+
+    @staticmethod
+    def _withdraw_gateway(body: Mapping[str, Any], keep: str | None) -> None:
+        """Delete the gateway's published Secret the status records, unless it is `keep`."""
+        published = ((body.get("status") or {}).get("object_gateway") or {}).get("secret")
+        if published and published != keep:
+            withdraw_gateway_credentials(published, publisher_labels(body["metadata"]["namespace"],
+                                                                     body["metadata"]["name"]))
 
     def _certificate(self, body: Mapping[str, Any], spec: DeploymentSpec, stored: Stored) -> dict[str, str] | None:
         """The public endpoints' certificate checked against the host names the releases route."""

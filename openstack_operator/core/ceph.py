@@ -5,6 +5,10 @@ with the monitor endpoints and one cephx client per OpenStack service (docs/reso
 operator copies into the deployment's namespace only what the upstream OpenStack-Helm charts mount, under the
 names they mount by default, and gives the templates the users, pools and the libvirt secret UUID to configure.
 
+Back the other way, with features.ceph.object_gateway, goes what the storage side's object gateway (RGW) needs to
+validate OpenStack tokens: a Keystone user of its own, which the keystone release creates, published as facts in
+one Secret, by default openstack-ceph-shared/openstack-rgw-creds (Rockoon's names and keys).
+
 The admin key (`client.admin`) is never read: with these objects and values no chart needs it (the charts'
 storage-init and clean Jobs, the only admin-key users, are turned off by the templates). The `nova` client is not
 read either: a volume attaches with the Ceph identity cinder puts in the connection info (nova prefers it to its
@@ -22,11 +26,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from openstack_operator.core.credentials import Credential, Stored
 from openstack_operator.core.errors import OperatorError
+from openstack_operator.core.model import DeploymentSpec
 
 # Pelagia's and Rockoon's names for the shared namespace and the Secret.
 DEFAULT_KEYS_NAMESPACE = "openstack-ceph-shared"
 DEFAULT_KEYS_NAME = "openstack-ceph-keys"
+DEFAULT_GATEWAY_SECRET_NAME = "openstack-rgw-creds"
 
 # What the charts mount, by their default names (ceph_client.configmap, glance secrets.rbd, cinder
 # secrets.rbd.volume); the templates set them from here so the two cannot drift.
@@ -299,3 +306,83 @@ def placeholder_exchange() -> CephExchange:
 
     return CephExchange(mon_hosts=("<mon-endpoints>",), glance=client(GLANCE, "images"),
                         cinder=client(CINDER, "volumes"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Publishing back: the object gateway's Keystone user
+
+GATEWAY_CREDENTIAL = "ceph_rgw_keystone"  # catalog.yaml; declared by the keystone chart, whose bootstrap creates it
+# Where the user lives and what it holds. `admin`: what the gateway needs to validate any user's token (the
+# ceph-rgw chart's own ks-user gives its user the same). The default domain by the name the charts use for it.
+GATEWAY_DOMAIN = "default"
+GATEWAY_PROJECT = "service"
+GATEWAY_ROLE = "admin"
+GATEWAY_INTERFACE = "internal"
+# The keystone release's Secret with the user's password, mounted into its bootstrap Job only: the bootstrap
+# script itself is a ConfigMap (keystone-bin), no place for a password.
+GATEWAY_PASSWORD_SECRET = "keystone-ceph-rgw"
+GATEWAY_PASSWORD_DIR = "/etc/keystone-ceph-rgw"
+GATEWAY_PASSWORD_KEY = "password"
+
+# Keystone's internal endpoint as the charts build it from the keystone chart's endpoints.identity defaults (host
+# keystone-api, port 5000, path /v3, plain HTTP inside the cluster) and cluster_domain_suffix, which the templates
+# set to spec.internal_domain_name.
+KEYSTONE_INTERNAL_HOST = "keystone-api"
+KEYSTONE_INTERNAL_PORT = 5000
+
+
+def gateway_secret(features: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The Secret the gateway's credentials are published to under these (defaulted) features, as (namespace,
+    name); None when they are not published."""
+    ceph = features.get("ceph") or {}
+    gateway = ceph.get("object_gateway") or {}
+    if not (ceph.get("enabled") and gateway.get("enabled")):
+        return None
+    secret = gateway["credentials_secret"]
+    return secret["namespace"], secret["name"]
+
+
+def keystone_internal_url(namespace: str, internal_domain: str) -> str:
+    return f"http://{KEYSTONE_INTERNAL_HOST}.{namespace}.svc.{internal_domain}:{KEYSTONE_INTERNAL_PORT}/v3"
+
+
+def gateway_credentials(spec: DeploymentSpec, namespace: str, credential: Credential) -> dict[str, str]:
+    """The published Secret's string data: how the gateway reaches Keystone and logs in, plus the public DNS
+    domain. Facts only: the storage side decides what to make of them. `credential`: the deployment's
+    GATEWAY_CREDENTIAL as the deployed keystone release was rendered with it (a rotation's new user exists only
+    once that release's upgrade has run its bootstrap Job). Errors name the credential, never its value."""
+    for what, value in (("user name", credential.username), ("password", credential.password)):
+        if not value or not value.isprintable():  # an empty or multi-line value would publish a broken login
+            raise OperatorError(f"credential {GATEWAY_CREDENTIAL}: the {what} is empty or not printable")
+    return {
+        "auth_url": keystone_internal_url(namespace, spec.internal_domain_name),
+        "default_domain": GATEWAY_DOMAIN,
+        "interface": GATEWAY_INTERFACE,
+        "password": credential.password,
+        "project_domain_name": GATEWAY_DOMAIN,
+        "project_name": GATEWAY_PROJECT,
+        "public_domain": spec.public_domain_name,
+        "region_name": spec.region_name,
+        "user_domain_name": GATEWAY_DOMAIN,
+        "username": credential.username,
+    }
+
+
+def deployed_gateway_credential(stored: Stored, rolled_out: bool) -> Credential | None:
+    """The record of the gateway's user that the deployed keystone release has created, to publish: during a
+    rotation of its group the previous one (kept in Keystone until the rotation ends, while the new user exists
+    only once keystone's upgrade ran its bootstrap Job); otherwise the current one once every release is Ready
+    with the current credentials (`rolled_out`). None when neither is known to exist yet."""
+    if GATEWAY_CREDENTIAL in stored.previous:
+        return stored.previous[GATEWAY_CREDENTIAL]
+    return stored.current.get(GATEWAY_CREDENTIAL) if rolled_out else None
+
+
+def gateway_template_facts(features: Mapping[str, Any]) -> dict[str, str] | None:
+    """The `object_gateway` fact of the templates: what the keystone release creates the user with; None when
+    the credentials are not published, so that no value changes for a deployment without the gateway."""
+    if gateway_secret(features) is None:
+        return None
+    return {"credential": GATEWAY_CREDENTIAL, "domain": GATEWAY_DOMAIN, "project": GATEWAY_PROJECT,
+            "role": GATEWAY_ROLE, "password_secret": GATEWAY_PASSWORD_SECRET, "password_dir": GATEWAY_PASSWORD_DIR,
+            "password_key": GATEWAY_PASSWORD_KEY}

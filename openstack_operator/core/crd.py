@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.ceph import DEFAULT_KEYS_NAME, DEFAULT_KEYS_NAMESPACE
+from openstack_operator.core.ceph import DEFAULT_GATEWAY_SECRET_NAME, DEFAULT_KEYS_NAME, DEFAULT_KEYS_NAMESPACE
 
 GROUP = "openstack.osop.dev"
 VERSION = "v1alpha1"
@@ -273,8 +273,31 @@ def _ceph() -> Schema:
                 default={},
                 description="The Secret the storage side publishes (Pelagia's format, see docs/resource.md).",
             ),
+            # Opt-in: the gateway's user holds Keystone's admin role, and no such user should exist for a gateway
+            # that is not there.
+            "object_gateway": _obj(
+                {
+                    "enabled": _bool("Give the storage side's Ceph object gateway (RGW) a Keystone user to "
+                                     "validate OpenStack tokens with (admin role in the service project of the "
+                                     "default domain), and publish its credentials in credentials_secret."),
+                    "credentials_secret": _obj(
+                        {
+                            "namespace": _str("Namespace of the Secret.", default=DEFAULT_KEYS_NAMESPACE,
+                                              minLength=1),
+                            "name": _str("Name of the Secret.", default=DEFAULT_GATEWAY_SECRET_NAME, minLength=1),
+                        },
+                        default={},
+                        description="The Secret the operator writes the gateway's Keystone credentials to "
+                                    "(Rockoon's keys, see docs/resource.md).",
+                    ),
+                },
+                default={},
+            ),
         },
         default={},
+        # The credentials go to the storage side features.ceph connects: without it there is no one to read them.
+        rules=[{"rule": "!has(self.object_gateway) || !self.object_gateway.enabled || self.enabled",
+                "message": "object_gateway.enabled needs ceph.enabled"}],
     )
 
 
@@ -388,6 +411,10 @@ def osdpl_schema(catalog: Catalog) -> Schema:
             "ceph": _obj({"state": _str(enum=["Ready", "Waiting", "Invalid"]), "source": _str(), "message": _str(),
                           "digest": _str("Of everything rendered from the keys: a change re-renders their users.")},
                          description="The Ceph keys, as the secrets process copied them (never a key)."),
+            "object_gateway": _obj({"state": _str(enum=["Published", "Waiting", "Invalid"]), "secret": _str(),
+                                    "message": _str()},
+                                   description="The object gateway's Keystone credentials, as the secrets process "
+                                               "published them (never a credential)."),
             "certificate": _obj({"state": _str(enum=["Ready", "Expiring", "Invalid"]), "secret": _str(),
                                  "message": _str()},
                                 description="The public endpoints' certificate, as the secrets process checked it."),

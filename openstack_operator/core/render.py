@@ -148,6 +148,7 @@ class Renderer:
             "public_scheme": "https" if ssl["enabled"] else "http",
             "public_port": 443 if ssl["enabled"] else 80,
             "gateway": gateway_facts(spec, namespace),
+            "object_gateway": ceph_exchange.gateway_template_facts(spec.features),
         }
 
     def _render_chart(self, spec: DeploymentSpec, chart: Chart, facts: Mapping[str, Any],

@@ -1,13 +1,20 @@
 """features.ceph against the real charts: the pods that read the exchange need exactly the objects the operator
 copies into the namespace (core.ceph.namespace_objects), agree on the Ceph client and libvirt secret, and restart
-when the exchange changes."""
+when the exchange changes; with the object gateway, keystone's bootstrap Job creates the gateway's user and the
+published facts are the ones the chart itself uses."""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+from typing import Any
+
 import pytest
 
-from openstack_operator.core.ceph import (DIGEST_ANNOTATION, LIBVIRT_SECRET_UUID, exchange_digest,
-                                          namespace_objects)
+from openstack_operator.core.ceph import (DIGEST_ANNOTATION, GATEWAY_CREDENTIAL, GATEWAY_DOMAIN,
+                                          GATEWAY_PASSWORD_DIR, GATEWAY_PASSWORD_KEY, GATEWAY_PASSWORD_SECRET,
+                                          GATEWAY_PROJECT, GATEWAY_ROLE, LIBVIRT_SECRET_UUID, exchange_digest,
+                                          gateway_credentials, namespace_objects)
 
 from . import lib
 from .conftest import Deployment, Deployments, Rendered
@@ -107,3 +114,95 @@ def test_pods_that_read_the_exchange_carry_its_digest(ceph: Deployment) -> None:
     conforms(problems)
     assert {"Deployment/glance-api", "Deployment/cinder-volume", "DaemonSet/libvirt-libvirt-default"} <= set(readers)
     assert any(r.startswith("DaemonSet/nova-compute") for r in readers)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The object gateway's Keystone user (features.ceph.object_gateway)
+
+KEYSTONE = "openstack-keystone"
+
+
+def _commands(script: str) -> list[list[str]]:
+    """Each line of a shell script as its words: continuations joined, comments and blank lines dropped."""
+    lines = (shlex.split(line, comments=True) for line in script.replace("\\\n", " ").splitlines())
+    return [words for words in lines if words]
+
+
+def _bootstrap_script(deployment: Deployment) -> str:
+    return lib.config_file(_release(deployment, KEYSTONE).manifests, "ConfigMap", "keystone-bin", "bootstrap.sh")
+
+
+def _chart_default_script(deployment: Deployment) -> str:
+    return str(lib.chart_facts(_release(deployment, KEYSTONE).chart_tgz).defaults["bootstrap"]["script"])
+
+
+def _bootstrap_pod(manifests: list[lib.Manifest]) -> dict[str, Any]:
+    job = next(m for m in manifests if m.get("kind") == "Job" and m["metadata"]["name"] == "keystone-bootstrap")
+    pod: dict[str, Any] = job["spec"]["template"]["spec"]
+    return pod
+
+
+def test_the_bootstrap_job_creates_the_gateway_user(ceph: Deployment) -> None:
+    """The keystone chart's bootstrap Job (post-install and post-upgrade, as admin) keeps the chart's own commands
+    and creates the gateway's user, in the service project of the default domain, with the admin role."""
+    user = ceph.credentials[GATEWAY_CREDENTIAL]
+    script = _bootstrap_script(ceph)
+    commands = _commands(script)
+    problems = [f"the chart's default command {' '.join(c)!r} is gone" for c in _commands(_chart_default_script(ceph))
+                if c not in commands]
+    text = [" ".join(words) for words in commands]
+    expected = [
+        f"gateway_user={user.username}",
+        f"gateway_password=$(cat {GATEWAY_PASSWORD_DIR}/{GATEWAY_PASSWORD_KEY})",
+        f"--domain={GATEWAY_DOMAIN} {GATEWAY_PROJECT})",
+        f"openstack user create --or-show --enable -f value -c id --domain={GATEWAY_DOMAIN}",
+        f"openstack role add --user=${{gateway_user_id}} --project=${{gateway_project}} {GATEWAY_ROLE}",
+        "openstack token issue",
+        "openstack user set --enable --password=${gateway_password} ${gateway_user_id}",
+    ]
+    problems += [f"no command with {want!r}" for want in expected if not any(want in line for line in text)]
+    syntax = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True, timeout=30)
+    problems += [f"bash -n: {syntax.stderr.strip()}"] if syntax.returncode else []
+    conforms(problems)
+
+
+def test_the_gateway_password_reaches_the_bootstrap_job_only_through_a_secret(ceph: Deployment) -> None:
+    """The script is a ConfigMap (keystone-bin): the password is in the release's Secret the Job mounts, at the
+    path the script reads, and in no ConfigMap."""
+    password = ceph.credentials[GATEWAY_CREDENTIAL].password
+    manifests = _release(ceph, KEYSTONE).manifests
+    assert lib.config_file(manifests, "Secret", GATEWAY_PASSWORD_SECRET, GATEWAY_PASSWORD_KEY) == password
+    leaks = [lib.name_of(m) for m in manifests if m.get("kind") == "ConfigMap" and password in str(m.get("data"))]
+    assert not leaks, f"the gateway's password is in {leaks}"
+    pod = _bootstrap_pod(manifests)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = [(mount, volumes[mount["name"]]) for container in pod["containers"]
+              for mount in container.get("volumeMounts") or []
+              if (volumes[mount["name"]].get("secret") or {}).get("secretName") == GATEWAY_PASSWORD_SECRET]
+    assert [mount["mountPath"] for mount, _ in mounts] == [GATEWAY_PASSWORD_DIR]
+    assert [i["path"] for i in mounts[0][1]["secret"]["items"]] == [GATEWAY_PASSWORD_KEY]
+    # Only the bootstrap Job mounts it.
+    pods = [lib.name_of(m) for m in manifests if m.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job",
+                                                                   "CronJob", "Pod")
+            and GATEWAY_PASSWORD_SECRET in str(m)]
+    assert pods == ["Job/keystone-bootstrap"]
+
+
+def test_the_published_facts_are_the_charts_own(ceph: Deployment) -> None:
+    """auth_url, region, interface and domain as the chart gives them to its own admin (keystone-keystone-admin,
+    built from the chart's internal identity endpoint)."""
+    admin = {key: lib.config_file(_release(ceph, KEYSTONE).manifests, "Secret", "keystone-keystone-admin", key)
+             for key in ("OS_AUTH_URL", "OS_REGION_NAME", "OS_INTERFACE", "OS_USER_DOMAIN_NAME")}
+    data = gateway_credentials(ceph.osdpl.spec, ceph.osdpl.namespace, ceph.credentials[GATEWAY_CREDENTIAL])
+    assert (data["auth_url"], data["region_name"], data["interface"], data["user_domain_name"]) == (
+        admin["OS_AUTH_URL"], admin["OS_REGION_NAME"], admin["OS_INTERFACE"], admin["OS_USER_DOMAIN_NAME"])
+
+
+@pytest.mark.parametrize("name", ["minimal", "full", "all-features"])
+def test_without_the_gateway_the_chart_default_bootstrap_runs(deployments: Deployments, name: str) -> None:
+    deployment = deployments.get_ok(name)
+    manifests = _release(deployment, KEYSTONE).manifests
+    assert "bootstrap" not in _release(deployment, KEYSTONE).release.values
+    # The chart's wrapper (set -ex) around its default script
+    assert _commands(_bootstrap_script(deployment)) == [["set", "-ex"], *_commands(_chart_default_script(deployment))]
+    assert GATEWAY_PASSWORD_SECRET not in str(manifests)

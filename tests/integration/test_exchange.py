@@ -1,18 +1,27 @@
-"""End to end, what the secrets process takes from Secrets others write: the storage side's Ceph keys, copied into
-the deployment's namespace in the charts' form (a change re-renders exactly their four users), and the public
-endpoints' certificate, checked against the routed host names. Each test has a deployment of its own."""
+"""End to end, what the secrets process exchanges through Secrets with its neighbours: the storage side's Ceph keys,
+copied into the deployment's namespace in the charts' form (a change re-renders exactly their four users), the
+object gateway's Keystone credentials published back (the deployed user, through a rotation, withdrawn with the
+osdpl), and the public endpoints' certificate, checked against the routed host names. Each test has a deployment of
+its own."""
 
 from __future__ import annotations
 
 import base64
 import datetime
 import json
-from typing import Any
+import time
+import uuid
+from typing import Any, Iterator
+
+import pytest
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from openstack_operator.core.ceph import GATEWAY_CREDENTIAL
+from openstack_operator.core.rotation import rotate_annotation
 
 from .conftest import DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal, wait_for
 
@@ -89,6 +98,87 @@ def test_changed_ceph_keys_re_render_exactly_glance_cinder_nova_and_libvirt(
              "bundles": kubectl.run("-n", namespace, "get", "helmbundles", "-o", "json").stdout}
     keys = {_key(name) for name in ("admin", "glance", "cinder", "nova")}
     assert not {where for where, text in texts.items() for key in keys if key in text}
+
+
+@pytest.fixture
+def storage_namespace(kubectl: Kubectl) -> Iterator[str]:
+    """The storage side's namespace, where the gateway's credentials are published."""
+    name = f"t-storage-{uuid.uuid4().hex[:8]}"
+    kubectl.run("create", "namespace", name)
+    yield name
+    kubectl.run("delete", "namespace", name, "--wait=false")
+
+
+def _published(kubectl: Kubectl, namespace: str) -> dict[str, str] | None:
+    found = kubectl.run("-n", namespace, "get", "secret", "rgw-creds", "-o", "json", "--ignore-not-found").stdout
+    if not found.strip():
+        return None
+    return {k: base64.b64decode(v).decode() for k, v in (json.loads(found).get("data") or {}).items()}
+
+
+def _gateway_record(kubectl: Kubectl, namespace: str, osdpl: str) -> dict[str, str]:
+    data = kubectl.json("-n", namespace, "get", "secret", f"{osdpl}-credentials")["data"]
+    record: dict[str, str] = json.loads(base64.b64decode(data[GATEWAY_CREDENTIAL]))
+    return record
+
+
+def _rotation(deployment: Deployment) -> dict[str, Any]:
+    credentials = (deployment.get().get("status") or {}).get("credentials") or {}
+    found: dict[str, Any] = (credentials.get("rotations") or {}).get("service") or {}
+    return found
+
+
+def test_the_object_gateway_gets_the_deployed_keystone_user_through_a_rotation_until_the_osdpl_goes(
+        namespace: str, storage_namespace: str, operators: Operators, kubectl: Kubectl) -> None:
+    manifest = minimal("osh-rgw")
+    manifest["spec"].setdefault("features", {}).update({
+        "glance": {"backend": "rbd"},
+        "ceph": {"enabled": True, "keys_secret": {"namespace": storage_namespace, "name": "ceph-keys"},
+                 "object_gateway": {"enabled": True, "credentials_secret": {"namespace": storage_namespace,
+                                                                            "name": "rgw-creds"}}}})
+    _apply_secret(kubectl, storage_namespace, "ceph-keys", _pelagia("10.0.0.1:6789"))
+    deployment = Deployment(kubectl, namespace, manifest)
+    deployment.apply()
+    # Published once keystone has created the user: with the deployment Ready, not before.
+    wait_for("Ready", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT)
+    published = wait_for("published", lambda: _published(kubectl, storage_namespace), operators)
+    record = _gateway_record(kubectl, namespace, "osh-rgw")
+    assert (published["username"], published["password"]) == (record["username"], record["password"])
+    assert published["auth_url"] == f"http://keystone-api.{namespace}.svc.cluster.local:5000/v3"
+    assert published["project_name"] == "service" and published["interface"] == "internal"
+    gateway_status = deployment.get()["status"]["object_gateway"]
+    assert gateway_status["state"] == "Published" and record["password"] not in json.dumps(deployment.get())
+
+    # A rotation of the service users: the old user stays published while the releases move to the new one, and
+    # the new one is published when the rotation ends.
+    kubectl.run("-n", namespace, "annotate", "osdpl", "osh-rgw", f"{rotate_annotation('service')}=r-{time.time()}")
+    wait_for("the rotation rolling out", lambda: _rotation(deployment).get("phase") in ("RollingOut", "Done"),
+             operators)
+    deadline = time.monotonic() + DEPLOY_TIMEOUT
+    while _rotation(deployment).get("phase") == "RollingOut" and time.monotonic() < deadline:
+        assert _published(kubectl, storage_namespace) == published
+        time.sleep(1)
+    assert _rotation(deployment).get("phase") == "Done"
+    new = _gateway_record(kubectl, namespace, "osh-rgw")
+    assert new["username"].startswith("ceph_rgw_") and new["password"] != record["password"]
+    wait_for("the new user published", lambda: (_published(kubectl, storage_namespace) or {}).get("password") ==
+             new["password"], operators)
+    assert _published(kubectl, storage_namespace)["username"] == new["username"]  # type: ignore[index]
+
+    # A Secret of the same name that is not ours is never overwritten: reported instead.
+    foreign = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "rgw-creds", "namespace": storage_namespace},
+               "stringData": {"username": "someone-else"}}  # replaced whole: our labels go
+    kubectl.run("replace", "-f", "-", input=json.dumps(foreign))
+    wait_for("the foreign Secret reported", lambda: deployment.get()["status"]["object_gateway"]["state"] ==
+             "Invalid", operators)
+    assert _published(kubectl, storage_namespace) == {"username": "someone-else"}
+    kubectl.run("-n", storage_namespace, "delete", "secret", "rgw-creds")
+    wait_for("published again", lambda: _published(kubectl, storage_namespace), operators)
+
+    # Deleting the osdpl withdraws the credentials: its user goes with the keystone release.
+    kubectl.run("-n", namespace, "delete", "osdpl", "osh-rgw", "--wait=false")
+    wait_for("the credentials withdrawn", lambda: _published(kubectl, storage_namespace) is None, operators,
+             timeout=DEPLOY_TIMEOUT)
 
 
 def _certificate(hosts: list[str], days: int) -> dict[str, str]:
