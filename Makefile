@@ -43,15 +43,15 @@ bench-faults: ## fault soak: process kills, API server restarts, hand edits, del
 bench-health: ## workload health: ready-to-shown latency, status PATCHes, peak memory vs write-on-every-event
 	$(PY) bench/health_bench.py
 
-release-data: ## regenerate templates/releases/ from the OpenStack-Helm chart set in ../shared/openstack-helm
+release-data: ## regenerate openstack_operator/templates/releases/ from the OpenStack-Helm chart set in ../shared/openstack-helm
 	$(PY) tools/release_data.py
 
-crds: ## regenerate crds/ from templates/catalog.yaml
+crds: ## regenerate crds/ from openstack_operator/templates/catalog.yaml
 	$(PY) -m openstack_operator crds --output-dir crds
 
 lock: ## re-pin requirements.lock from requirements.in
 	@tmp=$$(mktemp -d) && python3 -m venv $$tmp && $$tmp/bin/pip install -q -r requirements.in && \
-	  $$tmp/bin/pip freeze --exclude-editable > requirements.lock && rm -rf $$tmp
+	  $$tmp/bin/pip freeze --all --exclude-editable | grep -v '^pip==' > requirements.lock && rm -rf $$tmp
 
 binaries: ## build the pinned kube-apiserver, etcd, kwok, helm, ... into the cache
 	tools/build-binaries.sh

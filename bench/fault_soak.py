@@ -28,7 +28,7 @@ the next one tried; three unsettled rounds in a row end the soak.
 
 Everything is local: a devcluster control plane (kwok nodes: pods do not run) in a temporary folder, the pinned chart
 set served on loopback, the operator processes as `python -m openstack_operator <process>` with short health grace,
-retry cap and resync (as the integration tests run them), from a copy of openstack_operator/ and templates/ taken at
+retry cap and resync (as the integration tests run them), from a copy of openstack_operator/ taken at
 the start, so that every restart runs the same code while the tree is edited. Logs stay in the temporary folder when
 an invariant broke (its path is printed), and are removed with it otherwise.
 Run: make bench-faults (ARGS="--faults 24 --per-round 6 --seed 7")
@@ -225,10 +225,10 @@ class Soak:
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         # The operators run from a copy of the code taken now: every restart runs the same code, whatever is edited
-        # in the tree meanwhile (the catalog finds templates/ next to the package).
+        # in the tree meanwhile (the templates are package data).
         code = workdir / "operator"
-        for part in ("openstack_operator", "templates"):
-            shutil.copytree(REPO / part, code / part, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(REPO / "openstack_operator", code / "openstack_operator",
+                        ignore=shutil.ignore_patterns("__pycache__"))
         self.env = {**os.environ, **OPERATOR_ENV, "KUBECONFIG": str(self.kubeconfig),
                     "OSOP_HELM": str(self.binaries / "helm"), "OSOP_CHART_SOURCE": chart_url,
                     "OSOP_CHART_CACHE": str(workdir / "chart-cache"), "PYTHONPATH": str(code)}

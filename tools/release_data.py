@@ -1,4 +1,4 @@
-"""Writes templates/releases/<release>.yaml from the OpenStack-Helm chart set: for every chart of the catalog,
+"""Writes openstack_operator/templates/releases/<release>.yaml from the OpenStack-Helm chart set: for every chart of the catalog,
 every image key the chart uses (its default `images.tags`), with the reference the upstream per-release override
 file (`values_overrides/<chart>/<series>-ubuntu_noble.yaml`) sets, else the chart's default.
 

@@ -26,7 +26,6 @@ import yaml
 
 from openstack_operator.core.bundles import OSDPL_LABEL, all_uninstalled
 from openstack_operator.core.crd import GROUP, VERSION
-from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, decide,
                                               failure_record, intent_record, is_deployed, is_new_failure,
                                               is_removing, release_status)
@@ -288,10 +287,10 @@ _controller: BundleController | None = None
 
 
 @kopf.on.startup(registry=REGISTRY)
-def start(**_: Any) -> None:
+def start(memo: kopf.Memo, **_: Any) -> None:
     global _controller
     # Releases that name no repository of their own (spec.artifacts.charts_url unset) come from here.
-    location = os.environ.get("OSOP_CHART_SOURCE") or Catalog.load().chart_set.repository
+    location = os.environ.get("OSOP_CHART_SOURCE") or memo.catalog.chart_set.repository
     try:
         helm = Helm(ChartSource(location))
     except HelmError as error:  # a source that is neither a directory nor an http(s) URL; no helm binary

@@ -352,9 +352,9 @@ _controller: OsdplController | None = None
 
 
 @kopf.on.startup(registry=REGISTRY)
-def start(**_: Any) -> None:
+def start(memo: kopf.Memo, **_: Any) -> None:
     global _controller
-    _controller = OsdplController(Catalog.load())
+    _controller = OsdplController(memo.catalog)
 
 
 @kopf.on.cleanup(registry=REGISTRY)

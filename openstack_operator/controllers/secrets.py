@@ -284,9 +284,9 @@ _controller: SecretsController | None = None
 
 
 @kopf.on.startup(registry=REGISTRY)
-def start(**_: Any) -> None:
+def start(memo: kopf.Memo, **_: Any) -> None:
     global _controller
-    _controller = SecretsController(Catalog.load())
+    _controller = SecretsController(memo.catalog)
 
 
 @kopf.on.cleanup(registry=REGISTRY)

@@ -15,7 +15,7 @@ import yaml
 
 from openstack_operator.core.errors import CatalogError
 
-DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"  # package data
 
 CHART_GROUPS = ("openstack", "infra")
 CREDENTIAL_KINDS = ("keystone", "database", "messaging", "secret")

@@ -15,6 +15,7 @@ from typing import Any
 import kopf
 from pykube.exceptions import PyKubeError
 
+from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.helmwork import MAX_RETRY_SECONDS
 from openstack_operator.kube.client import api, identify
@@ -84,7 +85,9 @@ async def _served(api_version: str, plurals: set[str]) -> None:
         await asyncio.sleep(DISCOVERY_RETRY_SECONDS)
 
 
-def run(registry: kopf.OperatorRegistry) -> None:
+def run(registry: kopf.OperatorRegistry, catalog: Catalog) -> None:
+    """Run one process's handlers until stopped; `catalog` (the command line's --templates-dir or the packaged one)
+    reaches its startup handler as `memo.catalog`."""
     level = os.environ.get("OSOP_LOG_LEVEL", "INFO").upper()  # DEBUG shows Kopf's and our own debug lines too
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if level != "DEBUG":
@@ -92,4 +95,4 @@ def run(registry: kopf.OperatorRegistry) -> None:
     # pyhelm3 warns about every non-zero helm exit, including the expected "release not found" before a first
     # install; real failures are logged by the controllers, with the attempt count.
     logging.getLogger("pyhelm3.command").setLevel(logging.ERROR)
-    kopf.run(registry=registry, clusterwide=True)
+    kopf.run(registry=registry, clusterwide=True, memo=kopf.Memo(catalog=catalog))
