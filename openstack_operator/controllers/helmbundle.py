@@ -10,6 +10,11 @@ bundle deleted by hand while its deployment stays lets go of its releases and is
 recorded with the time of the next attempt and, when it is new, an Event on the osdpl (core.helmwork: failures are
 retried without limit). On start, `helm` processes a killed predecessor left running are ended first
 (kube.children), so there is never more than one Helm operation per release.
+
+Trust boundary (core.bundles.trust_problem): a bundle that is not as the osdpl of its namespace writes it, or that
+names a release in another namespace, is refused with the condition `Refused` and an Event, and nothing of it is done. The
+namespace has one deployment (the osdpl process's namespace claim), whose osdpl process alone writes trusted
+bundles.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import kopf
 import pykube
 import yaml
 
-from openstack_operator.core.bundles import OSDPL_LABEL, all_uninstalled
+from openstack_operator.core.bundles import OSDPL_LABEL, all_uninstalled, trust_problem
+from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, decide,
                                               failure_record, intent_record, is_deployed, is_new_failure,
@@ -43,6 +49,7 @@ from openstack_operator.kube.operator import new_registry, retry_cap_seconds
 log = logging.getLogger("osop.helmbundle")
 REGISTRY = new_registry("helmbundle")
 FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"  # the osdpl process creates bundles with it
+REFUSED = "Refused"  # the bundle's condition: the trust boundary
 Key = tuple[str, str]  # namespace, bundle name
 
 VALUES_NOT_READY_RETRY = 2.0  # seconds: the osdpl process writes a values Secret just before its bundle
@@ -55,8 +62,8 @@ class ValuesNotReady(Exception):
 
 
 class BundleController:
-    def __init__(self, helm: Helm, concurrency: int) -> None:
-        self.helm = helm
+    def __init__(self, helm: Helm, concurrency: int, catalog: Catalog) -> None:
+        self.helm, self.catalog = helm, catalog
         self.bundles: dict[Key, dict[str, Any]] = {}  # last seen, from watch events and our own writes
         # The Helm step running per bundle: release, target (fingerprint or UNINSTALL_TARGET), the bundle generation
         # it was decided on, its task.
@@ -115,6 +122,12 @@ class BundleController:
         bundle: dict[str, Any] = current.obj
         finalizers = bundle["metadata"].get("finalizers") or []
         deleting = bool(bundle["metadata"].get("deletionTimestamp"))
+        problem = trust_problem(bundle, await asyncio.to_thread(_owner_uid, bundle), self.catalog)
+        await asyncio.to_thread(_report_refusal, bundle, problem)
+        if problem is not None:
+            if deleting and FINALIZER in finalizers:  # nothing of it was ever done: nothing to undo
+                await asyncio.to_thread(set_finalizers, HelmBundle, bundle, [f for f in finalizers if f != FINALIZER])
+            return None
         if not deleting and FINALIZER not in finalizers:
             bundle = await asyncio.to_thread(set_finalizers, HelmBundle, bundle, [*finalizers, FINALIZER])
         if deleting and FINALIZER in finalizers and not bundle["spec"].get("uninstall") \
@@ -265,6 +278,39 @@ def _deployment_stays(bundle: Mapping[str, Any]) -> bool:
         and not namespace_terminating(metadata["namespace"])
 
 
+def _owner_uid(bundle: Mapping[str, Any]) -> str | None:
+    """The uid of the osdpl in the bundle's namespace that its label names, None if there is none."""
+    metadata = bundle["metadata"]
+    name = (metadata.get("labels") or {}).get(OSDPL_LABEL)
+    if not name:
+        return None
+    found = get_or_none(OpenStackDeployment, metadata["namespace"], name)
+    return str(found.obj["metadata"]["uid"]) if found is not None else None
+
+
+def _report_refusal(bundle: Mapping[str, Any], problem: str | None) -> None:
+    """The bundle's `Refused` condition, written when it changes, with a Warning Event when the bundle is refused."""
+    status = bundle.get("status") or {}
+    old: Mapping[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == REFUSED), {})
+    if problem is None and not old:
+        return  # a trusted bundle carries no Refused condition until it was once refused
+    value = "True" if problem else "False"
+    if old.get("status") == value and old.get("message", "") == (problem or old.get("message", "")):
+        return
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    condition = {"type": REFUSED, "status": value, "reason": "Untrusted" if problem else "Trusted",
+                 "message": problem or "owned by the osdpl of its namespace, releases in it",
+                 "lastTransitionTime": now if old.get("status") != value else old.get("lastTransitionTime", now),
+                 "observedGeneration": bundle["metadata"].get("generation")}
+    others = [c for c in status.get("conditions") or [] if c.get("type") != REFUSED]
+    metadata = bundle["metadata"]
+    patch_status(HelmBundle, metadata["namespace"], metadata["name"], {"conditions": [*others, condition]})
+    if problem:
+        log.warning("bundle %s/%s refused: %s", metadata["namespace"], metadata["name"], problem)
+        post_event({"apiVersion": bundle.get("apiVersion", HelmBundle.version), "kind": HelmBundle.kind,
+                    "metadata": metadata}, "Warning", "BundleRefused", problem)
+
+
 def _reported_on(bundle: Mapping[str, Any]) -> dict[str, Any]:
     """The object a release's Events go to: the osdpl that owns the bundle (where users look), else the bundle."""
     metadata = bundle["metadata"]
@@ -298,7 +344,7 @@ def start(memo: kopf.Memo, **_: Any) -> None:
     end_orphans()  # before any Helm work: a predecessor's `helm` must not run beside ours
     tag_children()
     log.info("chart source %s, chart cache %s", helm.source, helm.cache.directory)
-    _controller = BundleController(helm, int(os.environ.get("OSOP_HELM_CONCURRENCY", "4")))
+    _controller = BundleController(helm, int(os.environ.get("OSOP_HELM_CONCURRENCY", "4")), memo.catalog)
 
 
 @kopf.on.cleanup(registry=REGISTRY)

@@ -145,8 +145,11 @@ class OsdplController:
             return None
         body: dict[str, Any] = current.obj
         in_namespace = [b.obj for b in HelmBundle.objects(api(), namespace=namespace)]
+        # Ours by label and name (a controller reference goes with orphan propagation); a hand-written bundle of
+        # another name is not (the helmbundle process refuses it).
         bundles = {b["spec"]["service"]: b for b in in_namespace
-                   if (b["metadata"].get("labels") or {}).get(OSDPL_LABEL) == name}
+                   if (b["metadata"].get("labels") or {}).get(OSDPL_LABEL) == name
+                   and b["metadata"]["name"] == bundle_name(name, b["spec"]["service"])}
         if body["metadata"].get("deletionTimestamp"):
             try:
                 self._finalize(body, bundles)

@@ -14,8 +14,10 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from openstack_operator.core.crd import GROUP
 from openstack_operator.core.errors import OperatorError
-from openstack_operator.core.render import RenderedRelease, RenderedService
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.render import RenderedRelease, RenderedService, release_name
 
 OSDPL_LABEL = "openstack.osop.dev/osdpl"
 SERVICE_LABEL = "openstack.osop.dev/service"
@@ -142,3 +144,40 @@ def plan_bundles(desired: Mapping[str, Mapping[str, Any]], existing: Mapping[str
 def all_uninstalled(bundle: Mapping[str, Any]) -> bool:
     states = (bundle.get("status") or {}).get("releases") or {}
     return all(states.get(r["name"], {}).get("state") == "uninstalled" for r in bundle["spec"]["releases"])
+
+
+
+def trust_problem(bundle: Mapping[str, Any], owner_uid: str | None, catalog: Catalog) -> str | None:
+    """Why the helmbundle process must not act on `bundle`, or None. The boundary is the bundle's namespace: the
+    process acts only on bundles as the osdpl of that namespace writes them (its label, the name
+    `<osdpl>-<service>`, the service's own releases) and installs or uninstalls releases only in that namespace, so
+    whoever may write HelmBundles in one namespace cannot reach another. `owner_uid`: the uid of the osdpl the
+    bundle's label names, as it exists in the bundle's namespace (None: there is none).
+
+    A controller reference is not required: deleting the osdpl with orphan propagation strips it from its bundles
+    before they are uninstalled. One that is there must be that osdpl's."""
+    metadata, spec = bundle["metadata"], bundle["spec"]
+    namespace = metadata["namespace"]
+    releases = spec.get("releases") or []
+    elsewhere = [f"{r.get('name')} (namespace {r.get('namespace')})" for r in releases
+                 if r.get("namespace") != namespace]
+    if elsewhere:
+        return (f"releases outside the bundle's namespace {namespace}: {', '.join(elsewhere)}; a bundle installs "
+                f"only into its own namespace")
+    osdpl = (metadata.get("labels") or {}).get(OSDPL_LABEL, "")
+    service = catalog.services.get(spec.get("service", ""))
+    if not osdpl or service is None or metadata["name"] != bundle_name(osdpl, service.name):
+        return (f"not a bundle of an osdpl: the helmbundle process acts only on bundles named <osdpl>-<service> with "
+                f"label {OSDPL_LABEL}, as the osdpl of namespace {namespace} writes them")
+    own = {release_name(chart.name) for chart in service.charts}
+    foreign = sorted(str(r.get("name")) for r in releases if r.get("name") not in own)
+    if foreign:
+        return f"releases that are not of service {service.name}: {', '.join(foreign)}"
+    if owner_uid is None:
+        # Its deletion may outlive the osdpl (the osdpl's finalizer removed by hand): its releases still go.
+        return None if metadata.get("deletionTimestamp") else f"osdpl {osdpl} does not exist in namespace {namespace}"
+    owner = next((ref for ref in metadata.get("ownerReferences") or [] if ref.get("controller")), None)
+    if owner is not None and (owner.get("kind") != "OpenStackDeployment" or owner.get("uid") != owner_uid or
+                              str(owner.get("apiVersion", "")).split("/")[0] != GROUP):
+        return f"its controller reference names another object than osdpl {osdpl} of namespace {namespace}"
+    return None

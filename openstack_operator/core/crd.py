@@ -380,22 +380,10 @@ def osdpl_schema(catalog: Catalog) -> Schema:
         },
         required=["openstack_version", "preset", "size", "public_domain_name"],
     )
-    condition = _obj(
-        {
-            "type": _str(),
-            "status": _str(enum=["True", "False", "Unknown"]),
-            "reason": _str(),
-            "message": _str(),
-            "lastTransitionTime": _str(format="date-time"),
-            "observedGeneration": {"type": "integer", "format": "int64"},
-        },
-        required=["type", "status"],
-    )
     status = _obj(
         {
             "observedGeneration": {"type": "integer", "format": "int64"},
-            "conditions": {"type": "array", "items": condition, "x-kubernetes-list-type": "map",
-                           "x-kubernetes-list-map-keys": ["type"]},
+            "conditions": _conditions(),
             "openstack_version": _str("Release the deployed services run."),
             "lcm_progress": _str("Services whose releases are deployed, as n/m."),
             "health_progress": _str("Ready components, as n/m."),
@@ -423,6 +411,23 @@ def osdpl_schema(catalog: Catalog) -> Schema:
     metadata = _obj({"name": _str(maxLength=MAX_OSDPL_NAME)})
     return _obj({"apiVersion": _str(), "kind": _str(), "metadata": metadata, "spec": spec,
                  "status": status}, required=["spec"])
+
+
+def _conditions() -> Schema:
+    """Conditions in the standard shape, one per type."""
+    condition = _obj(
+        {
+            "type": _str(),
+            "status": _str(enum=["True", "False", "Unknown"]),
+            "reason": _str(),
+            "message": _str(),
+            "lastTransitionTime": _str(format="date-time"),
+            "observedGeneration": {"type": "integer", "format": "int64"},
+        },
+        required=["type", "status"],
+    )
+    return {"type": "array", "items": condition, "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"]}
 
 
 def helmbundle_schema() -> Schema:
@@ -464,6 +469,7 @@ def helmbundle_schema() -> Schema:
     status = _obj(
         {
             "observedGeneration": {"type": "integer", "format": "int64"},
+            "conditions": _conditions(),
             "releases": _free("Per release: state, revision, chart version, fingerprint, attempts, last error, next "
                               "attempt time, the workloads its manifest runs."),
         }
@@ -509,6 +515,8 @@ def osdpl_crd(catalog: Catalog) -> dict[str, Any]:
 def helmbundle_crd() -> dict[str, Any]:
     columns = [
         {"name": "Service", "type": "string", "jsonPath": ".spec.service"},
+        {"name": "Refused", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Refused")].status',
+         "description": "True: the helmbundle process does not act on this bundle (see the condition)"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
     return _crd("HelmBundle", "helmbundles", ["hb"], helmbundle_schema(), columns)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from openstack_operator.core.bundles import (REAPPLY_ANNOTATION, bundle_spec, namespace_holder, plan_bundles,
+from openstack_operator.core.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, bundle_name, bundle_spec,
+                                             namespace_holder, plan_bundles, trust_problem,
                                              values_secret_data, with_requests)
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.catalog import Catalog
@@ -123,3 +124,66 @@ def test_values_that_cannot_fit_in_a_secret_are_an_error_naming_the_service() ->
     huge = RenderedService("identity", (), (release,))
     with pytest.raises(OperatorError, match=r"spec.services.identity: .*openstack-keystone.*osh-dev-identity-values"):
         values_secret_data("osh-dev", huge)
+
+
+
+def _bundle(**change: Any) -> dict[str, Any]:
+    """A bundle as the osdpl process writes it: osdpl `cloud` (uid u-1), its identity service, in its namespace."""
+    bundle: dict[str, Any] = {
+        "metadata": {"name": "cloud-identity", "namespace": "openstack", "labels": {OSDPL_LABEL: "cloud"},
+                     "ownerReferences": [{"apiVersion": "openstack.osop.dev/v1alpha1", "kind": "OpenStackDeployment",
+                                          "name": "cloud", "uid": "u-1", "controller": True}]},
+        "spec": {"service": "identity", "releases": [{"name": "openstack-keystone", "namespace": "openstack"}]}}
+    for path, value in change.items():
+        *parents, leaf = path.split("__")
+        target = bundle
+        for key in parents:
+            target = target[key]
+        target[leaf] = value
+    return bundle
+
+
+DELETED = "2026-12-04T00:00:00Z"
+
+
+@pytest.mark.parametrize("change, owner_uid, expected", [
+    ({}, "u-1", None),
+    ({"metadata__ownerReferences": []}, "u-1", None),  # orphan propagation strips it before the uninstall
+    ({"spec__releases": [{"name": "openstack-keystone", "namespace": "kube-system"}]}, "u-1",
+     "releases outside the bundle's namespace openstack: openstack-keystone (namespace kube-system)"),
+    ({"metadata__labels": {}}, "u-1", "not a bundle of an osdpl"),
+    ({"metadata__name": "my-bundle"}, "u-1", "not a bundle of an osdpl"),
+    ({"spec__service": "no-such-service"}, "u-1", "not a bundle of an osdpl"),
+    ({"spec__releases": [{"name": "openstack-mariadb", "namespace": "openstack"}]}, "u-1",
+     "releases that are not of service identity: openstack-mariadb"),
+    ({}, None, "osdpl cloud does not exist in namespace openstack"),
+    ({"metadata__ownerReferences": [{"apiVersion": "openstack.osop.dev/v1alpha1", "kind": "OpenStackDeployment",
+                                     "name": "cloud", "uid": "u-2", "controller": True}]}, "u-1",
+     "names another object than osdpl cloud"),
+    ({"metadata__ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "cloud", "uid": "u-1",
+                                     "controller": True}]}, "u-1", "names another object"),
+    ({"metadata__ownerReferences": [{"apiVersion": "example.com/v1", "kind": "OpenStackDeployment",
+                                     "name": "cloud", "uid": "u-1", "controller": True}]}, "u-1",
+     "names another object"),
+    ({"metadata__deletionTimestamp": DELETED}, None, None),  # deleted after its osdpl: its releases still go
+    ({"metadata__deletionTimestamp": DELETED, "spec__releases": [{"name": "x", "namespace": "kube-system"}]}, None,
+     "outside the bundle's namespace"),
+])
+def test_only_bundles_as_the_namespace_osdpl_writes_them_are_trusted(
+        catalog: Catalog, change: dict[str, Any], owner_uid: str | None, expected: str | None) -> None:
+    problem = trust_problem(_bundle(**change), owner_uid, catalog)
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem is not None and expected in problem
+
+
+def test_every_bundle_the_osdpl_process_writes_is_trusted(renderer: Renderer, catalog: Catalog) -> None:
+    doc = load_example("full")
+    services, charts_url = _render(renderer, doc)
+    name, namespace = doc["metadata"]["name"], doc["metadata"]["namespace"]
+    for service in services:
+        bundle = {"metadata": {"name": bundle_name(name, service.name), "namespace": namespace,
+                               "labels": {OSDPL_LABEL: name}},
+                  "spec": bundle_spec(name, service, charts_url)}
+        assert trust_problem(bundle, "u-1", catalog) is None, service.name
