@@ -34,6 +34,7 @@ from openstack_operator.core.health import (PROGRESSING, READY, Workload, compon
                                             scheduled_run, with_grace, workload_of)
 from openstack_operator.core.status import status_patch
 from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.kube import metrics
 from openstack_operator.kube.client import OpenStackDeployment
 from openstack_operator.kube.objects import NOT_FOUND, patch_status, workload_generations, workload_uids
 from openstack_operator.kube.operator import new_registry
@@ -71,7 +72,11 @@ class HealthController:
         self.barrier_waits: dict[Key, int] = {}  # per osdpl: checks in a row the indexes lagged a LIST
         self.indexes: list[Mapping[str, Iterable[Workload]]] = []  # Kopf's live indexes: namespace -> workloads
         self.gone: set[str] = set()  # uids Kopf still indexes but a LIST no longer returns (see resync)
-        self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
+        self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error,
+                                               metrics.reconcile_observer("health"))
+        metrics.watch_queue("health", self.queue)
+        metrics.count_watched("health", "workloads", lambda: sum(len(list(store)) for index in self.indexes
+                                                                 for store in index.values()))
         self._resync_task: asyncio.Task[None] | None = None
 
     @staticmethod

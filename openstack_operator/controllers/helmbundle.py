@@ -38,6 +38,7 @@ from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGE
 from openstack_operator.core.redact import redact, sensitive_strings
 from openstack_operator.core.render import fingerprint, yaml_problem
 from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.kube import metrics
 from openstack_operator.kube.children import end_orphans, tag_children
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment
 from openstack_operator.kube.events import post_event
@@ -68,7 +69,10 @@ class BundleController:
         # The Helm step running per bundle: release, target (fingerprint or UNINSTALL_TARGET), the bundle generation
         # it was decided on, its task.
         self.running: dict[Key, tuple[str, str, int, asyncio.Task[dict[str, Any]]]] = {}
-        self.queue: WorkQueue[Key] = WorkQueue(self.reconcile, concurrency, self._log_error)
+        self.queue: WorkQueue[Key] = WorkQueue(self.reconcile, concurrency, self._log_error,
+                                               metrics.reconcile_observer("helmbundle"))
+        metrics.watch_queue("helmbundle", self.queue)
+        metrics.count_watched("helmbundle", "HelmBundle", lambda: len(self.bundles))
 
     @staticmethod
     def _log_error(key: Key, error: BaseException) -> None:
@@ -206,10 +210,12 @@ class BundleController:
             reason = CHART_UNAVAILABLE if isinstance(error, ChartUnavailable) else ""
             message = redact(str(error), sensitive_strings(values))[:MAX_ERROR_CHARS]
             record = failure_record(bundle, name, target, reason, message, started, RETRY_CAP_SECONDS)
+            _count_helm("install", "failed", started)
             log.warning("release %s failed (attempt %d, next at %s)%s", name, record["attempts"],
                         time.strftime("%H:%M:%S", time.localtime(record["next_attempt_at"])),
                         f": {error}" if reason else "")  # chart messages hold no values, Helm's may
             return record
+        _count_helm("install", "unchanged" if installed.skipped else "deployed", started)
         log.info("release %s %s at revision %d", name, "already current" if installed.skipped else "deployed",
                  installed.revision)
         return {"state": "deployed", "reason": None, "fingerprint": target, "target": target,
@@ -231,8 +237,10 @@ class BundleController:
         except (HelmError, pykube.exceptions.HTTPError) as error:
             record = failure_record(bundle, name, UNINSTALL_TARGET, "", str(error)[:MAX_ERROR_CHARS], started,
                                     RETRY_CAP_SECONDS)
+            _count_helm("uninstall", "failed", started)
             log.warning("uninstall of %s failed (attempt %d): %s", name, record["attempts"], error)
             return record
+        _count_helm("uninstall", "uninstalled", started)
         log.info("release %s uninstalled%s", name, "" if hooks else " (without hooks: its namespace is deleted)")
         return {"state": "uninstalled", "reason": None, "fingerprint": None, "target": None, "revision": None,
                 "attempts": None, "last_attempt_at": started, "next_attempt_at": None, "last_error": None,
@@ -255,6 +263,11 @@ class BundleController:
                        values) != release["fingerprint"]:
             raise ValuesNotReady(f"values Secret {ref['secret_name']} is not at the bundle's fingerprint yet")
         return values
+
+
+def _count_helm(action: str, result: str, started: float) -> None:
+    metrics.HELM_OPERATIONS.labels(action, result).inc()
+    metrics.HELM_SECONDS.labels(action).observe(time.time() - started)
 
 
 def _milestones(bundle: Mapping[str, Any]) -> tuple[bool, bool]:

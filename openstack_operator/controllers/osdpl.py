@@ -42,6 +42,7 @@ from openstack_operator.core.model import DeploymentSpec
 from openstack_operator.core.render import Renderer
 from openstack_operator.core.status import Observed, compute_status, status_patch
 from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.kube import metrics
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment, api, count_write, owner_reference
 from openstack_operator.core.helmwork import retry_delay
 from openstack_operator.kube.ceph import read_ceph_copy
@@ -94,7 +95,9 @@ class OsdplController:
         self.seen: dict[Key, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}  # essence (see observe_osdpl), health
         self.rendered: dict[Key, Applied] = {}  # the last generation applied per osdpl
         self.refusals: dict[Key, int] = {}  # refused writes in a row per osdpl, for the retry backoff
-        self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
+        self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error,
+                                               metrics.reconcile_observer("osdpl"))
+        metrics.watch_queue("osdpl", self.queue)
 
     @staticmethod
     def _log_error(key: Key, error: BaseException) -> None:

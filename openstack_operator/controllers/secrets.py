@@ -45,6 +45,7 @@ from openstack_operator.core.rotation import (DONE, RESTORE_ANNOTATION, ROLLING_
                                               rotate_annotation)
 from openstack_operator.core.status import status_patch
 from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.kube import metrics
 from openstack_operator.kube.ceph import (copy_ceph_keys, publish_gateway_credentials, publisher_labels,
                                           withdraw_gateway_credentials)
 from openstack_operator.kube.client import OpenStackDeployment, owner_reference
@@ -69,6 +70,18 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _credentials_age(main: SecretState, rotations: Mapping[str, Mapping[str, Any]]) -> float:
+    """Seconds since the credentials in use were made: the credentials Secret's creation or the last rotation's
+    end, whichever is later (a credential added for a newly enabled service does not count)."""
+    times = [str(r["finished"]) for r in rotations.values() if r.get("finished")]
+    if main.raw is not None:
+        times.append(str(main.raw.obj["metadata"]["creationTimestamp"]))
+    if not times:
+        return 0.0  # created by this reconcile
+    latest = datetime.datetime.strptime(max(times), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    return max((datetime.datetime.now(datetime.timezone.utc) - latest).total_seconds(), 0.0)
+
+
 class SecretsController:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -76,7 +89,9 @@ class SecretsController:
         self.refusals: dict[Key, int] = {}
         # namespace -> ((osdpl uid, generation), public host names): rendered again only when the spec changes
         self.hosts: dict[str, tuple[Any, list[str]]] = {}
-        self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error)
+        self.queue: WorkQueue[Key] = WorkQueue(self._work, WORKERS, self._log_error,
+                                               metrics.reconcile_observer("secrets"))
+        metrics.watch_queue("secrets", self.queue)
 
     @staticmethod
     def _log_error(key: Key, error: BaseException) -> None:
@@ -102,6 +117,10 @@ class SecretsController:
         if found is None:  # its releases are uninstalled: the Secrets may go now, and stay until someone deletes them
             drop_keep_finalizer(main)
             drop_keep_finalizer(backup)
+            try:
+                metrics.CREDENTIALS_AGE.remove(namespace, name)
+            except KeyError:
+                pass  # never reported by this process
             return None
         body: dict[str, Any] = found.obj
         if body["metadata"].get("deletionTimestamp"):
@@ -161,6 +180,7 @@ class SecretsController:
 
         if write_credentials(namespace, name, stored, {OSDPL_LABEL: name}, main, backup):
             log.info("osdpl %s/%s: credentials written (%d records)", namespace, name, len(stored.current))
+        metrics.CREDENTIALS_AGE.labels(namespace, name).set(_credentials_age(main, rotations))
         new_digests = digests(stored)
         revision = int(status.get("revision") or 0) + (new_digests != recorded)
         report = {**status, "state": READY, "message": f"{len(stored.current)} credentials kept",

@@ -5,7 +5,9 @@
 - adding a key many times before it starts runs it once (a burst of events costs one reconcile);
 - `add(key, delay)` schedules a run no later than `delay` seconds from now (earlier requests win);
 - the work function returns a delay to be called again after (retries, polling) or None;
-- an exception from the work function is logged by the caller's `on_error` and retried with backoff.
+- an exception from the work function is logged by the caller's `on_error` and retried with backoff;
+- `on_done` (optional) learns how long each run took and whether it failed; `depth` and `oldest_wait` tell how
+  much waits for a worker (the metrics of kube.metrics).
 Pure asyncio: no Kubernetes here.
 """
 
@@ -23,9 +25,11 @@ ERROR_BACKOFF_MAX = 60.0
 
 class WorkQueue(Generic[K]):
     def __init__(self, work: Callable[[K], Awaitable[float | None]], concurrency: int,
-                 on_error: Callable[[K, BaseException], None]) -> None:
+                 on_error: Callable[[K, BaseException], None],
+                 on_done: Callable[[float, bool], None] | None = None) -> None:
         self._work = work
         self._on_error = on_error
+        self._on_done = on_done
         self._slots = asyncio.Semaphore(concurrency)
         self._due: dict[K, float] = {}        # key -> monotonic time it should run at
         self._timers: dict[K, asyncio.TimerHandle] = {}
@@ -66,16 +70,20 @@ class WorkQueue(Generic[K]):
         try:
             async with self._slots:
                 del self._due[key]  # from now on, a new add() means "run again after this one"
+                started, failed = time.monotonic(), False
                 try:
                     again = await self._work(key)
                     self._errors.pop(key, None)
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # noqa: BLE001 - a controller must survive any one failure
+                    failed = True
                     self._on_error(key, error)
                     failures = self._errors.get(key, 0) + 1
                     self._errors[key] = failures
                     again = min(ERROR_BACKOFF_FIRST * 2 ** (failures - 1), ERROR_BACKOFF_MAX)
+                if self._on_done is not None:
+                    self._on_done(time.monotonic() - started, failed)
         finally:
             self._running.discard(key)
         if again is not None:
@@ -86,6 +94,16 @@ class WorkQueue(Generic[K]):
                 max(self._due[key] - time.monotonic(), 0.0), self._start, key)
         elif not self._due and not self._running:
             self._idle.set()
+
+    def depth(self) -> int:
+        """Keys due that no worker has taken yet (a key scheduled for later does not count until its time)."""
+        now = time.monotonic()
+        return sum(1 for due in self._due.values() if due <= now)
+
+    def oldest_wait(self) -> float:
+        """How long the key that has waited longest past its due time has waited for a worker (0: none waits)."""
+        now = time.monotonic()
+        return max((now - due for due in self._due.values() if due <= now), default=0.0)
 
     def pending(self) -> set[K]:
         return set(self._due) | self._running

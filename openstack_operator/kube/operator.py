@@ -8,6 +8,7 @@ spec cannot overflow the 256 KiB annotation limit); each controller keeps its ow
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from typing import Any
@@ -18,6 +19,7 @@ from pykube.exceptions import PyKubeError
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.helmwork import MAX_RETRY_SECONDS
+from openstack_operator.kube import metrics
 from openstack_operator.kube.client import api, identify
 
 log = logging.getLogger("osop.operator")
@@ -50,6 +52,10 @@ def new_registry(process: str) -> kopf.OperatorRegistry:
         settings.watching.client_timeout = WATCH_CLIENT_TIMEOUT
         settings.watching.connect_timeout = CONNECT_TIMEOUT
         settings.posting.level = logging.WARNING  # k8s Events only for problems, not for every handler run
+
+    @kopf.on.startup(registry=registry)
+    def serve_metrics(**_: Any) -> None:
+        metrics.serve()
 
     @kopf.on.startup(registry=registry)
     async def wait_for_resources(**_: Any) -> None:
@@ -85,11 +91,26 @@ async def _served(api_version: str, plurals: set[str]) -> None:
         await asyncio.sleep(DISCOVERY_RETRY_SECONDS)
 
 
+class JsonFormatter(logging.Formatter):
+    """OSOP_LOG_FORMAT=json: one JSON object per line (time, level, logger, message, and the traceback if any),
+    for log collectors that parse fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def run(registry: kopf.OperatorRegistry, catalog: Catalog) -> None:
     """Run one process's handlers until stopped; `catalog` (the command line's --templates-dir or the packaged one)
     reaches its startup handler as `memo.catalog`."""
     level = os.environ.get("OSOP_LOG_LEVEL", "INFO").upper()  # DEBUG shows Kopf's and our own debug lines too
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if os.environ.get("OSOP_LOG_FORMAT") == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     if level != "DEBUG":
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # not a line per watch event
     # pyhelm3 warns about every non-zero helm exit, including the expected "release not found" before a first

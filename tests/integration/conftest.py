@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 from devcluster import Cluster
 from devcluster.binaries import bin_dir
 from devcluster.charts import chart_repository as serve_chart_repository
+from devcluster.processes import free_port
 from openstack_operator.cli import PROCESSES
 
 from ..osdpl_cases import EXAMPLES
@@ -189,6 +191,7 @@ class Operators:
                     "OSOP_SECRETS_RESYNC_SECONDS": str(self.SECRETS_RESYNC_SECONDS)}
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.metrics_ports = {name: free_port() for name in self.PROCESSES}  # kept across restarts
 
     def start(self, only: str = "", **env: str) -> None:
         """Start every process (or `only` that one) that is not running; `env` overrides the environment of the
@@ -197,9 +200,10 @@ class Operators:
             if name in self.procs:
                 continue
             with (self.logs / f"{name}.log").open("ab") as log:
-                self.procs[name] = subprocess.Popen([sys.executable, "-m", "openstack_operator", name],
-                                                    env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                                    stdin=subprocess.DEVNULL)
+                self.procs[name] = subprocess.Popen(
+                    [sys.executable, "-m", "openstack_operator", name], stdout=log, stderr=subprocess.STDOUT,
+                    env={**self.env, "OSOP_METRICS_PORT": str(self.metrics_ports[name]),
+                         "OSOP_METRICS_ADDRESS": "127.0.0.1", **env}, stdin=subprocess.DEVNULL)
 
     def kill(self, only: str = "") -> None:
         """SIGKILL (every process, or `only` that one): no clean shutdown, as a crashed or evicted pod."""
@@ -218,6 +222,12 @@ class Operators:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
+
+    def metrics(self, name: str) -> str:
+        """The process's /metrics, as Prometheus scrapes it."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics", timeout=10) as response:
+            text: str = response.read().decode()
+        return text
 
     def log_text(self, full: bool = False) -> str:
         """Every process's log: its last 4000 characters (for a failure message), or all of it."""

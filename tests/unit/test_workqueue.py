@@ -107,3 +107,36 @@ def test_an_earlier_add_wins_over_a_later_delay() -> None:
 
     _run(main())
     assert len(calls) == 1 and calls[0] < 1.0
+
+
+def test_each_run_is_reported_with_its_failure_and_the_waiting_keys_are_counted() -> None:
+    done: list[tuple[float, bool]] = []
+    gate = asyncio.Event()
+
+    async def main() -> None:
+        async def work(key: str) -> float | None:
+            if key == "slow":
+                await gate.wait()
+            if key == "bad":
+                raise RuntimeError("boom")
+            return None
+
+        queue: WorkQueue[str] = WorkQueue(work, 1, lambda k, e: None, lambda seconds, failed: done.append(
+            (seconds, failed)))
+        queue.add("slow")
+        await asyncio.sleep(0.01)  # "slow" holds the only worker
+        queue.add("bad")
+        queue.add("later", 60)
+        await asyncio.sleep(0.1)
+        assert queue.depth() == 1  # "bad" waits for the worker; "later" is not due, "slow" runs
+        assert 0.05 < queue.oldest_wait() < 1  # "bad" has waited since it was due, "later" is not due
+        gate.set()
+        for _ in range(100):
+            if len(done) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        queue.close()
+
+    _run(main())
+    assert [failed for _, failed in done[:2]] == [False, True]
+    assert done[0][0] >= 0.09  # "slow" ran while the others waited

@@ -1,0 +1,71 @@
+"""Prometheus metrics of an operator process, served on OSOP_METRICS_PORT (0, the default: not served; the operator
+chart sets it in every pod). One registry per process: every process serves its own /metrics.
+
+- osop_reconcile_duration_seconds{process}, osop_reconcile_errors_total{process}: the work queue's runs
+- osop_workqueue_depth{process}, osop_workqueue_oldest_seconds{process}: what waits for a worker, and how long
+- osop_helm_operations_total{action,result}, osop_helm_operation_duration_seconds{action}: helmbundle process
+- osop_watched_objects{process,kind}: the objects a process keeps in memory
+- osop_credentials_age_seconds{namespace,osdpl}: since the last credential change (secrets process)
+- osop_api_writes_total{verb,kind} (kube.client): every API write, status patches as kind `<Kind>/status`
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Callable, Protocol
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+
+log = logging.getLogger("osop.metrics")
+
+RECONCILE_SECONDS = Histogram("osop_reconcile_duration_seconds", "Time one reconcile of one key took",
+                              ["process"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+RECONCILE_ERRORS = Counter("osop_reconcile_errors_total", "Reconciles that raised an error (retried)", ["process"])
+QUEUE_DEPTH = Gauge("osop_workqueue_depth", "Keys waiting for a worker", ["process"])
+QUEUE_OLDEST = Gauge("osop_workqueue_oldest_seconds", "How long the longest-waiting due key has waited for a worker",
+                     ["process"])
+HELM_OPERATIONS = Counter("osop_helm_operations_total", "Helm operations by action and result",
+                          ["action", "result"])
+HELM_SECONDS = Histogram("osop_helm_operation_duration_seconds", "Time one Helm operation took", ["action"],
+                         buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800))
+WATCHED = Gauge("osop_watched_objects", "Objects the process keeps in memory", ["process", "kind"])
+CREDENTIALS_AGE = Gauge("osop_credentials_age_seconds", "Seconds since the deployment's credentials last changed",
+                        ["namespace", "osdpl"])
+
+
+def serve() -> int:
+    """Serve /metrics on OSOP_METRICS_PORT (address OSOP_METRICS_ADDRESS, default all); returns the port, 0 if
+    not served."""
+    port = int(os.environ.get("OSOP_METRICS_PORT", "0"))
+    if port:
+        start_http_server(port, addr=os.environ.get("OSOP_METRICS_ADDRESS", "0.0.0.0"))
+        log.info("metrics on port %d", port)
+    return port
+
+
+class Queue(Protocol):
+    def depth(self) -> int: ...
+    def oldest_wait(self) -> float: ...
+
+
+def watch_queue(process: str, queue: Queue) -> None:
+    """The queue's depth and wait, read when scraped."""
+    QUEUE_DEPTH.labels(process).set_function(queue.depth)
+    QUEUE_OLDEST.labels(process).set_function(queue.oldest_wait)
+
+
+def reconcile_observer(process: str) -> Callable[[float, bool], None]:
+    """A WorkQueue `on_done`: each run's duration, and its failure."""
+    histogram, errors = RECONCILE_SECONDS.labels(process), RECONCILE_ERRORS.labels(process)
+
+    def done(seconds: float, failed: bool) -> None:
+        histogram.observe(seconds)
+        if failed:
+            errors.inc()
+    return done
+
+
+def count_watched(process: str, kind: str, count: Callable[[], int]) -> None:
+    WATCHED.labels(process, kind).set_function(count)
