@@ -1,4 +1,5 @@
-"""Command line: offline tools (render, images, validate, crds) and the operator processes.
+"""Command line: offline tools (render, images, validate, crds), diff against a live cluster, and the operator
+processes.
 
 Every user error ends as one line per problem on stderr and exit code 1, never a traceback.
 """
@@ -111,6 +112,30 @@ def cmd_crds(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace, catalog: Catalog) -> int:
+    """What applying the manifest would change in the live cluster: per release install, upgrade (with the values
+    that change, secrets masked), unchanged or uninstall. Exit 0: nothing would change; 1: something would; 2: an
+    error (as `kubectl diff`)."""
+    from openstack_operator.core.values_diff import describe
+    from openstack_operator.kube.diff import UNCHANGED, live_diff
+
+    try:
+        osdpl = load_osdpl(catalog, _read_single(args.file))
+        diffs, secrets = live_diff(catalog, osdpl)
+    except InvalidManifest as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - an unreachable cluster, a missing permission: one line, exit 2
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    for diff in diffs:
+        print(f"{diff.release} ({diff.service}): {diff.action}")
+        for change in diff.changes:
+            print(f"  {describe(change, secrets)}")
+    return 0 if all(diff.action == UNCHANGED for diff in diffs) else 1
+
+
 PROCESSES = ("osdpl", "helmbundle", "health", "secrets")
 
 
@@ -141,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-f", "--file", required=True, help="OpenStackDeployment manifest ('-' for stdin)")
     check.add_argument("--old", help="the manifest before this change, to check upgrade rules")
     check.set_defaults(func=cmd_validate)
+    diff = commands.add_parser("diff", help="what applying the manifest would change in the live cluster "
+                                            "($KUBECONFIG): exit 0 none, 1 some, 2 error")
+    diff.add_argument("-f", "--file", required=True, help="OpenStackDeployment manifest ('-' for stdin)")
+    diff.set_defaults(func=cmd_diff)
     crds = commands.add_parser("crds", help="print (or write) the CustomResourceDefinitions")
     crds.add_argument("--output-dir", help="write the CRD files here")
     crds.set_defaults(func=cmd_crds)

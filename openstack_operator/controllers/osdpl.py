@@ -60,6 +60,7 @@ Key = tuple[str, str]  # namespace, osdpl name
 
 RETRY_CAP_SECONDS = retry_cap_seconds()  # between two attempts at a write the API server refused
 CLAIM_RETRY_SECONDS = 0.5
+BUNDLES_GONE_POLL_SECONDS = 2.0  # deleting: how often to look whether the deleted bundles are gone
 STATUS_COALESCE_SECONDS = 0.25  # bundle events within this window cost one status reconcile
 WORKERS = 4
 
@@ -155,10 +156,9 @@ class OsdplController:
                    and b["metadata"]["name"] == bundle_name(name, b["spec"]["service"])}
         if body["metadata"].get("deletionTimestamp"):
             try:
-                self._finalize(body, bundles)
+                return self._finalize(body, bundles)
             except ApiWriteError as error:
                 return self._refused(key, body, bundles, error)
-            return None
         if FINALIZER not in (body["metadata"].get("finalizers") or []):
             self._set_finalizers(body, [*(body["metadata"].get("finalizers") or []), FINALIZER])
         status = body.get("status") or {}
@@ -296,23 +296,27 @@ class OsdplController:
             delete(pykube.Secret, namespace, values_secret_name(name, service))
             log.info("osdpl %s/%s: service %s removed", namespace, name, service)
 
-    def _finalize(self, body: Mapping[str, Any], bundles: dict[str, dict[str, Any]]) -> None:
-        """Deletion: uninstall every service (dependents first, see core.helmwork), then let the osdpl go."""
+    def _finalize(self, body: Mapping[str, Any], bundles: dict[str, dict[str, Any]]) -> float | None:
+        """Deletion: uninstall every service (dependents first, see core.helmwork), delete the bundles, and let the
+        osdpl go once they are gone. Returns when to look again."""
         finalizers = body["metadata"].get("finalizers") or []
         if FINALIZER not in finalizers:
-            return
+            return None
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         # Bundles the garbage collector is deleting (foreground propagation) uninstall under their own finalizer.
         to_retire = [s for s, b in bundles.items() if not b["spec"].get("uninstall")
                      and not b["metadata"].get("deletionTimestamp")]
         done = [s for s, b in bundles.items() if b["spec"].get("uninstall") and all_uninstalled(b)]
-        self._retire(namespace, name, bundles, to_retire, done)
+        self._retire(namespace, name, bundles, to_retire,
+                     [s for s in done if not bundles[s]["metadata"].get("deletionTimestamp")])
         remaining = {s: b for s, b in bundles.items() if s not in done}
         if remaining:
             status = body.get("status") or {}
             observed = self._observed(body, status.get("observedGeneration"), remaining, deleting=True)
             self._write_status(body, observed)
-            return
+            return None
+        if bundles:  # deleted, gone once the helmbundle process lets them go (their DELETED events, or this poll)
+            return BUNDLES_GONE_POLL_SECONDS
         # Values Secrets whose bundle was already gone (orphan propagation leaves them without an owner).
         values_selector = f"{OSDPL_LABEL}={name},{SERVICE_LABEL}"
         for secret in pykube.Secret.objects(api(), namespace=namespace).filter(selector=values_selector):
@@ -320,6 +324,7 @@ class OsdplController:
         release_namespace(namespace, name)
         self._set_finalizers(body, [f for f in finalizers if f != FINALIZER])
         log.info("osdpl %s/%s: every release uninstalled; finalizer removed", namespace, name)
+        return None
 
     @staticmethod
     def _observed(body: Mapping[str, Any], reconciled: int | None, bundles: Mapping[str, Mapping[str, Any]],

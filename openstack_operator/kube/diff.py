@@ -1,0 +1,70 @@
+"""`openstack-operator diff`: what applying a manifest would change in a live cluster, release by release.
+
+The manifest is rendered as the osdpl process would render it, with the deployment's stored credentials and Ceph
+copy (placeholders where none exist yet: a new deployment), and compared with the live HelmBundles (fingerprints:
+which releases an apply upgrades) and values Secrets (which values change). Reads only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykube
+import yaml
+
+from openstack_operator.core.bundles import bundle_name, values_secret_name
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.ceph import consumers, placeholder_exchange
+from openstack_operator.core.credentials import Credential, placeholder_credentials, required_credentials
+from openstack_operator.core.manifest import Osdpl
+from openstack_operator.core.render import Renderer
+from openstack_operator.core.values_diff import Change, values_changes
+from openstack_operator.kube.ceph import read_ceph_copy
+from openstack_operator.kube.client import HelmBundle, api
+from openstack_operator.kube.credentials import read_credentials
+from openstack_operator.kube.objects import decode_secret, get_or_none
+
+INSTALL, UPGRADE, UNCHANGED, UNINSTALL = "install", "upgrade", "unchanged", "uninstall"
+
+
+@dataclass(frozen=True)
+class ReleaseDiff:
+    service: str
+    release: str
+    action: str
+    changes: list[Change] = field(default_factory=list)
+
+
+def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[str]]:
+    """Per release of the manifest or of the live deployment, what an apply would do; and the credential values,
+    for the caller to mask."""
+    enabled = osdpl.spec.enabled_services(catalog)
+    stored = read_credentials(catalog, osdpl.namespace, osdpl.name).stored
+    credentials: dict[str, Credential] = placeholder_credentials(catalog, required_credentials(catalog, enabled))
+    if stored is not None:
+        credentials.update({k: v for k, v in stored.current.items() if k in credentials})
+    ceph = (read_ceph_copy(osdpl.namespace, osdpl.name) if consumers(osdpl.spec.features) else None) or \
+        placeholder_exchange()
+    services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph)
+    diffs: list[ReleaseDiff] = []
+    for service in services:
+        bundle = get_or_none(HelmBundle, osdpl.namespace, bundle_name(osdpl.name, service.name))
+        live_releases = {r["name"]: r for r in (bundle.obj["spec"]["releases"] if bundle else [])}
+        secret = get_or_none(pykube.Secret, osdpl.namespace, values_secret_name(osdpl.name, service.name))
+        live_values = decode_secret(secret) if secret is not None else {}
+        for release in service.releases:
+            live = live_releases.get(release.name)
+            if live is None:
+                diffs.append(ReleaseDiff(service.name, release.name, INSTALL))
+                continue
+            old: dict[str, Any] = yaml.safe_load(live_values.get(release.name, "")) or {}
+            action = UNCHANGED if live.get("fingerprint") == release.fingerprint else UPGRADE
+            diffs.append(ReleaseDiff(service.name, release.name, action, values_changes(old, dict(release.values))))
+    rendered = {service.name for service in services}
+    for bundle in HelmBundle.objects(api(), namespace=osdpl.namespace):
+        spec = bundle.obj["spec"]
+        if bundle.name == bundle_name(osdpl.name, spec["service"]) and spec["service"] not in rendered:
+            diffs.extend(ReleaseDiff(spec["service"], r["name"], UNINSTALL) for r in spec["releases"])
+    secrets = {c.password for c in credentials.values() if c.password}
+    return diffs, secrets
