@@ -37,6 +37,7 @@ from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGE
                                               is_removing, release_status)
 from openstack_operator.core.redact import redact, sensitive_strings
 from openstack_operator.core.render import fingerprint, yaml_problem
+from openstack_operator.core.status import refusal_conditions
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube import metrics
 from openstack_operator.kube.children import end_orphans, tag_children
@@ -50,7 +51,6 @@ from openstack_operator.kube.operator import new_registry, retry_cap_seconds
 log = logging.getLogger("osop.helmbundle")
 REGISTRY = new_registry("helmbundle")
 FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"  # the osdpl process creates bundles with it
-REFUSED = "Refused"  # the bundle's condition: the trust boundary
 Key = tuple[str, str]  # namespace, bundle name
 
 VALUES_NOT_READY_RETRY = 2.0  # seconds: the osdpl process writes a values Secret just before its bundle
@@ -303,21 +303,12 @@ def _owner_uid(bundle: Mapping[str, Any]) -> str | None:
 
 def _report_refusal(bundle: Mapping[str, Any], problem: str | None) -> None:
     """The bundle's `Refused` condition, written when it changes, with a Warning Event when the bundle is refused."""
-    status = bundle.get("status") or {}
-    old: Mapping[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == REFUSED), {})
-    if problem is None and not old:
-        return  # a trusted bundle carries no Refused condition until it was once refused
-    value = "True" if problem else "False"
-    if old.get("status") == value and old.get("message", "") == (problem or old.get("message", "")):
-        return
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    condition = {"type": REFUSED, "status": value, "reason": "Untrusted" if problem else "Trusted",
-                 "message": problem or "owned by the osdpl of its namespace, releases in it",
-                 "lastTransitionTime": now if old.get("status") != value else old.get("lastTransitionTime", now),
-                 "observedGeneration": bundle["metadata"].get("generation")}
-    others = [c for c in status.get("conditions") or [] if c.get("type") != REFUSED]
     metadata = bundle["metadata"]
-    patch_status(HelmBundle, metadata["namespace"], metadata["name"], {"conditions": [*others, condition]})
+    conditions = refusal_conditions(bundle.get("status") or {}, problem, int(metadata.get("generation") or 0),
+                                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    if conditions is None:
+        return
+    patch_status(HelmBundle, metadata["namespace"], metadata["name"], {"conditions": conditions})
     if problem:
         log.warning("bundle %s/%s refused: %s", metadata["namespace"], metadata["name"], problem)
         post_event({"apiVersion": bundle.get("apiVersion", HelmBundle.version), "kind": HelmBundle.kind,

@@ -70,8 +70,9 @@ def children(observed: Observed) -> dict[str, Any]:
     return result
 
 
-def _condition(previous: Mapping[str, Any], kind: str, status: bool, reason: str, message: str,
-               generation: int, now: str) -> dict[str, Any]:
+def condition(previous: Mapping[str, Any], kind: str, status: bool, reason: str, message: str,
+              generation: int, now: str) -> dict[str, Any]:
+    """Condition `kind` in the standard shape; its transition time stays while its status does."""
     old: Mapping[str, Any] = next((c for c in previous.get("conditions", []) if c.get("type") == kind), {})
     value = "True" if status else "False"
     return {"type": kind, "status": value, "reason": reason, "message": message,
@@ -172,7 +173,7 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     else:
         degraded = (False, "AsExpected", "")
 
-    conditions = [_condition(previous, kind, *value, observed.generation, now)
+    conditions = [condition(previous, kind, *value, observed.generation, now)
                   for kind, value in zip(CONDITION_TYPES, (ready, progressing, degraded))]
     status: dict[str, Any] = {
         "conditions": conditions,
@@ -192,7 +193,7 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
 
 def _blocked_status(observed: Observed, message: str, now: str) -> dict[str, Any]:
     reason = "NamespaceInUse"
-    conditions = [_condition(observed.previous, kind, value, reason, message, observed.generation, now)
+    conditions = [condition(observed.previous, kind, value, reason, message, observed.generation, now)
                   for kind, value in zip(CONDITION_TYPES, (False, False, True))]
     return {"conditions": conditions, "children": {}, "lcm_progress": "0/0"}
 
@@ -218,3 +219,20 @@ def _merge_diff(old: Any, new: Any) -> Any:
         if diff is not _SAME:
             patch[key] = diff
     return patch
+
+
+REFUSED = "Refused"  # a HelmBundle's condition: the helmbundle process does not act on it
+
+
+def refusal_conditions(status: Mapping[str, Any], problem: str | None, generation: int,
+                       now: str) -> list[dict[str, Any]] | None:
+    """A HelmBundle's conditions with `Refused` as `problem` (core.bundles.trust_problem) says; None when nothing
+    changes (a bundle never refused carries no such condition)."""
+    old = next((c for c in status.get("conditions") or [] if c.get("type") == REFUSED), None)
+    if problem is None and old is None:
+        return None
+    new = condition(status, REFUSED, problem is not None, "Untrusted" if problem else "Trusted",
+                    problem or "as the osdpl of its namespace writes it", generation, now)
+    if old is not None and all(old.get(k) == new[k] for k in ("status", "reason", "message")):
+        return None
+    return [*(c for c in status.get("conditions") or [] if c.get("type") != REFUSED), new]

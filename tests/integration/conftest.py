@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -148,12 +149,19 @@ def kubectl(binaries: Path, kubeconfig: Path) -> Kubectl:
     return Kubectl(binaries / "kubectl", kubeconfig)
 
 
-@pytest.fixture
-def namespace(kubectl: Kubectl) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:8]}"
+@contextmanager
+def temporary_namespace(kubectl: Kubectl, prefix: str = "t") -> Iterator[str]:
+    """A new namespace, deleted (without waiting) afterwards."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     kubectl.run("create", "namespace", name)
     yield name
     kubectl.run("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl) -> Iterator[str]:
+    with temporary_namespace(kubectl) as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

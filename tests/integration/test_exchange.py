@@ -10,7 +10,6 @@ import base64
 import datetime
 import json
 import time
-import uuid
 from typing import Any, Iterator
 
 import pytest
@@ -23,7 +22,8 @@ from cryptography.x509.oid import NameOID
 from openstack_operator.core.ceph import GATEWAY_CREDENTIAL
 from openstack_operator.core.rotation import rotate_annotation
 
-from .conftest import DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal, wait_for
+from .conftest import (DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal, temporary_namespace,
+                       wait_for)
 
 CEPH_USERS = {"openstack-glance", "openstack-cinder", "openstack-nova", "openstack-libvirt"}
 
@@ -103,10 +103,8 @@ def test_changed_ceph_keys_re_render_exactly_glance_cinder_nova_and_libvirt(
 @pytest.fixture
 def storage_namespace(kubectl: Kubectl) -> Iterator[str]:
     """The storage side's namespace, where the gateway's credentials are published."""
-    name = f"t-storage-{uuid.uuid4().hex[:8]}"
-    kubectl.run("create", "namespace", name)
-    yield name
-    kubectl.run("delete", "namespace", name, "--wait=false")
+    with temporary_namespace(kubectl, "t-storage") as name:
+        yield name
 
 
 def _published(kubectl: Kubectl, namespace: str) -> dict[str, str] | None:

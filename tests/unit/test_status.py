@@ -6,7 +6,7 @@ from typing import Any
 
 from openstack_operator.core.bundles import plan_bundles
 from openstack_operator.core.health import release_basis
-from openstack_operator.core.status import Observed, children, compute_status, status_patch
+from openstack_operator.core.status import Observed, children, compute_status, refusal_conditions, status_patch
 
 NOW, LATER = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
 
@@ -256,3 +256,15 @@ def test_invalid_ceph_keys_or_certificate_degrade_a_ready_deployment() -> None:
         assert status["conditions"][2]["message"] == f"{key} is broken"
     expiring = {**HEALTHY, "certificate": {"state": "Expiring", "message": "expires in 3 days"}}
     assert _conditions(compute_status(_observed(DEPLOYED, previous=expiring), NOW))["Degraded"][0] == "False"
+
+
+def test_the_refused_condition_is_written_on_change_only() -> None:
+    assert refusal_conditions({}, None, 1, "t0") is None  # never refused: no condition at all
+    refused = refusal_conditions({"conditions": [{"type": "Other", "status": "True"}]}, "bad", 1, "t0")
+    assert refused is not None and refused[0] == {"type": "Other", "status": "True"}
+    assert {k: refused[1][k] for k in ("type", "status", "reason", "message", "lastTransitionTime")} == \
+        {"type": "Refused", "status": "True", "reason": "Untrusted", "message": "bad", "lastTransitionTime": "t0"}
+    assert refusal_conditions({"conditions": refused}, "bad", 2, "t1") is None
+    trusted = refusal_conditions({"conditions": refused}, None, 2, "t1")
+    assert trusted is not None and trusted[1]["status"] == "False" and trusted[1]["lastTransitionTime"] == "t1"
+    assert refusal_conditions({"conditions": trusted}, None, 3, "t2") is None
