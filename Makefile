@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 PY = $$(tools/venv.sh)/bin/python
 VENV_BIN = $$(tools/venv.sh)/bin
 
-.PHONY: help test check unit integration conformance bench bench-deploy bench-faults bench-health crds release-data lock binaries cluster-up cluster-down demo
+.PHONY: help test check unit integration conformance bench bench-deploy bench-faults bench-health crds kustomize release-data lock binaries image cluster-up cluster-down demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -14,11 +14,12 @@ help: ## list targets
 test: check ## everything CI runs: static checks, then unit and integration tests against a local control plane
 	$(PY) -m pytest tests
 
-check: ## mypy, the import boundary of the pure core, generated CRDs and release data up to date
+check: ## mypy, the import boundary of the pure core, generated CRDs, kustomize base and release data up to date
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/lint-imports
 	@tmp=$$(mktemp -d) && $(PY) -m openstack_operator crds --output-dir $$tmp && \
 	  diff -ru crds $$tmp >/dev/null || { echo "crds/ is stale: run 'make crds'"; exit 1; }
+	$(PY) tools/kustomize_base.py --check
 	@if [ -d ../shared/openstack-helm/charts ]; then $(PY) tools/release_data.py --check; \
 	  else echo "release data not checked: no ../shared/openstack-helm chart set here"; fi
 
@@ -46,7 +47,10 @@ bench-health: ## workload health: ready-to-shown latency, status PATCHes, peak m
 release-data: ## regenerate openstack_operator/templates/releases/ from the OpenStack-Helm chart set in ../shared/openstack-helm
 	$(PY) tools/release_data.py
 
-crds: ## regenerate crds/ from openstack_operator/templates/catalog.yaml
+kustomize: ## regenerate deploy/kustomize/openstack-operator.yaml from charts/openstack-operator
+	$(PY) tools/kustomize_base.py
+
+crds: ## regenerate crds/ (the operator chart's CRDs too) from openstack_operator/templates/catalog.yaml
 	$(PY) -m openstack_operator crds --output-dir crds
 
 lock: ## re-pin requirements.lock from requirements.in
@@ -55,6 +59,9 @@ lock: ## re-pin requirements.lock from requirements.in
 
 binaries: ## build the pinned kube-apiserver, etcd, kwok, helm, ... into the cache
 	tools/build-binaries.sh
+
+image: ## build the operator's image with buildah (localhost/openstack-operator:<version>, storage in the cache)
+	tools/build-image.sh
 
 cluster-up: ## start a local control plane; kubeconfig in .cluster/kubeconfig
 	$(PY) -m devcluster up

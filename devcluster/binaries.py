@@ -14,3 +14,9 @@ def bin_dir() -> Path:
     result = subprocess.run([str(REPO / "tools" / "build-binaries.sh")], check=True, stdout=subprocess.PIPE,
                             text=True)
     return Path(result.stdout.strip().splitlines()[-1])
+
+
+def pinned_versions() -> dict[str, str]:
+    """tools/versions.env: the pinned versions (K8S_VERSION, HELM_VERSION, ...)."""
+    lines = (REPO / "tools" / "versions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))

@@ -144,7 +144,7 @@ def cmd_process(args: argparse.Namespace, catalog: Catalog) -> int:
     from openstack_operator.kube.operator import run
 
     module = importlib.import_module(f"openstack_operator.controllers.{args.command}")
-    run(module.REGISTRY, catalog)
+    run(args.command, module.REGISTRY, catalog)
     return 0
 
 

@@ -55,7 +55,7 @@ BASIS_RETRY_SECONDS = 0.5  # the indexes lag a fresh LIST: look again this soon
 BARRIER_WARN_AFTER = 20  # lagging this many checks in a row (about 30 s) is worth a warning
 # No progress for longer than this is Unhealthy (see core.health).
 GRACE_SECONDS = float(os.environ.get("OSOP_HEALTH_GRACE_SECONDS", "600"))  # a Deployment's default deadline
-# How often the indexes are compared with a fresh LIST (one per watched kind, cluster-wide) for missed deletions.
+# How often the indexes are compared with a fresh LIST (per watched kind and namespace) for missed deletions.
 RESYNC_SECONDS = float(os.environ.get("OSOP_HEALTH_RESYNC_SECONDS", "60"))
 WORKERS = 4
 
@@ -137,7 +137,7 @@ class HealthController:
         if not self.indexes:
             return  # no event handed Kopf's indexes over yet: nothing is checked either
         snapshot = self._indexed()  # before the LIST: whatever is created meanwhile is not in it
-        listed = await asyncio.to_thread(workload_uids, LABEL_SELECTOR)
+        listed = await asyncio.to_thread(workload_uids, LABEL_SELECTOR, sorted(set(snapshot.values())))
         self.gone, newly = resync_gone(self.gone, snapshot, listed, self._indexed().keys())
         if newly:
             log.info("health: %d indexed workloads are no longer in the cluster (deleted while a watch was down)",

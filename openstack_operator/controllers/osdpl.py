@@ -21,6 +21,7 @@ deletion, where the garbage collector deletes the bundles first.
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 import datetime
 import logging
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.manifest import load_osdpl
 from openstack_operator.core.model import DeploymentSpec
 from openstack_operator.core.render import Renderer
-from openstack_operator.core.status import Observed, compute_status, status_patch
+from openstack_operator.core.status import (CONDITION_TYPES, Observed, compute_status, condition_states,
+                                            failing_releases, status_patch)
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube import metrics
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment, api, count_write, owner_reference
@@ -107,6 +109,7 @@ class OsdplController:
     def observe_osdpl(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         metadata = body["metadata"]
         key = (metadata["namespace"], metadata["name"])
+        _export_state(key, None if event_type == "DELETED" else body.get("status") or {})
         if event_type == "DELETED":
             self.seen.pop(key, None)
             self.rendered.pop(key, None)
@@ -357,6 +360,19 @@ class OsdplController:
         handle.patch({"metadata": {"finalizers": finalizers,
                                    "resourceVersion": body["metadata"]["resourceVersion"]}})
         count_write("patch", OpenStackDeployment.kind)
+
+
+def _export_state(key: Key, status: Mapping[str, Any] | None) -> None:
+    """The osdpl's conditions and failing releases as gauges (the operator chart's alerts); None: it is gone."""
+    if status is None:
+        with suppress(KeyError):  # never exported (deleted before this process saw it)
+            for kind in CONDITION_TYPES:
+                metrics.DEPLOYMENT_CONDITION.remove(*key, kind)
+            metrics.RELEASES_FAILING.remove(*key)
+        return
+    for kind, true in condition_states(status).items():
+        metrics.DEPLOYMENT_CONDITION.labels(*key, kind).set(int(true))
+    metrics.RELEASES_FAILING.labels(*key).set(failing_releases(status))
 
 
 _controller: OsdplController | None = None

@@ -236,3 +236,15 @@ def refusal_conditions(status: Mapping[str, Any], problem: str | None, generatio
     if old is not None and all(old.get(k) == new[k] for k in ("status", "reason", "message")):
         return None
     return [*(c for c in status.get("conditions") or [] if c.get("type") != REFUSED), new]
+
+
+def condition_states(status: Mapping[str, Any]) -> dict[str, bool]:
+    """Each condition type of an osdpl status -> whether it is True (a type not reported yet: False)."""
+    reported = {c.get("type"): c.get("status") == "True" for c in status.get("conditions") or []}
+    return {kind: reported.get(kind, False) for kind in CONDITION_TYPES}
+
+
+def failing_releases(status: Mapping[str, Any]) -> int:
+    """Releases the osdpl status shows as failed (their last Helm operation failed; retried)."""
+    return sum(1 for releases in (status.get("children") or {}).values() for entry in releases.values()
+               if entry.get("state") == "failed")

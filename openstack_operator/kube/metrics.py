@@ -7,6 +7,12 @@ chart sets it in every pod). One registry per process: every process serves its 
 - osop_watched_objects{process,kind}: the objects a process keeps in memory
 - osop_credentials_age_seconds{namespace,osdpl}: since the last credential change (secrets process)
 - osop_api_writes_total{verb,kind} (kube.client): every API write, status patches as kind `<Kind>/status`
+- osop_leader{process}: 1 in the replica that holds the process's lease (kube.leader), 0 in a standby
+- osop_deployment_condition{namespace,osdpl,condition}: 1 while the osdpl's condition is True (osdpl process)
+- osop_releases_failing{namespace,osdpl}: releases whose last Helm operation failed (osdpl process)
+
+Every path but /metrics answers 200 "ok" while the process runs: the pod's liveness and readiness probes (a standby
+is ready: it is there to take over).
 """
 
 from __future__ import annotations
@@ -15,7 +21,12 @@ import logging
 import os
 from typing import Callable, Protocol
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import threading
+from socketserver import ThreadingMixIn
+from typing import Any, Iterable
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
 
 
 log = logging.getLogger("osop.metrics")
@@ -31,16 +42,44 @@ HELM_OPERATIONS = Counter("osop_helm_operations_total", "Helm operations by acti
 HELM_SECONDS = Histogram("osop_helm_operation_duration_seconds", "Time one Helm operation took", ["action"],
                          buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800))
 WATCHED = Gauge("osop_watched_objects", "Objects the process keeps in memory", ["process", "kind"])
+LEADER = Gauge("osop_leader", "1 in the replica that leads the process, 0 in a standby", ["process"])
+DEPLOYMENT_CONDITION = Gauge("osop_deployment_condition", "1 while the osdpl's condition is True",
+                             ["namespace", "osdpl", "condition"])
+RELEASES_FAILING = Gauge("osop_releases_failing", "Releases whose last Helm operation failed",
+                         ["namespace", "osdpl"])
 CREDENTIALS_AGE = Gauge("osop_credentials_age_seconds", "Seconds since the deployment's credentials last changed",
                         ["namespace", "osdpl"])
 
 
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # a probe every few seconds is no log line
+        pass
+
+
+def _app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    metrics_app = make_wsgi_app()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/metrics":
+            result: Iterable[bytes] = metrics_app(environ, start_response)
+            return result
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok\n"]
+    return app
+
+
 def serve() -> int:
-    """Serve /metrics on OSOP_METRICS_PORT (address OSOP_METRICS_ADDRESS, default all); returns the port, 0 if
-    not served."""
+    """Serve /metrics and the probes on OSOP_METRICS_PORT (address OSOP_METRICS_ADDRESS, default all); returns the
+    port, 0 if not served."""
     port = int(os.environ.get("OSOP_METRICS_PORT", "0"))
     if port:
-        start_http_server(port, addr=os.environ.get("OSOP_METRICS_ADDRESS", "0.0.0.0"))
+        server = make_server(os.environ.get("OSOP_METRICS_ADDRESS", "0.0.0.0"), port, _app(), _Server,
+                             handler_class=_QuietHandler)
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
         log.info("metrics on port %d", port)
     return port
 

@@ -239,12 +239,13 @@ def set_finalizers(kind: type[pykube.objects.APIObject], body: Mapping[str, Any]
     return stored
 
 
-def workload_uids(selector: str) -> set[str]:
-    """uids of the workloads of every namespace matching the label `selector` (one LIST per workload kind). A
-    consistent read (no resourceVersion: not served from an API server's watch cache, which may lag): the health
-    process sets aside every indexed workload it does not return."""
-    return {item.obj["metadata"]["uid"] for kind in WORKLOAD_KINDS
-            for item in kind.objects(api(), namespace=pykube.all).filter(selector=selector)}
+def workload_uids(selector: str, namespaces: Iterable[str]) -> set[str]:
+    """uids of the workloads of `namespaces` matching the label `selector` (one LIST per workload kind and
+    namespace: the operator may read workloads in its deployment namespaces only). A consistent read (no
+    resourceVersion: not served from an API server's watch cache, which may lag): the health process sets aside
+    every indexed workload it does not return."""
+    return {item.obj["metadata"]["uid"] for namespace in namespaces for kind in WORKLOAD_KINDS
+            for item in kind.objects(api(), namespace=namespace).filter(selector=selector)}
 
 
 # One per namespace: which osdpl deploys there (core.bundles.namespace_holder).

@@ -1,7 +1,7 @@
-"""What every operator process sets up the same way: its Kopf identity, watch timeouts and API login.
+"""What every operator process sets up the same way: its Kopf identity, watch timeouts, API login, the namespaces it
+watches (OSOP_NAMESPACES), its metrics and probes, and its leader election (kube.leader).
 
-Each process has its own peering name, finalizer and annotation prefix, so two processes never act on each other's
-marks. Handlers are `on.event` only, so Kopf itself writes nothing on the objects (no diff-base annotation: a large
+Each process has its own finalizer and annotation prefix, so two processes never act on each other's marks. Handlers are `on.event` only, so Kopf itself writes nothing on the objects (no diff-base annotation: a large
 spec cannot overflow the 256 KiB annotation limit); each controller keeps its own state on the status it owns.
 """
 
@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 from typing import Any
 
 import kopf
@@ -18,9 +19,11 @@ from pykube.exceptions import PyKubeError
 
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.crd import GROUP, VERSION
+from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.helmwork import MAX_RETRY_SECONDS
 from openstack_operator.kube import metrics
 from openstack_operator.kube.client import api, identify
+from openstack_operator.kube.leader import election
 
 log = logging.getLogger("osop.operator")
 DISCOVERY_RETRY_SECONDS = 2.0
@@ -42,8 +45,9 @@ def new_registry(process: str) -> kopf.OperatorRegistry:
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        settings.peering.name = f"osop-{process}"
-        settings.peering.mandatory = False
+        # Given namespaces are served for good: no watch of namespaces (a cluster-wide read it would need) that would
+        # stop serving one while it is being deleted, before its releases are uninstalled.
+        settings.scanning.disabled = bool(watched_namespaces())
         settings.persistence.finalizer = f"{process}.{GROUP}/kopf-finalizer"
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=f"{process}.{GROUP}")
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -52,10 +56,6 @@ def new_registry(process: str) -> kopf.OperatorRegistry:
         settings.watching.client_timeout = WATCH_CLIENT_TIMEOUT
         settings.watching.connect_timeout = CONNECT_TIMEOUT
         settings.posting.level = logging.WARNING  # k8s Events only for problems, not for every handler run
-
-    @kopf.on.startup(registry=registry)
-    def serve_metrics(**_: Any) -> None:
-        metrics.serve()
 
     @kopf.on.startup(registry=registry)
     async def wait_for_resources(**_: Any) -> None:
@@ -103,9 +103,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def run(registry: kopf.OperatorRegistry, catalog: Catalog) -> None:
+NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def watched_namespaces() -> list[str]:
+    """OSOP_NAMESPACES: the deployment namespaces, comma-separated; empty, the default, watches every namespace. The
+    operator chart sets the namespaces its RoleBindings cover, so a process needs no cluster-wide read of Secrets or
+    workloads. Names only, no patterns: Kopf drops a pattern-matched namespace once it is being deleted, and the
+    releases in it would never be uninstalled (their finalizers would hold the namespace forever)."""
+    names = [n.strip() for n in os.environ.get("OSOP_NAMESPACES", "").split(",") if n.strip()]
+    wrong = [n for n in names if not NAMESPACE_NAME.fullmatch(n)]
+    if wrong:
+        raise OperatorError(f"OSOP_NAMESPACES: {', '.join(map(repr, wrong))} is not a namespace name (names only, "
+                            "comma-separated; no patterns)")
+    return names
+
+
+def run(process: str, registry: kopf.OperatorRegistry, catalog: Catalog) -> None:
     """Run one process's handlers until stopped; `catalog` (the command line's --templates-dir or the packaged one)
-    reaches its startup handler as `memo.catalog`."""
+    reaches its startup handler as `memo.catalog`. With a leader election, only once this replica leads."""
     level = os.environ.get("OSOP_LOG_LEVEL", "INFO").upper()  # DEBUG shows Kopf's and our own debug lines too
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if os.environ.get("OSOP_LOG_FORMAT") == "json" else
@@ -116,4 +132,16 @@ def run(registry: kopf.OperatorRegistry, catalog: Catalog) -> None:
     # pyhelm3 warns about every non-zero helm exit, including the expected "release not found" before a first
     # install; real failures are logged by the controllers, with the attempt count.
     logging.getLogger("pyhelm3.command").setLevel(logging.ERROR)
-    kopf.run(registry=registry, clusterwide=True, memo=kopf.Memo(catalog=catalog))
+    namespaces = watched_namespaces()  # a wrong name stops the process here, before anything is done
+    metrics.serve()  # before the election: a standby answers its probes too
+    lease = election(process)
+    if lease is not None:
+        lease.acquire()
+        lease.start_renewing()
+    try:
+        # standalone: one active replica is the Lease's job (kube.leader), not Kopf's peering
+        kopf.run(registry=registry, standalone=True, clusterwide=not namespaces, namespaces=namespaces,
+                 memo=kopf.Memo(catalog=catalog))
+    finally:
+        if lease is not None:
+            lease.release()

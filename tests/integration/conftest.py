@@ -8,13 +8,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 import pytest
 import yaml
@@ -25,6 +26,7 @@ from devcluster.charts import chart_repository as serve_chart_repository
 from devcluster.processes import free_port
 from openstack_operator.cli import PROCESSES
 
+from .. import operator_chart
 from ..osdpl_cases import EXAMPLES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,19 +181,80 @@ def chart_repository() -> Iterator[str]:
         yield url
 
 
+# -- the operator's identities, from its chart ------------------------------------------------------------------
+OPERATOR_NAMESPACE = "openstack-operator"  # where the chart is installed: the ServiceAccounts and the leader Leases
+RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+
+
+class Identities:
+    """Per process: a kubeconfig holding its own ServiceAccount's token (the chart's RBAC), not the admin's."""
+
+    def __init__(self, kubeconfigs: dict[str, Path]) -> None:
+        self.kubeconfigs = kubeconfigs
+
+
+def _token_kubeconfig(admin: Path, token: str, path: Path) -> Path:
+    config = yaml.safe_load(admin.read_text())
+    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])["context"]
+    cluster = next(c for c in config["clusters"] if c["name"] == context["cluster"])
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster], "current-context": "operator",
+        "contexts": [{"name": "operator", "context": {"cluster": cluster["name"], "user": "operator"}}],
+        "users": [{"name": "operator", "user": {"token": token}}]}))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="session")
+def identities(kubectl: Kubectl, binaries: Path, kubeconfig: Path, crds: None,
+               tmp_path_factory: pytest.TempPathFactory) -> Identities:
+    """The chart's ServiceAccounts and RBAC, applied as `helm install` would, and a token for each process.
+
+    The chart binds each process's namespaced rules in the namespaces of its `namespaces` value (and the processes
+    watch only those); the tests make a namespace per test, which no install-time list can name, so here the same
+    ClusterRole is bound cluster-wide instead and the processes watch every namespace. The scope is what
+    tests/integration/test_rbac.py checks, with the chart's own RoleBindings; test_image.py runs a process that
+    watches one namespace."""
+    if kubectl.run("get", "namespace", OPERATOR_NAMESPACE, check=False).returncode != 0:
+        kubectl.run("create", "namespace", OPERATOR_NAMESPACE)
+    docs = [d for d in operator_chart.render(binaries / "helm", "namespaces=null") if d["kind"] in RBAC_KINDS]
+    accounts = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d["metadata"]["name"]
+                for d in docs if d["kind"] == "ServiceAccount"}
+    for process, account in accounts.items():
+        role = operator_chart.cluster_role(docs, process, "namespaced")["metadata"]["name"]
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                     "metadata": {"name": f"e2e-every-test-namespace-{process}"},
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                     "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": OPERATOR_NAMESPACE}]})
+    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", "-",
+                input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+    folder = tmp_path_factory.mktemp("identities")
+    kubeconfigs = {}
+    for process, account in accounts.items():
+        token = kubectl.run("-n", OPERATOR_NAMESPACE, "create", "token", account, "--duration=48h").stdout.strip()
+        kubeconfigs[process] = _token_kubeconfig(kubeconfig, token, folder / f"{process}.kubeconfig")
+    return Identities(kubeconfigs)
+
+
 class Operators:
     """The operator processes, run as users run them (`python -m openstack_operator <process>`), against the test
-    cluster, with the session's chart repository as chart source and a chart cache of their own. Logs go to one
-    file per process."""
+    cluster, each with its own ServiceAccount's token (so a permission the chart lacks fails a test), with a leader
+    election as in the chart, the session's chart repository as chart source
+    and a chart cache of their own. Logs go to one file per process. A process that exits by itself (a lost
+    lease: the API server was away too long) is started again a second later, as the kubelet restarts a pod's
+    container."""
 
     PROCESSES = PROCESSES
+    RESTART_DELAY_SECONDS = 1.0
     HEALTH_GRACE_SECONDS = 5  # no progress for longer is Unhealthy: short, so tests see it within seconds
     RETRY_MAX_SECONDS = 20  # the longest wait between two attempts at a failing release: tests see recovery soon
     HEALTH_RESYNC_SECONDS = 10
     SECRETS_RESYNC_SECONDS = 5  # the Ceph keys and the public certificate are looked at again this often
 
-    def __init__(self, kubeconfig: Path, helm: Path, logs: Path, chart_source: str, chart_cache: Path) -> None:
-        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(helm),
+    def __init__(self, identities: Identities, helm: Path, logs: Path, chart_source: str, chart_cache: Path) -> None:
+        self.kubeconfigs = identities.kubeconfigs
+        self.env = {**os.environ, "OSOP_HELM": str(helm),
+                    "OSOP_LEADER_ELECTION_NAMESPACE": OPERATOR_NAMESPACE,
                     "OSOP_CHART_SOURCE": chart_source, "OSOP_CHART_CACHE": str(chart_cache),
                     "PYTHONPATH": str(REPO), "OSOP_HEALTH_GRACE_SECONDS": str(self.HEALTH_GRACE_SECONDS),
                     "OSOP_RETRY_MAX_SECONDS": str(self.RETRY_MAX_SECONDS),
@@ -199,37 +262,68 @@ class Operators:
                     "OSOP_SECRETS_RESYNC_SECONDS": str(self.SECRETS_RESYNC_SECONDS)}
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.overrides: dict[str, dict[str, str]] = {}  # the `env` each running process was started with
         self.metrics_ports = {name: free_port() for name in self.PROCESSES}  # kept across restarts
+        self._lock = threading.Lock()  # procs: the tests' thread and the supervisor's
+        self._stopped = threading.Event()
+        threading.Thread(target=self._supervise, name="operators-supervisor", daemon=True).start()
 
     def start(self, only: str = "", **env: str) -> None:
         """Start every process (or `only` that one) that is not running; `env` overrides the environment of the
         processes started by this call."""
-        for name in [only] if only else self.PROCESSES:
-            if name in self.procs:
-                continue
-            with (self.logs / f"{name}.log").open("ab") as log:
-                self.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "openstack_operator", name], stdout=log, stderr=subprocess.STDOUT,
-                    env={**self.env, "OSOP_METRICS_PORT": str(self.metrics_ports[name]),
-                         "OSOP_METRICS_ADDRESS": "127.0.0.1", **env}, stdin=subprocess.DEVNULL)
+        with self._lock:
+            for name in [only] if only else self.PROCESSES:
+                if name not in self.procs:
+                    self._start(name, env)
+
+    def _start(self, name: str, env: dict[str, str]) -> None:
+        with (self.logs / f"{name}.log").open("ab") as log:
+            self.procs[name] = self.spawn(name, self.metrics_ports[name], log, **env)
+        self.overrides[name] = env
+
+    def _supervise(self) -> None:
+        while not self._stopped.wait(self.RESTART_DELAY_SECONDS):
+            with self._lock:
+                for name, proc in list(self.procs.items()):
+                    if proc.poll() is not None:
+                        with (self.logs / f"{name}.log").open("a") as log:
+                            log.write(f"== exited with {proc.returncode}: started again\n")
+                        self._start(name, self.overrides[name])
+
+    def spawn(self, name: str, metrics_port: int, log: IO[bytes], **env: str) -> subprocess.Popen[bytes]:
+        """One replica of process `name`, with its own ServiceAccount's kubeconfig."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "openstack_operator", name], stdout=log, stderr=subprocess.STDOUT,
+            env={**self.env, "KUBECONFIG": str(self.kubeconfigs[name]), "OSOP_METRICS_PORT": str(metrics_port),
+                 "OSOP_METRICS_ADDRESS": "127.0.0.1", **env}, stdin=subprocess.DEVNULL)
 
     def kill(self, only: str = "") -> None:
         """SIGKILL (every process, or `only` that one): no clean shutdown, as a crashed or evicted pod."""
-        for name in [only] if only else list(self.procs):
-            proc = self.procs.pop(name)
-            proc.kill()
-            proc.wait()
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+        with self._lock:
+            for name in [only] if only else list(self.procs):
+                proc = self.procs.pop(name)
                 proc.kill()
                 proc.wait()
-        self.procs.clear()
+
+    def replica(self, name: str) -> tuple[subprocess.Popen[bytes], int]:
+        """A second replica of process `name` (a standby while the first leads), logging to `<name>-replica.log`;
+        returns it and its metrics port. The caller stops it."""
+        port = free_port()
+        with (self.logs / f"{name}-replica.log").open("ab") as log:
+            return self.spawn(name, port, log), port
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            for proc in self.procs.values():
+                proc.terminate()
+            for proc in self.procs.values():
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            self.procs.clear()
 
     def metrics(self, name: str) -> str:
         """The process's /metrics, as Prometheus scrapes it."""
@@ -244,9 +338,9 @@ class Operators:
 
 
 @pytest.fixture(scope="session")
-def operators(kubeconfig: Path, binaries: Path, crds: None, chart_repository: str,
+def operators(identities: Identities, binaries: Path, chart_repository: str,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operators]:
-    running = Operators(kubeconfig, binaries / "helm", tmp_path_factory.mktemp("operator-logs"), chart_repository,
+    running = Operators(identities, binaries / "helm", tmp_path_factory.mktemp("operator-logs"), chart_repository,
                         tmp_path_factory.mktemp("chart-cache"))
     running.start()
     yield running
@@ -279,6 +373,11 @@ class Helm:
                                  namespace, "-o", "json"], capture_output=True, text=True, check=True, timeout=60)
         history: list[dict[str, Any]] = json.loads(result.stdout)
         return history
+
+
+    def revisions(self, namespace: str) -> dict[str, int]:
+        """release -> its current revision."""
+        return {name: int(r["revision"]) for name, r in self.releases(namespace).items()}
 
 
 @pytest.fixture(scope="session")

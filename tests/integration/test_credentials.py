@@ -17,10 +17,6 @@ from .conftest import AuditLog, Deployment, Helm, Kubectl, Operators, wait_for
 SECRET = "osh-dev-credentials"
 
 
-def _revisions(helm: Helm, namespace: str) -> dict[str, int]:
-    return {name: int(r["revision"]) for name, r in helm.releases(namespace).items()}
-
-
 def _records(kubectl: Kubectl, namespace: str, name: str = SECRET) -> dict[str, dict[str, str]]:
     secret = kubectl.json("-n", namespace, "get", "secret", name)
     return {k: json.loads(base64.b64decode(v)) for k, v in (secret.get("data") or {}).items()}
@@ -45,7 +41,7 @@ def _events(kubectl: Kubectl, namespace: str, reason: str) -> list[dict[str, Any
 def test_a_deleted_credentials_secret_is_degraded_changes_no_release_and_restores(
         deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
     namespace = deployment.namespace
-    before, records = _revisions(helm, namespace), _records(kubectl, namespace)
+    before, records = helm.revisions(namespace), _records(kubectl, namespace)
     # The scenario of the issue: the Secret deleted, then one keystone value changed.
     kubectl.run("-n", namespace, "delete", "secret", SECRET, "--wait=false")
     deployment.merge_patch({"spec": {"services": {"identity": {"keystone": {"values": {
@@ -57,13 +53,13 @@ def test_a_deleted_credentials_secret_is_degraded_changes_no_release_and_restore
     assert deployment.condition("Ready")["status"] == "False"
     assert _events(kubectl, namespace, "CredentialsLost")
     time.sleep(5)  # long enough for a reconcile of the new generation to have written, had it been allowed to
-    assert _revisions(helm, namespace) == before
+    assert helm.revisions(namespace) == before
     # The finalizer kept the Secret readable; a restore request brings it back as it was, and the change goes on.
     _annotate(deployment, RESTORE_ANNOTATION, str(time.time()))
     wait_for("Ready after the restore", deployment.ready_at_generation, operators, timeout=300,
              describe=lambda: deployment.get().get("status", {}).get("conditions"))
     assert _records(kubectl, namespace) == records
-    after = _revisions(helm, namespace)
+    after = helm.revisions(namespace)
     assert after["openstack-keystone"] == before["openstack-keystone"] + 1
     assert {r: v for r, v in after.items() if r != "openstack-keystone"} == \
         {r: v for r, v in before.items() if r != "openstack-keystone"}
@@ -72,7 +68,7 @@ def test_a_deleted_credentials_secret_is_degraded_changes_no_release_and_restore
 def test_an_edited_credential_is_named_and_the_restore_puts_it_back(
         deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
     namespace = deployment.namespace
-    before, records = _revisions(helm, namespace), _records(kubectl, namespace)
+    before, records = helm.revisions(namespace), _records(kubectl, namespace)
     kubectl.run("-n", namespace, "patch", "secret", SECRET, "--type=merge", "-p",
                 json.dumps({"stringData": {"glance_db": json.dumps({"username": "glance", "password": "typo"})}}))
     wait_for("Degraded naming glance_db", lambda: "changed glance_db" in deployment.condition("Degraded").get(
@@ -80,7 +76,7 @@ def test_an_edited_credential_is_named_and_the_restore_puts_it_back(
     _annotate(deployment, RESTORE_ANNOTATION, str(time.time()))
     wait_for("Ready after the restore", deployment.ready_at_generation, operators)
     assert _records(kubectl, namespace) == records
-    assert _revisions(helm, namespace) == before
+    assert helm.revisions(namespace) == before
 
 
 def _releases_using(catalog: Catalog, group: str, releases: list[str]) -> set[str]:
@@ -92,7 +88,7 @@ def _releases_using(catalog: Catalog, group: str, releases: list[str]) -> set[st
 def test_a_database_rotation_upgrades_exactly_its_releases_once_and_no_credential_is_logged(
         deployment: Deployment, debug_operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
     namespace, operators = deployment.namespace, debug_operators
-    before, old = _revisions(helm, namespace), _records(kubectl, namespace)
+    before, old = helm.revisions(namespace), _records(kubectl, namespace)
     request = f"r-{time.time()}"
     _annotate(deployment, rotate_annotation("database"), request)
     wait_for("the rotation done", lambda: (_credentials_status(deployment).get("rotations") or {}).get(
@@ -100,7 +96,7 @@ def test_a_database_rotation_upgrades_exactly_its_releases_once_and_no_credentia
         describe=lambda: _credentials_status(deployment).get("rotations"))
     wait_for("Ready", deployment.ready_at_generation, operators)
     new = _records(kubectl, namespace)
-    after = _revisions(helm, namespace)
+    after = helm.revisions(namespace)
     rotated = _releases_using(Catalog.load(), "database", list(before))
     assert rotated >= {"openstack-keystone", "openstack-glance", "openstack-placement", "openstack-neutron",
                        "openstack-horizon"}
@@ -117,7 +113,7 @@ def test_a_database_rotation_upgrades_exactly_its_releases_once_and_no_credentia
     # The same request again (a re-apply, a repeated command) rotates nothing.
     _annotate(deployment, rotate_annotation("database"), request)
     time.sleep(5)
-    assert _records(kubectl, namespace) == new and _revisions(helm, namespace) == after
+    assert _records(kubectl, namespace) == new and helm.revisions(namespace) == after
     # Not a single credential value, old or new, in any log line, Event or status.
     values = {r["password"] for r in [*old.values(), *new.values()]}
     texts = {"logs": operators.log_text(full=True),

@@ -46,10 +46,6 @@ def _apply_secret(kubectl: Kubectl, namespace: str, name: str, data: dict[str, s
     kubectl.run("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(body))
 
 
-def _revisions(helm: Helm, namespace: str) -> dict[str, int]:
-    return {name: int(r["revision"]) for name, r in helm.releases(namespace).items()}
-
-
 def test_changed_ceph_keys_re_render_exactly_glance_cinder_nova_and_libvirt(
         namespace: str, debug_operators: Operators, kubectl: Kubectl, helm: Helm) -> None:
     operators = debug_operators
@@ -75,22 +71,22 @@ def test_changed_ceph_keys_re_render_exactly_glance_cinder_nova_and_libvirt(
     copies = json.dumps([o for o in kubectl.json("-n", namespace, "get", "secrets,configmaps")["items"]
                          if o["metadata"]["name"] != "ceph-keys"])  # the source lives here too, in this test
     assert _key("admin") not in copies and base64.b64encode(_key("admin").encode()).decode() not in copies
-    before = _revisions(helm, namespace)
+    before = helm.revisions(namespace)
     assert CEPH_USERS <= set(before)
 
     _apply_secret(kubectl, namespace, "ceph-keys", _pelagia("10.0.0.1:6789,10.0.0.3:6789"))
     wait_for("the new monitors copied", lambda: "10.0.0.3:6789" in kubectl.json(
         "-n", namespace, "get", "configmap", "ceph-etc")["data"]["ceph.conf"], operators)
     wait_for("Ready with the new keys", lambda: deployment.ready_at_generation() and all(
-        _revisions(helm, namespace)[r] == before[r] + 1 for r in CEPH_USERS), operators, timeout=300)
-    after = _revisions(helm, namespace)
+        helm.revisions(namespace)[r] == before[r] + 1 for r in CEPH_USERS), operators, timeout=300)
+    after = helm.revisions(namespace)
     assert {r for r in after if after[r] != before[r]} == CEPH_USERS
     # A broken source is a condition naming the key, and the copy in use stays.
     _apply_secret(kubectl, namespace, "ceph-keys", {**_pelagia("10.0.0.1:6789"), "cinder": "client.cinder;"})
     degraded = wait_for("Degraded CephKeysInvalid", lambda: deployment.condition("Degraded").get("reason") ==
                         "CephKeysInvalid" and deployment.condition("Degraded"), operators)
     assert "cinder" in degraded["message"] and _key("cinder") not in degraded["message"]
-    assert _revisions(helm, namespace) == after
+    assert helm.revisions(namespace) == after
     # No key in any log line (DEBUG), Event, status or HelmBundle.
     texts = {"logs": operators.log_text(full=True),
              "events": kubectl.run("-n", namespace, "get", "events", "-o", "json").stdout,

@@ -24,10 +24,6 @@ from .conftest import (CORE_RELEASES, DEPLOY_TIMEOUT, AuditLog, Deployment, Helm
 HELM_RECORD = re.compile(r"^sh\.helm\.release\.v1\.(?P<release>.+)\.v\d+$")
 
 
-def _revisions(helm: Helm, namespace: str) -> dict[str, int]:
-    return {name: int(r["revision"]) for name, r in helm.releases(namespace).items()}
-
-
 def _gone(kubectl: Kubectl, namespace: str, kind: str, name: str) -> bool:
     return not kubectl.run("-n", namespace, "get", kind, name, "--ignore-not-found", "-o", "name").stdout.strip()
 
@@ -71,7 +67,7 @@ def test_deleting_the_osdpl_uninstalls_every_release_dependents_first_under_any_
 
 def test_a_second_osdpl_in_the_namespace_is_degraded_and_touches_nothing(
         deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
-    before = _revisions(helm, deployment.namespace)
+    before = helm.revisions(deployment.namespace)
     intruder = Deployment(kubectl, deployment.namespace, minimal("intruder"))
     intruder.apply()
     try:
@@ -88,7 +84,7 @@ def test_a_second_osdpl_in_the_namespace_is_degraded_and_touches_nothing(
         # Deleting the second one uninstalls nothing of the first.
         kubectl.run("-n", deployment.namespace, "delete", "osdpl", "intruder", "--timeout=60s")
     time.sleep(2)
-    assert _revisions(helm, deployment.namespace) == before
+    assert helm.revisions(deployment.namespace) == before
     assert deployment.ready_at_generation()
 
 
@@ -99,7 +95,7 @@ def _keystone(deployment: Deployment) -> dict[str, Any]:
 
 def test_a_chart_repository_down_for_two_minutes_ends_ready_without_any_edit(
         deployment: Deployment, operators: Operators, helm: Helm, tmp_path: Path) -> None:
-    before = _revisions(helm, deployment.namespace)["openstack-keystone"]
+    before = helm.revisions(deployment.namespace)["openstack-keystone"]
     port = free_port()
     # A helmbundle process with no chart cached, and a repository that is not there yet.
     operators.kill("helmbundle")
@@ -119,7 +115,7 @@ def test_a_chart_repository_down_for_two_minutes_ends_ready_without_any_edit(
         with serving(chart_directory(), port):
             wait_for("Ready once the repository is back", deployment.ready_at_generation, operators,
                      timeout=operators.RETRY_MAX_SECONDS * 1.2 + 120)
-        assert _revisions(helm, deployment.namespace)["openstack-keystone"] == before + 1
+        assert helm.revisions(deployment.namespace)["openstack-keystone"] == before + 1
         assert "attempts" not in _keystone(deployment)
     finally:
         operators.kill("helmbundle")

@@ -17,10 +17,6 @@ from typing import Any
 
 from .conftest import CORE_RELEASES, DEPLOY_TIMEOUT, AuditLog, Deployment, Helm, Kubectl, Operators, minimal, wait_for
 
-def _revisions(helm: Helm, namespace: str) -> dict[str, int]:
-    return {name: int(r["revision"]) for name, r in helm.releases(namespace).items()}
-
-
 def test_the_minimal_example_deploys_every_service_and_becomes_ready(
         deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
     releases = helm.releases(deployment.namespace)
@@ -76,13 +72,13 @@ def test_reapplying_an_unchanged_manifest_writes_nothing(
 
 def test_changing_one_service_value_upgrades_only_that_release(
         deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
-    before = _revisions(helm, deployment.namespace)
+    before = helm.revisions(deployment.namespace)
     deployment.merge_patch({"spec": {"services": {"identity": {"keystone": {"values": {"pod": {"replicas": {
         "api": 2}}}}}}}})
-    wait_for("keystone upgraded", lambda: _revisions(helm, deployment.namespace)["openstack-keystone"] ==
+    wait_for("keystone upgraded", lambda: helm.revisions(deployment.namespace)["openstack-keystone"] ==
              before["openstack-keystone"] + 1, operators)
     wait_for("Ready at the new generation", deployment.ready_at_generation, operators)
-    after = _revisions(helm, deployment.namespace)
+    after = helm.revisions(deployment.namespace)
     assert {k: v for k, v in after.items() if k != "openstack-keystone"} == \
         {k: v for k, v in before.items() if k != "openstack-keystone"}
     assert kubectl.json("-n", deployment.namespace, "get", "deployment", "keystone-api")["spec"]["replicas"] == 2
@@ -95,11 +91,11 @@ def _keystone_api(deployment: Deployment) -> dict[str, Any]:
 
 def test_pods_that_cannot_be_scheduled_make_the_component_unhealthy_and_ready_false_until_fixed(
         deployment: Deployment, operators: Operators, helm: Helm) -> None:
-    before = _revisions(helm, deployment.namespace)["openstack-keystone"]
+    before = helm.revisions(deployment.namespace)["openstack-keystone"]
     # keystone-api's pods now ask for nodes that do not exist: the new pod stays Pending.
     deployment.merge_patch({"spec": {"services": {"identity": {"keystone": {"values": {"labels": {"api": {
         "node_selector_value": "nowhere"}}}}}}}})
-    wait_for("keystone upgraded", lambda: _revisions(helm, deployment.namespace)["openstack-keystone"] > before,
+    wait_for("keystone upgraded", lambda: helm.revisions(deployment.namespace)["openstack-keystone"] > before,
              operators)
     upgraded = time.monotonic()
     wait_for("keystone/api Unhealthy", lambda: _keystone_api(deployment).get("state") == "Unhealthy", operators,
@@ -125,10 +121,10 @@ def test_a_job_a_cronjob_runs_is_no_deployment_step(
         deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
     # What keystone's fernet-rotate schedule does weekly, now: a Job of the CronJob, labelled like the chart's Jobs.
     kubectl.run("-n", deployment.namespace, "create", "job", "rotate-now", "--from=cronjob/keystone-fernet-rotate")
-    before = _revisions(helm, deployment.namespace)["openstack-keystone"]
+    before = helm.revisions(deployment.namespace)["openstack-keystone"]
     deployment.merge_patch({"spec": {"services": {"identity": {"keystone": {"values": {"pod": {"replicas": {
         "api": 2}}}}}}}})
-    wait_for("keystone upgraded", lambda: _revisions(helm, deployment.namespace)["openstack-keystone"] > before,
+    wait_for("keystone upgraded", lambda: helm.revisions(deployment.namespace)["openstack-keystone"] > before,
              operators)
     # The release changed, so Ready needs health checked against a fresh LIST: the CronJob's Job is in that LIST
     # and in no index, and must not hold Ready back.
@@ -194,7 +190,7 @@ def test_a_burst_of_300_workload_changes_costs_a_handful_of_status_patches(
 
 def test_a_failing_release_degrades_backs_off_and_recovers_when_fixed(
         deployment: Deployment, operators: Operators, helm: Helm) -> None:
-    before = _revisions(helm, deployment.namespace)
+    before = helm.revisions(deployment.namespace)
     # A value the horizon chart turns into an invalid Deployment (replicas: many): the API server rejects it.
     deployment.merge_patch({"spec": {"services": {"dashboard": {"horizon": {"values": {"pod": {"replicas": {
         "server": "many"}}}}}}}})
@@ -219,7 +215,7 @@ def test_a_failing_release_degrades_backs_off_and_recovers_when_fixed(
     time.sleep(max(0.0, 5.0 - (time.monotonic() - started)))
     assert int(horizon()["attempts"]) <= attempts + 1
     # Other services were not touched.
-    after = _revisions(helm, deployment.namespace)
+    after = helm.revisions(deployment.namespace)
     assert {k: v for k, v in after.items() if k != "openstack-horizon"} == \
         {k: v for k, v in before.items() if k != "openstack-horizon"}
     assert deployment.get()["status"]["lcm_progress"] == "7/8"
@@ -268,23 +264,23 @@ def test_a_large_manifest_deploys(deployment: Deployment, operators: Operators, 
 
 def test_draft_pauses_and_an_unrenderable_spec_changes_nothing(
         deployment: Deployment, operators: Operators, helm: Helm) -> None:
-    before = _revisions(helm, deployment.namespace)
+    before = helm.revisions(deployment.namespace)
     deployment.merge_patch({"spec": {"draft": True, "services": {"image": {"glance": {"values": {"pod": {
         "replicas": {"api": 2}}}}}}}})
     wait_for("Progressing=False Draft", lambda: deployment.condition("Progressing").get("reason") == "Draft",
              operators)
     time.sleep(2)
-    assert _revisions(helm, deployment.namespace) == before
+    assert helm.revisions(deployment.namespace) == before
     # A conflict the schema cannot see (a mapping over a string) is caught by the renderer, naming the path.
     deployment.merge_patch({"spec": {"draft": False, "services": {"identity": {"keystone": {"values": {
         "conf": "not-a-mapping"}}}}}})
     wait_for("Ready=False InvalidSpec", lambda: deployment.condition("Ready").get("reason") == "InvalidSpec",
              operators)
     assert "spec.services.identity.keystone.values.conf" in deployment.condition("Ready")["message"]
-    assert _revisions(helm, deployment.namespace) == before  # not even glance: nothing is written half-way
+    assert helm.revisions(deployment.namespace) == before  # not even glance: nothing is written half-way
     deployment.merge_patch({"spec": {"services": {"identity": {"keystone": {"values": {"conf": None}}}}}})
     wait_for("Ready again", deployment.ready_at_generation, operators)
-    after = _revisions(helm, deployment.namespace)
+    after = helm.revisions(deployment.namespace)
     assert after["openstack-glance"] == before["openstack-glance"] + 1
     assert {k: v for k, v in after.items() if k != "openstack-glance"} == \
         {k: v for k, v in before.items() if k != "openstack-glance"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pytest
 
@@ -37,6 +37,7 @@ class FakeApi:
         self.listed: dict[str, tuple[int, str]] = {}  # what a fresh LIST returns: uid -> (generation, release)
         self.during_list: Callable[[], None] | None = None  # what happens in the cluster while it is read
         self.lists = 0
+        self.uids_listed_in: set[str] = set()  # the namespaces the last resync LIST read
 
     def workload_generations(self, namespace: str, selector: str) -> dict[str, tuple[int, str]]:
         self.lists += 1
@@ -45,7 +46,8 @@ class FakeApi:
             self.during_list = None
         return dict(self.listed)
 
-    def workload_uids(self, selector: str) -> set[str]:
+    def workload_uids(self, selector: str, namespaces: Iterable[str]) -> set[str]:
+        self.uids_listed_in = set(namespaces)
         return set(self.workload_generations("", selector))
 
     def patch_status(self, kind: Any, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -394,6 +396,7 @@ def test_a_deletion_the_watch_missed_is_found_by_a_resync(fake_api: FakeApi) -> 
 
         fake_api.during_list = created_during_the_list
         await health.resync()
+        assert fake_api.uids_listed_in == {"ns"}  # only the namespaces of indexed workloads: no cluster-wide read
         assert health.gone == {"uid-worker"}  # not uid-new: created after the indexes were read
         await health.queue.join()
         assert fake_api.osdpl["status"]["health"]["keystone"]["worker"]["reason"] == \

@@ -1,4 +1,5 @@
-"""A process waits at startup until the API server serves its custom resources: Kopf looks them up only once."""
+"""At startup a process waits until the API server serves its custom resources (Kopf looks them up only once),
+and takes only namespace names to watch."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from openstack_operator.core.errors import OperatorError
 from openstack_operator.kube import operator
 
 
@@ -35,3 +37,13 @@ def test_startup_waits_until_discovery_serves_the_custom_resources(monkeypatch: 
     monkeypatch.setattr(operator, "DISCOVERY_RETRY_SECONDS", 0.01)
     asyncio.run(operator._served("openstack.osop.dev/v1alpha1", {"openstackdeployments", "helmbundles"}))
     assert discovery.calls == 3
+
+
+def test_the_watched_namespaces_are_names_and_a_pattern_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OSOP_NAMESPACES", " openstack, cloud-two ,")
+    assert operator.watched_namespaces() == ["openstack", "cloud-two"]
+    monkeypatch.setenv("OSOP_NAMESPACES", "")
+    assert operator.watched_namespaces() == []  # every namespace
+    monkeypatch.setenv("OSOP_NAMESPACES", "openstack,prod-*")
+    with pytest.raises(OperatorError, match=r"OSOP_NAMESPACES: 'prod-\*' is not a namespace name"):
+        operator.watched_namespaces()

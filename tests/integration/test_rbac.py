@@ -1,0 +1,131 @@
+"""Least privilege, as the API server sees it: the operator chart's RBAC installed with one deployment namespace and
+a Ceph namespace, then `kubectl auth can-i` as each process's ServiceAccount, for what it must and must not do.
+
+(The other e2e tests run every process with its own ServiceAccount's token, so a permission the chart lacks fails
+them; this test shows the scope: no Secrets outside the deployment namespaces, nothing in kube-system, no `*`.)
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from .. import operator_chart
+from .conftest import RBAC_KINDS, Kubectl
+
+PROCESSES = ("osdpl", "helmbundle", "health", "secrets")
+DEPLOY, OTHER, CEPH, OPERATOR, SYSTEM = "deploy", "other", "ceph", "operator", "kube-system"
+
+
+class Install:
+    """The chart's RBAC, installed as release `name`: namespaces by role (deploy, other, ceph, operator)."""
+
+    def __init__(self, kubectl: Kubectl, name: str, namespaces: dict[str, str], docs: list[dict[str, Any]]) -> None:
+        self.kubectl, self.name, self.namespaces, self.docs = kubectl, name, namespaces, docs
+
+    def account(self, process: str) -> str:
+        return f"system:serviceaccount:{self.namespaces[OPERATOR]}:{self.name}-openstack-operator-{process}"
+
+    def can(self, process: str, verb: str, resource: str, where: str | None) -> bool:
+        """`resource` may name a subresource after a slash (`kubectl auth can-i` takes TYPE/NAME otherwise)."""
+        scope = ["--all-namespaces"] if where is None else ["-n", self.namespaces.get(where, where)]
+        kind, _, subresource = resource.partition("/")
+        extra = [f"--subresource={subresource}"] if subresource else []
+        result = self.kubectl.run("auth", "can-i", verb, kind, *extra, f"--as={self.account(process)}", *scope,
+                                  check=False)
+        assert result.stdout.strip() in ("yes", "no"), result.stderr
+        return result.stdout.strip() == "yes"
+
+
+@pytest.fixture(scope="module")
+def install(kubectl: Kubectl, binaries: Path, crds: None) -> Iterator[Install]:
+    name = f"rbac-{uuid.uuid4().hex[:6]}"
+    namespaces = {role: f"{name}-{role}" for role in (DEPLOY, OTHER, CEPH, OPERATOR)}
+    for namespace in namespaces.values():
+        kubectl.run("create", "namespace", namespace)
+    docs = [d for d in operator_chart.render(binaries / "helm", f"namespaces={{{namespaces[DEPLOY]}}}",
+                                             "ceph.enabled=true", f"ceph.namespace={namespaces[CEPH]}",
+                                             release=name, namespace=namespaces[OPERATOR])
+            if d["kind"] in RBAC_KINDS]
+    kubectl.run("apply", "--server-side", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                                       "items": docs}))
+    yield Install(kubectl, name, namespaces, docs)
+    for doc in docs:
+        if doc["kind"].startswith("Cluster"):
+            kubectl.run("delete", doc["kind"], doc["metadata"]["name"], "--ignore-not-found", "--wait=false")
+    for namespace in namespaces.values():
+        kubectl.run("delete", "namespace", namespace, "--wait=false")
+
+
+# (verb, resource, where) -> the processes that may; where None: cluster-wide (a cluster-scoped resource, or every
+# namespace at once). Everything not named is denied.
+MATRIX: list[tuple[str, str, str | None, set[str]]] = [
+    ("get", "secrets", DEPLOY, {"osdpl", "helmbundle", "secrets"}),
+    ("create", "secrets", DEPLOY, {"osdpl", "helmbundle", "secrets"}),
+    ("get", "secrets", OTHER, set()),
+    ("list", "secrets", None, set()),
+    ("get", "secrets", SYSTEM, set()),
+    ("get", "secrets", CEPH, {"secrets"}),
+    ("create", "secrets", CEPH, {"secrets"}),
+    ("get", "secrets", OPERATOR, set()),
+    ("create", "deployments.apps", DEPLOY, {"helmbundle"}),
+    ("create", "deployments.apps", OTHER, set()),
+    ("list", "deployments.apps", DEPLOY, {"helmbundle", "health"}),
+    ("list", "deployments.apps", SYSTEM, set()),
+    ("list", "pods", SYSTEM, set()),
+    ("get", "configmaps", SYSTEM, set()),
+    ("create", "pods", SYSTEM, set()),
+    ("create", "roles.rbac.authorization.k8s.io", DEPLOY, {"helmbundle"}),
+    ("create", "clusterroles.rbac.authorization.k8s.io", None, {"helmbundle"}),
+    ("bind", "clusterroles.rbac.authorization.k8s.io", None, set()),
+    ("escalate", "clusterroles.rbac.authorization.k8s.io", None, set()),
+    ("create", "helmbundles.openstack.osop.dev", DEPLOY, {"osdpl"}),
+    ("patch", "helmbundles.openstack.osop.dev/status", DEPLOY, {"helmbundle"}),
+    ("patch", "helmbundles.openstack.osop.dev", DEPLOY, {"osdpl", "helmbundle"}),
+    ("patch", "openstackdeployments.openstack.osop.dev/status", DEPLOY, {"osdpl", "health", "secrets"}),
+    ("delete", "openstackdeployments.openstack.osop.dev", DEPLOY, set()),
+    ("list", "openstackdeployments.openstack.osop.dev", OTHER, set()),
+    ("create", "leases.coordination.k8s.io", DEPLOY, {"osdpl"}),
+    ("create", "leases.coordination.k8s.io", OPERATOR, set(PROCESSES)),
+    ("list", "leases.coordination.k8s.io", OPERATOR, set()),
+    ("get", "namespaces", None, {"helmbundle"}),
+    ("list", "namespaces", None, set()),
+    ("delete", "namespaces", None, set()),
+    ("get", "nodes", None, {"helmbundle"}),
+    ("patch", "nodes", None, set()),
+    ("*", "*", DEPLOY, set()),
+    ("*", "*", None, set()),
+]
+
+
+def test_each_process_may_do_what_it_needs_and_nothing_outside_its_namespaces(install: Install) -> None:
+    table, wrong = [], []
+    for verb, resource, where, allowed in MATRIX:
+        row = {p: install.can(p, verb, resource, where) for p in PROCESSES}
+        table.append(f"{verb:>8} {resource:<48} {where or 'cluster':<11} " +
+                     " ".join(f"{p}={'yes' if row[p] else 'no'}" for p in PROCESSES))
+        wrong += [f"{p} {verb} {resource} in {where or 'the cluster'}: {'yes' if row[p] else 'no'}"
+                  for p in PROCESSES if row[p] != (p in allowed)]
+    print("\n" + "\n".join(table))
+    assert not wrong, wrong
+
+
+def test_each_process_may_renew_only_its_own_lease(install: Install) -> None:
+    for process in PROCESSES:
+        for other in PROCESSES:
+            result = install.kubectl.run(
+                "auth", "can-i", "update", f"leases.coordination.k8s.io/openstack-operator-{other}",
+                f"--as={install.account(process)}", "-n", install.namespaces[OPERATOR], check=False)
+            assert (result.stdout.strip() == "yes") == (process == other), (process, other, result.stdout)
+
+
+def test_no_rule_of_the_chart_has_a_wildcard(install: Install) -> None:
+    rules = [(d["kind"], d["metadata"]["name"], rule) for d in install.docs if d["kind"] in ("Role", "ClusterRole")
+             for rule in d["rules"]]
+    assert rules
+    assert not [r for r in rules if "*" in [*r[2].get("verbs", []), *r[2].get("resources", []),
+                                            *r[2].get("apiGroups", [])]], rules
