@@ -3,7 +3,6 @@ cluster of $KUBECONFIG when OSOP_USE_EXISTING_CLUSTER=1. Every test gets its own
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -425,10 +424,11 @@ class Deployment:
                 self.kubectl.run("-n", self.namespace, "wait", "--for=delete", f"osdpl/{self.name}", "--timeout=110s")
             self.apply()
             return
-        body["spec"] = copy.deepcopy(self.manifest["spec"])
-        body["metadata"].pop("resourceVersion", None)  # an unconditional update: status writes may come between
-        body.pop("status", None)
-        self.kubectl.run("replace", "-f", "-", input=json.dumps(body))
+        # A JSON patch replaces the spec whole and the server retries it on conflict; kubectl replace would
+        # read the resourceVersion first and fail when a status write comes in between.
+        patch = [{"op": "replace", "path": "/spec", "value": self.manifest["spec"]}]
+        self.kubectl.run("-n", self.namespace, "patch", "osdpl", self.name, "--type=json", "--patch-file=/dev/stdin",
+                         input=json.dumps(patch))
 
     def get(self) -> dict[str, Any]:
         result: dict[str, Any] = self.kubectl.json("-n", self.namespace, "get", "osdpl", self.name)
