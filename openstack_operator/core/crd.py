@@ -176,6 +176,7 @@ def _features(catalog: Catalog) -> Schema:
                         default={},
                     ),
                     "live_migration_interface": _str("Host interface used for live migration traffic."),
+                    "maintenance_policy": _maintenance_policy(default="migrate"),
                     "allocation_ratios": _obj(
                         {
                             "cpu": {"type": "number", "minimum": 0, "default": 8.0},
@@ -222,6 +223,23 @@ def _features(catalog: Catalog) -> Schema:
             ),
             "messaging": _obj(
                 {"notifications": _obj({"enabled": _bool("Emit oslo.messaging notifications.")}, default={})},
+                default={},
+            ),
+            "node_lifecycle": _obj(
+                {
+                    "max_in_maintenance": _obj(
+                        {role: {"type": "integer", "minimum": 1, "default": 1,
+                                "description": f"Nodes of the {role} role in maintenance at once."}
+                         for role in ("compute", "network", "control_plane")},
+                        default={},
+                        description="Caps on NodeMaintenanceRequests served at once, per role; a request for a "
+                                    "node with several roles needs a free slot in each.",
+                    ),
+                    "not_ready_report_seconds": {
+                        "type": "integer", "minimum": 1, "default": 300,
+                        "description": "A node NotReady this long is reported on the status (never cleaned up: "
+                                       "only a deleted Node is)."},
+                },
                 default={},
             ),
             "logging": _map(
@@ -301,6 +319,12 @@ def _ceph() -> Schema:
     )
 
 
+def _maintenance_policy(**extra: Any) -> Schema:
+    return _str("What a NodeMaintenanceRequest does with the instances of a compute node: migrate (disable its "
+                "compute service, live-migrate them away), notify (disable, leave them, say so) or skip (leave the "
+                "compute service alone).", enum=["migrate", "notify", "skip"], **extra)
+
+
 def _services(catalog: Catalog) -> Schema:
     return _obj(
         {
@@ -370,7 +394,9 @@ def osdpl_schema(catalog: Catalog) -> Schema:
             ),
             "services": _services(catalog),
             "nodes": _map(
-                _obj({"services": _node_services(catalog)}),
+                _obj({"services": _node_services(catalog),
+                      "features": _obj({"nova": _obj({"maintenance_policy": _maintenance_policy()})},
+                                       description="Per node group features: the maintenance policy.")}),
                 'Per node group overrides, keyed "<label>::<value>".',
                 **{"x-kubernetes-validations": [{
                     "rule": f"self.all(k, k.matches('{NODE_KEY_PATTERN}'))",
@@ -403,6 +429,19 @@ def osdpl_schema(catalog: Catalog) -> Schema:
                                     "message": _str()},
                                    description="The object gateway's Keystone credentials, as the secrets process "
                                                "published them (never a credential)."),
+            "nodes": _obj(
+                {"summary": _str("Nodes per role, not ready, in maintenance."),
+                 "compute": {"type": "integer", "description": "Nodes with the compute role."},
+                 "hosts": _free("Per node with an OpenStack role: roles, components its DaemonSet pods run, "
+                                "readiness, spec.nodes groups."),
+                 "not_ready": {"type": "array", "items": _str(),
+                               "description": "Nodes NotReady for longer than not_ready_report_seconds."},
+                 "maintenance": _map(_str(), "Per node: the phase of its NodeMaintenanceRequest."),
+                 "removals": _free("Per deleted node: its cleanup Job's state and attempts."),
+                 "removed": {"type": "array", "description": "The last removals, newest first.",
+                             "items": _obj({"node": _str(), "result": _str(enum=["Cleaned", "Skipped"]),
+                                            "at": _str(format="date-time"), "attempts": {"type": "integer"}})}},
+                description="The node inventory, written by the node process."),
             "certificate": _obj({"state": _str(enum=["Ready", "Expiring", "Invalid"]), "secret": _str(),
                                  "message": _str()},
                                 description="The public endpoints' certificate, as the secrets process checked it."),
@@ -478,7 +517,7 @@ def helmbundle_schema() -> Schema:
                  "status": status}, required=["spec"])
 
 
-def _crd(kind: str, plural: str, short: list[str], schema: Schema, columns: list[dict[str, str]]) -> dict[str, Any]:
+def _crd(kind: str, plural: str, short: list[str], schema: Schema, columns: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -501,22 +540,55 @@ def _crd(kind: str, plural: str, short: list[str], schema: Schema, columns: list
 
 
 def osdpl_crd(catalog: Catalog) -> dict[str, Any]:
-    columns = [
+    columns: list[dict[str, Any]] = [
         {"name": "OpenStack", "type": "string", "jsonPath": ".status.openstack_version",
          "description": "Deployed OpenStack release"},
         {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
         {"name": "LCM Progress", "type": "string", "jsonPath": ".status.lcm_progress"},
         {"name": "Health", "type": "string", "jsonPath": ".status.health_progress"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {"name": "Compute", "type": "integer", "jsonPath": ".status.nodes.compute", "priority": 1,
+         "description": "Nodes with the compute role"},
+        {"name": "Nodes", "type": "string", "jsonPath": ".status.nodes.summary", "priority": 1},
     ]
     return _crd("OpenStackDeployment", "openstackdeployments", ["osdpl"], osdpl_schema(catalog), columns)
 
 
 def helmbundle_crd() -> dict[str, Any]:
-    columns = [
+    columns: list[dict[str, Any]] = [
         {"name": "Service", "type": "string", "jsonPath": ".spec.service"},
         {"name": "Refused", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Refused")].status',
          "description": "True: the helmbundle process does not act on this bundle (see the condition)"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
     return _crd("HelmBundle", "helmbundles", ["hb"], helmbundle_schema(), columns)
+
+
+def maintenance_schema() -> Schema:
+    spec = _obj({"nodeName": _str("The Node going into maintenance; immutable.", minLength=1,
+                                  **{"x-kubernetes-validations": [{"rule": "self == oldSelf",
+                                                                   "message": "nodeName is immutable"}]})},
+                required=["nodeName"])
+    status = _obj({
+        "phase": _str(enum=["Waiting", "Disabling", "Migrating", "Ready", "Restoring", "Failed"]),
+        "message": _str(),
+        "roles": {"type": "array", "items": _str(), "description": "The node's roles when the request was served."},
+        "policy": _str("The maintenance policy applied."),
+        "steps": {"type": "array", "items": _str(), "description": "The Jobs to run, in order."},
+        "step": _str("The current (or last) Job's action."),
+        "job": _str("The current (or last) Job's name."),
+        "attempts": {"type": "integer", "description": "Runs of the current step's Job."},
+    })
+    return _obj({"apiVersion": _str(), "kind": _str(), "metadata": {"type": "object"}, "spec": spec,
+                 "status": status}, required=["spec"])
+
+
+def maintenance_crd() -> dict[str, Any]:
+    columns: list[dict[str, Any]] = [
+        {"name": "Node", "type": "string", "jsonPath": ".spec.nodeName"},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Policy", "type": "string", "jsonPath": ".status.policy"},
+        {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+    return _crd("NodeMaintenanceRequest", "nodemaintenancerequests", ["nmr"], maintenance_schema(), columns)

@@ -26,6 +26,12 @@ class HelmBundle(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]
     kind = "HelmBundle"
 
 
+class NodeMaintenanceRequest(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]
+    version = f"{GROUP}/{VERSION}"
+    endpoint = "nodemaintenancerequests"
+    kind = "NodeMaintenanceRequest"
+
+
 class Lease(pykube.objects.NamespacedAPIObject):  # type: ignore[misc]
     version = "coordination.k8s.io/v1"
     endpoint = "leases"

@@ -59,7 +59,7 @@ def new_registry(process: str) -> kopf.OperatorRegistry:
 
     @kopf.on.startup(registry=registry)
     async def wait_for_resources(**_: Any) -> None:
-        await _served(f"{GROUP}/{VERSION}", {"openstackdeployments", "helmbundles"})
+        await _served(f"{GROUP}/{VERSION}", {"openstackdeployments", "helmbundles", "nodemaintenancerequests"})
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from openstack_operator.cli import PROCESSES
+
 from .. import operator_chart
 from .conftest import Kubectl, temporary_namespace
 
@@ -49,7 +51,7 @@ def test_the_chart_installs_every_process_and_uninstalls_keeping_the_crds(binari
         assert installed.returncode == 0, installed.stderr
         deployments = kubectl.json("-n", home, "get", "deployments")["items"]
         assert {d["metadata"]["name"]: d["spec"]["replicas"] for d in deployments} == {
-            f"osop-openstack-operator-{p}": 2 for p in ("osdpl", "helmbundle", "health", "secrets")}
+            f"osop-openstack-operator-{p}": 2 for p in PROCESSES}
         for deployment in deployments:
             pod = deployment["spec"]["template"]["spec"]
             container = pod["containers"][0]
@@ -57,12 +59,11 @@ def test_the_chart_installs_every_process_and_uninstalls_keeping_the_crds(binari
             assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
             env = {e["name"]: e.get("value") for e in container["env"]}
             assert env["OSOP_NAMESPACES"] == cloud and env["OSOP_LEADER_ELECTION_NAMESPACE"] == home
-        assert len(kubectl.json("-n", home, "get", "poddisruptionbudgets")["items"]) == 4
+        assert len(kubectl.json("-n", home, "get", "poddisruptionbudgets")["items"]) == len(PROCESSES)
         assert kubectl.json("-n", home, "get", "service", "osop-openstack-operator-metrics")["spec"]["ports"]
         assert kubectl.json("-n", home, "get", "configmap", "osop-openstack-operator-dashboard")["data"]
         bound = {b["metadata"]["name"] for b in kubectl.json("-n", cloud, "get", "rolebindings")["items"]}
-        assert bound == {f"osop-openstack-operator-{p}-namespaced" for p in ("osdpl", "helmbundle", "health",
-                                                                             "secrets")}
+        assert bound == {f"osop-openstack-operator-{p}-namespaced" for p in PROCESSES}
         uninstalled = _helm(binaries, kubectl, "uninstall", "osop", "-n", home, "--wait")
         assert uninstalled.returncode == 0, uninstalled.stderr
         assert not kubectl.json("-n", home, "get", "deployments")["items"]

@@ -14,10 +14,11 @@ from typing import Any, Iterator
 
 import pytest
 
+from openstack_operator.cli import PROCESSES
+
 from .. import operator_chart
 from .conftest import RBAC_KINDS, Kubectl
 
-PROCESSES = ("osdpl", "helmbundle", "health", "secrets")
 DEPLOY, OTHER, CEPH, OPERATOR, SYSTEM = "deploy", "other", "ceph", "operator", "kube-system"
 
 
@@ -75,6 +76,11 @@ MATRIX: list[tuple[str, str, str | None, set[str]]] = [
     ("create", "deployments.apps", DEPLOY, {"helmbundle"}),
     ("create", "deployments.apps", OTHER, set()),
     ("list", "deployments.apps", DEPLOY, {"helmbundle", "health"}),
+    ("list", "pods", DEPLOY, {"helmbundle", "node"}),
+    ("create", "jobs.batch", DEPLOY, {"helmbundle", "node"}),
+    ("create", "jobs.batch", OTHER, set()),
+    ("patch", "nodemaintenancerequests.openstack.osop.dev/status", DEPLOY, {"node"}),
+    ("create", "nodemaintenancerequests.openstack.osop.dev", DEPLOY, set()),
     ("list", "deployments.apps", SYSTEM, set()),
     ("list", "pods", SYSTEM, set()),
     ("get", "configmaps", SYSTEM, set()),
@@ -86,7 +92,7 @@ MATRIX: list[tuple[str, str, str | None, set[str]]] = [
     ("create", "helmbundles.openstack.osop.dev", DEPLOY, {"osdpl"}),
     ("patch", "helmbundles.openstack.osop.dev/status", DEPLOY, {"helmbundle"}),
     ("patch", "helmbundles.openstack.osop.dev", DEPLOY, {"osdpl", "helmbundle"}),
-    ("patch", "openstackdeployments.openstack.osop.dev/status", DEPLOY, {"osdpl", "health", "secrets"}),
+    ("patch", "openstackdeployments.openstack.osop.dev/status", DEPLOY, {"osdpl", "health", "secrets", "node"}),
     ("delete", "openstackdeployments.openstack.osop.dev", DEPLOY, set()),
     ("list", "openstackdeployments.openstack.osop.dev", OTHER, set()),
     ("create", "leases.coordination.k8s.io", DEPLOY, {"osdpl"}),
@@ -95,8 +101,9 @@ MATRIX: list[tuple[str, str, str | None, set[str]]] = [
     ("get", "namespaces", None, {"helmbundle"}),
     ("list", "namespaces", None, set()),
     ("delete", "namespaces", None, set()),
-    ("get", "nodes", None, {"helmbundle"}),
-    ("patch", "nodes", None, set()),
+    ("get", "nodes", None, {"helmbundle", "node"}),
+    ("patch", "nodes", None, {"node"}),
+    ("delete", "nodes", None, set()),
     ("*", "*", DEPLOY, set()),
     ("*", "*", None, set()),
 ]

@@ -1,0 +1,152 @@
+"""The node inventory (core.nodes), the Job manifests (core.node_jobs) and what the Jobs' script calls."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.node_jobs import MAX_NAME, client_image, job_manifest, job_name, job_state, script
+from openstack_operator.core.nodes import (PodView, cleanup_finalizer, inventory, node_view, not_ready_for_long,
+                                           parse_time, pod_view, registering, summary)
+
+
+def _node(name: str, labels: dict[str, str], ready: str = "True",
+          since: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
+    return {"metadata": {"name": name, "uid": f"u-{name}", "labels": labels, "resourceVersion": "7"},
+            "status": {"conditions": [{"type": "Ready", "status": ready, "lastTransitionTime": since}]}}
+
+
+def _pod(node: str, application: str, component: str, owner: str = "DaemonSet") -> dict[str, Any]:
+    return {"metadata": {"namespace": "ns", "labels": {"application": application, "component": component},
+                         "ownerReferences": [{"kind": owner, "name": "x"}]}, "spec": {"nodeName": node}}
+
+
+def test_roles_come_from_labels_and_the_daemonset_pods_scheduled_there() -> None:
+    nodes = [node_view(_node("cmp-0", {"openstack-compute-node": "enabled", "rack": "a"})),
+             node_view(_node("ctl-0", {"openstack-control-plane": "enabled"})),
+             node_view(_node("new-0", {"openstack-compute-node": "enabled"})),
+             node_view(_node("other", {}))]
+    pods = [pod_view(_pod("cmp-0", "nova", "compute")), pod_view(_pod("cmp-0", "neutron", "neutron-ovs-agent")),
+            pod_view(_pod("ctl-0", "neutron", "neutron-l3-agent")), pod_view(_pod("ctl-0", "keystone", "api"))]
+    hosts = inventory(nodes, [p for p in pods if p], ["rack::a", "rack::b"])
+    assert hosts["cmp-0"].roles == ["compute", "network"] and hosts["cmp-0"].groups == ["rack::a"]
+    assert hosts["cmp-0"].components == ["neutron/neutron-ovs-agent", "nova/compute"]
+    assert hosts["ctl-0"].roles == ["network", "control-plane"]
+    assert hosts["new-0"].roles == ["compute"] and hosts["new-0"].components == []
+    assert "other" not in hosts
+    # only what ran registered something in OpenStack: the finalizer goes on those nodes only
+    assert registering(hosts["cmp-0"]) and registering(hosts["ctl-0"]) and not registering(hosts["new-0"])
+    assert summary(hosts, ["cmp-0"], []) == "3 nodes: 2 compute, 2 network, 1 control-plane; 1 not ready; " \
+                                            "0 in maintenance"
+
+
+def test_pods_not_of_a_daemonset_or_not_scheduled_are_not_counted() -> None:
+    assert pod_view(_pod("cmp-0", "nova", "compute", owner="ReplicaSet")) is None
+    unscheduled = _pod("cmp-0", "nova", "compute")
+    unscheduled["spec"] = {}
+    assert pod_view(unscheduled) is None
+    assert pod_view(_pod("cmp-0", "nova", "compute")) == PodView("ns", "cmp-0", "nova", "compute")
+
+
+def test_not_ready_counts_from_the_ready_condition_transition() -> None:
+    [entry] = inventory([node_view(_node("cmp-0", {"openstack-compute-node": "enabled"}, ready="Unknown"))], [],
+                        []).values()
+    since = parse_time("2026-01-01T00:00:00Z")
+    assert since is not None
+    assert not not_ready_for_long(entry, since + 299, 300) and not_ready_for_long(entry, since + 300, 300)
+    [ready] = inventory([node_view(_node("cmp-0", {"openstack-compute-node": "enabled"}))], [], []).values()
+    assert not not_ready_for_long(ready, since + 10_000, 300)
+
+
+def test_job_names_are_per_action_node_and_object_and_fit_a_label() -> None:
+    assert job_name("disable", "cmp-0", "1234-5678") == "osop-disable-cmp-0-12345"
+    long_a, long_b = "n" * 60 + "a", "n" * 60 + "b"
+    assert len(job_name("cleanup", long_a, "u")) <= MAX_NAME
+    assert job_name("cleanup", long_a, "u") != job_name("cleanup", long_b, "u")
+    assert cleanup_finalizer("openstack") == "cleanup.openstack.osop.dev/openstack"
+
+
+def test_the_job_runs_the_release_client_image_with_the_admin_credentials() -> None:
+    catalog = Catalog.load()
+    image = client_image(catalog, "epoxy", "")
+    assert image == "quay.io/airshipit/openstack-client:2025.1-ubuntu_noble"
+    assert client_image(catalog, "epoxy", "registry.local/osh").startswith("registry.local/osh/openstack-client:")
+    job = job_manifest(namespace="ns", action="disable", node="cmp-0", uid="abcdef", roles=["compute", "network"],
+                       image=image, script_text="echo", owner={"kind": "NodeMaintenanceRequest"})
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][3:] == ["node-job.sh", "disable", "cmp-0", "compute,network"]
+    assert container["envFrom"] == [{"secretRef": {"name": "keystone-keystone-admin"}}]
+    terms = job["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0] == {"key": "kubernetes.io/hostname", "operator": "NotIn",
+                                               "values": ["cmp-0"]}
+    assert job_state({"status": {"conditions": [{"type": "Complete", "status": "True"}]}}) == "Succeeded"
+    assert job_state({"status": {"conditions": [{"type": "Failed", "status": "True"}]}}) == "Failed"
+    assert job_state({"status": {}}) == "Running"
+
+
+# A stand-in `openstack` command: it logs each call and answers the listings as a cloud with the node cmp-0
+# (registered under its FQDN), another compute node and one instance of each status.
+FAKE_OPENSTACK = r"""#!/bin/bash
+echo "$*" >> "$CALLS"
+case "$*" in
+  "compute service list --service nova-compute -f value -c Host") printf 'cmp-0.cloud.local\ncmp-10\n' ;;
+  "compute service list --service nova-compute -f value -c ID -c Host") printf 's1 cmp-0.cloud.local\ns2 cmp-10\n' ;;
+  "network agent list -f value -c ID -c Host") printf 'a1 cmp-0\na2 cmp-10\na3 cmp-0.cloud.local\n' ;;
+  "server list --all-projects --host cmp-0.cloud.local -f value -c ID -c Status")
+    if [ -e "$CALLS.migrated" ]; then exit 0; fi; touch "$CALLS.migrated"; printf 'i1 ACTIVE\ni2 SHUTOFF\n' ;;
+  "volume service list -f value -c Binary -c Host") printf 'cinder-volume cmp-0@lvm\ncinder-volume cmp-10@lvm\n' ;;
+  "resource provider list -f value -c uuid -c name") printf 'r1 cmp-0.cloud.local\nr2 cmp-10\n' ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("action,roles,expected", [
+    ("disable", "compute,network", [
+        "compute service list --service nova-compute -f value -c Host",
+        "compute service set --disable --disable-reason openstack-operator: node cmp-0 disable cmp-0.cloud.local "
+        "nova-compute",
+        "network agent list -f value -c ID -c Host", "network agent set --disable a1",
+        "network agent set --disable a3"]),
+    ("enable", "compute", [
+        "compute service list --service nova-compute -f value -c Host",
+        "compute service set --enable cmp-0.cloud.local nova-compute"]),
+    ("migrate", "", [
+        "compute service list --service nova-compute -f value -c Host",
+        "server list --all-projects --host cmp-0.cloud.local -f value -c ID -c Status",
+        "server migrate --live-migration --wait i1", "server migrate --wait i2", "server resize confirm i2",
+        "compute service list --service nova-compute -f value -c Host",
+        "server list --all-projects --host cmp-0.cloud.local -f value -c ID -c Status"]),
+    ("cleanup", "", [
+        "compute service list --service nova-compute -f value -c ID -c Host", "compute service delete s1",
+        "network agent list -f value -c ID -c Host", "network agent delete a1", "network agent delete a3",
+        "volume service list -f value -c Binary -c Host",
+        "volume service set --disable --disable-reason openstack-operator: node cmp-0 cleanup cmp-0@lvm cinder-volume",
+        "resource provider list -f value -c uuid -c name", "resource provider delete r1"]),
+])
+def test_the_job_script_calls_the_openstack_client_for_the_node_only(tmp_path: Path, action: str, roles: str,
+                                                                    expected: list[str]) -> None:
+    fake = tmp_path / "openstack"
+    fake.write_text(FAKE_OPENSTACK)
+    fake.chmod(0o755)
+    calls = tmp_path / "calls"
+    result = subprocess.run(["bash", "-c", script(Catalog.load().templates_dir), "node-job.sh", action, "cmp-0",
+                             roles], env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}",
+                                          "CALLS": str(calls)}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert calls.read_text().splitlines() == expected
+
+
+def test_the_job_script_fails_on_an_instance_it_cannot_move(tmp_path: Path) -> None:
+    fake = tmp_path / "openstack"
+    fake.write_text(FAKE_OPENSTACK.replace("i2 SHUTOFF", "i2 ERROR"))
+    fake.chmod(0o755)
+    result = subprocess.run(["bash", "-c", script(Catalog.load().templates_dir), "node-job.sh", "migrate", "cmp-0"],
+                            env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}",
+                                 "CALLS": str(tmp_path / "calls")}, capture_output=True, text=True)
+    assert result.returncode == 1 and "instance i2 is ERROR: not migrated" in result.stderr
