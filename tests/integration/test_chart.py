@@ -33,7 +33,7 @@ def test_helm_lint_is_clean_with_the_defaults_and_every_option(binaries: Path, k
 
 def test_bad_values_are_refused_naming_them(binaries: Path) -> None:
     for value, named in [("namespaces={Open_Stack}", "/namespaces/0"),
-                         ("processes.node.replicas=1", "processes.node: no such operator process"),
+                         ("processes.nova.replicas=1", "processes.nova: no such operator process"),
                          ("metrics.port=0", "/metrics/port")]:
         result = subprocess.run([str(binaries / "helm"), "template", "x", str(operator_chart.CHART), "--kube-version",
                                  operator_chart.KUBE_VERSION, "--set", value], capture_output=True, text=True,

@@ -204,3 +204,14 @@ def test_a_node_not_ready_past_the_threshold_is_reported_and_nothing_is_removed(
     assert any(compute_node in e["message"] for e in events)
     assert _jobs(kubectl, cloud.namespace, compute_node) == {}
     assert f"cleanup.{GROUP}/{cloud.namespace}" in _finalizers(kubectl, compute_node)
+
+
+def test_a_request_names_its_node_for_good(kubectl: Kubectl, namespace: str, crds: None) -> None:
+    name = _request(kubectl, namespace, "cmp-0")
+    changed = kubectl.run("-n", namespace, "patch", "nmr", name, "--type=merge", "-p",
+                          json.dumps({"spec": {"nodeName": "cmp-1"}}), check=False)
+    assert changed.returncode != 0 and "nodeName is immutable" in changed.stderr
+    missing = kubectl.run("apply", "-f", "-", check=False, input=json.dumps({
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "NodeMaintenanceRequest",
+        "metadata": {"name": "no-node", "namespace": namespace}, "spec": {}}))
+    assert missing.returncode != 0 and "spec.nodeName: Required value" in missing.stderr
