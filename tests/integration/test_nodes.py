@@ -152,6 +152,8 @@ def test_maintenance_of_two_nodes_with_a_cap_of_one_serves_them_in_turn_and_resu
         second_request = _request(kubectl, ns, second)
         waiting = wait_for("the second request Waiting", lambda: (s := _request_status(kubectl, ns, second_request))
                            .get("phase") == "Waiting" and s, operators)
+        print(f"\n{second_request}: {waiting['phase']}: {waiting['message']}")
+        print(f"{first} Jobs: {_jobs(kubectl, ns, first)}")
         assert f"compute (1/1: {first})" in waiting["message"]
         assert _jobs(kubectl, ns, first) == {"disable": ["disable", first, "compute,network"],
                                              "migrate": ["migrate", first, "compute,network"]}
@@ -164,6 +166,7 @@ def test_maintenance_of_two_nodes_with_a_cap_of_one_serves_them_in_turn_and_resu
         operators.start("node")
         wait_for("the first request gone after its enable Job", lambda: _request_status(
             kubectl, ns, first_request).get("gone"), operators)
+        print(f"after the SIGKILL and the restart, {first} Jobs: {_jobs(kubectl, ns, first)}")
         assert _jobs(kubectl, ns, first)["enable"] == ["enable", first, "compute,network"]
         wait_for("the second request Ready", lambda: _request_status(kubectl, ns, second_request).get("phase")
                  == "Ready", operators)
@@ -185,6 +188,7 @@ def test_a_deleted_node_is_cleaned_up_by_a_job_before_its_finalizer_goes(
     assert _jobs(kubectl, cloud.namespace, compute_node) == {"cleanup": ["cleanup", compute_node, ""]}
     nodes = wait_for("the removal recorded and the node out of the inventory", lambda: compute_node not in (
         n := cloud.get()["status"]["nodes"])["hosts"] and n, operators)
+    print(f"\ncleanup Jobs: {_jobs(kubectl, cloud.namespace, compute_node)}; removed: {nodes['removed'][0]}")
     assert {"node": compute_node, "result": "Cleaned", "attempts": 1}.items() <= nodes["removed"][0].items()
 
 
@@ -199,6 +203,7 @@ def test_a_node_not_ready_past_the_threshold_is_reported_and_nothing_is_removed(
     nodes = wait_for("reported NotReady", lambda: compute_node in ((n := cloud.get()["status"]["nodes"])
                                                                    .get("not_ready") or []) and n, operators,
                      timeout=NOT_READY_SECONDS + 60)
+    print(f"\n{nodes['summary']}; not_ready: {nodes['not_ready']}")
     assert "1 not ready" in nodes["summary"]
     events = kubectl.json("-n", cloud.namespace, "get", "events", "--field-selector", "reason=NodeNotReady")["items"]
     assert any(compute_node in e["message"] for e in events)
