@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import time
+from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
 import kopf
@@ -36,7 +37,7 @@ from openstack_operator.kube.client import NodeMaintenanceRequest, OpenStackDepl
 from openstack_operator.kube.events import post_event
 from openstack_operator.kube.nodes import create_job, delete_job, set_node_finalizers
 from openstack_operator.kube.objects import CONFLICT, NOT_FOUND, patch_status, set_finalizers
-from openstack_operator.kube.operator import new_registry
+from openstack_operator.kube.operator import new_registry, watched_namespaces
 
 log = logging.getLogger("osop.node")
 REGISTRY = new_registry("node")
@@ -58,7 +59,10 @@ class NodeController:
         self.catalog = catalog
         self.script = script(catalog.templates_dir)
         self.indexes: dict[str, Mapping[str, Any]] = {}  # Kopf's live indexes, by name
-        self.written: dict[str, Mapping[str, Any]] = {}  # per namespace: the status.nodes last written
+        # What this process wrote last is newer than an index that may lag it (it alone writes these):
+        self.written: dict[str, Mapping[str, Any]] = {}  # per namespace: status.nodes
+        self.request_status: dict[str, Mapping[str, Any]] = {}  # per request uid: its status
+        self.created: dict[str, set[str]] = {}  # per namespace: Jobs created that the index may not show yet
         self.queue: WorkQueue[str] = WorkQueue(self._work, WORKERS, self._log_error,
                                                metrics.reconcile_observer("node"))
         metrics.watch_queue("node", self.queue)
@@ -79,9 +83,12 @@ class NodeController:
         """Every deployment may run something there; a namespace whose finalizer the node holds, too (its osdpl
         may be gone, and the finalizer must go with it)."""
         self.schedule_all()
+        watched = watched_namespaces()
         for finalizer in body["metadata"].get("finalizers") or []:
-            if finalizer.startswith(CLEANUP_FINALIZER_PREFIX):
-                self.schedule(finalizer[len(CLEANUP_FINALIZER_PREFIX):])
+            namespace = finalizer[len(CLEANUP_FINALIZER_PREFIX):]
+            # another installation's namespace is not this one's to let go of
+            if finalizer.startswith(CLEANUP_FINALIZER_PREFIX) and (not watched or namespace in watched):
+                self.schedule(namespace)
 
     def _nodes(self) -> list[NodeView]:
         return [view for store in self.indexes.get("nodes_index", {}).values() for view in store]
@@ -111,7 +118,7 @@ class NodeController:
         status = osdpl.get("status") or {}
         pods: list[PodView] = self._in("pods_index", namespace)
         hosts = inventory(nodes, pods, spec.get("nodes") or {})
-        jobs: dict[str, JobView] = dict(self._in("jobs_index", namespace))
+        jobs = self._jobs(namespace)
         now = time.time()
         await self._add_finalizers(namespace, nodes, hosts)
         # This process alone writes status.nodes: what it wrote last is newer than an index that may lag it.
@@ -121,7 +128,7 @@ class NodeController:
         recheck = [r.recheck for r in removals if r.recheck is not None]
         for removal in removals:
             await self._carry_out_removal(namespace, osdpl, removal)
-        requests = [request_of(b) for b in self._in("requests_index", namespace)]
+        requests = [self._request(b) for b in self._in("requests_index", namespace)]
         steps = plan(requests, hosts, {n.name for n in nodes}, jobs, self._policy(spec, hosts), self._caps(spec),
                      now, RETRY_SECONDS)
         for request in requests:
@@ -152,6 +159,19 @@ class NodeController:
         caps = ((spec.get("features") or {}).get("node_lifecycle") or {}).get("max_in_maintenance") or {}
         return {role: int(caps.get(role.replace("-", "_"), 1)) for role in ("compute", "network", "control-plane")}
 
+    def _jobs(self, namespace: str) -> dict[str, JobView]:
+        """The namespace's node Jobs; one created moments ago that the index does not hold yet counts as Running
+        (so it is neither created twice nor taken for ended)."""
+        jobs: dict[str, JobView] = dict(self._in("jobs_index", namespace))
+        created = self.created.setdefault(namespace, set())
+        created -= jobs.keys()
+        return {**{name: JobView("Running", "") for name in created}, **jobs}
+
+    def _request(self, body: Mapping[str, Any]) -> Request:
+        request = request_of(body)
+        written = self.request_status.get(request.uid)
+        return replace(request, status=dict(written)) if written is not None else request
+
     async def _add_finalizers(self, namespace: str, nodes: list[NodeView], hosts: Mapping[str, HostEntry]) -> None:
         finalizer = cleanup_finalizer(namespace)
         for node in nodes:
@@ -174,12 +194,14 @@ class NodeController:
         node = next(n for n in self._nodes() if n.name == removal.node)
         if removal.delete_job:
             await asyncio.to_thread(delete_job, namespace, removal.delete_job)
+            self.created.get(namespace, set()).discard(removal.delete_job)
         if removal.create_job:
             manifest = job_manifest(namespace=namespace, action=CLEANUP, node=node.name, uid=node.uid, roles=[],
                                     image=self._image(osdpl), script_text=self.script,
                                     owner=owner_reference(osdpl))
             if await asyncio.to_thread(create_job, manifest):
                 log.info("node %s: cleanup Job %s created in %s", node.name, manifest["metadata"]["name"], namespace)
+            self.created.setdefault(namespace, set()).add(manifest["metadata"]["name"])
         if removal.release:
             await asyncio.to_thread(set_node_finalizers, node.name, node.resource_version,
                                     [f for f in node.finalizers if f != cleanup_finalizer(namespace)])
@@ -200,20 +222,24 @@ class NodeController:
                                            [*(body["metadata"].get("finalizers") or []), REQUEST_FINALIZER])
         if step.delete_job:
             await asyncio.to_thread(delete_job, namespace, step.delete_job)
+            self.created.get(namespace, set()).discard(step.delete_job)
         if step.create_job:
             manifest = job_manifest(namespace=namespace, action=step.create_job, node=request.node,
-                                    uid=request.uid, roles=step.status.get("roles", []), image=self._image(osdpl),
+                                    uid=request.uid, roles=step.status.get("acts_on", []), image=self._image(osdpl),
                                     script_text=self.script, owner=owner_reference(osdpl))
             if await asyncio.to_thread(create_job, manifest):
                 log.info("maintenance %s/%s: Job %s created", namespace, request.name, manifest["metadata"]["name"])
+            self.created.setdefault(namespace, set()).add(manifest["metadata"]["name"])
         patch = status_patch(request.status, step.status)
         if patch:
             try:
-                await asyncio.to_thread(patch_status, NodeMaintenanceRequest, namespace, request.name, patch)
+                body = await asyncio.to_thread(patch_status, NodeMaintenanceRequest, namespace, request.name, patch)
             except HTTPError as error:
                 if error.code != NOT_FOUND:
                     raise
+                self.request_status.pop(request.uid, None)
                 return
+            self.request_status[request.uid] = step.status
             if patch.get("phase"):
                 log.info("maintenance %s/%s of node %s: %s", namespace, request.name, request.node, patch["phase"])
         for kind, reason, message in step.events:
@@ -221,6 +247,7 @@ class NodeController:
             await asyncio.to_thread(post_event, osdpl, kind, reason, message)
         if step.release:
             await self._release_request(body)
+            self.request_status.pop(request.uid, None)
 
     async def _release_request(self, body: Mapping[str, Any]) -> None:
         finalizers = body["metadata"].get("finalizers") or []
@@ -355,8 +382,11 @@ async def job_event(body: kopf.Body, **kwargs: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "nodemaintenancerequests", registry=REGISTRY)
-async def request_event(body: kopf.Body, **kwargs: Any) -> None:
-    _capture(kwargs).schedule(body["metadata"]["namespace"])
+async def request_event(body: kopf.Body, event: Mapping[str, Any], **kwargs: Any) -> None:
+    controller = _capture(kwargs)
+    if event.get("type") == "DELETED":
+        controller.request_status.pop(body["metadata"].get("uid", ""), None)
+    controller.schedule(body["metadata"]["namespace"])
 
 
 @kopf.on.event(GROUP, VERSION, "openstackdeployments", registry=REGISTRY)

@@ -573,6 +573,8 @@ def maintenance_schema() -> Schema:
         "phase": _str(enum=["Waiting", "Disabling", "Migrating", "Ready", "Restoring", "Failed"]),
         "message": _str(),
         "roles": {"type": "array", "items": _str(), "description": "The node's roles when the request was served."},
+        "acts_on": {"type": "array", "items": _str(),
+                    "description": "The roles the Jobs act on: those whose pods ran there (not nova's under skip)."},
         "policy": _str("The maintenance policy applied."),
         "steps": {"type": "array", "items": _str(), "description": "The Jobs to run, in order."},
         "step": _str("The current (or last) Job's action."),

@@ -1,9 +1,11 @@
 """The state machine of NodeMaintenanceRequests: when OpenStack is ready for a node to go into maintenance.
 
 Per request, in the order they were created (first come, first served):
-- Waiting: the node is over a cap of nodes in maintenance at once for one of its roles, or is not there (yet);
+- Waiting: the node is over a cap of nodes in maintenance at once for one of its roles, another request holds it,
+  or it is not there (yet);
 - Disabling: the `disable` Job disables the node's nova-compute service (unless the policy is skip) and its
-  neutron agents, so nothing new is scheduled there;
+  neutron agents, so nothing new is scheduled there. Only what ran on the node is acted on (`acts_on`: a compute
+  label without a nova-compute pod registered nothing);
 - Migrating (policy migrate): the `migrate` Job moves every instance away;
 - Ready: OpenStack is ready for the node to go; the request holds its slot until it is deleted;
 - Restoring: the request was deleted (maintenance over): the `enable` Job enables what `disable` disabled, then
@@ -56,9 +58,13 @@ def request_of(body: Mapping[str, Any]) -> Request:
                    status=dict(body.get("status") or {}))
 
 
-def steps_for(roles: list[str], policy: str) -> list[str]:
-    disable = NETWORK in roles or (COMPUTE in roles and policy != "skip")
-    return ([DISABLE] if disable else []) + ([MIGRATE] if COMPUTE in roles and policy == "migrate" else [])
+def acts_on(registered: list[str], policy: str) -> list[str]:
+    """The roles the Jobs act on: what registered the host in OpenStack, without nova's under policy skip."""
+    return [r for r in registered if r == NETWORK or (r == COMPUTE and policy != "skip")]
+
+
+def steps_for(acting: list[str], policy: str) -> list[str]:
+    return ([DISABLE] if acting else []) + ([MIGRATE] if COMPUTE in acting and policy == "migrate" else [])
 
 
 def plan(requests: list[Request], hosts: Mapping[str, HostEntry], known_nodes: set[str],
@@ -66,8 +72,10 @@ def plan(requests: list[Request], hosts: Mapping[str, HostEntry], known_nodes: s
          retry_after: float) -> dict[str, Step]:
     """One Step per request: the new status and what to do. `jobs` maps Job names of the namespace to their view."""
     holders: dict[str, list[str]] = {role: [] for role in ROLES}
+    held: dict[str, str] = {}  # node -> the request that holds it: one request per node at a time
     for request in requests:
         if request.status.get("phase") in HOLDING:
+            held[request.node] = request.name
             for role in request.status.get("roles", []):
                 holders.setdefault(role, []).append(request.node)
     steps = {}
@@ -77,7 +85,7 @@ def plan(requests: list[Request], hosts: Mapping[str, HostEntry], known_nodes: s
         if phase in ("", WAITING) and request.deleting:
             step = Step(status=status, release=True)  # never admitted: nothing to restore
         elif phase in ("", WAITING):
-            step = _admit(request, status, hosts, known_nodes, policy_of, caps, holders)
+            step = _admit(request, status, hosts, known_nodes, policy_of, caps, holders, held)
             if step.status.get("phase") in STEP_PHASE.values():
                 step = _advance(request, step.status, jobs, now, retry_after, step)
         elif request.deleting and phase != RESTORING:
@@ -89,9 +97,13 @@ def plan(requests: list[Request], hosts: Mapping[str, HostEntry], known_nodes: s
 
 
 def _admit(request: Request, status: dict[str, Any], hosts: Mapping[str, HostEntry], known_nodes: set[str],
-           policy_of: Callable[[str], str], caps: Mapping[str, int], holders: dict[str, list[str]]) -> Step:
+           policy_of: Callable[[str], str], caps: Mapping[str, int], holders: dict[str, list[str]],
+           held: dict[str, str]) -> Step:
     if request.node not in known_nodes:
         return Step(status={**status, "phase": WAITING, "message": f"node {request.node} does not exist"})
+    if request.node in held:
+        return Step(status={**status, "phase": WAITING,
+                            "message": f"request {held[request.node]} holds node {request.node}"})
     entry = hosts.get(request.node)
     roles = entry.roles if entry else []
     full = [f"{role} ({len(holders[role])}/{caps[role]}: {', '.join(sorted(holders[role]))})"
@@ -101,9 +113,11 @@ def _admit(request: Request, status: dict[str, Any], hosts: Mapping[str, HostEnt
         return Step(status={**status, "phase": WAITING, "message": message})
     for role in roles:
         holders[role].append(request.node)
+    held[request.node] = request.name
     policy = policy_of(request.node)
-    todo = steps_for(roles, policy)
-    status = {**status, "roles": roles, "policy": policy, "steps": todo, "attempts": 0}
+    acting = acts_on(entry.registered if entry else [], policy)
+    todo = steps_for(acting, policy)
+    status = {**status, "roles": roles, "acts_on": acting, "policy": policy, "steps": todo, "attempts": 0}
     if not todo:
         message = "nothing to prepare in OpenStack" + (f" (policy {policy})" if COMPUTE in roles else "")
         return Step(status={**status, "phase": READY, "message": message},
@@ -163,7 +177,7 @@ def _succeeded(request: Request, status: dict[str, Any], action: str, step: Step
         return Step(status=status, events=step.events)
     message = "OpenStack is ready for the node to go"
     events = [("Normal", "MaintenanceReady", f"node {request.node}: {message}")]
-    if status.get("policy") == "notify" and COMPUTE in status.get("roles", []):
+    if status.get("policy") == "notify" and COMPUTE in status.get("acts_on", []):
         message += "; its instances were not moved (policy notify): move them before the node goes"
         events = [("Warning", "InstancesNotMoved", f"node {request.node}: {message}")]
     status.update(phase=READY, message=message)

@@ -53,7 +53,8 @@ def script(templates_dir: Path) -> str:
 
 def job_manifest(*, namespace: str, action: str, node: str, uid: str, roles: list[str], image: str,
                  script_text: str, owner: Mapping[str, Any]) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/managed-by": "openstack-operator", ACTION_LABEL: action, NODE_LABEL: node[:63]}
+    labels = {"app.kubernetes.io/managed-by": "openstack-operator", ACTION_LABEL: action,
+              NODE_LABEL: node[:63].rstrip("-.")}  # a label value ends with a letter or digit
     container = {
         "name": action,
         "image": image,

@@ -52,6 +52,7 @@ class PodView:
 @dataclass
 class HostEntry:
     roles: list[str] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)  # the roles of pods that ran: registered in OpenStack
     components: list[str] = field(default_factory=list)
     ready: bool = True
     not_ready_since: str = ""
@@ -112,6 +113,7 @@ def inventory(nodes: Iterable[NodeView], pods: Iterable[PodView], groups: Iterab
         if not roles and node.name not in components:
             continue
         hosts[node.name] = HostEntry(roles=[r for r in ROLES if r in roles],
+                                     registered=[r for r in ROLES if r in pod_roles.get(node.name, set())],
                                      components=sorted(components.get(node.name, ())), ready=node.ready,
                                      not_ready_since="" if node.ready else node.ready_since,
                                      groups=node_groups(node.labels, groups))
@@ -120,7 +122,7 @@ def inventory(nodes: Iterable[NodeView], pods: Iterable[PodView], groups: Iterab
 
 def registering(entry: HostEntry | None) -> bool:
     """Whether OpenStack holds services or agents of this host (what ran there registered them)."""
-    return entry is not None and any(pod_role(PodView("", "", *c.split("/", 1))) for c in entry.components)
+    return entry is not None and bool(entry.registered)
 
 
 def cleanup_finalizer(namespace: str) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from openstack_operator.core.maintenance import Request, Step, plan, steps_for
+from openstack_operator.core.maintenance import Request, Step, acts_on, plan, steps_for
 from openstack_operator.core.node_jobs import JobView, job_name
 from openstack_operator.core.nodes import HostEntry, NodeView
 from openstack_operator.core.removal import plan_removals
 
 CAPS = {"compute": 1, "network": 2, "control-plane": 1}
-HOSTS = {"cmp-0": HostEntry(roles=["compute", "network"]), "cmp-1": HostEntry(roles=["compute", "network"]),
-         "ctl-0": HostEntry(roles=["network", "control-plane"]), "ctl-1": HostEntry(roles=["control-plane"])}
+BOTH = ["compute", "network"]
+HOSTS = {"cmp-0": HostEntry(roles=BOTH, registered=BOTH), "cmp-1": HostEntry(roles=BOTH, registered=BOTH),
+         "ctl-0": HostEntry(roles=["network", "control-plane"], registered=["network"]),
+         "ctl-1": HostEntry(roles=["control-plane"]),
+         "new-0": HostEntry(roles=["compute"])}  # labelled, nothing ran there yet
 NODES = set(HOSTS) | {"bare-0"}
 
 
@@ -30,19 +33,20 @@ def _job(request: Request, action: str) -> str:
     return job_name(action, request.node, request.uid)
 
 
-def test_steps_follow_the_roles_and_the_policy() -> None:
-    assert steps_for(["compute", "network"], "migrate") == ["disable", "migrate"]
-    assert steps_for(["compute", "network"], "notify") == ["disable"]
-    assert steps_for(["compute"], "skip") == []
-    assert steps_for(["compute", "network"], "skip") == ["disable"]  # the agents are disabled still
-    assert steps_for(["control-plane"], "migrate") == []
+def test_steps_follow_what_ran_there_and_the_policy() -> None:
+    assert acts_on(BOTH, "migrate") == BOTH and acts_on(BOTH, "skip") == ["network"]
+    assert steps_for(BOTH, "migrate") == ["disable", "migrate"]
+    assert steps_for(BOTH, "notify") == ["disable"]
+    assert steps_for(acts_on(["compute"], "skip"), "skip") == []
+    assert steps_for(acts_on(BOTH, "skip"), "skip") == ["disable"]  # the agents are disabled still, nova is not
+    assert steps_for([], "migrate") == []
 
 
 def test_a_request_runs_disable_then_migrate_then_is_ready() -> None:
     request = _request("a", "cmp-0")
     step = _plan([request])["a"]
-    assert (step.status["phase"], step.create_job, step.status["roles"]) == ("Disabling", "disable",
-                                                                             ["compute", "network"])
+    assert (step.status["phase"], step.create_job, step.status["roles"], step.status["acts_on"]) == (
+        "Disabling", "disable", BOTH, BOTH)
     request = _request("a", "cmp-0", status=step.status)
     assert _plan([request], {_job(request, "disable"): JobView("Running", "")})["a"].create_job is None
     step = _plan([request], {_job(request, "disable"): JobView("Succeeded", "t")})["a"]
@@ -95,11 +99,21 @@ def test_a_request_never_served_or_with_nothing_to_do_goes_at_once() -> None:
     step = _plan([_request("a", "ctl-1")])["a"]
     assert step.status["phase"] == "Ready" and step.status["steps"] == []
     skip = _plan([_request("s", "cmp-0")], policy="skip")["s"]
-    assert skip.status["steps"] == ["disable"]  # network agents still; nova untouched
+    assert skip.status["steps"] == ["disable"] and skip.status["acts_on"] == ["network"]  # nova untouched
+    labelled = _plan([_request("n", "new-0")])["n"]  # holds a compute slot, but nothing registered: no Job
+    assert labelled.status["phase"] == "Ready" and labelled.status["roles"] == ["compute"] and not labelled.create_job
+
+
+def test_one_request_per_node_at_a_time() -> None:
+    first = _request("a", "cmp-0", status={"phase": "Ready", "roles": BOTH, "steps": ["disable"], "step": "disable"})
+    second = _request("b", "cmp-0", created="2026-01-01T00:00:05Z")
+    step = plan([first, second], HOSTS, NODES, {}, lambda node: "migrate", {**CAPS, "compute": 5, "network": 5},
+                1000.0, 60)["b"]
+    assert step.status == {"phase": "Waiting", "message": "request a holds node cmp-0"}
 
 
 def test_notify_disables_and_says_the_instances_stay() -> None:
-    request = _request("a", "cmp-0", status={"phase": "Disabling", "roles": ["compute", "network"],
+    request = _request("a", "cmp-0", status={"phase": "Disabling", "roles": BOTH, "acts_on": BOTH,
                                              "policy": "notify", "steps": ["disable"], "step": "disable"})
     step = _plan([request], {_job(request, "disable"): JobView("Succeeded", "t")}, policy="notify")["a"]
     assert step.status["phase"] == "Ready" and "not moved (policy notify)" in step.status["message"]

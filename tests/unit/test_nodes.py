@@ -90,20 +90,36 @@ def test_the_job_runs_the_release_client_image_with_the_admin_credentials() -> N
     assert job_state({"status": {}}) == "Running"
 
 
-# A stand-in `openstack` command: it logs each call and answers the listings as a cloud with the node cmp-0
-# (registered under its FQDN), another compute node and one instance of each status.
+# A stand-in `openstack` command: it logs each call and answers the listings (columns in table order, as the real
+# client prints them) as a cloud with the node cmp-0 (registered under its FQDN), another compute node cmp-10 and
+# one instance of each status. $FAIL makes the call that contains it fail, as an API that answers 503.
 FAKE_OPENSTACK = r"""#!/bin/bash
 echo "$*" >> "$CALLS"
+if [[ -n ${FAIL:-} && "$*" == *"$FAIL"* ]]; then echo "Service Unavailable (HTTP 503)" >&2; exit 1; fi
 case "$*" in
-  "compute service list --service nova-compute -f value -c Host") printf 'cmp-0.cloud.local\ncmp-10\n' ;;
+  "compute service list --service nova-compute -f value -c Host") printf "${HOSTS-cmp-0.cloud.local\ncmp-10\n}" ;;
+  "compute service list --service nova-compute --long -f value -c Host -c Status -c Disabled Reason")
+    printf "cmp-0.cloud.local disabled ${REASON:-openstack-operator: node cmp-0 disable}\ncmp-10 disabled by bob\n" ;;
   "compute service list --service nova-compute -f value -c ID -c Host") printf 's1 cmp-0.cloud.local\ns2 cmp-10\n' ;;
   "network agent list -f value -c ID -c Host") printf 'a1 cmp-0\na2 cmp-10\na3 cmp-0.cloud.local\n' ;;
   "server list --all-projects --host cmp-0.cloud.local -f value -c ID -c Status")
-    if [ -e "$CALLS.migrated" ]; then exit 0; fi; touch "$CALLS.migrated"; printf 'i1 ACTIVE\ni2 SHUTOFF\n' ;;
+    if [ -e "$CALLS.migrated" ]; then exit 0; fi; touch "$CALLS.migrated"; printf "i1 ACTIVE\ni2 ${I2:-SHUTOFF}\n" ;;
   "volume service list -f value -c Binary -c Host") printf 'cinder-volume cmp-0@lvm\ncinder-volume cmp-10@lvm\n' ;;
   "resource provider list -f value -c uuid -c name") printf 'r1 cmp-0.cloud.local\nr2 cmp-10\n' ;;
 esac
 """
+
+
+def _run_job(tmp_path: Path, action: str, roles: str = "", **env: str) -> tuple[subprocess.CompletedProcess[str],
+                                                                                 list[str]]:
+    fake = tmp_path / "openstack"
+    fake.write_text(FAKE_OPENSTACK)
+    fake.chmod(0o755)
+    calls = tmp_path / "calls"
+    result = subprocess.run(["bash", "-c", script(Catalog.load().templates_dir), "node-job.sh", action, "cmp-0",
+                             roles], env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}",
+                                          "CALLS": str(calls), **env}, capture_output=True, text=True)
+    return result, calls.read_text().splitlines() if calls.exists() else []
 
 
 @pytest.mark.parametrize("action,roles,expected", [
@@ -113,10 +129,13 @@ esac
         "nova-compute",
         "network agent list -f value -c ID -c Host", "network agent set --disable a1",
         "network agent set --disable a3"]),
+    ("disable", "network", [  # policy skip: nova is left alone
+        "network agent list -f value -c ID -c Host", "network agent set --disable a1",
+        "network agent set --disable a3"]),
     ("enable", "compute", [
-        "compute service list --service nova-compute -f value -c Host",
+        "compute service list --service nova-compute --long -f value -c Host -c Status -c Disabled Reason",
         "compute service set --enable cmp-0.cloud.local nova-compute"]),
-    ("migrate", "", [
+    ("migrate", "compute", [
         "compute service list --service nova-compute -f value -c Host",
         "server list --all-projects --host cmp-0.cloud.local -f value -c ID -c Status",
         "server migrate --live-migration --wait i1", "server migrate --wait i2", "server resize confirm i2",
@@ -131,22 +150,25 @@ esac
 ])
 def test_the_job_script_calls_the_openstack_client_for_the_node_only(tmp_path: Path, action: str, roles: str,
                                                                     expected: list[str]) -> None:
-    fake = tmp_path / "openstack"
-    fake.write_text(FAKE_OPENSTACK)
-    fake.chmod(0o755)
-    calls = tmp_path / "calls"
-    result = subprocess.run(["bash", "-c", script(Catalog.load().templates_dir), "node-job.sh", action, "cmp-0",
-                             roles], env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}",
-                                          "CALLS": str(calls)}, capture_output=True, text=True)
+    result, calls = _run_job(tmp_path, action, roles)
     assert result.returncode == 0, result.stderr
-    assert calls.read_text().splitlines() == expected
+    assert calls == expected
 
 
-def test_the_job_script_fails_on_an_instance_it_cannot_move(tmp_path: Path) -> None:
-    fake = tmp_path / "openstack"
-    fake.write_text(FAKE_OPENSTACK.replace("i2 SHUTOFF", "i2 ERROR"))
-    fake.chmod(0o755)
-    result = subprocess.run(["bash", "-c", script(Catalog.load().templates_dir), "node-job.sh", "migrate", "cmp-0"],
-                            env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}",
-                                 "CALLS": str(tmp_path / "calls")}, capture_output=True, text=True)
-    assert result.returncode == 1 and "instance i2 is ERROR: not migrated" in result.stderr
+def test_enable_leaves_a_service_an_admin_disabled_for_a_reason_of_their_own(tmp_path: Path) -> None:
+    result, calls = _run_job(tmp_path, "enable", "compute", REASON="failing disk, ticket 4711")
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in calls if "--enable" in c]
+
+
+@pytest.mark.parametrize("action,roles,env,message", [
+    ("migrate", "compute", {"I2": "PAUSED"}, "instance i2 is PAUSED: not migrated"),
+    ("disable", "compute", {"HOSTS": ""}, "no nova-compute service of cmp-0 (nor of its FQDN) is registered"),
+    ("migrate", "compute", {"FAIL": "server list"}, "Service Unavailable"),
+    ("cleanup", "", {"FAIL": "network agent list"}, "Service Unavailable"),
+])
+def test_the_job_script_fails_when_it_cannot_do_its_work(tmp_path: Path, action: str, roles: str,
+                                                         env: dict[str, str], message: str) -> None:
+    result, calls = _run_job(tmp_path, action, roles, **env)
+    assert result.returncode != 0 and message in result.stderr, (result.returncode, result.stderr)
+    assert "done" not in result.stdout
