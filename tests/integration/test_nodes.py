@@ -56,9 +56,9 @@ def _add_node(kubectl: Kubectl, labels: dict[str, str]) -> str:
 
 
 def _remove_node(kubectl: Kubectl, name: str) -> None:
-    """Test teardown: the node goes without cleanup Jobs."""
+    """Test teardown: the node goes without cleanup Jobs, before the next test counts the cluster's nodes."""
     kubectl.run("annotate", "node", name, f"{GROUP}/skip-cleanup=true", "--overwrite", check=False)
-    kubectl.run("delete", "node", name, "--wait=false", "--ignore-not-found", check=False)
+    kubectl.run("delete", "node", name, "--ignore-not-found", "--timeout=120s")
 
 
 @pytest.fixture
