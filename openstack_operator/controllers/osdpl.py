@@ -43,6 +43,7 @@ from openstack_operator.core.model import DeploymentSpec
 from openstack_operator.core.render import Renderer
 from openstack_operator.core.status import (CONDITION_TYPES, Observed, compute_status, condition_states,
                                             failing_releases, status_patch)
+from openstack_operator.core.upgrade import version_problem
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube import metrics
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment, api, count_write, owner_reference
@@ -182,6 +183,14 @@ class OsdplController:
             return None
         if body["spec"].get("draft"):
             self._write_status(body, self._observed(body, reconciled, bundles, draft=True))
+            return None
+        # Where the admission policy is not installed, the operator holds a release change that cannot follow the
+        # deployed release: the releases keep what they run.
+        held = version_problem(self.catalog, body["spec"]["openstack_version"], status)
+        if held:
+            if self._write_status(body, self._observed(body, reconciled, bundles, upgrade_held=held)):
+                log.warning("osdpl %s/%s: %s", namespace, name, held[1])
+                post_event(body, "Warning", held[0], held[1])
             return None
         try:
             desired = self._apply(body, bundles)
@@ -331,7 +340,8 @@ class OsdplController:
 
     @staticmethod
     def _observed(body: Mapping[str, Any], reconciled: int | None, bundles: Mapping[str, Mapping[str, Any]],
-                  draft: bool = False, spec_error: str = "", deleting: bool = False, blocked_by: str = "",
+                  draft: bool = False, spec_error: str = "", upgrade_held: tuple[str, str] | None = None,
+                  deleting: bool = False, blocked_by: str = "",
                   api_error: tuple[str, str] | None = None,
                   credentials_problem: tuple[str, str] | None = None) -> Observed:
         """What to report when this reconcile wrote no bundles: the releases the bundles ask for."""
@@ -339,7 +349,8 @@ class OsdplController:
                    if deleting or not b["spec"].get("uninstall")}
         return Observed(generation=body["metadata"]["generation"], reconciled_generation=reconciled, draft=draft,
                         openstack_version=body["spec"]["openstack_version"], desired=desired, bundles=bundles,
-                        spec_error=spec_error, deleting=deleting, blocked_by=blocked_by, api_error=api_error,
+                        spec_error=spec_error, upgrade_held=upgrade_held, deleting=deleting, blocked_by=blocked_by,
+                        api_error=api_error,
                         credentials_problem=credentials_problem, previous=body.get("status") or {})
 
     @staticmethod

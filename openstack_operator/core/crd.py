@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.upgrade import allowed_targets, upgrade_path
 from openstack_operator.core.ceph import DEFAULT_GATEWAY_SECRET_NAME, DEFAULT_KEYS_NAME, DEFAULT_KEYS_NAMESPACE
 
 GROUP = "openstack.osop.dev"
@@ -66,14 +67,10 @@ def _values_holder(description: str) -> Schema:
     return _obj({"values": _free(description)})
 
 
-def _version_rule(catalog: Catalog) -> dict[str, str]:
-    releases = list(catalog.releases)
-    steps = " || ".join(f"(oldSelf == '{a}' && self == '{b}')" for a, b in zip(releases, releases[1:]))
-    return {
-        "rule": f"self == oldSelf || {steps}" if steps else "self == oldSelf",
-        "message": "openstack_version may move at most one release forward (" + " -> ".join(releases)
-        + ") and never back",
-    }
+def _targets_map(catalog: Catalog) -> str:
+    """A CEL map: release -> the releases a spec may name while it is deployed (core.upgrade)."""
+    entries = {name: allowed_targets(catalog, name) for name in catalog.releases}
+    return "{" + ", ".join(f"'{k}': [{', '.join(repr(v) for v in vs)}]" for k, vs in entries.items()) + "}"
 
 
 def _features(catalog: Catalog) -> Schema:
@@ -362,9 +359,10 @@ def osdpl_schema(catalog: Catalog) -> Schema:
     spec = _obj(
         {
             "openstack_version": _str(
-                "OpenStack release; upgrades move one release forward at a time.",
+                "OpenStack release. From the deployed one (status.openstack_version) it may move to the next "
+                "release, or from a SLURP release to the next SLURP release; never back beyond the deployed one "
+                f"({upgrade_path(catalog)}). Checked by the admission policy {UPGRADE_POLICY} and the operator.",
                 enum=list(catalog.releases),
-                **{"x-kubernetes-validations": [_version_rule(catalog)]},
             ),
             "preset": _str("Which services run by default; immutable.", enum=list(catalog.presets),
                            **{"x-kubernetes-validations": [{"rule": "self == oldSelf",
@@ -594,3 +592,43 @@ def maintenance_crd() -> dict[str, Any]:
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
     return _crd("NodeMaintenanceRequest", "nodemaintenancerequests", ["nmr"], maintenance_schema(), columns)
+
+
+UPGRADE_POLICY = "openstackdeployments-upgrades.openstack.osop.dev"
+
+
+def upgrade_policy(catalog: Catalog) -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy (and its binding): spec.openstack_version may name only what may follow the
+    release on the status, the deployed one. A CRD rule sees the spec alone; an admission policy sees the stored
+    object, status included. The osdpl process checks the same (core.upgrade) where the policy is not installed."""
+    deployed = "oldObject.status.openstack_version"
+    target = "object.spec.openstack_version"
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": UPGRADE_POLICY},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [GROUP], "apiVersions": ["*"], "operations": ["UPDATE"],
+                "resources": ["openstackdeployments"]}]},
+            "variables": [{"name": "targets", "expression": _targets_map(catalog)}],
+            "validations": [{
+                # Only a change of the release is judged: a finalizer's removal, a deletion or any other change
+                # of a deployment whose spec already names a release it cannot have is never blocked.
+                "expression": f"{target} == oldObject.spec.openstack_version || !has(oldObject.status) || "
+                              f"!has({deployed}) || {target} == {deployed} || !({deployed} in variables.targets) "
+                              f"|| {target} in variables.targets[{deployed}]",
+                "messageExpression": f"'spec.openstack_version: ' + {target} + ' cannot follow the deployed ' + "
+                                     f"{deployed} + '; from ' + {deployed} + ' the spec may name ' + "
+                                     f"variables.targets[{deployed}].join(', ') + ' (upgrade path: "
+                                     f"{upgrade_path(catalog)})'",
+                "reason": "Invalid",
+            }],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": UPGRADE_POLICY},
+        "spec": {"policyName": UPGRADE_POLICY, "validationActions": ["Deny"]},
+    }
+    return [policy, binding]

@@ -14,6 +14,7 @@ from openstack_operator.core.health import PROGRESSING, UNHEALTHY, health_progre
 import datetime
 
 from openstack_operator.core.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
+from openstack_operator.core.upgrade import UPGRADE_WAITING
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 CREDENTIALS_LOST = "CredentialsLost"
@@ -29,6 +30,8 @@ class Observed:
     desired: Mapping[str, Mapping[str, str]]  # service -> release -> fingerprint
     bundles: Mapping[str, Mapping[str, Any]]  # service -> bundle object (spec, status)
     spec_error: str = ""  # set when the spec cannot be rendered
+    # (reason, message) when the release change is not acted on (core.upgrade): nothing was written
+    upgrade_held: tuple[str, str] | None = None
     deleting: bool = False  # the osdpl is being deleted: releases are being uninstalled
     blocked_by: str = ""  # another osdpl holds the namespace: this one changes nothing (core.bundles.namespace_holder)
     api_error: tuple[str, str] | None = None  # (reason, message) of a write the API server refused
@@ -105,7 +108,8 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     waiting = [s for s in kids if s not in deployed]
     current = observed.reconciled_generation == observed.generation
     generation = observed.reconciled_generation if observed.reconciled_generation is not None else 0
-    all_done = current and not waiting and not observed.spec_error and not observed.deleting
+    all_done = current and not waiting and not observed.spec_error and not observed.deleting \
+        and not observed.upgrade_held
 
     uninstalling = [s for s, releases in kids.items() if any(r["state"] != "uninstalled" for r in releases.values())]
     if observed.blocked_by:
@@ -116,6 +120,8 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         ready = (False, "Deleting", "the deployment is being deleted")
     elif observed.spec_error:
         ready = (False, "InvalidSpec", observed.spec_error)
+    elif observed.upgrade_held:
+        ready = (False, *observed.upgrade_held)
     elif observed.api_error:
         ready = (False, *observed.api_error)
     elif observed.credentials_problem:
@@ -142,6 +148,8 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         progressing = (False, "Draft", "spec.draft is true: changes are paused")
     elif observed.spec_error:
         progressing = (False, "InvalidSpec", observed.spec_error)
+    elif observed.upgrade_held:  # a refused release waits for the spec; a rotation ends by itself
+        progressing = (observed.upgrade_held[0] == UPGRADE_WAITING, *observed.upgrade_held)
     elif observed.api_error:
         progressing = (True, "Retrying", "the API server refused a write; retrying with backoff")
     elif observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:

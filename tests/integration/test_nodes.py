@@ -73,8 +73,10 @@ def _host(cloud: Deployment, node: str) -> dict[str, Any]:
 
 
 def _running_compute(cloud: Deployment, operators: Operators, node: str) -> dict[str, Any]:
-    host: dict[str, Any] = wait_for(f"{node} in the inventory with nova-compute", lambda: (
-        h := _host(cloud, node)) and "nova/compute" in h["components"] and h, operators)
+    """The node's inventory entry once its nova-compute and Open vSwitch agent pods are scheduled."""
+    host: dict[str, Any] = wait_for(f"{node} in the inventory with nova-compute and the OVS agent", lambda: (
+        h := _host(cloud, node)) and {"nova/compute", "neutron/neutron-ovs-agent"} <= set(h["components"]) and h,
+        operators)
     return host
 
 

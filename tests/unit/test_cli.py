@@ -37,11 +37,16 @@ def test_validate_accepts_examples(capsys: pytest.CaptureFixture[str]) -> None:
         assert code == 0 and out.strip().endswith("valid")
 
 
-def test_validate_old_manifest_checks_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_judges_the_release_against_the_deployed_one(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     new = tmp_path / "new.yaml"
     new.write_text((EXAMPLES / "minimal.yaml").read_text().replace("epoxy", "gazpacho"))
-    code, _, err = _run(capsys, "validate", "-f", str(new), "--old", str(EXAMPLES / "minimal.yaml"))
-    assert code == 1 and "openstack_version may move at most one release forward" in err
+    code, out, _ = _run(capsys, "validate", "-f", str(new), "--deployed", "epoxy")  # SLURP to SLURP
+    assert code == 0 and out.strip().endswith("valid")
+    code, _, err = _run(capsys, "validate", "-f", str(EXAMPLES / "minimal.yaml"), "--deployed", "flamingo")
+    assert code == 1 and "spec.openstack_version: epoxy cannot follow the deployed flamingo (downgrade)" in err
+    code, _, err = _run(capsys, "validate", "-f", str(new), "--deployed", "zed")
+    assert code == 1 and "--deployed: 'zed' is not a release" in err
 
 
 @pytest.mark.parametrize(

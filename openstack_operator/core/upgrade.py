@@ -1,0 +1,60 @@
+"""Which OpenStack release a deployment may move to, judged against the release it runs (`status.openstack_version`),
+not against the previous spec: two quick applies cannot skip a release that was never deployed.
+
+From a deployed release the spec may name that release (a change of anything else, or a way back from an upgrade
+that has not finished), the next release, or, from a SLURP release, the next SLURP release (OpenStack's
+skip-level upgrade path: 2025.1 -> 2026.1). Nothing older. And the version does not change while a credential
+rotation rolls out: both re-render every release, and each waits for the other to end. Pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from openstack_operator.core.catalog import Catalog, Release
+from openstack_operator.core.rotation import ROLLING_OUT
+
+UPGRADE_REFUSED, UPGRADE_WAITING = "UpgradeRefused", "UpgradeWaiting"  # condition reasons
+
+
+def is_slurp(release: Release) -> bool:
+    """SLURP releases are the first of each year (2023.1 on: <year>.1)."""
+    return release.series.endswith(".1")
+
+
+def allowed_targets(catalog: Catalog, deployed: str) -> list[str]:
+    """The releases the spec may name while `deployed` runs, in upgrade order; the deployed one first."""
+    names = list(catalog.releases)
+    if deployed not in catalog.releases:
+        return []
+    later = names[names.index(deployed) + 1:]
+    targets = [deployed, *later[:1]]
+    if is_slurp(catalog.releases[deployed]):
+        targets += [name for name in later[1:] if is_slurp(catalog.releases[name])][:1]
+    return targets
+
+
+def upgrade_path(catalog: Catalog) -> str:
+    """The releases in order, SLURP ones marked: for messages."""
+    return " -> ".join(f"{name} (SLURP)" if is_slurp(release) else name for name, release in catalog.releases.items())
+
+
+def version_problem(catalog: Catalog, target: str, status: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(reason, message) when spec.openstack_version `target` cannot be acted on now, given the osdpl's status:
+    UpgradeRefused (it cannot follow the deployed release) or UpgradeWaiting (a rotation runs); None if it can."""
+    deployed = status.get("openstack_version") or ""
+    if not deployed or target == deployed:
+        return None  # a new deployment, or no change of release
+    allowed = allowed_targets(catalog, deployed)
+    if target not in allowed:
+        direction = "downgrade" if target in catalog.releases and list(catalog.releases).index(target) < \
+            list(catalog.releases).index(deployed) else "skip"
+        return UPGRADE_REFUSED, (f"spec.openstack_version: {target} cannot follow the deployed {deployed} "
+                                 f"({direction}); from {deployed} the spec may name {', '.join(allowed)} (upgrade "
+                                 f"path: {upgrade_path(catalog)})")
+    rotations = ((status.get("credentials") or {}).get("rotations") or {})
+    rotating = sorted(group for group, rotation in rotations.items() if rotation.get("phase") == ROLLING_OUT)
+    if rotating:
+        return UPGRADE_WAITING, (f"spec.openstack_version: the upgrade to {target} waits for the credential "
+                                 f"rotation of {', '.join(rotating)} to finish")
+    return None
