@@ -14,7 +14,6 @@ from openstack_operator.core.health import PROGRESSING, UNHEALTHY, health_progre
 import datetime
 
 from openstack_operator.core.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
-from openstack_operator.core.upgrade import UPGRADE_WAITING
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 CREDENTIALS_LOST = "CredentialsLost"
@@ -148,8 +147,8 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         progressing = (False, "Draft", "spec.draft is true: changes are paused")
     elif observed.spec_error:
         progressing = (False, "InvalidSpec", observed.spec_error)
-    elif observed.upgrade_held:  # a refused release waits for the spec; a rotation ends by itself
-        progressing = (observed.upgrade_held[0] == UPGRADE_WAITING, *observed.upgrade_held)
+    elif observed.upgrade_held:  # nothing moves until the spec names a release that can follow
+        progressing = (False, *observed.upgrade_held)
     elif observed.api_error:
         progressing = (True, "Retrying", "the API server refused a write; retrying with backoff")
     elif observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:

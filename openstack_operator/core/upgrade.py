@@ -3,8 +3,8 @@ not against the previous spec: two quick applies cannot skip a release that was 
 
 From a deployed release the spec may name that release (a change of anything else, or a way back from an upgrade
 that has not finished), the next release, or, from a SLURP release, the next SLURP release (OpenStack's
-skip-level upgrade path: 2025.1 -> 2026.1). Nothing older. And the version does not change while a credential
-rotation rolls out: both re-render every release, and each waits for the other to end. Pure.
+skip-level upgrade path: 2025.1 -> 2026.1). Nothing older. A deployed release the catalog no longer knows is not
+judged (as the admission policy does not). Pure.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from openstack_operator.core.catalog import Catalog, Release
-from openstack_operator.core.rotation import ROLLING_OUT
 
-UPGRADE_REFUSED, UPGRADE_WAITING = "UpgradeRefused", "UpgradeWaiting"  # condition reasons
+UPGRADE_REFUSED = "UpgradeRefused"  # the condition reason
 
 
 def is_slurp(release: Release) -> bool:
@@ -40,11 +39,11 @@ def upgrade_path(catalog: Catalog) -> str:
 
 
 def version_problem(catalog: Catalog, target: str, status: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(reason, message) when spec.openstack_version `target` cannot be acted on now, given the osdpl's status:
-    UpgradeRefused (it cannot follow the deployed release) or UpgradeWaiting (a rotation runs); None if it can."""
+    """(UpgradeRefused, message) when spec.openstack_version `target` cannot follow the release the osdpl's status
+    says is deployed; None if it can."""
     deployed = status.get("openstack_version") or ""
-    if not deployed or target == deployed:
-        return None  # a new deployment, or no change of release
+    if not deployed or target == deployed or deployed not in catalog.releases:
+        return None  # a new deployment, no change of release, or a release this catalog cannot judge
     allowed = allowed_targets(catalog, deployed)
     if target not in allowed:
         direction = "downgrade" if target in catalog.releases and list(catalog.releases).index(target) < \
@@ -52,9 +51,4 @@ def version_problem(catalog: Catalog, target: str, status: Mapping[str, Any]) ->
         return UPGRADE_REFUSED, (f"spec.openstack_version: {target} cannot follow the deployed {deployed} "
                                  f"({direction}); from {deployed} the spec may name {', '.join(allowed)} (upgrade "
                                  f"path: {upgrade_path(catalog)})")
-    rotations = ((status.get("credentials") or {}).get("rotations") or {})
-    rotating = sorted(group for group, rotation in rotations.items() if rotation.get("phase") == ROLLING_OUT)
-    if rotating:
-        return UPGRADE_WAITING, (f"spec.openstack_version: the upgrade to {target} waits for the credential "
-                                 f"rotation of {', '.join(rotating)} to finish")
     return None
