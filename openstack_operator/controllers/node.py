@@ -26,9 +26,9 @@ from openstack_operator.core.crd import GROUP, VERSION
 from openstack_operator.core.maintenance import HOLDING, Request, Step, plan, request_of
 from openstack_operator.core.node_jobs import (ACTION_LABEL, CLEANUP, JobView, client_image, job_manifest,
                                                job_view, script)
-from openstack_operator.core.nodes import (CLEANUP_FINALIZER_PREFIX, HostEntry, NodeView, PodView, cleanup_finalizer,
-                                           host_status, inventory, node_view, not_ready_for_long, parse_time,
-                                           pod_view, registering, summary)
+from openstack_operator.core.nodes import (CLEANUP_FINALIZER_PREFIX, MAX_REMOVED, HostEntry, NodeView, PodView,
+                                           cleanup_finalizer, host_status, inventory, node_view, not_ready_for_long,
+                                           parse_time, pod_view, registering, summary)
 from openstack_operator.core.removal import Removal, plan_removals
 from openstack_operator.core.status import status_patch
 from openstack_operator.core.workqueue import WorkQueue
@@ -45,7 +45,6 @@ REQUEST_FINALIZER = f"node.{GROUP}/maintenance"  # the request stays until what 
 # A failed Job is deleted and run again this long after it ended.
 RETRY_SECONDS = float(os.environ.get("OSOP_NODE_JOB_RETRY_SECONDS", "300"))
 DEBOUNCE_SECONDS = 0.5  # a burst of pod events (a DaemonSet rolling) costs one pass
-MAX_REMOVED = 10
 WORKERS = 2
 CONFLICT_RETRY_SECONDS = 1.0
 
@@ -132,8 +131,8 @@ class NodeController:
         steps = plan(requests, hosts, {n.name for n in nodes}, jobs, self._policy(spec, hosts), self._caps(spec),
                      now, RETRY_SECONDS)
         for request in requests:
-            await self._carry_out_step(namespace, osdpl, request, steps[request.name], hosts)
-            recheck += [steps[request.name].recheck or 0.0] if steps[request.name].recheck else []
+            await self._carry_out_step(namespace, osdpl, request, steps[request.name])
+        recheck += [step.recheck for step in steps.values() if step.recheck is not None]
         threshold = float((spec.get("features") or {}).get("node_lifecycle", {}).get("not_ready_report_seconds", 300))
         fields = self._inventory_status(hosts, removals, steps, requests, previous, now, threshold)
         await self._report_not_ready(osdpl, previous, fields)
@@ -214,8 +213,7 @@ class NodeController:
         version = (osdpl.get("status") or {}).get("openstack_version") or spec["openstack_version"]
         return client_image(self.catalog, version, (spec.get("artifacts") or {}).get("images_base_url", "").rstrip("/"))
 
-    async def _carry_out_step(self, namespace: str, osdpl: Mapping[str, Any], request: Request, step: Step,
-                              hosts: Mapping[str, HostEntry]) -> None:
+    async def _carry_out_step(self, namespace: str, osdpl: Mapping[str, Any], request: Request, step: Step) -> None:
         body = next(b for b in self._in("requests_index", namespace) if b["metadata"]["name"] == request.name)
         if not request.deleting and REQUEST_FINALIZER not in (body["metadata"].get("finalizers") or []):
             body = await asyncio.to_thread(set_finalizers, NodeMaintenanceRequest, body,

@@ -20,10 +20,9 @@ from openstack_operator.core.crd import GROUP
 COMPUTE, NETWORK, CONTROL_PLANE = "compute", "network", "control-plane"
 ROLES = (COMPUTE, NETWORK, CONTROL_PLANE)
 LABEL_ROLES = {("openstack-compute-node", "enabled"): COMPUTE, ("openstack-control-plane", "enabled"): CONTROL_PLANE}
-REGISTERING_ROLES = frozenset({COMPUTE, NETWORK})  # roles whose services register the host in OpenStack
 CLEANUP_FINALIZER_PREFIX = f"cleanup.{GROUP}/"
 SKIP_CLEANUP_ANNOTATION = f"{GROUP}/skip-cleanup"  # "true": remove the node without the OpenStack cleanup
-MAX_REMOVED = 10  # removal results kept on the status, newest first
+MAX_REMOVED = 10  # removal results kept on status.nodes.removed, newest first
 
 
 @dataclass(frozen=True)
