@@ -41,8 +41,10 @@ from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.manifest import load_osdpl
 from openstack_operator.core.model import DeploymentSpec
 from openstack_operator.core.render import Renderer
+from openstack_operator.core.health import release_basis
+from openstack_operator.core.rollout import COMPLETED, ORDERED, STUCK, UPGRADE_STUCK, Step, active, advance, begin
 from openstack_operator.core.status import (CONDITION_TYPES, Observed, compute_status, condition_states,
-                                            failing_releases, status_patch)
+                                            failing_releases, release_states, status_patch)
 from openstack_operator.core.upgrade import version_problem
 from openstack_operator.core.workqueue import WorkQueue
 from openstack_operator.kube import metrics
@@ -193,7 +195,7 @@ class OsdplController:
                 post_event(body, "Warning", held[0], held[1])
             return None
         try:
-            desired = self._apply(body, bundles)
+            desired, rollout, recheck = self._apply(body, bundles)
         except OperatorError as error:  # the spec cannot be rendered: nothing was written
             log.warning("osdpl %s/%s: %s", namespace, name, error)
             self._write_status(body, self._observed(body, reconciled, bundles, spec_error=str(error)))
@@ -207,10 +209,11 @@ class OsdplController:
         self.refusals.pop(key, None)
         observed = Observed(generation=body["metadata"]["generation"], reconciled_generation=body["metadata"]["generation"],
                             draft=False, openstack_version=body["spec"]["openstack_version"], desired=desired,
-                            bundles=bundles, previous=status,
+                            bundles=bundles, previous=status, upgrade=rollout,
                             applied_credentials=self.rendered[key].credentials if key in self.rendered else None)
-        self._write_status(body, observed)
-        return None
+        if self._write_status(body, observed) and rollout and rollout["phase"] == STUCK:
+            post_event(body, "Warning", UPGRADE_STUCK, f"upgrade to {rollout['to']} stopped at {rollout['message']}")
+        return recheck
 
     def _refused(self, key: Key, body: Mapping[str, Any], bundles: Mapping[str, Mapping[str, Any]],
                  error: ApiWriteError) -> float:
@@ -224,8 +227,10 @@ class OsdplController:
             post_event(body, "Warning", error.reason, str(error))
         return retry_delay(refusals, RETRY_CAP_SECONDS)
 
-    def _apply(self, body: Mapping[str, Any], bundles: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
-        """Render, then write what differs; returns service -> release -> fingerprint."""
+    def _apply(self, body: dict[str, Any], bundles: dict[str, dict[str, Any]]) \
+            -> tuple[dict[str, dict[str, str]], dict[str, Any] | None, float | None]:
+        """Render, then write what differs, or during a release change what its rollout moves now (core.rollout).
+        Returns service -> release -> fingerprint, the rollout (None: no release change) and when to look again."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         reapply = (body["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION, "")
         report = (body.get("status") or {}).get("credentials") or {}
@@ -240,7 +245,7 @@ class OsdplController:
             if not (plan.write or plan.retire or plan.delete):
                 # This generation is applied and the bundles still say so: a bundle status or health change
                 # only needs the status recomputed, not a render.
-                return done.desired
+                return done.desired, None, None
         osdpl = load_osdpl(self.catalog, body)
         enabled = osdpl.spec.enabled_services(self.catalog)
         labels = {OSDPL_LABEL: name}
@@ -252,6 +257,26 @@ class OsdplController:
         owner = owner_reference(body)
         specs = {service.name: with_requests(bundle_spec(name, service, osdpl.spec.charts_url),
                                              bundles.get(service.name), body) for service in services}
+        desired = {s.name: {r.name: r.fingerprint for r in s.releases} for s in services}
+        rollout = begin(body.get("status") or {}, osdpl.spec.openstack_version, list(self.catalog.releases),
+                        self.catalog.upgrade_order, [s for s in bundles if s in specs], _now())
+        recheck = None
+        if rollout is not None and active(rollout):
+            step = self._step(body, rollout, specs, desired, bundles, osdpl.spec.features)
+            for service_name in step.write:
+                apply_secret(namespace, values_secret_name(name, service_name), values[service_name],
+                             {**labels, SERVICE_LABEL: service_name}, owner,
+                             sensitive=[c.password for c in credentials.values()])
+                if bundles[service_name].get("spec") != specs[service_name]:
+                    log.info("osdpl %s/%s: %s -> %s: moving service %s", namespace, name, rollout["from"],
+                             rollout["to"], service_name)
+                    apply_bundle(namespace, bundle_name(name, service_name), specs[service_name],
+                                 {**labels, SERVICE_LABEL: service_name}, owner, bundles[service_name],
+                                 [BUNDLE_FINALIZER])
+            rollout, recheck = step.rollout, step.recheck_in
+            if rollout["phase"] != COMPLETED:  # nothing else is written until every service moved
+                self.rendered.pop((namespace, name), None)
+                return desired, rollout, recheck
         # Values first: a bundle never points at values that are not there yet. Each Secret is read, not assumed:
         # one deleted by hand (or with an earlier osdpl of the same name) is written again.
         for service in services:
@@ -264,10 +289,30 @@ class OsdplController:
                          {**labels, SERVICE_LABEL: service_name}, owner, bundles.get(service_name),
                          [BUNDLE_FINALIZER])
         self._retire(namespace, name, bundles, plan.retire, plan.delete)
-        desired = {s.name: {r.name: r.fingerprint for r in s.releases} for s in services}
         self.rendered[(namespace, name)] = Applied(body["metadata"]["uid"], body["metadata"]["generation"], reapply,
                                                    revision, ceph_digest, specs, desired)
-        return desired
+        return desired, rollout, recheck
+
+    @staticmethod
+    def _step(body: dict[str, Any], rollout: Mapping[str, Any], specs: Mapping[str, Mapping[str, Any]],
+              desired: Mapping[str, Mapping[str, str]], bundles: Mapping[str, Mapping[str, Any]],
+              features: Mapping[str, Any]) -> Step:
+        """One look at the rollout, recorded on the status before any bundle it moves is written (see core.rollout:
+        a SIGKILL after this write resumes with the service's step; before it, nothing was written)."""
+        status = body.get("status") or {}
+        states = release_states(desired, bundles)
+        settings = features.get("upgrade") or {}
+        timeouts = {service: float(settings.get("service_timeout_seconds")
+                                   or sum(r.get("timeout_seconds", 0) for r in spec["releases"]))
+                    for service, spec in specs.items()}
+        step = advance(rollout, specs, bundles, states, status.get("health") or {},
+                       status.get("health_basis") == release_basis(states), timeouts,
+                       settings.get("strategy", ORDERED) == ORDERED, _now())
+        patch = status_patch(status, {"upgrade": step.rollout})
+        if patch:
+            patch_status(OpenStackDeployment, body["metadata"]["namespace"], body["metadata"]["name"], patch)
+            body["status"] = {**status, "upgrade": step.rollout}
+        return step
 
     def _vetted_credentials(self, body: Mapping[str, Any], needed: list[str]) -> dict[str, Credential]:
         """The credentials of `needed`, as the secrets process recorded them (status.credentials.digests); raises

@@ -41,6 +41,7 @@ from openstack_operator.core.helmwork import retry_delay
 from openstack_operator.core.manifest import load_osdpl
 from openstack_operator.core.model import DeploymentSpec
 from openstack_operator.core.render import Renderer
+from openstack_operator.core.rollout import active
 from openstack_operator.core.rotation import (DONE, RESTORE_ANNOTATION, ROLLING_OUT, next_step, rolled_out,
                                               rotate_annotation)
 from openstack_operator.core.status import status_patch
@@ -159,7 +160,10 @@ class SecretsController:
             return GONE_RETRY_SECONDS
 
         rotations = dict(status.get("rotations") or {})
-        step = next_step(annotations, rotations, body.get("status") or {}, body["metadata"]["generation"])
+        osdpl_status = body.get("status") or {}
+        release_changing = active(osdpl_status.get("upgrade")) or osdpl_status.get("openstack_version", "") not in (
+            "", osdpl.spec.openstack_version)
+        step = next_step(annotations, rotations, osdpl_status, body["metadata"]["generation"], release_changing)
         events: list[tuple[str, str]] = []
         if step.action == "start":
             names = rotation_names(self.catalog, step.group, stored, needed)
@@ -183,7 +187,11 @@ class SecretsController:
         metrics.CREDENTIALS_AGE.labels(namespace, name).set(_credentials_age(main, rotations))
         new_digests = digests(stored)
         revision = int(status.get("revision") or 0) + (new_digests != recorded)
-        report = {**status, "state": READY, "message": f"{len(stored.current)} credentials kept",
+        message = f"{len(stored.current)} credentials kept"
+        if step.action == "wait":
+            message += (f"; the rotation of group {step.group} (request {step.request}) waits for the change of "
+                        "OpenStack release to finish")
+        report = {**status, "state": READY, "message": message,
                   "digests": new_digests, "revision": revision, "rotations": rotations}
         self._report(body, status, report)
         for reason, message in events:

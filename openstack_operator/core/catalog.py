@@ -102,6 +102,7 @@ class Catalog:
     releases: Mapping[str, Release]  # in upgrade order
     presets: Mapping[str, Preset]
     sizes: Mapping[str, Size]
+    upgrade_order: tuple[str, ...] = ()  # every service, in the order a release change moves them
 
     @classmethod
     def load(cls, templates_dir: Path = DEFAULT_TEMPLATES_DIR) -> Catalog:
@@ -141,7 +142,8 @@ class Catalog:
                 name=name, helm_timeout_seconds=int(data["helm_timeout_seconds"]), values=data.get("values") or {}
             )
         catalog = cls(templates_dir=templates_dir, chart_set=chart_set, services=services, credentials=credentials,
-                      releases=releases, presets=presets, sizes=sizes)
+                      releases=releases, presets=presets, sizes=sizes,
+                      upgrade_order=tuple(raw.get("upgrade_order") or ()))
         catalog.check()
         return catalog
 
@@ -182,6 +184,11 @@ class Catalog:
         layers: list[Preset | Size] = [*self.presets.values(), *self.sizes.values()]
         for layer in layers:
             problems += [f"{layer.name}: values for unknown chart {c}" for c in layer.values if c not in self.charts]
+        listed = list(self.upgrade_order)
+        problems += [f"upgrade_order: unknown service {s}" for s in listed if s not in self.services]
+        problems += [f"upgrade_order: service {s} listed more than once" for s in sorted(set(listed))
+                     if listed.count(s) > 1]
+        problems += [f"upgrade_order: service {s} missing" for s in self.services if s not in listed]
         if problems:
             raise CatalogError("; ".join(problems))
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.rollout import (ALL_AT_ONCE, COMPLETED, DISABLED, DONE, ORDERED, PENDING, RUNNING,
+                                            STUCK, UNCHANGED, UPGRADING, VERIFYING)
 from openstack_operator.core.upgrade import allowed_targets, upgrade_path
 from openstack_operator.core.ceph import DEFAULT_GATEWAY_SECRET_NAME, DEFAULT_KEYS_NAME, DEFAULT_KEYS_NAMESPACE
 
@@ -239,6 +241,20 @@ def _features(catalog: Catalog) -> Schema:
                 },
                 default={},
             ),
+            "upgrade": _obj(
+                {
+                    "strategy": _str(f"How a change of openstack_version rolls out: {ORDERED} moves one service at "
+                                     "a time in the catalog's order, each healthy at the new release before the "
+                                     f"next; {ALL_AT_ONCE} moves every service at once (test clouds).",
+                                     enum=[ORDERED, ALL_AT_ONCE], default=ORDERED),
+                    "service_timeout_seconds": {
+                        "type": "integer", "minimum": 30,
+                        "description": "Seconds a service may take to be healthy at the new release once its "
+                                       "releases are written, before the rollout stops (Degraded UpgradeStuck). "
+                                       "Default: the Helm timeouts of its releases, summed."},
+                },
+                default={},
+            ),
             "logging": _map(
                 _obj({"level": _str(enum=log_levels)}, required=["level"]),
                 "Log level per OpenStack service (keystone, nova, ...).",
@@ -251,6 +267,31 @@ def _features(catalog: Catalog) -> Schema:
                         "|| self.cinder.backend == 'rbd'",
                 "message": "ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd"}],
     )
+
+
+def _upgrade_status() -> Schema:
+    """Written by the osdpl process while a change of spec.openstack_version rolls out (core.rollout), and kept
+    after it as the record of the last one."""
+    stamp = _str(format="date-time")
+    service = _obj({"phase": _str(enum=[PENDING, UPGRADING, VERIFYING, DONE, UNCHANGED, DISABLED]),
+                    "started": stamp, "finished": stamp,
+                    "since": _str("When its bundle was last written: its timeout counts from here.",
+                                  format="date-time"),
+                    "before": _free("Per release: its Helm revision before the service moved."),
+                    "after": _free("Per release: its Helm revision once the service passed its gate."),
+                    "message": _str("Why the service does not pass its gate.")}, required=["phase"])
+    return _obj({"from": _str("The release the rollout started from."),
+                 "to": _str("The release it moves every service to."),
+                 "phase": _str(enum=[RUNNING, STUCK, COMPLETED]),
+                 "started": stamp, "finished": stamp,
+                 "current": _str("The service(s) being moved."),
+                 "message": _str("Why the rollout is stuck, naming the service."),
+                 "order": {"type": "array", "items": _str(), "description": "The services, in the order they move."},
+                 "services": _map(service, "Per service: its phase, times and Helm revisions."),
+                 "waiting": {"type": "array", "items": _str(),
+                             "description": "Services whose other spec changes wait for the end of the rollout."}},
+                required=["from", "to", "phase"],
+                description="The last change of release: its phase, the service moving, per service times.")
 
 
 def _credentials_status() -> Schema:
@@ -440,6 +481,7 @@ def osdpl_schema(catalog: Catalog) -> Schema:
                              "items": _obj({"node": _str(), "result": _str(enum=["Cleaned", "Skipped"]),
                                             "at": _str(format="date-time"), "attempts": {"type": "integer"}})}},
                 description="The node inventory, written by the node process."),
+            "upgrade": _upgrade_status(),
             "certificate": _obj({"state": _str(enum=["Ready", "Expiring", "Invalid"]), "secret": _str(),
                                  "message": _str()},
                                 description="The public endpoints' certificate, as the secrets process checked it."),
@@ -544,7 +586,11 @@ def osdpl_crd(catalog: Catalog) -> dict[str, Any]:
         {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
         {"name": "LCM Progress", "type": "string", "jsonPath": ".status.lcm_progress"},
         {"name": "Health", "type": "string", "jsonPath": ".status.health_progress"},
+        {"name": "Upgrade", "type": "string", "jsonPath": ".status.upgrade.phase",
+         "description": "The last release change: Running, Stuck or Completed."},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {"name": "Moving", "type": "string", "jsonPath": ".status.upgrade.current", "priority": 1,
+         "description": "The service(s) a release change is moving now."},
         {"name": "Compute", "type": "integer", "jsonPath": ".status.nodes.compute", "priority": 1,
          "description": "Nodes with the compute role"},
         {"name": "Nodes", "type": "string", "jsonPath": ".status.nodes.summary", "priority": 1},
@@ -599,10 +645,15 @@ UPGRADE_POLICY = "openstackdeployments-upgrades.openstack.osop.dev"
 
 def upgrade_policy(catalog: Catalog) -> list[dict[str, Any]]:
     """A ValidatingAdmissionPolicy (and its binding): spec.openstack_version may name only what may follow the
-    release on the status, the deployed one. A CRD rule sees the spec alone; an admission policy sees the stored
+    release on the status, the deployed one; while a rollout of a release change runs, only its two ends; while a
+    credential rotation rolls out, nothing new (a rotation finishes at Ready, which a release change puts off). A CRD rule sees the spec alone; an admission policy sees the stored
     object, status included. The osdpl process checks the same (core.upgrade) where the policy is not installed."""
     deployed = "oldObject.status.openstack_version"
     target = "object.spec.openstack_version"
+    unchanged = f"{target} == oldObject.spec.openstack_version"
+    rollout = "oldObject.status.upgrade"  # core.rollout: while one runs, only its two ends may be named
+    rotations = "oldObject.status.credentials.rotations"
+    rotating = f"has({rotations}[g].phase) && {rotations}[g].phase == 'RollingOut'"
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": UPGRADE_POLICY},
@@ -615,13 +666,28 @@ def upgrade_policy(catalog: Catalog) -> list[dict[str, Any]]:
             "validations": [{
                 # Only a change of the release is judged: a finalizer's removal, a deletion or any other change
                 # of a deployment whose spec already names a release it cannot have is never blocked.
-                "expression": f"{target} == oldObject.spec.openstack_version || !has(oldObject.status) || "
+                "expression": f"{unchanged} || !has(oldObject.status) || "
                               f"!has({deployed}) || {target} == {deployed} || !({deployed} in variables.targets) "
                               f"|| {target} in variables.targets[{deployed}]",
                 "messageExpression": f"'spec.openstack_version: ' + {target} + ' cannot follow the deployed ' + "
                                      f"{deployed} + '; from ' + {deployed} + ' the spec may name ' + "
                                      f"variables.targets[{deployed}].join(', ') + ' (upgrade path: "
                                      f"{upgrade_path(catalog)})'",
+                "reason": "Invalid",
+            }, {
+                "expression": f"{unchanged} || !has(oldObject.status) || !has({rollout}) || "
+                              f"{rollout}.phase == '{COMPLETED}' || {target} == {rollout}.to || "
+                              f"{target} == {rollout}.from",
+                "messageExpression": f"'spec.openstack_version: ' + {target} + ': the rollout ' + {rollout}.from + "
+                                     f"' -> ' + {rollout}.to + ' has not finished; the spec may name ' + "
+                                     f"{rollout}.to + ' to finish it or ' + {rollout}.from + ' to go back'",
+                "reason": "Invalid",
+            }, {
+                "expression": f"{unchanged} || !has(oldObject.status) || !has(oldObject.status.credentials) || "
+                              f"!has({rotations}) || !{rotations}.exists(g, {rotating})",
+                "messageExpression": f"'spec.openstack_version: a credential rotation is rolling out (' + "
+                                     f"{rotations}.filter(g, {rotating}).join(', ') + '): change the release once "
+                                     f"it is Done (status.credentials.rotations)'",
                 "reason": "Invalid",
             }],
         },

@@ -29,13 +29,16 @@ def rotate_annotation(group: str) -> str:
 @dataclass(frozen=True)
 class Step:
     """What the secrets process does next about rotations: start one, finish one, or nothing."""
-    action: str  # "start", "finish" or "none"
+    action: str  # "start", "finish", "wait" (a request waits for a release change) or "none"
     group: str = ""
     request: str = ""
 
 
 def next_step(annotations: Mapping[str, str], rotations: Mapping[str, Mapping[str, Any]],
-              osdpl_status: Mapping[str, Any], generation: int) -> Step:
+              osdpl_status: Mapping[str, Any], generation: int, release_changing: bool) -> Step:
+    """`release_changing`: the spec names another OpenStack release than the one that runs, or a rollout of one has
+    not finished (core.rollout): a requested rotation waits for it (`wait`), so that no release is moved to new
+    credentials and a new release in one step."""
     running = next((g for g, r in sorted(rotations.items()) if r.get("phase") == ROLLING_OUT), None)
     if running is not None:
         if rolled_out(osdpl_status, generation, int(rotations[running].get("revision", 0))):
@@ -44,7 +47,7 @@ def next_step(annotations: Mapping[str, str], rotations: Mapping[str, Mapping[st
     for group in ROTATION_GROUPS:
         request = annotations.get(rotate_annotation(group))
         if request and request != (rotations.get(group) or {}).get("request"):
-            return Step("start", group, request)
+            return Step("wait" if release_changing else "start", group, request)
     return Step("none")
 
 

@@ -14,6 +14,7 @@ from openstack_operator.core.health import PROGRESSING, UNHEALTHY, health_progre
 import datetime
 
 from openstack_operator.core.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
+from openstack_operator.core.rollout import STUCK, UPGRADE_STUCK, active, summary
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 CREDENTIALS_LOST = "CredentialsLost"
@@ -38,6 +39,7 @@ class Observed:
     # yet) or CredentialsLost (the Secret lost what the cloud uses); nothing was written
     credentials_problem: tuple[str, str] | None = None
     applied_credentials: int | None = None  # the credentials revision the bundles were written with
+    upgrade: Mapping[str, Any] | None = None  # the release change rolling out (core.rollout), None: none in this look
     previous: Mapping[str, Any] = field(default_factory=dict)  # current osdpl status
 
 
@@ -54,9 +56,15 @@ def _timestamp(epoch: float) -> str:
 
 
 def children(observed: Observed) -> dict[str, Any]:
+    return release_states(observed.desired, observed.bundles)
+
+
+def release_states(desired: Mapping[str, Mapping[str, str]],
+                   bundles: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """service -> release -> its state as `status.children` shows it: `deployed` only at the `desired` fingerprint."""
     result = {}
-    for service, releases in observed.desired.items():
-        statuses = ((observed.bundles.get(service, {}).get("status") or {}).get("releases") or {})
+    for service, releases in desired.items():
+        statuses = ((bundles.get(service, {}).get("status") or {}).get("releases") or {})
         view = {}
         for name, fingerprint in releases.items():
             status = statuses.get(name, {})
@@ -107,8 +115,10 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     waiting = [s for s in kids if s not in deployed]
     current = observed.reconciled_generation == observed.generation
     generation = observed.reconciled_generation if observed.reconciled_generation is not None else 0
+    rolling = active(observed.upgrade)
+    stuck = rolling and (observed.upgrade or {}).get("phase") == STUCK
     all_done = current and not waiting and not observed.spec_error and not observed.deleting \
-        and not observed.upgrade_held
+        and not observed.upgrade_held and not rolling
 
     uninstalling = [s for s, releases in kids.items() if any(r["state"] != "uninstalled" for r in releases.values())]
     if observed.blocked_by:
@@ -125,6 +135,8 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         ready = (False, *observed.api_error)
     elif observed.credentials_problem:
         ready = (False, *observed.credentials_problem)
+    elif rolling:
+        ready = (False, "Upgrading", "upgrading " + summary(observed.upgrade or {}))
     elif all_done and not health_current:
         ready = (False, "HealthPending", "waiting for the health process to check the workloads of the releases")
     elif all_done and unhealthy:
@@ -155,6 +167,10 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         progressing = (False, CREDENTIALS_LOST, "no release is changed until the credentials are restored")
     elif observed.credentials_problem:
         progressing = (True, *observed.credentials_problem)
+    elif stuck:  # as a Deployment past its progress deadline: nothing moves until the service is fixed
+        progressing = (False, UPGRADE_STUCK, "upgrade stopped at " + summary(observed.upgrade or {}))
+    elif rolling:
+        progressing = (True, "Upgrading", "upgrading " + summary(observed.upgrade or {}))
     elif all_done and (starting or not health_current):
         progressing = (True, "WorkloadsProgressing", "rolling out: " + _listing(starting) if starting
                        else "checking workload health")
@@ -167,6 +183,9 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         degraded = (True, *observed.api_error)
     elif observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:
         degraded = (True, *observed.credentials_problem)
+    elif stuck:
+        degraded = (True, UPGRADE_STUCK, f"the upgrade to {(observed.upgrade or {}).get('to')} stopped at "
+                                         f"{(observed.upgrade or {}).get('message')}")
     elif unavailable:
         degraded = (True, CHART_UNAVAILABLE, _listing(unavailable + failed, "; "))
     elif failed:
@@ -191,6 +210,9 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         status["observedGeneration"] = generation
     if observed.applied_credentials is not None:
         status["applied_credentials"] = observed.applied_credentials
+    if observed.upgrade is not None:
+        status["upgrade"] = dict(observed.upgrade)
+    # The release runs once every service moved to it: while a rollout runs, the one it started from.
     if all_done:
         status["openstack_version"] = observed.openstack_version
     elif previous.get("openstack_version"):

@@ -1,5 +1,7 @@
 """Which OpenStack release a deployment may move to, judged against the release it runs (`status.openstack_version`),
 not against the previous spec: two quick applies cannot skip a release that was never deployed.
+While a release change rolls out (core.rollout), the spec may name only the release it goes to or the one it came
+from (which turns it back).
 
 From a deployed release the spec may name that release (a change of anything else, or a way back from an upgrade
 that has not finished), the next release, or, from a SLURP release, the next SLURP release (OpenStack's
@@ -12,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from openstack_operator.core.catalog import Catalog, Release
+from openstack_operator.core.rollout import active
 
 UPGRADE_REFUSED = "UpgradeRefused"  # the condition reason
 
@@ -41,6 +44,11 @@ def upgrade_path(catalog: Catalog) -> str:
 def version_problem(catalog: Catalog, target: str, status: Mapping[str, Any]) -> tuple[str, str] | None:
     """(UpgradeRefused, message) when spec.openstack_version `target` cannot follow the release the osdpl's status
     says is deployed; None if it can."""
+    rollout = status.get("upgrade") or {}
+    if active(rollout) and target not in (rollout["from"], rollout["to"]):
+        return UPGRADE_REFUSED, (f"spec.openstack_version: {target}: the rollout {rollout['from']} -> "
+                                 f"{rollout['to']} has not finished ({rollout.get('current') or 'finishing'}); the "
+                                 f"spec may name {rollout['to']} to finish it or {rollout['from']} to go back")
     deployed = status.get("openstack_version") or ""
     if not deployed or target == deployed or deployed not in catalog.releases:
         return None  # a new deployment, no change of release, or a release this catalog cannot judge

@@ -40,7 +40,7 @@ def probe_catalog(tmp_path: Path) -> Catalog:
         "services": {"svc": {"charts": {"probe": {"group": "openstack", "digest": "sha256:" + "0" * 64,
                                                   "daemonsets": {"probe_agent": "root", "probe_conf": "conf"}, "credentials": ["probe_db"]}}}},
         "credentials": {"probe_db": {"kind": "database", "username": "probe"}},
-        "releases": ["r1"], "presets": ["p"], "sizes": ["s"],
+        "releases": ["r1"], "presets": ["p"], "sizes": ["s"], "upgrade_order": ["svc"],
     })
     _write(tmp_path / "releases/r1.yaml", {"series": "1", "images": {"probe": {"probe": "quay.io/airshipit/probe:1"}}})
     _write(tmp_path / "presets/p.yaml", {"services": ["svc"], "values": {"probe": {"layer": _keys("preset")}}})

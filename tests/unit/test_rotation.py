@@ -23,41 +23,41 @@ def _rotation(phase: str, request: str, revision: int = 4) -> dict[str, Any]:
 
 def test_new_annotation_value_starts_a_rotation() -> None:
     annotations = {rotate_annotation("database"): "2026-06-01"}
-    assert next_step(annotations, {}, _status(), GENERATION) == Step("start", "database", "2026-06-01")
+    assert next_step(annotations, {}, _status(), GENERATION, False) == Step("start", "database", "2026-06-01")
     done = {"database": _rotation(DONE, "2026-05-01")}
-    assert next_step(annotations, done, _status(), GENERATION) == Step("start", "database", "2026-06-01")
+    assert next_step(annotations, done, _status(), GENERATION, False) == Step("start", "database", "2026-06-01")
 
 
 def test_recorded_request_never_rotates_twice() -> None:
     annotations = {rotate_annotation("database"): "2026-06-01"}
     done = {"database": _rotation(DONE, "2026-06-01")}
-    assert next_step(annotations, done, _status(), GENERATION) == Step("none")
+    assert next_step(annotations, done, _status(), GENERATION, False) == Step("none")
 
 
 def test_no_or_empty_annotation_does_nothing() -> None:
-    assert next_step({}, {}, _status(), GENERATION) == Step("none")
-    assert next_step({rotate_annotation("admin"): ""}, {}, _status(), GENERATION) == Step("none")
-    assert next_step({"openstack.osop.dev/rotate-unknown": "x"}, {}, _status(), GENERATION) == Step("none")
+    assert next_step({}, {}, _status(), GENERATION, False) == Step("none")
+    assert next_step({rotate_annotation("admin"): ""}, {}, _status(), GENERATION, False) == Step("none")
+    assert next_step({"openstack.osop.dev/rotate-unknown": "x"}, {}, _status(), GENERATION, False) == Step("none")
 
 
 def test_rolling_out_group_blocks_other_groups() -> None:
     annotations = {rotate_annotation("database"): "r1", rotate_annotation("messaging"): "r2"}
     running = {"database": _rotation(ROLLING_OUT, "r1", revision=4)}
-    assert next_step(annotations, running, _status(applied=3), GENERATION) == Step("none")
+    assert next_step(annotations, running, _status(applied=3), GENERATION, False) == Step("none")
 
 
 def test_rolling_out_finishes_only_when_rolled_out() -> None:
     annotations = {rotate_annotation("database"): "r1"}
     running = {"database": _rotation(ROLLING_OUT, "r1", revision=4)}
-    assert next_step(annotations, running, _status(applied=3), GENERATION) == Step("none")
-    assert next_step(annotations, running, _status(applied=4, ready="False"), GENERATION) == Step("none")
-    assert next_step(annotations, running, _status(applied=4), GENERATION) == Step("finish", "database", "r1")
+    assert next_step(annotations, running, _status(applied=3), GENERATION, False) == Step("none")
+    assert next_step(annotations, running, _status(applied=4, ready="False"), GENERATION, False) == Step("none")
+    assert next_step(annotations, running, _status(applied=4), GENERATION, False) == Step("finish", "database", "r1")
 
 
 def test_finished_rotation_lets_the_next_group_start() -> None:
     annotations = {rotate_annotation("database"): "r1", rotate_annotation("messaging"): "r2"}
     rotations = {"database": _rotation(DONE, "r1")}
-    assert next_step(annotations, rotations, _status(), GENERATION) == Step("start", "messaging", "r2")
+    assert next_step(annotations, rotations, _status(), GENERATION, False) == Step("start", "messaging", "r2")
 
 
 @pytest.mark.parametrize("applied, revision", [(4, 4), (5, 4)])

@@ -1,0 +1,213 @@
+"""An OpenStack release change, rolled out one service at a time and gated on health. Pure.
+
+When spec.openstack_version names another release than the one the status says runs (`status.openstack_version`),
+the osdpl process does not write every re-rendered bundle at once. It walks the services in the catalog's
+`upgrade_order` (reversed when going back to an older release) and, per service: writes its bundle, waits until its
+releases are deployed at the new values and the health process has found that service's workloads Ready at those
+revisions (`health_basis` current: fresh health, never a snapshot taken before the change), and only then starts
+the next. A service whose rendering the release change does not touch (memcached's images are the same in every
+release) is left alone: `Unchanged`.
+
+The state is on the status (`status.upgrade`), written before the bundle a step writes. After a SIGKILL the process
+reads where it was: a service is written only once its step is recorded, so a bundle already at the new values is
+never taken for one the release change does not touch (its gate is never skipped), and writing a bundle again is a
+no-op (a release is upgraded only when its fingerprint changes), so no service is upgraded twice.
+
+While a rollout runs nothing else is written: a change to a service already moved, or a service enabled or
+disabled, waits for the end (`waiting`). The service being moved is rendered from the spec as it is now, so a fix
+to a stuck service takes effect at once, and its timeout counts again from that write.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from openstack_operator.core.health import READY, UNHEALTHY
+
+RUNNING, STUCK, COMPLETED = "Running", "Stuck", "Completed"  # status.upgrade.phase
+PENDING, UPGRADING, VERIFYING, DONE, UNCHANGED, DISABLED = (  # status.upgrade.services.<service>.phase
+    "Pending", "Upgrading", "Verifying", "Done", "Unchanged", "Disabled")
+ORDERED, ALL_AT_ONCE = "ordered", "all_at_once"  # features.upgrade.strategy
+UPGRADE_STUCK = "UpgradeStuck"  # the Degraded reason
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def active(rollout: Mapping[str, Any] | None) -> bool:
+    return bool(rollout) and (rollout or {}).get("phase") in (RUNNING, STUCK)
+
+
+def begin(status: Mapping[str, Any], target: str, releases: Sequence[str], order: Sequence[str],
+          services: Sequence[str], now: str) -> dict[str, Any] | None:
+    """The rollout that moves the deployment to `target` (spec.openstack_version): the one on the status if it goes
+    there, else a new one; None when no release change is under way.
+
+    `releases`: every release, oldest first; `order`: the catalog's upgrade_order; `services`: those deployed now
+    (they have bundles) that are still enabled. A spec naming the release an unfinished rollout came from turns it
+    back: a new rollout to that release, in reverse order, which moves only the services already moved."""
+    current = status.get("upgrade")
+    if active(current):
+        assert current is not None
+        if target == current["to"]:
+            return dict(current)
+        if target != current["from"]:
+            return dict(current)  # refused (core.upgrade.version_problem): the rollout stays as it is
+        source = str(current["to"])
+    else:
+        source = str(status.get("openstack_version") or "")
+        if not source or source == target:
+            return None
+    back = source in releases and target in releases and releases.index(target) < releases.index(source)
+    moving = [s for s in order if s in services]
+    moving += sorted(s for s in services if s not in moving)  # a catalog always lists all (checked at load)
+    if back:
+        moving.reverse()
+    return {"from": source, "to": target, "phase": RUNNING, "started": now, "order": moving,
+            "services": {s: {"phase": PENDING} for s in moving}}
+
+
+@dataclass(frozen=True)
+class Gate:
+    passed: bool
+    deployed: bool  # every release of the service is deployed at the desired values
+    problem: str = ""  # a failure that will not pass by waiting: the rollout is stuck until it is fixed
+
+
+def gate(releases: Mapping[str, Mapping[str, Any]], health: Mapping[str, Mapping[str, Mapping[str, str]]],
+         health_current: bool) -> Gate:
+    """Whether a service may count as moved: `releases` (its entries of status.children, which say `deployed` only
+    at the desired fingerprint) all deployed, and every component of the applications its releases' workloads
+    belong to Ready in a health checked against those revisions."""
+    failed = [f"{name}: {entry.get('last_error') or 'failed'}" for name, entry in sorted(releases.items())
+              if entry.get("state") == "failed"]
+    if failed:
+        return Gate(False, False, "release failed: " + "; ".join(failed))
+    if any(entry.get("state") != "deployed" for entry in releases.values()):
+        return Gate(False, False)
+    if not health_current:
+        return Gate(False, True)
+    states = _components(releases, health)
+    unhealthy = [f"{name} ({entry.get('reason', '')})" for name, entry in states if entry.get("state") == UNHEALTHY]
+    if unhealthy:
+        return Gate(False, True, "unhealthy: " + ", ".join(unhealthy))
+    if any(entry.get("state") != READY for _, entry in states):  # Progressing: rolling out
+        return Gate(False, True)
+    return Gate(True, True)
+
+
+def _components(releases: Mapping[str, Mapping[str, Any]],
+                health: Mapping[str, Mapping[str, Mapping[str, str]]]) -> list[tuple[str, Mapping[str, str]]]:
+    """(application/component, health entry) of every component of the applications the releases' workloads
+    belong to (their `workloads`, "application/component/Kind/name"), their Jobs included."""
+    applications = sorted({str(w).split("/")[0] for entry in releases.values() for w in entry.get("workloads") or ()})
+    return [(f"{app}/{component}", entry) for app in applications
+            for component, entry in sorted((health.get(app) or {}).items())]
+
+
+@dataclass(frozen=True)
+class Step:
+    rollout: dict[str, Any]  # the new status.upgrade
+    write: tuple[str, ...]  # services whose bundle (and values) to write now, at the desired spec
+    recheck_in: float | None  # seconds until the timeout of a service being moved runs out
+
+
+def _parse(stamp: str) -> datetime.datetime:
+    return datetime.datetime.strptime(stamp, TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
+
+
+def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]],
+            bundles: Mapping[str, Mapping[str, Any]], states: Mapping[str, Mapping[str, Mapping[str, Any]]],
+            health: Mapping[str, Mapping[str, Mapping[str, str]]], health_current: bool,
+            timeouts: Mapping[str, float], ordered: bool, now: str) -> Step:
+    """One look at an active rollout. `desired`: service -> bundle spec rendered from the spec now; `bundles`:
+    service -> bundle object as stored; `states`: status.children computed for `desired`; `timeouts`: seconds a
+    service may take to pass its gate once written. Ordered: one service at a time; else every service at once
+    (the gates still decide when the rollout is done)."""
+    result = copy.deepcopy(dict(rollout))
+    services: dict[str, dict[str, Any]] = result["services"]
+    write: list[str] = []
+    moving: list[str] = []
+    stuck: list[str] = []
+    recheck: float | None = None
+    for name in result["order"]:
+        entry = services[name]
+        if entry["phase"] in (DONE, UNCHANGED, DISABLED):
+            continue
+        if name not in desired or name not in bundles:  # disabled meanwhile: retired once the rollout ends
+            entry.update(phase=DISABLED, finished=now)
+            continue
+        changes = bundles[name].get("spec") != desired[name]
+        if entry["phase"] == PENDING:
+            if not changes:
+                entry.update(phase=UNCHANGED)
+                continue
+            before = {release: e.get("revision") for release, e in
+                      ((bundles[name].get("status") or {}).get("releases") or {}).items()}
+            entry.update(phase=UPGRADING, started=now, since=now, before=before)
+        elif changes:  # rewritten at a later generation (a fix): its timeout counts again from now
+            entry["since"] = now
+        verdict = gate(states.get(name) or {}, health, health_current)
+        if changes or not verdict.passed:
+            write.append(name)
+        if verdict.passed:
+            after = {release: e.get("revision") for release, e in (states.get(name) or {}).items()}
+            entry.update(phase=DONE, finished=now, after=after)
+            entry.pop("since", None)
+            entry.pop("message", None)
+            continue
+        entry["phase"] = VERIFYING if verdict.deployed else UPGRADING
+        elapsed = (_parse(now) - _parse(entry["since"])).total_seconds()
+        limit = timeouts.get(name, 0.0)
+        if verdict.problem:
+            entry["message"] = verdict.problem
+            stuck.append(name)
+        elif elapsed >= limit:
+            waiting_for = ("not ready: " + ", ".join(c for c, e in _components(states.get(name) or {}, health)
+                                                     if e.get("state") != READY)
+                           if verdict.deployed and health_current else
+                           "health not checked yet" if verdict.deployed else "releases not deployed")
+            entry["message"] = f"not healthy within {int(limit)} s: {waiting_for}"
+            stuck.append(name)
+        else:
+            entry.pop("message", None)
+            recheck = min(recheck, limit - elapsed) if recheck is not None else limit - elapsed
+        moving.append(name)
+        if ordered:
+            break
+    result["waiting"] = _waiting(services, desired, bundles)
+    if not result["waiting"]:
+        result.pop("waiting")
+    if moving:
+        result.update(phase=STUCK if stuck else RUNNING, current=", ".join(moving))
+        if stuck:
+            result["message"] = "; ".join(f"{name}: {services[name]['message']}" for name in stuck)
+        else:
+            result.pop("message", None)
+    else:
+        result.update(phase=COMPLETED, finished=now)
+        for key in ("current", "message", "waiting"):
+            result.pop(key, None)
+    return Step(result, tuple(write), recheck)
+
+
+def _waiting(services: Mapping[str, Mapping[str, Any]], desired: Mapping[str, Mapping[str, Any]],
+             bundles: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Services with a change that is not the rollout's: moved already and changed since, enabled or disabled."""
+    changed = [name for name, entry in services.items() if entry["phase"] in (DONE, UNCHANGED)
+               and name in desired and name in bundles and bundles[name].get("spec") != desired[name]]
+    added = [name for name in desired if name not in bundles]
+    removed = [name for name in bundles if name not in desired and not bundles[name]["spec"].get("uninstall")]
+    return sorted({*changed, *added, *removed})
+
+
+def summary(rollout: Mapping[str, Any]) -> str:
+    """For condition messages: what moves, where it is."""
+    services = rollout.get("services") or {}
+    settled = sum(1 for entry in services.values() if entry.get("phase") in (DONE, UNCHANGED, DISABLED))
+    text = (f"{rollout['from']} -> {rollout['to']}: {rollout.get('current') or 'finishing'} "
+            f"({settled}/{len(services)} services done)")
+    if rollout.get("waiting"):
+        text += f"; changes to {', '.join(rollout['waiting'])} wait for the end of the rollout"
+    return text
