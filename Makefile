@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 PY = $$(tools/venv.sh)/bin/python
 VENV_BIN = $$(tools/venv.sh)/bin
 
-.PHONY: help test check unit integration conformance bench bench-deploy bench-faults bench-health crds kustomize release-data lock binaries image cluster-up cluster-down demo
+.PHONY: help test check unit integration conformance bench bench-deploy bench-faults bench-health bench-upgrade crds kustomize release-data lock binaries image cluster-up cluster-down demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,6 +43,9 @@ bench-faults: ## fault soak: process kills, API server restarts, hand edits, del
 
 bench-health: ## workload health: ready-to-shown latency, status PATCHes, peak memory vs write-on-every-event
 	$(PY) bench/health_bench.py
+
+bench-upgrade: ## real charts: a release change of the full example, ordered and gated vs all at once (a cluster)
+	$(PY) bench/upgrade_bench.py
 
 release-data: ## regenerate openstack_operator/templates/releases/ from the OpenStack-Helm chart set in ../shared/openstack-helm
 	$(PY) tools/release_data.py

@@ -44,8 +44,8 @@ from openstack_operator.kube.children import end_orphans, tag_children
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment
 from openstack_operator.kube.events import post_event
 from openstack_operator.kube.helm import ChartSource, ChartUnavailable, Helm, HelmError
-from openstack_operator.kube.objects import (decode_secret, delete_release_leftovers, get_or_none,
-                                             namespace_terminating, patch_status, set_finalizers)
+from openstack_operator.kube.objects import (decode_secret, delete_jobs_to_recreate, delete_release_leftovers,
+                                             get_or_none, namespace_terminating, patch_status, set_finalizers)
 from openstack_operator.kube.operator import new_registry, retry_cap_seconds
 
 log = logging.getLogger("osop.helmbundle")
@@ -336,13 +336,20 @@ def _failure_reason(record: Mapping[str, Any]) -> str:
 _controller: BundleController | None = None
 
 
+async def _recreate_jobs(release: str, namespace: str) -> None:
+    deleted = await asyncio.to_thread(delete_jobs_to_recreate, release, namespace)
+    if deleted:
+        log.info("release %s: Jobs %s deleted before the upgrade, to be created from the new manifest", release,
+                 ", ".join(deleted))
+
+
 @kopf.on.startup(registry=REGISTRY)
 def start(memo: kopf.Memo, **_: Any) -> None:
     global _controller
     # Releases that name no repository of their own (spec.artifacts.charts_url unset) come from here.
     location = os.environ.get("OSOP_CHART_SOURCE") or memo.catalog.chart_set.repository
     try:
-        helm = Helm(ChartSource(location))
+        helm = Helm(ChartSource(location), before_upgrade=_recreate_jobs)
     except HelmError as error:  # a source that is neither a directory nor an http(s) URL; no helm binary
         raise kopf.PermanentError(str(error)) from None
     end_orphans()  # before any Helm work: a predecessor's `helm` must not run beside ours

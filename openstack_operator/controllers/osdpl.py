@@ -308,10 +308,13 @@ class OsdplController:
         step = advance(rollout, specs, bundles, states, status.get("health") or {},
                        status.get("health_basis") == release_basis(states), timeouts,
                        settings.get("strategy", ORDERED) == ORDERED, _now())
-        patch = status_patch(status, {"upgrade": step.rollout})
+        recorded: dict[str, Any] = {"upgrade": step.rollout}
+        if step.rollout["phase"] == COMPLETED:  # in the same write: a restart must not see it done but not deployed
+            recorded["openstack_version"] = step.rollout["to"]
+        patch = status_patch(status, recorded)
         if patch:
             patch_status(OpenStackDeployment, body["metadata"]["namespace"], body["metadata"]["name"], patch)
-            body["status"] = {**status, "upgrade": step.rollout}
+            body["status"] = {**status, **recorded}
         return step
 
     def _vetted_credentials(self, body: Mapping[str, Any], needed: list[str]) -> dict[str, Credential]:

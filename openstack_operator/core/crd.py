@@ -279,7 +279,10 @@ def _upgrade_status() -> Schema:
                                   format="date-time"),
                     "before": _free("Per release: its Helm revision before the service moved."),
                     "after": _free("Per release: its Helm revision once the service passed its gate."),
-                    "message": _str("Why the service does not pass its gate.")}, required=["phase"])
+                    "message": _str("Why the service does not pass its gate."),
+                    "moved": {"type": "boolean",  # no default: a defaulted field would differ from what is written
+                              "description": "On a way back: the rollout it turns round wrote the service, so it "
+                                             "is gated even if its bundle matches."}}, required=["phase"])
     return _obj({"from": _str("The release the rollout started from."),
                  "to": _str("The release it moves every service to."),
                  "phase": _str(enum=[RUNNING, STUCK, COMPLETED]),

@@ -163,3 +163,24 @@ def long_running_workloads(objects: Iterable[Mapping[str, Any] | None]) -> list[
         if item.get("kind") in LONG_RUNNING_KINDS and labels.get("application") and labels.get("component"):
             found.add(f"{labels['application']}/{labels['component']}/{item['kind']}/{item['metadata']['name']}")
     return sorted(found)
+
+
+HOOK_ANNOTATION = "helm.sh/hook"
+RELEASE_NAME_ANNOTATION = "meta.helm.sh/release-name"
+
+
+def jobs_to_recreate(jobs: Iterable[Mapping[str, Any]], release: str) -> list[str]:
+    """The Jobs of `release` to delete before Helm upgrades it: a Job's pod template is immutable, and Helm patches
+    every object of the new manifest, so an upgrade that changes a Job's template (a new image: every release
+    change) fails with "field is immutable". Helm recreates its hook Jobs itself; the charts' plain Jobs (nova's
+    bootstrap and cell-setup) it does not. Deleted, they are created from the new manifest and run again, as the
+    hook Jobs do on every upgrade. Only finished Jobs: a running one is left to finish (an upgrade that changes it
+    fails and is retried)."""
+    names = []
+    for job in jobs:
+        annotations = job["metadata"].get("annotations") or {}
+        finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                       for c in (job.get("status") or {}).get("conditions") or [])
+        if annotations.get(RELEASE_NAME_ANNOTATION) == release and HOOK_ANNOTATION not in annotations and finished:
+            names.append(str(job["metadata"]["name"]))
+    return sorted(names)

@@ -48,6 +48,7 @@ def begin(status: Mapping[str, Any], target: str, releases: Sequence[str], order
     (they have bundles) that are still enabled. A spec naming the release an unfinished rollout came from turns it
     back: a new rollout to that release, in reverse order, which moves only the services already moved."""
     current = status.get("upgrade")
+    moved: set[str] = set()
     if active(current):
         assert current is not None
         if target == current["to"]:
@@ -55,6 +56,10 @@ def begin(status: Mapping[str, Any], target: str, releases: Sequence[str], order
         if target != current["from"]:
             return dict(current)  # refused (core.upgrade.version_problem): the rollout stays as it is
         source = str(current["to"])
+        # Services it wrote are gated on the way back even if their bundle says the old release already (the way
+        # back recorded, then killed before its write; or turned round twice).
+        moved = {s for s, entry in (current.get("services") or {}).items()
+                 if entry.get("phase") in (UPGRADING, VERIFYING, DONE) or entry.get("moved")}
     else:
         source = str(status.get("openstack_version") or "")
         if not source or source == target:
@@ -65,14 +70,15 @@ def begin(status: Mapping[str, Any], target: str, releases: Sequence[str], order
     if back:
         moving.reverse()
     return {"from": source, "to": target, "phase": RUNNING, "started": now, "order": moving,
-            "services": {s: {"phase": PENDING} for s in moving}}
+            "services": {s: {"phase": PENDING, **({"moved": True} if s in moved else {})} for s in moving}}
 
 
 @dataclass(frozen=True)
 class Gate:
     passed: bool
     deployed: bool  # every release of the service is deployed at the desired values
-    problem: str = ""  # a failure that will not pass by waiting: the rollout is stuck until it is fixed
+    problem: str = ""  # a component Unhealthy (past the health process's grace): stuck until it is fixed
+    waiting_for: str = ""  # what has not passed yet, for the message when the service's timeout runs out
 
 
 def gate(releases: Mapping[str, Mapping[str, Any]], health: Mapping[str, Mapping[str, Mapping[str, str]]],
@@ -80,20 +86,23 @@ def gate(releases: Mapping[str, Mapping[str, Any]], health: Mapping[str, Mapping
     """Whether a service may count as moved: `releases` (its entries of status.children, which say `deployed` only
     at the desired fingerprint) all deployed, and every component of the applications its releases' workloads
     belong to Ready in a health checked against those revisions."""
+    # A failed release is retried by the helmbundle process (a chart source outage, a Job still running): it stops
+    # the rollout only once the service's timeout ran out.
     failed = [f"{name}: {entry.get('last_error') or 'failed'}" for name, entry in sorted(releases.items())
               if entry.get("state") == "failed"]
     if failed:
-        return Gate(False, False, "release failed: " + "; ".join(failed))
+        return Gate(False, False, waiting_for="release failed: " + "; ".join(failed))
     if any(entry.get("state") != "deployed" for entry in releases.values()):
-        return Gate(False, False)
+        return Gate(False, False, waiting_for="releases not deployed")
     if not health_current:
-        return Gate(False, True)
+        return Gate(False, True, waiting_for="health not checked yet")
     states = _components(releases, health)
     unhealthy = [f"{name} ({entry.get('reason', '')})" for name, entry in states if entry.get("state") == UNHEALTHY]
     if unhealthy:
         return Gate(False, True, "unhealthy: " + ", ".join(unhealthy))
-    if any(entry.get("state") != READY for _, entry in states):  # Progressing: rolling out
-        return Gate(False, True)
+    starting = [name for name, entry in states if entry.get("state") != READY]  # Progressing: rolling out
+    if starting:
+        return Gate(False, True, waiting_for="not ready: " + ", ".join(starting))
     return Gate(True, True)
 
 
@@ -127,25 +136,38 @@ def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]]
     (the gates still decide when the rollout is done)."""
     result = copy.deepcopy(dict(rollout))
     services: dict[str, dict[str, Any]] = result["services"]
+    was_stuck = rollout.get("phase") == STUCK
     write: list[str] = []
     moving: list[str] = []
     stuck: list[str] = []
     recheck: float | None = None
     for name in result["order"]:
         entry = services[name]
-        if entry["phase"] in (DONE, UNCHANGED, DISABLED):
+        present = name in desired and name in bundles and not bundles[name]["spec"].get("uninstall")
+        changes = present and bundles[name].get("spec") != desired[name]
+        if entry["phase"] in (DONE, UNCHANGED):
+            if not (was_stuck and changes):
+                continue  # a later change waits for the end of the rollout (`waiting`)
+            # Stuck: the user fixes what the stuck service needs, perhaps in a service already moved. That change
+            # is written now and the service gated again (else the rollout could never end).
+            entry.update(phase=UPGRADING, since=now)
+            entry.setdefault("started", now)
+            entry.setdefault("before", _revisions(bundles[name]))
+            for key in ("finished", "after"):
+                entry.pop(key, None)
+        elif entry["phase"] == DISABLED:
+            if not present:
+                continue
+            services[name] = entry = {"phase": PENDING}  # enabled again: it moves, gated, as any other
+        if not present:  # disabled meanwhile: retired once the rollout ends
+            services[name] = {"phase": DISABLED, "finished": now}
             continue
-        if name not in desired or name not in bundles:  # disabled meanwhile: retired once the rollout ends
-            entry.update(phase=DISABLED, finished=now)
-            continue
-        changes = bundles[name].get("spec") != desired[name]
         if entry["phase"] == PENDING:
-            if not changes:
+            if not changes and not entry.get("moved"):
                 entry.update(phase=UNCHANGED)
                 continue
-            before = {release: e.get("revision") for release, e in
-                      ((bundles[name].get("status") or {}).get("releases") or {}).items()}
-            entry.update(phase=UPGRADING, started=now, since=now, before=before)
+            entry.update(phase=UPGRADING, started=now, since=now, before=_revisions(bundles[name]))
+            entry.pop("moved", None)
         elif changes:  # rewritten at a later generation (a fix): its timeout counts again from now
             entry["since"] = now
         verdict = gate(states.get(name) or {}, health, health_current)
@@ -164,11 +186,7 @@ def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]]
             entry["message"] = verdict.problem
             stuck.append(name)
         elif elapsed >= limit:
-            waiting_for = ("not ready: " + ", ".join(c for c, e in _components(states.get(name) or {}, health)
-                                                     if e.get("state") != READY)
-                           if verdict.deployed and health_current else
-                           "health not checked yet" if verdict.deployed else "releases not deployed")
-            entry["message"] = f"not healthy within {int(limit)} s: {waiting_for}"
+            entry["message"] = f"not healthy within {int(limit)} s: {verdict.waiting_for}"
             stuck.append(name)
         else:
             entry.pop("message", None)
@@ -190,6 +208,12 @@ def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]]
         for key in ("current", "message", "waiting"):
             result.pop(key, None)
     return Step(result, tuple(write), recheck)
+
+
+def _revisions(bundle: Mapping[str, Any]) -> dict[str, Any]:
+    """release -> the Helm revision its bundle status records."""
+    return {release: entry.get("revision") for release, entry in
+            ((bundle.get("status") or {}).get("releases") or {}).items()}
 
 
 def _waiting(services: Mapping[str, Mapping[str, Any]], desired: Mapping[str, Mapping[str, Any]],

@@ -14,7 +14,7 @@ from openstack_operator.core.health import PROGRESSING, UNHEALTHY, health_progre
 import datetime
 
 from openstack_operator.core.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
-from openstack_operator.core.rollout import STUCK, UPGRADE_STUCK, active, summary
+from openstack_operator.core.rollout import COMPLETED, STUCK, UPGRADE_STUCK, active, summary
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 CREDENTIALS_LOST = "CredentialsLost"
@@ -115,8 +115,10 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     waiting = [s for s in kids if s not in deployed]
     current = observed.reconciled_generation == observed.generation
     generation = observed.reconciled_generation if observed.reconciled_generation is not None else 0
-    rolling = active(observed.upgrade)
-    stuck = rolling and (observed.upgrade or {}).get("phase") == STUCK
+    # A look that did not advance the rollout (a refused write, a held change) still reports the one on the status.
+    upgrade = observed.upgrade if observed.upgrade is not None else previous.get("upgrade")
+    rolling = active(upgrade)
+    stuck = rolling and (upgrade or {}).get("phase") == STUCK
     all_done = current and not waiting and not observed.spec_error and not observed.deleting \
         and not observed.upgrade_held and not rolling
 
@@ -136,7 +138,7 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     elif observed.credentials_problem:
         ready = (False, *observed.credentials_problem)
     elif rolling:
-        ready = (False, "Upgrading", "upgrading " + summary(observed.upgrade or {}))
+        ready = (False, "Upgrading", "upgrading " + summary(upgrade or {}))
     elif all_done and not health_current:
         ready = (False, "HealthPending", "waiting for the health process to check the workloads of the releases")
     elif all_done and unhealthy:
@@ -168,9 +170,9 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     elif observed.credentials_problem:
         progressing = (True, *observed.credentials_problem)
     elif stuck:  # as a Deployment past its progress deadline: nothing moves until the service is fixed
-        progressing = (False, UPGRADE_STUCK, "upgrade stopped at " + summary(observed.upgrade or {}))
+        progressing = (False, UPGRADE_STUCK, "upgrade stopped at " + summary(upgrade or {}))
     elif rolling:
-        progressing = (True, "Upgrading", "upgrading " + summary(observed.upgrade or {}))
+        progressing = (True, "Upgrading", "upgrading " + summary(upgrade or {}))
     elif all_done and (starting or not health_current):
         progressing = (True, "WorkloadsProgressing", "rolling out: " + _listing(starting) if starting
                        else "checking workload health")
@@ -184,8 +186,8 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     elif observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:
         degraded = (True, *observed.credentials_problem)
     elif stuck:
-        degraded = (True, UPGRADE_STUCK, f"the upgrade to {(observed.upgrade or {}).get('to')} stopped at "
-                                         f"{(observed.upgrade or {}).get('message')}")
+        degraded = (True, UPGRADE_STUCK, f"the upgrade to {(upgrade or {}).get('to')} stopped at "
+                                         f"{(upgrade or {}).get('message')}")
     elif unavailable:
         degraded = (True, CHART_UNAVAILABLE, _listing(unavailable + failed, "; "))
     elif failed:
@@ -213,7 +215,9 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     if observed.upgrade is not None:
         status["upgrade"] = dict(observed.upgrade)
     # The release runs once every service moved to it: while a rollout runs, the one it started from.
-    if all_done:
+    if observed.upgrade is not None and observed.upgrade.get("phase") == COMPLETED:
+        status["openstack_version"] = observed.upgrade["to"]
+    elif all_done:
         status["openstack_version"] = observed.openstack_version
     elif previous.get("openstack_version"):
         status["openstack_version"] = previous["openstack_version"]

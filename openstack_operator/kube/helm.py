@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -289,9 +289,11 @@ class Helm:
     """`source`: where a release's chart comes from unless the release names its own repository; `cache`: where
     fetched archives are kept (default: default_cache_dir())."""
 
-    def __init__(self, source: ChartSource, binary: str | None = None, cache: ChartCache | None = None) -> None:
+    def __init__(self, source: ChartSource, binary: str | None = None, cache: ChartCache | None = None,
+                 before_upgrade: Callable[[str, str], Awaitable[Any]] | None = None) -> None:
         executable = binary or helm_binary()
         self.source = source
+        self.before_upgrade = before_upgrade  # (release, namespace): runs before Helm upgrades an existing release
         self.cache = cache or ChartCache(default_cache_dir(), executable)
         self.client = Client(_DirectCommand(executable=executable, history_max_revisions=5), executable=executable)
 
@@ -314,6 +316,8 @@ class Helm:
             source = ChartSource(repository) if repository else self.source
             path = await self.cache.archive(source, chart, version, digest)
             chart_ref = await self.client.get_chart(path)
+            if current is not None and self.before_upgrade is not None:
+                await self.before_upgrade(name, namespace)
             revision = await self.client.install_or_upgrade_release(
                 name, chart_ref, dict(values), namespace=namespace, description=description,
                 timeout=f"{timeout_seconds}s", create_namespace=False, reset_values=True)

@@ -11,6 +11,7 @@ import pykube
 from pykube.exceptions import HTTPError
 
 from openstack_operator.core.health import listed_generations
+from openstack_operator.core.helmwork import jobs_to_recreate
 from openstack_operator.core.redact import redact
 from openstack_operator.kube.client import HelmBundle, Lease, api, count_write
 
@@ -214,6 +215,22 @@ def delete_release_leftovers(release: str, namespace: str) -> list[str]:
                 count_write("delete", kind.kind)
                 deleted.append(f"{kind.kind}/{item.name}")
     return deleted
+
+
+def delete_jobs_to_recreate(release: str, namespace: str) -> list[str]:
+    """Delete the finished plain Jobs of `release` (core.helmwork.jobs_to_recreate) with their pods, before an
+    upgrade; returns their names."""
+    jobs = pykube.Job.objects(api(), namespace=namespace).filter(selector={"release_group": release})
+    names = jobs_to_recreate([job.obj for job in jobs], release)
+    for name in names:
+        with writing("deleting", "Job", namespace, name):
+            try:
+                _handle(pykube.Job, namespace, name).delete(propagation_policy="Background")
+                count_write("delete", "Job")
+            except HTTPError as error:
+                if error.code != NOT_FOUND:
+                    raise
+    return names
 
 
 def namespace_terminating(name: str) -> bool:

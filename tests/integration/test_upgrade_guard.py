@@ -28,8 +28,12 @@ def paused(kubectl: Kubectl, crds: None) -> Iterator[Deployment]:
 
 
 def _set_deployed(kubectl: Kubectl, deployment: Deployment, release: str) -> None:
+    _set_status(kubectl, deployment, {"openstack_version": release})
+
+
+def _set_status(kubectl: Kubectl, deployment: Deployment, status: dict[str, Any]) -> None:
     kubectl.run("-n", deployment.namespace, "patch", "osdpl", deployment.name, "--subresource=status",
-                "--type=merge", "-p", json.dumps({"status": {"openstack_version": release}}))
+                "--type=merge", "-p", json.dumps({"status": status}))
 
 
 def _set_release(kubectl: Kubectl, deployment: Deployment, release: str) -> Any:
@@ -57,6 +61,28 @@ def test_the_api_server_refuses_a_release_that_cannot_follow_the_deployed_one(ku
     # Anything else of a deployment whose spec names a release it cannot have is never blocked (a deletion, too).
     _set_deployed(kubectl, paused, "gazpacho")
     paused.merge_patch({"spec": {"size": "small"}})
+
+
+def test_the_api_server_refuses_a_release_change_during_a_rotation_or_past_an_unfinished_rollout(
+        kubectl: Kubectl, paused: Deployment) -> None:
+    _set_status(kubectl, paused, {"openstack_version": "epoxy", "credentials": {"rotations": {
+        "database": {"request": "r1", "phase": "RollingOut"}}}})
+    deadline = time.monotonic() + 30  # the policy may still be compiling after the test before
+    while (refused := _set_release(kubectl, paused, "epoxy")).returncode == 0 and time.monotonic() < deadline:
+        _set_release(kubectl, paused, "gazpacho")
+        time.sleep(0.5)
+    print(refused.stderr.strip())
+    assert "spec.openstack_version: a credential rotation is rolling out (database): change the release once it " \
+           "is Done" in refused.stderr
+    _set_status(kubectl, paused, {"credentials": {"rotations": {"database": {"request": "r1", "phase": "Done"}}},
+                                  "upgrade": {"from": "epoxy", "to": "gazpacho", "phase": "Stuck"}})
+    refused = _set_release(kubectl, paused, "flamingo")
+    print(refused.stderr.strip())
+    assert "spec.openstack_version: flamingo: the rollout epoxy -> gazpacho has not finished; the spec may name " \
+           "gazpacho to finish it or epoxy to go back" in refused.stderr
+    assert _set_release(kubectl, paused, "epoxy").returncode == 0  # going back
+    _set_status(kubectl, paused, {"upgrade": {"from": "epoxy", "to": "gazpacho", "phase": "Completed"}})
+    assert _set_release(kubectl, paused, "flamingo").returncode == 0  # judged against the deployed epoxy only
 
 
 def test_without_the_policy_the_operator_holds_the_change_and_says_why(kubectl: Kubectl, operators: Operators,

@@ -6,7 +6,7 @@ from typing import Any
 
 from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, MAX_RETRY_SECONDS, UNINSTALL_TARGET, decide,
                                               failure_record, is_deployed, is_new_failure, long_running_workloads,
-                                              intent_record, retry_delay)
+                                              intent_record, jobs_to_recreate, retry_delay)
 
 
 def _bundle(service: str, releases: dict[str, str], status: dict[str, Any] | None = None,
@@ -151,3 +151,14 @@ def test_a_step_that_never_reported_back_is_done_again_even_if_the_spec_went_bac
     # Attempts at the same target keep counting across the intent.
     bundle["status"]["releases"]["keystone"]["attempts"] = 3
     assert failure_record(bundle, "keystone", "k2", "", "boom", 7.0)["attempts"] == 4
+
+
+def test_before_an_upgrade_only_the_finished_plain_jobs_of_the_release_are_recreated() -> None:
+    def job(name: str, release: str = "openstack-nova", hook: bool = False, done: str = "Complete") -> dict[str, Any]:
+        annotations = {"meta.helm.sh/release-name": release, **({"helm.sh/hook": "post-upgrade"} if hook else {})}
+        conditions = [{"type": done, "status": "True"}] if done else []
+        return {"metadata": {"name": name, "annotations": annotations}, "status": {"conditions": conditions}}
+
+    jobs = [job("nova-bootstrap"), job("nova-cell-setup", done="Failed"), job("nova-db-sync", hook=True),
+            job("nova-running", done=""), job("glance-bootstrap", release="openstack-glance")]
+    assert jobs_to_recreate(jobs, "openstack-nova") == ["nova-bootstrap", "nova-cell-setup"]

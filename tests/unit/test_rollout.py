@@ -117,14 +117,16 @@ def test_one_service_at_a_time_each_gated_on_fresh_health_and_an_untouched_one_i
     assert "current" not in step.rollout
 
 
-def test_a_failed_release_or_an_unhealthy_component_stops_the_rollout_and_a_fix_resumes_it() -> None:
+def test_a_failed_release_past_the_timeout_or_an_unhealthy_component_stops_the_rollout_and_a_fix_resumes_it() -> None:
     cloud, rollout = Cloud(), _start()
     step = cloud.look(rollout)
     cloud.deploy("database", state="failed")
     cloud.bundles["database"]["status"]["releases"]["openstack-database"]["last_error"] = "timed out"
-    step = cloud.look(step.rollout)
+    assert cloud.look(step.rollout, T1).rollout["phase"] == RUNNING  # the helmbundle process retries it
+    step = cloud.look(step.rollout, T2)
     assert step.rollout["phase"] == STUCK
-    assert step.rollout["message"] == "database: release failed: openstack-database: timed out"
+    assert step.rollout["message"] == ("database: not healthy within 600 s: release failed: openstack-database: "
+                                       "timed out")
     cloud.deploy("database")
     cloud.fresh = True
     cloud.health["database"]["api"] = {"state": "Unhealthy", "reason": "no progress"}
@@ -132,9 +134,46 @@ def test_a_failed_release_or_an_unhealthy_component_stops_the_rollout_and_a_fix_
     assert step.rollout["message"] == "database: unhealthy: database/api (no progress)"
     assert step.rollout["services"]["identity"] == {"phase": PENDING}  # nothing moves past a stuck service
     cloud.health["database"]["api"] = {"state": "Ready"}
-    step = cloud.look(step.rollout)
+    step = cloud.look(step.rollout, T2)
     assert step.rollout["phase"] == RUNNING and "message" not in step.rollout
     assert step.rollout["current"] == "identity"
+
+
+def test_while_stuck_a_fix_to_a_service_already_moved_is_written_and_gated_again() -> None:
+    cloud, rollout = Cloud(), _start()
+    step = cloud.look(rollout)
+    cloud.deploy("database")
+    cloud.fresh = True
+    step = cloud.look(step.rollout, T1)  # database done, identity written
+    cloud.deploy("identity")
+    cloud.fresh = True
+    cloud.health["identity"]["api"] = {"state": "Unhealthy", "reason": "cannot reach the database"}
+    step = cloud.look(step.rollout, T1)
+    assert step.rollout["phase"] == STUCK
+    cloud.desired["database"] = _spec("database", "fixed")  # what identity needs is a database setting
+    step = cloud.look(step.rollout, T2)
+    assert step.write == ("database",) and step.rollout["current"] == "database"
+    assert step.rollout["services"]["database"]["phase"] == UPGRADING
+    assert step.rollout["services"]["database"]["started"] == T0  # its first move
+    # while running, the same change would have waited for the end
+    running = {**step.rollout, "phase": RUNNING}
+    running["services"] = {**running["services"], "database": {"phase": DONE}}
+    cloud.desired["database"] = _spec("database", "again")
+    assert "database" not in cloud.look(running, T2).write
+
+
+def test_a_service_disabled_then_enabled_again_during_the_rollout_is_gated() -> None:
+    cloud, rollout = Cloud(), _start()
+    removed = cloud.desired.pop("identity")
+    step = cloud.look(rollout)
+    cloud.deploy("database")
+    cloud.fresh = True
+    step = cloud.look(step.rollout)
+    assert step.rollout["services"]["identity"]["phase"] == DISABLED and step.rollout["phase"] == COMPLETED
+    running = {**step.rollout, "phase": RUNNING}  # as if another service were still moving
+    cloud.desired["identity"] = removed
+    step = cloud.look(running)
+    assert step.rollout["services"]["identity"]["phase"] == UPGRADING and step.write == ("identity",)
 
 
 def test_a_service_not_healthy_within_its_timeout_is_stuck_and_a_rewrite_restarts_its_clock() -> None:
@@ -195,6 +234,11 @@ def test_naming_the_release_it_came_from_turns_the_rollout_back_for_the_services
     assert step.rollout["services"]["memcached"]["phase"] == UNCHANGED
     assert begin({"openstack_version": "epoxy", "upgrade": moved}, "flamingo", RELEASES, CATALOG.upgrade_order,
                  SERVICES, T2) == moved  # the same release again: the same rollout
+    # Turned round again before identity's way back was written: it is gated although its bundle matches.
+    again = begin({"openstack_version": "epoxy", "upgrade": step.rollout}, "flamingo", RELEASES,
+                  CATALOG.upgrade_order, SERVICES, T2)
+    assert again is not None and again["services"]["identity"] == {"phase": PENDING, "moved": True}
+    assert again["services"]["memcached"] == {"phase": PENDING}
 
 
 def test_while_a_rollout_runs_the_spec_may_name_only_its_two_ends() -> None:
@@ -226,6 +270,17 @@ def test_the_status_says_upgrading_then_stuck_naming_the_service_and_keeps_the_r
     assert (progressing["status"], progressing["reason"]) == ("False", "UpgradeStuck")
     assert (degraded["status"], degraded["reason"]) == ("True", "UpgradeStuck")
     assert degraded["message"] == "the upgrade to flamingo stopped at identity: unhealthy: keystone/api (no progress)"
+
+
+def test_a_look_that_did_not_advance_the_rollout_neither_reports_ready_nor_moves_the_release() -> None:
+    # e.g. a write the API server refused: the status is computed from the bundles, all deployed at their values
+    bundles = {"identity": _bundle("identity", "old")}
+    observed = Observed(generation=5, reconciled_generation=5, draft=False, openstack_version="flamingo",
+                        desired={"identity": {"openstack-identity": "old"}}, bundles=bundles,
+                        api_error=("Conflict", "the object was modified"),
+                        previous={"openstack_version": "epoxy", "upgrade": _start()})
+    status = compute_status(observed, T0)
+    assert status["openstack_version"] == "epoxy" and "upgrade" not in status
 
 
 def test_a_gate_counts_every_component_of_the_service_applications() -> None:

@@ -79,3 +79,9 @@ def test_not_rolled_out(status: dict[str, Any]) -> None:
 
 def test_rolled_out_baseline_for_the_cases_above() -> None:
     assert rolled_out(_status(), GENERATION, 4)
+
+
+def test_a_requested_rotation_waits_while_the_openstack_release_changes() -> None:
+    annotations = {rotate_annotation("database"): "2026-06-01"}
+    assert next_step(annotations, {}, _status(), GENERATION, True) == Step("wait", "database", "2026-06-01")
+    assert next_step(annotations, {}, _status(), GENERATION, False) == Step("start", "database", "2026-06-01")
