@@ -16,6 +16,7 @@ Run: make bench-upgrade
 
 from __future__ import annotations
 
+import calendar
 import json
 import logging
 import os
@@ -68,9 +69,10 @@ def disrupted(status: dict[str, Any], bundles: list[dict[str, Any]]) -> list[str
 
 
 def seconds_after(stamp: str, origin: float) -> str:
+    """`stamp` (the status's whole seconds) as seconds after `origin`, counted from origin's whole second."""
     if not stamp:
         return "-"
-    return f"{time.mktime(time.strptime(stamp, '%Y-%m-%dT%H:%M:%SZ')) - time.timezone - origin:.0f}"
+    return f"{calendar.timegm(time.strptime(stamp, '%Y-%m-%dT%H:%M:%SZ')) - int(origin)}"
 
 
 def run(bench: Bench, strategy: str) -> Result:

@@ -649,8 +649,11 @@ UPGRADE_POLICY = "openstackdeployments-upgrades.openstack.osop.dev"
 def upgrade_policy(catalog: Catalog) -> list[dict[str, Any]]:
     """A ValidatingAdmissionPolicy (and its binding): spec.openstack_version may name only what may follow the
     release on the status, the deployed one; while a rollout of a release change runs, only its two ends; while a
-    credential rotation rolls out, nothing new (a rotation finishes at Ready, which a release change puts off). A CRD rule sees the spec alone; an admission policy sees the stored
-    object, status included. The osdpl process checks the same (core.upgrade) where the policy is not installed."""
+    credential rotation rolls out, no other release (the rotation would finish only after the whole rollout). A CRD
+    rule sees the spec alone; an admission policy sees the stored object, status included. Where the policy is not
+    installed the osdpl process holds what the first two refuse (core.upgrade); a release change during a rotation
+    it lets through: holding it would keep Ready false, and the rotation, which finishes at Ready, would wait
+    forever."""
     deployed = "oldObject.status.openstack_version"
     target = "object.spec.openstack_version"
     unchanged = f"{target} == oldObject.spec.openstack_version"

@@ -83,6 +83,7 @@ def test_printer_columns_and_status_subresource(kubectl: Kubectl, namespace: str
     doc = load_example("minimal")
     kubectl.run("apply", "-f", "-", input=_in(namespace, doc))
     status = {"status": {"openstack_version": "epoxy", "lcm_progress": "9/9", "health_progress": "12/12",
+                         "upgrade": {"from": "dalmatian", "to": "epoxy", "phase": "Completed"},
                          "conditions": [{"type": "Ready", "status": "True", "reason": "Deployed", "message": "",
                                          "lastTransitionTime": "2026-11-22T00:00:00Z"}]}}
     kubectl.run("-n", namespace, "patch", "osdpl", "osh-dev", "--subresource=status", "--type=merge",
@@ -96,13 +97,14 @@ def test_printer_columns_and_status_subresource(kubectl: Kubectl, namespace: str
         table = kubectl.run("-n", namespace, "get", "osdpl").stdout.splitlines()
         stored = kubectl.json("-n", namespace, "get", "osdpl", "osh-dev")["status"]
         ready = next((c["status"] for c in stored.get("conditions", []) if c["type"] == "Ready"), "")
-        expected = ["osh-dev", stored.get("openstack_version", ""), ready, stored.get("lcm_progress", ""),
-                    stored.get("health_progress", "")]
-        if table[1].split()[:5] == [value for value in expected if value]:
+        expected = [value for value in ["osh-dev", stored.get("openstack_version", ""), ready,
+                                        stored.get("lcm_progress", ""), stored.get("health_progress", ""),
+                                        (stored.get("upgrade") or {}).get("phase", "")] if value]
+        if table[1].split()[:len(expected)] == expected:
             break
         time.sleep(0.5)
-    assert table[0].split() == ["NAME", "OPENSTACK", "READY", "LCM", "PROGRESS", "HEALTH", "AGE"]
-    assert table[1].split()[:5] == [value for value in expected if value]
+    assert table[0].split() == ["NAME", "OPENSTACK", "READY", "LCM", "PROGRESS", "HEALTH", "UPGRADE", "AGE"]
+    assert table[1].split()[:len(expected)] == expected
     assert stored.get("lcm_progress") != "main-resource"
 
 
