@@ -42,7 +42,7 @@ from openstack_operator.core.manifest import load_osdpl
 from openstack_operator.core.model import DeploymentSpec
 from openstack_operator.core.render import Renderer
 from openstack_operator.core.health import release_basis
-from openstack_operator.core.rollout import COMPLETED, ORDERED, STUCK, UPGRADE_STUCK, Step, active, advance, begin
+from openstack_operator.core.rollout import COMPLETED, ORDERED, STUCK, UPGRADE_STUCK, Step, advance, begin
 from openstack_operator.core.status import (CONDITION_TYPES, Observed, compute_status, condition_states,
                                             failing_releases, release_states, status_patch)
 from openstack_operator.core.upgrade import version_problem
@@ -261,7 +261,7 @@ class OsdplController:
         rollout = begin(body.get("status") or {}, osdpl.spec.openstack_version, list(self.catalog.releases),
                         self.catalog.upgrade_order, [s for s in bundles if s in specs], _now())
         recheck = None
-        if rollout is not None and active(rollout):
+        if rollout is not None:  # a release change: what its rollout moves now, and nothing else
             step = self._step(body, rollout, specs, desired, bundles, osdpl.spec.features)
             for service_name in step.write:
                 apply_secret(namespace, values_secret_name(name, service_name), values[service_name],
@@ -297,8 +297,8 @@ class OsdplController:
     def _step(body: dict[str, Any], rollout: Mapping[str, Any], specs: Mapping[str, Mapping[str, Any]],
               desired: Mapping[str, Mapping[str, str]], bundles: Mapping[str, Mapping[str, Any]],
               features: Mapping[str, Any]) -> Step:
-        """One look at the rollout, recorded on the status before any bundle it moves is written (see core.rollout:
-        a SIGKILL after this write resumes with the service's step; before it, nothing was written)."""
+        """One look at the rollout, recorded on the status before any bundle or values it moves is written (see
+        core.rollout: a SIGKILL after this write resumes with the service's step; before it, none of them was)."""
         status = body.get("status") or {}
         states = release_states(desired, bundles)
         settings = features.get("upgrade") or {}

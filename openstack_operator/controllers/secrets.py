@@ -42,6 +42,7 @@ from openstack_operator.core.manifest import load_osdpl
 from openstack_operator.core.model import DeploymentSpec
 from openstack_operator.core.render import Renderer
 from openstack_operator.core.rollout import active
+from openstack_operator.core.upgrade import version_problem
 from openstack_operator.core.rotation import (DONE, RESTORE_ANNOTATION, ROLLING_OUT, next_step, rolled_out,
                                               rotate_annotation)
 from openstack_operator.core.status import status_patch
@@ -161,8 +162,10 @@ class SecretsController:
 
         rotations = dict(status.get("rotations") or {})
         osdpl_status = body.get("status") or {}
-        release_changing = active(osdpl_status.get("upgrade")) or osdpl_status.get("openstack_version", "") not in (
-            "", osdpl.spec.openstack_version)
+        # A release change held as refused (core.upgrade) never rolls out: it does not hold a rotation back.
+        release_changing = active(osdpl_status.get("upgrade")) or (
+            osdpl_status.get("openstack_version", "") not in ("", osdpl.spec.openstack_version)
+            and version_problem(self.catalog, osdpl.spec.openstack_version, osdpl_status) is None)
         step = next_step(annotations, rotations, osdpl_status, body["metadata"]["generation"], release_changing)
         events: list[tuple[str, str]] = []
         if step.action == "start":

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from openstack_operator.core.bundles import all_uninstalled
+from openstack_operator.core.health import scheduled_run
 
 FIRST_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 300.0
@@ -181,6 +182,7 @@ def jobs_to_recreate(jobs: Iterable[Mapping[str, Any]], release: str) -> list[st
         annotations = job["metadata"].get("annotations") or {}
         finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
                        for c in (job.get("status") or {}).get("conditions") or [])
-        if annotations.get(RELEASE_NAME_ANNOTATION) == release and HOOK_ANNOTATION not in annotations and finished:
+        if annotations.get(RELEASE_NAME_ANNOTATION) == release and HOOK_ANNOTATION not in annotations and finished \
+                and not scheduled_run(job):
             names.append(str(job["metadata"]["name"]))
     return sorted(names)

@@ -144,12 +144,17 @@ def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]]
     for name in result["order"]:
         entry = services[name]
         present = name in desired and name in bundles and not bundles[name]["spec"].get("uninstall")
-        changes = present and bundles[name].get("spec") != desired[name]
+        changes = present and bundles[name].get("spec") != desired[name]  # the bundle is to be written
+        moves = present and _releases(bundles[name]["spec"]) != _releases(desired[name])  # its releases change
         if entry["phase"] in (DONE, UNCHANGED):
-            if not (was_stuck and changes):
+            if not (was_stuck and moves):
                 continue  # a later change waits for the end of the rollout (`waiting`)
             # Stuck: the user fixes what the stuck service needs, perhaps in a service already moved. That change
-            # is written now and the service gated again (else the rollout could never end).
+            # is written now and the service gated again (else the rollout could never end); the stuck service's
+            # timeout counts again once its turn comes back.
+            for other in services.values():
+                if other["phase"] in (UPGRADING, VERIFYING):
+                    other["since"] = now
             entry.update(phase=UPGRADING, since=now)
             entry.setdefault("started", now)
             entry.setdefault("before", _revisions(bundles[name]))
@@ -158,12 +163,14 @@ def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]]
         elif entry["phase"] == DISABLED:
             if not present:
                 continue
-            services[name] = entry = {"phase": PENDING}  # enabled again: it moves, gated, as any other
+            # enabled again: it moves, gated, as any other (gated even if it matches, if it was written before)
+            services[name] = entry = {"phase": PENDING, **({"moved": True} if entry.get("moved") else {})}
         if not present:  # disabled meanwhile: retired once the rollout ends
-            services[name] = {"phase": DISABLED, "finished": now}
+            written = entry["phase"] in (UPGRADING, VERIFYING, DONE) or entry.get("moved")
+            services[name] = {"phase": DISABLED, "finished": now, **({"moved": True} if written else {})}
             continue
         if entry["phase"] == PENDING:
-            if not changes and not entry.get("moved"):
+            if not moves and not entry.get("moved"):
                 entry.update(phase=UNCHANGED)
                 continue
             entry.update(phase=UPGRADING, started=now, since=now, before=_revisions(bundles[name]))
@@ -208,6 +215,12 @@ def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]]
         for key in ("current", "message", "waiting"):
             result.pop(key, None)
     return Step(result, tuple(write), recheck)
+
+
+def _releases(spec: Mapping[str, Any]) -> Any:
+    """What a bundle spec asks Helm for, without the user's one-off requests (`retry`, `reapply`): a reapply during
+    a rollout neither moves a service the release change leaves alone nor re-gates one already moved."""
+    return {key: value for key, value in spec.items() if key not in ("retry", "reapply")}
 
 
 def _revisions(bundle: Mapping[str, Any]) -> dict[str, Any]:

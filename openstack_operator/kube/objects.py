@@ -220,8 +220,8 @@ def delete_release_leftovers(release: str, namespace: str) -> list[str]:
 def delete_jobs_to_recreate(release: str, namespace: str) -> list[str]:
     """Delete the finished plain Jobs of `release` (core.helmwork.jobs_to_recreate) with their pods, before an
     upgrade; returns their names."""
-    jobs = pykube.Job.objects(api(), namespace=namespace).filter(selector={"release_group": release})
-    names = jobs_to_recreate([job.obj for job in jobs], release)
+    # Every Job of the namespace: a chart may override its labels, Helm's annotation is what tells the release.
+    names = jobs_to_recreate([job.obj for job in pykube.Job.objects(api(), namespace=namespace)], release)
     for name in names:
         with writing("deleting", "Job", namespace, name):
             try:

@@ -150,11 +150,14 @@ def test_while_stuck_a_fix_to_a_service_already_moved_is_written_and_gated_again
     cloud.health["identity"]["api"] = {"state": "Unhealthy", "reason": "cannot reach the database"}
     step = cloud.look(step.rollout, T1)
     assert step.rollout["phase"] == STUCK
+    cloud.desired["database"] = {**cloud.desired["database"], "reapply": "now"}  # a reapply alone re-gates nothing
+    assert cloud.look(step.rollout, T1).rollout["services"]["database"]["phase"] == DONE
     cloud.desired["database"] = _spec("database", "fixed")  # what identity needs is a database setting
     step = cloud.look(step.rollout, T2)
     assert step.write == ("database",) and step.rollout["current"] == "database"
     assert step.rollout["services"]["database"]["phase"] == UPGRADING
     assert step.rollout["services"]["database"]["started"] == T0  # its first move
+    assert step.rollout["services"]["identity"]["since"] == T2  # its timeout counts again when its turn comes
     # while running, the same change would have waited for the end
     running = {**step.rollout, "phase": RUNNING}
     running["services"] = {**running["services"], "database": {"phase": DONE}}
@@ -174,6 +177,17 @@ def test_a_service_disabled_then_enabled_again_during_the_rollout_is_gated() -> 
     cloud.desired["identity"] = removed
     step = cloud.look(running)
     assert step.rollout["services"]["identity"]["phase"] == UPGRADING and step.write == ("identity",)
+
+
+def test_a_service_disabled_after_it_was_written_is_gated_when_enabled_again() -> None:
+    cloud, rollout = Cloud(), _start()
+    step = cloud.look(rollout)  # database written
+    removed = cloud.desired.pop("database")
+    step = cloud.look(step.rollout)
+    assert step.rollout["services"]["database"] == {"phase": DISABLED, "finished": T0, "moved": True}
+    cloud.desired["database"] = removed  # its bundle holds the new values already: it matches, and is gated
+    step = cloud.look(step.rollout)
+    assert step.rollout["services"]["database"]["phase"] == UPGRADING
 
 
 def test_a_service_not_healthy_within_its_timeout_is_stuck_and_a_rewrite_restarts_its_clock() -> None:
