@@ -31,10 +31,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -365,14 +366,11 @@ def report(example: Example) -> None:
         print(f"  note: {note}")
 
 
-def main() -> int:
-    print(f"machine: {describe()}")
-    print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
-    print(f"helm concurrency of the helmbundle process: {os.environ.get('OSOP_HELM_CONCURRENCY', '4')}")
-    # pyhelm3 warns about every non-zero helm exit, such as the "release not found" before each first install (the
-    # operator processes quiet it the same way).
-    logging.getLogger("pyhelm3.command").setLevel(logging.ERROR)
-    failed = False
+@contextmanager
+def operators_on_a_new_cluster() -> Iterator[Bench]:
+    """A cluster of its own, with the CRDs, the pinned charts in the chart cache and the operator processes running;
+    torn down on exit. On a BenchError the operators' last log lines go to stderr first (the folder goes with the
+    cluster)."""
     with tempfile.TemporaryDirectory(prefix="osop-bench-") as directory:
         cluster = Cluster(Path(directory) / "cluster")
         try:
@@ -386,17 +384,32 @@ def main() -> int:
                           "crd/openstackdeployments.openstack.osop.dev", "crd/helmbundles.openstack.osop.dev")
             bench.fill_chart_cache()
             bench.start_operators()
+            yield bench
+        except BenchError:
+            for log in sorted(cluster.logs.glob("operator-*.log")):
+                print(f"== {log.name}\n" + "\n".join(log.read_text().splitlines()[-20:]), file=sys.stderr)
+            raise
+        finally:
+            cluster.down()
+
+
+def main() -> int:
+    print(f"machine: {describe()}")
+    print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
+    print(f"helm concurrency of the helmbundle process: {os.environ.get('OSOP_HELM_CONCURRENCY', '4')}")
+    # pyhelm3 warns about every non-zero helm exit, such as the "release not found" before each first install (the
+    # operator processes quiet it the same way).
+    logging.getLogger("pyhelm3.command").setLevel(logging.ERROR)
+    failed = False
+    try:
+        with operators_on_a_new_cluster() as bench:
             for name in EXAMPLES:
                 example = bench.example(name)
                 report(example)
                 failed = failed or math.isnan(example.operator.ready)
-        except BenchError as error:
-            print(f"error: {error}", file=sys.stderr)
-            for log in sorted(cluster.logs.glob("operator-*.log")):  # the folder goes with the cluster
-                print(f"== {log.name}\n" + "\n".join(log.read_text().splitlines()[-20:]), file=sys.stderr)
-            failed = True
-        finally:
-            cluster.down()
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        failed = True
     print(f"\nload average at end: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     return 1 if failed else 0
 

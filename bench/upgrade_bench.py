@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +29,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.deploy_bench import (BUNDLES_PATH, CLEANUP_TIMEOUT, OSDPL_PATH, POLL_SECONDS, RUN_TIMEOUT, Bench,  # noqa: E402
-                                BenchError, manifest, progress, wait)
+                                BenchError, manifest, operators_on_a_new_cluster, progress, wait)
 from bench.machine import describe  # noqa: E402
-from devcluster import Cluster  # noqa: E402
-from devcluster.binaries import REPO  # noqa: E402
-from devcluster.charts import chart_directory  # noqa: E402
-from openstack_operator.core.catalog import Catalog  # noqa: E402
 from openstack_operator.core.health import READY  # noqa: E402
 from openstack_operator.core.rollout import ALL_AT_ONCE, COMPLETED, ORDERED  # noqa: E402
 
@@ -145,28 +140,13 @@ def main() -> int:
     print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     logging.getLogger("pyhelm3.command").setLevel(logging.ERROR)
     failed = False
-    with tempfile.TemporaryDirectory(prefix="osop-bench-") as directory:
-        cluster = Cluster(Path(directory) / "cluster")
-        try:
-            kubeconfig = cluster.up()
-            os.environ["KUBECONFIG"] = str(kubeconfig)
-            charts = chart_directory()
-            print(f"charts: {charts} (chart set {Catalog.load().chart_set.version}, digests checked)")
-            bench = Bench(cluster, kubeconfig, charts, Path(directory) / "chart-cache")
-            bench.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-            bench.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/openstackdeployments.openstack.osop.dev", "crd/helmbundles.openstack.osop.dev")
-            bench.fill_chart_cache()
-            bench.start_operators()
+    try:
+        with operators_on_a_new_cluster() as bench:
             report([run(bench, strategy) for strategy in STRATEGIES])
             print(f"  strategies: {ALL_AT_ONCE} (baseline), {ORDERED} (the default)")
-        except BenchError as error:
-            print(f"error: {error}", file=sys.stderr)
-            for log in sorted(cluster.logs.glob("operator-*.log")):
-                print(f"== {log.name}\n" + "\n".join(log.read_text().splitlines()[-20:]), file=sys.stderr)
-            failed = True
-        finally:
-            cluster.down()
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        failed = True
     print(f"\nload average at end: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     return 1 if failed else 0
 

@@ -260,34 +260,37 @@ class OsdplController:
         desired = {s.name: {r.name: r.fingerprint for r in s.releases} for s in services}
         rollout = begin(body.get("status") or {}, osdpl.spec.openstack_version, list(self.catalog.releases),
                         self.catalog.upgrade_order, [s for s in bundles if s in specs], _now())
+        sensitive = [c.password for c in credentials.values()]
+
+        # Values first: a bundle never points at values that are not there yet. Each Secret is read, not assumed:
+        # one deleted by hand (or with an earlier osdpl of the same name) is written again.
+        def write_values(service_name: str) -> None:
+            apply_secret(namespace, values_secret_name(name, service_name), values[service_name],
+                         {**labels, SERVICE_LABEL: service_name}, owner, sensitive=sensitive)
+
+        def write_bundle(service_name: str) -> None:
+            apply_bundle(namespace, bundle_name(name, service_name), specs[service_name],
+                         {**labels, SERVICE_LABEL: service_name}, owner, bundles.get(service_name),
+                         [BUNDLE_FINALIZER])
+
         recheck = None
         if rollout is not None:  # a release change: what its rollout moves now, and nothing else
             step = self._step(body, rollout, specs, desired, bundles, osdpl.spec.features)
             for service_name in step.write:
-                apply_secret(namespace, values_secret_name(name, service_name), values[service_name],
-                             {**labels, SERVICE_LABEL: service_name}, owner,
-                             sensitive=[c.password for c in credentials.values()])
+                write_values(service_name)
                 if bundles[service_name].get("spec") != specs[service_name]:
                     log.info("osdpl %s/%s: %s -> %s: moving service %s", namespace, name, rollout["from"],
                              rollout["to"], service_name)
-                    apply_bundle(namespace, bundle_name(name, service_name), specs[service_name],
-                                 {**labels, SERVICE_LABEL: service_name}, owner, bundles[service_name],
-                                 [BUNDLE_FINALIZER])
+                    write_bundle(service_name)
             rollout, recheck = step.rollout, step.recheck_in
             if rollout["phase"] != COMPLETED:  # nothing else is written until every service moved
                 self.rendered.pop((namespace, name), None)
                 return desired, rollout, recheck
-        # Values first: a bundle never points at values that are not there yet. Each Secret is read, not assumed:
-        # one deleted by hand (or with an earlier osdpl of the same name) is written again.
         for service in services:
-            apply_secret(namespace, values_secret_name(name, service.name), values[service.name],
-                         {**labels, SERVICE_LABEL: service.name}, owner,
-                         sensitive=[c.password for c in credentials.values()])
+            write_values(service.name)
         plan = plan_bundles(specs, bundles)
         for service_name in plan.write:
-            apply_bundle(namespace, bundle_name(name, service_name), specs[service_name],
-                         {**labels, SERVICE_LABEL: service_name}, owner, bundles.get(service_name),
-                         [BUNDLE_FINALIZER])
+            write_bundle(service_name)
         self._retire(namespace, name, bundles, plan.retire, plan.delete)
         self.rendered[(namespace, name)] = Applied(body["metadata"]["uid"], body["metadata"]["generation"], reapply,
                                                    revision, ceph_digest, specs, desired)
