@@ -5,7 +5,7 @@ Operator: the osdpl, helmbundle and health processes. Measured: apply -> every r
 (status.lcm_progress n/n) and apply -> Ready (condition Ready True at the osdpl's generation: every release
 deployed and every workload healthy).
 Baseline (same run, same cluster): every release in dependency order, one `helm upgrade --install` after the other
-through the same Helm facade, then a wait for the same readiness (core.health judges the namespace's workloads).
+through the same Helm facade, then a wait for the same readiness (core.health.workloads judges the namespace's workloads).
 Critical path: the longest chain through the services' depends_on (a service's releases in sequence), weighted by
 the baseline's helm time per release: the best a scheduler with unlimited parallelism could do with those times.
 Writes per unchanged reconcile: API writes in the namespace (audit log) after the operators restart (they list and
@@ -48,11 +48,11 @@ from devcluster.binaries import REPO, bin_dir  # noqa: E402
 from devcluster.charts import chart_directory  # noqa: E402
 from openstack_operator.cli import PROCESSES  # noqa: E402
 from openstack_operator.core.catalog import Catalog  # noqa: E402
-from openstack_operator.core.crd import GROUP, VERSION  # noqa: E402
-from openstack_operator.core.credentials import generated_credentials, required_credentials  # noqa: E402
-from openstack_operator.core.health import READY, assess, scheduled_run  # noqa: E402
-from openstack_operator.core.manifest import load_osdpl  # noqa: E402
-from openstack_operator.core.render import Renderer, RenderedService  # noqa: E402
+from openstack_operator.core.apigroup import GROUP, VERSION# noqa: E402
+from openstack_operator.core.secrets.credentials import generated_credentials, required_credentials  # noqa: E402
+from openstack_operator.core.health.workloads import READY, assess, scheduled_run  # noqa: E402
+from openstack_operator.core.schema.manifest import load_osdpl  # noqa: E402
+from openstack_operator.core.rendering.renderer import Renderer, RenderedService  # noqa: E402
 from openstack_operator.kube.credentials import ensure_kept_secrets  # noqa: E402
 from openstack_operator.kube.helm import ChartCache, ChartSource, Helm  # noqa: E402
 
@@ -62,7 +62,7 @@ STORAGE_CLASSES = {"local_volume_storage_class": "local-storage", "persistent_vo
 SETTLE_SECONDS = 10.0  # audit log batches are flushed within this; restarted operators have re-listed by then
 RUN_TIMEOUT = 600.0  # one apply -> Ready, either way (as the e2e tests allow)
 NAN = float("nan")  # a time that was not reached
-STALLED = ("InvalidSpec", "NamespaceInUse")  # Progressing reasons that only a change ends (core.status)
+STALLED = ("InvalidSpec", "NamespaceInUse")  # Progressing reasons that only a change ends (core.status.conditions)
 CLEANUP_TIMEOUT = 300.0
 POLL_SECONDS = 0.25
 # kind -> API path prefix and plural of the workloads the health process watches (same label selector).
@@ -179,7 +179,7 @@ class Bench:
         return count
 
     def workloads_ready(self, namespace: str) -> tuple[bool, str]:
-        """Whether every workload the health process would judge in `namespace` is Ready (core.health), and the
+        """Whether every workload the health process would judge in `namespace` is Ready (core.health.workloads), and the
         first few that are not."""
         waiting: list[str] = []
         seen = 0

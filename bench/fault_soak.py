@@ -64,10 +64,10 @@ from devcluster.api import AdminClient  # noqa: E402
 from devcluster.binaries import REPO, bin_dir  # noqa: E402
 from devcluster.charts import chart_repository  # noqa: E402
 from devcluster.cluster import ClusterError  # noqa: E402
-from openstack_operator.core.bundles import REAPPLY_ANNOTATION  # noqa: E402
+from openstack_operator.core.releases.bundles import REAPPLY_ANNOTATION  # noqa: E402
 from openstack_operator.cli import PROCESSES  # noqa: E402
-from openstack_operator.core.crd import GROUP, VERSION  # noqa: E402
-from openstack_operator.core.health import UNHEALTHY  # noqa: E402
+from openstack_operator.core.apigroup import GROUP, VERSION# noqa: E402
+from openstack_operator.core.health.workloads import UNHEALTHY  # noqa: E402
 from openstack_operator.kube.children import OWNER_ENV  # noqa: E402
 
 KINDS = ("kill", "spec", "workload", "apiserver", "bundle-delete", "bundle-edit", "kill-mid-helm")

@@ -15,7 +15,7 @@ import pykube
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from openstack_operator.core.health import Workload, component_health, health_progress, workload_of  # noqa: E402
+from openstack_operator.core.health.workloads import Workload, component_health, health_progress, workload_of  # noqa: E402
 from openstack_operator.kube.client import OpenStackDeployment, api  # noqa: E402
 from openstack_operator.kube.objects import patch_status  # noqa: E402
 

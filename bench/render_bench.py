@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe  # noqa: E402
 from openstack_operator.core.catalog import Catalog  # noqa: E402
-from openstack_operator.core.credentials import placeholder_credentials, required_credentials  # noqa: E402
-from openstack_operator.core.manifest import load_osdpl  # noqa: E402
-from openstack_operator.core.render import Renderer  # noqa: E402
+from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials  # noqa: E402
+from openstack_operator.core.schema.manifest import load_osdpl  # noqa: E402
+from openstack_operator.core.rendering.renderer import Renderer  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "examples" / "full.yaml"
 ROUNDS = 60

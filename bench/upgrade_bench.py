@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.deploy_bench import (BUNDLES_PATH, CLEANUP_TIMEOUT, OSDPL_PATH, POLL_SECONDS, RUN_TIMEOUT, Bench,  # noqa: E402
                                 BenchError, manifest, operators_on_a_new_cluster, progress, wait)
 from bench.machine import describe  # noqa: E402
-from openstack_operator.core.health import READY  # noqa: E402
-from openstack_operator.core.rollout import ALL_AT_ONCE, COMPLETED, ORDERED  # noqa: E402
+from openstack_operator.core.health.workloads import READY  # noqa: E402
+from openstack_operator.core.upgrades.rollout import ALL_AT_ONCE, COMPLETED, ORDERED  # noqa: E402
 
 EXAMPLE = "full"
 SOURCE, TARGET = "epoxy", "flamingo"

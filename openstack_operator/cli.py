@@ -16,13 +16,13 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.ceph import placeholder_exchange
-from openstack_operator.core.credentials import placeholder_credentials, required_credentials
-from openstack_operator.core.crd import helmbundle_crd, maintenance_crd, osdpl_crd, upgrade_policy
+from openstack_operator.core.secrets.ceph import placeholder_exchange
+from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
+from openstack_operator.core.schema.crd import helmbundle_crd, maintenance_crd, osdpl_crd, upgrade_policy
 from openstack_operator.core.errors import OperatorError
-from openstack_operator.core.manifest import InvalidManifest, load_osdpl, osdpl_problems, parse_documents
-from openstack_operator.core.render import Renderer, image_tags
-from openstack_operator.core.upgrade import version_problem
+from openstack_operator.core.schema.manifest import InvalidManifest, load_osdpl, osdpl_problems, parse_documents
+from openstack_operator.core.rendering.renderer import Renderer, image_tags
+from openstack_operator.core.upgrades.guard import version_problem
 
 
 def package_version() -> str:
@@ -138,7 +138,7 @@ def cmd_diff(args: argparse.Namespace, catalog: Catalog) -> int:
     """What applying the manifest would change in the live cluster: per release install, upgrade (with the values
     that change, secrets masked), unchanged or uninstall. Exit 0: nothing would change; 1: something would; 2: an
     error (as `kubectl diff`)."""
-    from openstack_operator.core.values_diff import describe
+    from openstack_operator.core.rendering.values_diff import describe
     from openstack_operator.kube.diff import UNCHANGED, live_diff
 
     try:

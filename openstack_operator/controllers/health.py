@@ -28,12 +28,12 @@ from typing import Any, Iterable, Mapping
 import kopf
 from pykube.exceptions import HTTPError
 
-from openstack_operator.core.crd import GROUP, VERSION
-from openstack_operator.core.health import (PROGRESSING, READY, Workload, component_health, health_progress,
+from openstack_operator.core.apigroup import GROUP, VERSION
+from openstack_operator.core.health.workloads import (PROGRESSING, READY, Workload, component_health, health_progress,
                                             missing_workloads, release_basis, releases_of, resync_gone,
                                             scheduled_run, with_grace, workload_of)
-from openstack_operator.core.status import status_patch
-from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.core.status.conditions import status_patch
+from openstack_operator.core.runtime.workqueue import WorkQueue
 from openstack_operator.kube import metrics
 from openstack_operator.kube.client import OpenStackDeployment
 from openstack_operator.kube.objects import NOT_FOUND, patch_status, workload_generations, workload_uids
@@ -53,7 +53,7 @@ COALESCE_SECONDS = float(os.environ.get("OSOP_HEALTH_COALESCE_SECONDS", "1.0"))
 DEBOUNCE_SECONDS = 0.1
 BASIS_RETRY_SECONDS = 0.5  # the indexes lag a fresh LIST: look again this soon
 BARRIER_WARN_AFTER = 20  # lagging this many checks in a row (about 30 s) is worth a warning
-# No progress for longer than this is Unhealthy (see core.health).
+# No progress for longer than this is Unhealthy (see core.health.workloads).
 GRACE_SECONDS = float(os.environ.get("OSOP_HEALTH_GRACE_SECONDS", "600"))  # a Deployment's default deadline
 # How often the indexes are compared with a fresh LIST (per watched kind and namespace) for missed deletions.
 RESYNC_SECONDS = float(os.environ.get("OSOP_HEALTH_RESYNC_SECONDS", "60"))

@@ -1,17 +1,17 @@
 """helmbundle process: makes Helm releases match HelmBundle objects, and reports per release on the bundle status.
 
 Level-triggered: every bundle event queues that bundle (and, when its deployed/uninstalled state flipped, the
-bundles of the same osdpl that may wait for it); a worker reads the bundle fresh, asks core.helmwork what to do, does
+bundles of the same osdpl that may wait for it); a worker reads the bundle fresh, asks core.releases.helmwork what to do, does
 one Helm step and records the outcome. Independent bundles run in parallel, up to OSOP_HELM_CONCURRENCY at once.
 
 Every bundle carries this process's finalizer: when it is deleted with its deployment (the osdpl deleted with
 foreground propagation, its namespace deleted), its releases are uninstalled, dependents first, before it goes; a
 bundle deleted by hand while its deployment stays lets go of its releases and is written again by the osdpl process. A failure is
-recorded with the time of the next attempt and, when it is new, an Event on the osdpl (core.helmwork: failures are
+recorded with the time of the next attempt and, when it is new, an Event on the osdpl (core.releases.helmwork: failures are
 retried without limit). On start, `helm` processes a killed predecessor left running are ended first
 (kube.children), so there is never more than one Helm operation per release.
 
-Trust boundary (core.bundles.trust_problem): a bundle that is not as the osdpl of its namespace writes it, or that
+Trust boundary (core.releases.bundles.trust_problem): a bundle that is not as the osdpl of its namespace writes it, or that
 names a release in another namespace, is refused with the condition `Refused` and an Event, and nothing of it is done. The
 namespace has one deployment (the osdpl process's namespace claim), whose osdpl process alone writes trusted
 bundles.
@@ -29,16 +29,16 @@ import kopf
 import pykube
 import yaml
 
-from openstack_operator.core.bundles import OSDPL_LABEL, all_uninstalled, trust_problem
+from openstack_operator.core.releases.bundles import OSDPL_LABEL, all_uninstalled, trust_problem
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.crd import GROUP, VERSION
-from openstack_operator.core.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, decide,
+from openstack_operator.core.apigroup import GROUP, VERSION
+from openstack_operator.core.releases.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, decide,
                                               failure_record, intent_record, is_deployed, is_new_failure,
                                               is_removing, release_status)
-from openstack_operator.core.redact import redact, sensitive_strings
-from openstack_operator.core.render import fingerprint, yaml_problem
-from openstack_operator.core.status import refusal_conditions
-from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.core.secrets.redact import redact, sensitive_strings
+from openstack_operator.core.rendering.renderer import fingerprint, yaml_problem
+from openstack_operator.core.status.conditions import refusal_conditions
+from openstack_operator.core.runtime.workqueue import WorkQueue
 from openstack_operator.kube import metrics
 from openstack_operator.kube.children import end_orphans, tag_children
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment

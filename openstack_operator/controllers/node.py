@@ -5,7 +5,7 @@ Nodes, the DaemonSet pods of the deployment namespaces (label `application`), th
 requests and the osdpls are kept in Kopf indexes; Kopf calls the event handlers only once every index holds its
 initial listing, so no pass sees a partial picture (a restarted process never takes a node for role-less). Any event
 schedules its namespace (one osdpl per namespace) on a coalescing work queue; a pass works out everything from the
-indexes (core.nodes, core.removal, core.maintenance) and writes only what differs. All state lives in the cluster
+indexes (core.nodes.inventory, core.nodes.removal, core.nodes.maintenance) and writes only what differs. All state lives in the cluster
 (finalizers, Jobs, the requests' and osdpl's status), so a restart resumes every state machine where it was.
 """
 
@@ -22,16 +22,16 @@ import kopf
 from pykube.exceptions import HTTPError
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.crd import GROUP, VERSION
-from openstack_operator.core.maintenance import HOLDING, Request, Step, plan, request_of
-from openstack_operator.core.node_jobs import (ACTION_LABEL, CLEANUP, JobView, client_image, job_manifest,
+from openstack_operator.core.apigroup import GROUP, VERSION
+from openstack_operator.core.nodes.maintenance import HOLDING, Request, Step, plan, request_of
+from openstack_operator.core.nodes.jobs import (ACTION_LABEL, CLEANUP, JobView, client_image, job_manifest,
                                                job_view, script)
-from openstack_operator.core.nodes import (CLEANUP_FINALIZER_PREFIX, MAX_REMOVED, HostEntry, NodeView, PodView,
+from openstack_operator.core.nodes.inventory import (CLEANUP_FINALIZER_PREFIX, MAX_REMOVED, HostEntry, NodeView, PodView,
                                            cleanup_finalizer, host_status, inventory, node_view, not_ready_for_long,
                                            parse_time, pod_view, registering, summary)
-from openstack_operator.core.removal import Removal, plan_removals
-from openstack_operator.core.status import status_patch
-from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.core.nodes.removal import Removal, plan_removals
+from openstack_operator.core.status.conditions import status_patch
+from openstack_operator.core.runtime.workqueue import WorkQueue
 from openstack_operator.kube import metrics
 from openstack_operator.kube.client import NodeMaintenanceRequest, OpenStackDeployment, owner_reference
 from openstack_operator.kube.events import post_event

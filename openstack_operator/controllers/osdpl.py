@@ -11,7 +11,7 @@ Credentials and Ceph keys come from the secrets process (controllers/secrets.py)
 its digest matches that process's record on `status.credentials`, so until it is there, or while the Secret is lost,
 nothing is written and the status says why (WaitingForCredentials, CredentialsLost, WaitingForCephKeys).
 
-One deployment per namespace (core.bundles.namespace_holder): a second osdpl gets `Degraded` (NamespaceInUse) and
+One deployment per namespace (core.releases.bundles.namespace_holder): a second osdpl gets `Degraded` (NamespaceInUse) and
 writes nothing. A write the API server refuses (permissions, quota, admission) is a condition naming the object and
 an Event, retried with backoff. Deletion uninstalls every release whatever the propagation policy: this finalizer
 asks each bundle to uninstall and waits; the helmbundle process's own finalizer on every bundle covers foreground
@@ -30,26 +30,26 @@ from typing import Any, Mapping
 import kopf
 import pykube
 
-from openstack_operator.core.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, all_uninstalled,
+from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, all_uninstalled,
                                              bundle_name, bundle_spec, namespace_holder, plan_bundles,
                                              values_secret_data, values_secret_name, with_requests)
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.ceph import CephExchange, consumers, keys_source
-from openstack_operator.core.credentials import Credential, digest, required_credentials
-from openstack_operator.core.crd import GROUP, VERSION
+from openstack_operator.core.secrets.ceph import CephExchange, consumers, keys_source
+from openstack_operator.core.secrets.credentials import Credential, digest, required_credentials
+from openstack_operator.core.apigroup import GROUP, VERSION
 from openstack_operator.core.errors import OperatorError
-from openstack_operator.core.manifest import load_osdpl
-from openstack_operator.core.model import DeploymentSpec
-from openstack_operator.core.render import Renderer
-from openstack_operator.core.health import release_basis
-from openstack_operator.core.rollout import COMPLETED, ORDERED, STUCK, UPGRADE_STUCK, Step, advance, begin
-from openstack_operator.core.status import (CONDITION_TYPES, Observed, compute_status, condition_states,
+from openstack_operator.core.schema.manifest import load_osdpl
+from openstack_operator.core.models.spec import DeploymentSpec
+from openstack_operator.core.rendering.renderer import Renderer
+from openstack_operator.core.health.workloads import release_basis
+from openstack_operator.core.upgrades.rollout import COMPLETED, ORDERED, STUCK, UPGRADE_STUCK, Step, advance, begin
+from openstack_operator.core.status.conditions import (CONDITION_TYPES, Observed, compute_status, condition_states,
                                             failing_releases, release_states, status_patch)
-from openstack_operator.core.upgrade import version_problem
-from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.core.upgrades.guard import version_problem
+from openstack_operator.core.runtime.workqueue import WorkQueue
 from openstack_operator.kube import metrics
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment, api, count_write, owner_reference
-from openstack_operator.core.helmwork import retry_delay
+from openstack_operator.core.releases.helmwork import retry_delay
 from openstack_operator.kube.ceph import read_ceph_copy
 from openstack_operator.kube.credentials import credentials_secret_name, ensure_kept_secrets, read_credentials
 from openstack_operator.kube.events import post_event
@@ -229,7 +229,7 @@ class OsdplController:
 
     def _apply(self, body: dict[str, Any], bundles: dict[str, dict[str, Any]]) \
             -> tuple[dict[str, dict[str, str]], dict[str, Any] | None, float | None]:
-        """Render, then write what differs, or during a release change what its rollout moves now (core.rollout).
+        """Render, then write what differs, or during a release change what its rollout moves now (core.upgrades.rollout).
         Returns service -> release -> fingerprint, the rollout (None: no release change) and when to look again."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         reapply = (body["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION, "")
@@ -301,7 +301,7 @@ class OsdplController:
               desired: Mapping[str, Mapping[str, str]], bundles: Mapping[str, Mapping[str, Any]],
               features: Mapping[str, Any]) -> Step:
         """One look at the rollout, recorded on the status before any bundle or values it moves is written (see
-        core.rollout: a SIGKILL after this write resumes with the service's step; before it, none of them was)."""
+        core.upgrades.rollout: a SIGKILL after this write resumes with the service's step; before it, none of them was)."""
         status = body.get("status") or {}
         states = release_states(desired, bundles)
         settings = features.get("upgrade") or {}
@@ -360,7 +360,7 @@ class OsdplController:
             log.info("osdpl %s/%s: service %s removed", namespace, name, service)
 
     def _finalize(self, body: Mapping[str, Any], bundles: dict[str, dict[str, Any]]) -> float | None:
-        """Deletion: uninstall every service (dependents first, see core.helmwork), delete the bundles, and let the
+        """Deletion: uninstall every service (dependents first, see core.releases.helmwork), delete the bundles, and let the
         osdpl go once they are gone. Returns when to look again."""
         finalizers = body["metadata"].get("finalizers") or []
         if FINALIZER not in finalizers:

@@ -2,7 +2,7 @@
 
 Per osdpl it keeps the Secret `<osdpl>-credentials` (and its copy `<osdpl>-credentials-backup`) holding one record
 per credential the enabled services need, and reports on `status.credentials`: `state` (Ready or Lost), a digest
-per credential (core.credentials.digest) and a `revision` that grows with every change. The osdpl process renders
+per credential (core.secrets.credentials.digest) and a `revision` that grows with every change. The osdpl process renders
 only credentials whose digest matches, so it never uses a value this process did not vet.
 
 - Generation: a credential the enabled services need and the Secret lacks is created once, never again.
@@ -10,9 +10,9 @@ only credentials whose digest matches, so it never uses a value this process did
   gone, emptied or edited is `state: Lost`, naming what changed; the osdpl turns Degraded and changes no release.
   `openstack.osop.dev/restore-credentials: <new value>` copies the backup back. A write of ours that stopped
   half-way (backup written, credentials Secret not, or no digests yet) is told apart: the two Secrets are equal.
-- Rotation on request, two-phase (core.rotation).
+- Rotation on request, two-phase (core.secrets.rotation).
 - The finalizers come off when the osdpl is gone: the Secrets stay for a re-created osdpl of the same name.
-- The Ceph exchange both ways (core.ceph): the storage side's keys copied in, the object gateway's Keystone
+- The Ceph exchange both ways (core.secrets.ceph): the storage side's keys copied in, the object gateway's Keystone
   credentials published out (withdrawn when the osdpl is deleted); and the public certificate checked.
 Nothing here logs or posts a credential: messages name credentials, never values.
 """
@@ -28,25 +28,25 @@ from typing import Any, Mapping
 import kopf
 import pykube
 
-from openstack_operator.core.bundles import OSDPL_LABEL, SERVICE_LABEL
+from openstack_operator.core.releases.bundles import OSDPL_LABEL, SERVICE_LABEL
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.ceph import (consumers, deployed_gateway_credential, gateway_credentials,
+from openstack_operator.core.secrets.ceph import (consumers, deployed_gateway_credential, gateway_credentials,
                                           gateway_secret, placeholder_exchange)
-from openstack_operator.core.certificates import ERROR, certificate_problems, public_hosts
-from openstack_operator.core.credentials import (Assessment, Stored, assess, digests, end_rotation,
+from openstack_operator.core.secrets.certificates import ERROR, certificate_problems, public_hosts
+from openstack_operator.core.secrets.credentials import (Assessment, Stored, assess, digests, end_rotation,
                                                  required_credentials, rotation_names, start_rotation, with_missing)
-from openstack_operator.core.crd import GROUP, VERSION
+from openstack_operator.core.apigroup import GROUP, VERSION
 from openstack_operator.core.errors import OperatorError
-from openstack_operator.core.helmwork import retry_delay
-from openstack_operator.core.manifest import load_osdpl
-from openstack_operator.core.model import DeploymentSpec
-from openstack_operator.core.render import Renderer
-from openstack_operator.core.rollout import active
-from openstack_operator.core.upgrade import version_problem
-from openstack_operator.core.rotation import (DONE, RESTORE_ANNOTATION, ROLLING_OUT, next_step, rolled_out,
+from openstack_operator.core.releases.helmwork import retry_delay
+from openstack_operator.core.schema.manifest import load_osdpl
+from openstack_operator.core.models.spec import DeploymentSpec
+from openstack_operator.core.rendering.renderer import Renderer
+from openstack_operator.core.upgrades.rollout import active
+from openstack_operator.core.upgrades.guard import version_problem
+from openstack_operator.core.secrets.rotation import (DONE, RESTORE_ANNOTATION, ROLLING_OUT, next_step, rolled_out,
                                               rotate_annotation)
-from openstack_operator.core.status import status_patch
-from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.core.status.conditions import status_patch
+from openstack_operator.core.runtime.workqueue import WorkQueue
 from openstack_operator.kube import metrics
 from openstack_operator.kube.ceph import (copy_ceph_keys, publish_gateway_credentials, publisher_labels,
                                           withdraw_gateway_credentials)
@@ -162,7 +162,7 @@ class SecretsController:
 
         rotations = dict(status.get("rotations") or {})
         osdpl_status = body.get("status") or {}
-        # A release change held as refused (core.upgrade) never rolls out: it does not hold a rotation back.
+        # A release change held as refused (core.upgrades.guard) never rolls out: it does not hold a rotation back.
         release_changing = active(osdpl_status.get("upgrade")) or (
             osdpl_status.get("openstack_version", "") not in ("", osdpl.spec.openstack_version)
             and version_problem(self.catalog, osdpl.spec.openstack_version, osdpl_status) is None)

@@ -1,5 +1,5 @@
 """The Ceph exchange on the Kubernetes side: the storage side's Secret read, what the charts read written into the
-deployment's namespace, and the operator's own copy the osdpl process renders from (core.ceph); back the other way,
+deployment's namespace, and the operator's own copy the osdpl process renders from (core.secrets.ceph); back the other way,
 the object gateway's Keystone credentials published into the storage side's namespace.
 
 The objects written into the deployment's namespace belong to the osdpl (owner reference): they go with it, after
@@ -12,9 +12,9 @@ from typing import Any, Mapping
 
 import pykube
 
-from openstack_operator.core.ceph import (CephExchange, from_secret_data, keys_source, namespace_objects,
+from openstack_operator.core.secrets.ceph import (CephExchange, from_secret_data, keys_source, namespace_objects,
                                           parse_ceph_keys, to_secret_data, exchange_digest)
-from openstack_operator.core.crd import GROUP
+from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.kube.objects import (NOT_FOUND, ApiWriteError, apply_config_map, apply_secret, decode_secret,
                                              delete, get_or_none)

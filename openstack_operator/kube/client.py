@@ -8,7 +8,7 @@ from typing import Any
 import pykube
 from prometheus_client import Counter
 
-from openstack_operator.core.crd import GROUP, VERSION
+from openstack_operator.core.apigroup import GROUP, VERSION
 
 USER_AGENT = ["openstack-operator"]  # set once per process by `identify`, so audit logs tell the writers apart
 API_WRITES = Counter("osop_api_writes_total", "API write calls made by this process", ["verb", "kind"])

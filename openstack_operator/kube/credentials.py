@@ -15,8 +15,8 @@ from typing import Any, Iterable, Mapping
 import pykube
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import Stored, parse_secret, secret_data
-from openstack_operator.core.crd import GROUP
+from openstack_operator.core.secrets.credentials import Stored, parse_secret, secret_data
+from openstack_operator.core.apigroup import GROUP
 from openstack_operator.kube.objects import apply_secret, decode_secret, get_or_none, set_finalizers
 
 KEEP_FINALIZER = f"secrets.{GROUP}/keep-credentials"

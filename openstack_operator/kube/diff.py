@@ -13,13 +13,13 @@ from typing import Any
 import pykube
 import yaml
 
-from openstack_operator.core.bundles import bundle_name, values_secret_name
+from openstack_operator.core.releases.bundles import bundle_name, values_secret_name
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.ceph import consumers, placeholder_exchange
-from openstack_operator.core.credentials import Credential, placeholder_credentials, required_credentials
-from openstack_operator.core.manifest import Osdpl
-from openstack_operator.core.render import Renderer
-from openstack_operator.core.values_diff import Change, values_changes
+from openstack_operator.core.secrets.ceph import consumers, placeholder_exchange
+from openstack_operator.core.secrets.credentials import Credential, placeholder_credentials, required_credentials
+from openstack_operator.core.schema.manifest import Osdpl
+from openstack_operator.core.rendering.renderer import Renderer
+from openstack_operator.core.rendering.values_diff import Change, values_changes
 from openstack_operator.kube.ceph import read_ceph_copy
 from openstack_operator.kube.client import HelmBundle, api
 from openstack_operator.kube.credentials import read_credentials

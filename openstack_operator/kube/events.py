@@ -1,5 +1,5 @@
 """Kubernetes Events on the objects the operator acts for, so `kubectl describe` and `kubectl get events` show what
-went wrong without reading operator logs. Callers pass messages that hold no credentials (core.redact)."""
+went wrong without reading operator logs. Callers pass messages that hold no credentials (core.secrets.redact)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from pyhelm3.errors import Error as PyHelmError
 from pyhelm3.errors import ReleaseNotFoundError
 from pyhelm3.models import ReleaseRevision, ReleaseRevisionStatus
 
-from openstack_operator.core.helmwork import long_running_workloads
+from openstack_operator.core.releases.helmwork import long_running_workloads
 
 FINGERPRINT_PREFIX = "osop fingerprint "
 
@@ -42,7 +42,7 @@ class Installed:
     revision: int
     chart_version: str
     skipped: bool  # the release already ran these values: no Helm upgrade was made
-    workloads: tuple[str, ...] = ()  # core.helmwork.long_running_workloads of the release's manifest
+    workloads: tuple[str, ...] = ()  # core.releases.helmwork.long_running_workloads of the release's manifest
 
 
 class ChartUnavailable(HelmError):

@@ -4,7 +4,7 @@
 A standby does nothing but look at the Lease (no watches, no Helm); it starts its handlers once it holds the Lease.
 The holder renews it in a thread; if it cannot renew before RENEW_DEADLINE_SECONDS it ends its Helm children and
 exits at once (the pod restarts it as a standby), so it has stopped before any standby may take over. On a clean
-stop it clears the holder, and a standby takes over within a second. The rule itself is core.leader.
+stop it clears the holder, and a standby takes over within a second. The rule itself is core.runtime.leader.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from pykube.exceptions import HTTPError, PyKubeError
 from requests.exceptions import RequestException
 
-from openstack_operator.core.leader import (LEASE_SECONDS, RENEW_DEADLINE_SECONDS, RENEW_SECONDS, RETRY_SECONDS,
+from openstack_operator.core.runtime.leader import (LEASE_SECONDS, RENEW_DEADLINE_SECONDS, RENEW_SECONDS, RETRY_SECONDS,
                                             Seen, may_take_over)
 from openstack_operator.kube import metrics
 from openstack_operator.kube.children import end_own_children

@@ -10,9 +10,9 @@ from typing import Any, Iterable, Iterator, Mapping
 import pykube
 from pykube.exceptions import HTTPError
 
-from openstack_operator.core.health import listed_generations
-from openstack_operator.core.helmwork import jobs_to_recreate
-from openstack_operator.core.redact import redact
+from openstack_operator.core.health.workloads import listed_generations
+from openstack_operator.core.releases.helmwork import jobs_to_recreate
+from openstack_operator.core.secrets.redact import redact
 from openstack_operator.kube.client import HelmBundle, Lease, api, count_write
 
 NOT_FOUND, CONFLICT = 404, 409
@@ -186,7 +186,7 @@ WORKLOAD_KINDS = (pykube.Deployment, pykube.StatefulSet, pykube.DaemonSet, pykub
 
 def workload_generations(namespace: str, selector: str) -> dict[str, tuple[int, str]]:
     """uid -> (metadata.generation, Helm release) of the workloads in `namespace` matching the label `selector`,
-    read now (one LIST per workload kind), without the Jobs of CronJobs (see core.health.scheduled_run)."""
+    read now (one LIST per workload kind), without the Jobs of CronJobs (see core.health.workloads.scheduled_run)."""
     return listed_generations(item.obj for kind in WORKLOAD_KINDS
                               for item in kind.objects(api(), namespace=namespace).filter(selector=selector))
 
@@ -218,7 +218,7 @@ def delete_release_leftovers(release: str, namespace: str) -> list[str]:
 
 
 def delete_jobs_to_recreate(release: str, namespace: str) -> list[str]:
-    """Delete the finished plain Jobs of `release` (core.helmwork.jobs_to_recreate) with their pods, before an
+    """Delete the finished plain Jobs of `release` (core.releases.helmwork.jobs_to_recreate) with their pods, before an
     upgrade; returns their names."""
     # Every Job of the namespace: a chart may override its labels, Helm's annotation is what tells the release.
     names = jobs_to_recreate([job.obj for job in pykube.Job.objects(api(), namespace=namespace)], release)
@@ -265,7 +265,7 @@ def workload_uids(selector: str, namespaces: Iterable[str]) -> set[str]:
             for item in kind.objects(api(), namespace=namespace).filter(selector=selector)}
 
 
-# One per namespace: which osdpl deploys there (core.bundles.namespace_holder).
+# One per namespace: which osdpl deploys there (core.releases.bundles.namespace_holder).
 CLAIM_NAME = "openstack-deployment"
 
 

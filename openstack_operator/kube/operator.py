@@ -18,9 +18,9 @@ import kopf
 from pykube.exceptions import PyKubeError
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.crd import GROUP, VERSION
+from openstack_operator.core.apigroup import GROUP, VERSION
 from openstack_operator.core.errors import OperatorError
-from openstack_operator.core.helmwork import MAX_RETRY_SECONDS
+from openstack_operator.core.releases.helmwork import MAX_RETRY_SECONDS
 from openstack_operator.kube import metrics
 from openstack_operator.kube.client import api, identify
 from openstack_operator.kube.leader import election

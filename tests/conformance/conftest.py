@@ -20,11 +20,11 @@ import yaml
 
 from devcluster.binaries import bin_dir
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.ceph import CephExchange, parse_ceph_keys
-from openstack_operator.core.credentials import Credential, required_credentials
+from openstack_operator.core.secrets.ceph import CephExchange, parse_ceph_keys
+from openstack_operator.core.secrets.credentials import Credential, required_credentials
 from openstack_operator.core.errors import OperatorError
-from openstack_operator.core.manifest import Osdpl, load_osdpl
-from openstack_operator.core.render import RenderedRelease, Renderer
+from openstack_operator.core.schema.manifest import Osdpl, load_osdpl
+from openstack_operator.core.rendering.renderer import RenderedRelease, Renderer
 
 from ..osdpl_cases import EXAMPLES
 from . import lib

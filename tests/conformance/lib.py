@@ -22,7 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
-from openstack_operator.core.credentials import Credential
+from openstack_operator.core.secrets.credentials import Credential
 
 Manifest = dict[str, Any]
 KeyPath = tuple[str, ...]  # a values path, e.g. ("conf", "nova", "DEFAULT")

@@ -1,5 +1,5 @@
 """features.ceph against the real charts: the pods that read the exchange need exactly the objects the operator
-copies into the namespace (core.ceph.namespace_objects), agree on the Ceph client and libvirt secret, and restart
+copies into the namespace (core.secrets.ceph.namespace_objects), agree on the Ceph client and libvirt secret, and restart
 when the exchange changes; with the object gateway, keystone's bootstrap Job creates the gateway's user and the
 published facts are the ones the chart itself uses."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from openstack_operator.core.ceph import (DIGEST_ANNOTATION, GATEWAY_CREDENTIAL, GATEWAY_DOMAIN,
+from openstack_operator.core.secrets.ceph import (DIGEST_ANNOTATION, GATEWAY_CREDENTIAL, GATEWAY_DOMAIN,
                                           GATEWAY_PASSWORD_DIR, GATEWAY_PASSWORD_KEY, GATEWAY_PASSWORD_SECRET,
                                           GATEWAY_PROJECT, GATEWAY_ROLE, LIBVIRT_SECRET_UUID, exchange_digest,
                                           gateway_credentials, namespace_objects)

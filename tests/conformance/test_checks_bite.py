@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import Credential
+from openstack_operator.core.secrets.credentials import Credential
 
 from . import lib
 from .conftest import Deployments, Rendered

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.ceph import GATEWAY_CREDENTIAL, gateway_secret
+from openstack_operator.core.secrets.ceph import GATEWAY_CREDENTIAL, gateway_secret
 
 from . import lib
 from .conftest import Deployment, Deployments

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.rotation import RESTORE_ANNOTATION, rotate_annotation
+from openstack_operator.core.secrets.rotation import RESTORE_ANNOTATION, rotate_annotation
 
 from .conftest import AuditLog, Deployment, Helm, Kubectl, Operators, wait_for
 

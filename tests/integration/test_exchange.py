@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from openstack_operator.core.ceph import GATEWAY_CREDENTIAL
-from openstack_operator.core.rotation import rotate_annotation
+from openstack_operator.core.secrets.ceph import GATEWAY_CREDENTIAL
+from openstack_operator.core.secrets.rotation import rotate_annotation
 
 from .conftest import (DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal, temporary_namespace,
                        wait_for)

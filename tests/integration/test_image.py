@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from devcluster.binaries import pinned_versions
-from openstack_operator.core.crd import GROUP
+from openstack_operator.core.apigroup import GROUP
 
 from .. import operator_chart
 from .conftest import Kubectl

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from devcluster.cluster import COMPUTE_LABELS, KWOK_ANNOTATION
-from openstack_operator.core.crd import GROUP, VERSION
+from openstack_operator.core.apigroup import GROUP, VERSION
 from tests.integration.conftest import (DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal,
                                         temporary_namespace, wait_for)
 

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from openstack_operator.core.bundles import OSDPL_LABEL
+from openstack_operator.core.releases.bundles import OSDPL_LABEL
 
 from .conftest import Deployment, Helm, Kubectl, Operators, wait_for
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.render import Renderer
+from openstack_operator.core.rendering.renderer import Renderer
 
 from ..osdpl_cases import EXAMPLES, load_example
 

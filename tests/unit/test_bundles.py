@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from openstack_operator.core.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, bundle_name, bundle_spec,
+from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, bundle_name, bundle_spec,
                                              namespace_holder, plan_bundles, trust_problem,
                                              values_secret_data, with_requests)
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import placeholder_credentials, required_credentials
-from openstack_operator.core.manifest import load_osdpl
-from openstack_operator.core.render import RenderedRelease, RenderedService, Renderer
+from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
+from openstack_operator.core.schema.manifest import load_osdpl
+from openstack_operator.core.rendering.renderer import RenderedRelease, RenderedService, Renderer
 
 from .conftest import load_example
 

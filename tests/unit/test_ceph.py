@@ -8,7 +8,7 @@ from typing import Callable
 
 import pytest
 
-from openstack_operator.core.ceph import (CINDER_KEYRING_SECRET, CONFIGMAP, GLANCE_KEYRING_SECRET,
+from openstack_operator.core.secrets.ceph import (CINDER_KEYRING_SECRET, CONFIGMAP, GLANCE_KEYRING_SECRET,
                                           LIBVIRT_SECRET_UUID, CephExchange, NamespaceObject, consumers,
                                           exchange_digest, from_secret_data, namespace_objects, parse_ceph_keys,
                                           placeholder_exchange, template_facts, to_secret_data)

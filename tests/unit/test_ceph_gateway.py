@@ -1,5 +1,5 @@
 """features.ceph.object_gateway: the Keystone user the keystone release creates for the storage side's object
-gateway, and the facts published for it (core.ceph, "Publishing back")."""
+gateway, and the facts published for it (core.secrets.ceph, "Publishing back")."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.ceph import (DEFAULT_GATEWAY_SECRET_NAME, DEFAULT_KEYS_NAMESPACE, GATEWAY_CREDENTIAL,
+from openstack_operator.core.secrets.ceph import (DEFAULT_GATEWAY_SECRET_NAME, DEFAULT_KEYS_NAMESPACE, GATEWAY_CREDENTIAL,
                                           GATEWAY_PASSWORD_DIR, GATEWAY_PASSWORD_KEY, GATEWAY_PASSWORD_SECRET,
                                           deployed_gateway_credential, gateway_credentials, gateway_secret, keystone_internal_url,
                                           placeholder_exchange)
-from openstack_operator.core.credentials import (Credential, Stored, placeholder_credentials,
+from openstack_operator.core.secrets.credentials import (Credential, Stored, placeholder_credentials,
                                                  required_credentials, rotated)
 from openstack_operator.core.errors import OperatorError, RenderError
-from openstack_operator.core.manifest import Osdpl, load_osdpl
-from openstack_operator.core.render import RenderedRelease, Renderer
+from openstack_operator.core.schema.manifest import Osdpl, load_osdpl
+from openstack_operator.core.rendering.renderer import RenderedRelease, Renderer
 
 from .conftest import load_example
 

@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
-from openstack_operator.core.certificates import (ERROR, RENEW_BEFORE, WARNING, Problem, certificate_problems,
+from openstack_operator.core.secrets.certificates import (ERROR, RENEW_BEFORE, WARNING, Problem, certificate_problems,
                                                   public_hosts)
-from openstack_operator.core.credentials import placeholder_credentials, required_credentials
-from openstack_operator.core.manifest import load_osdpl
-from openstack_operator.core.render import RenderedRelease, RenderedService, Renderer
+from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
+from openstack_operator.core.schema.manifest import load_osdpl
+from openstack_operator.core.rendering.renderer import RenderedRelease, RenderedService, Renderer
 
 from .conftest import load_example
 

@@ -1,4 +1,4 @@
-"""Credentials as stored, generated and rotated (core/credentials.py), and the check that none was lost."""
+"""Credentials as stored, generated and rotated (core/secrets/credentials.py), and the check that none was lost."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from typing import Callable
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import (ALPHABET, PASSWORD_LENGTH, PREVIOUS, SUFFIX_LENGTH, Assessment,
+from openstack_operator.core.secrets.credentials import (ALPHABET, PASSWORD_LENGTH, PREVIOUS, SUFFIX_LENGTH, Assessment,
                                                  Credential, Stored, assess, digest, digests, end_rotation,
                                                  generated, parse_secret, rotated, rotation_names, secret_data,
                                                  start_rotation, with_missing)

@@ -14,8 +14,8 @@ import yaml
 from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
 
-from openstack_operator.core.health import release_basis
-from openstack_operator.core.status import Observed, children, compute_status
+from openstack_operator.core.health.workloads import release_basis
+from openstack_operator.core.status.conditions import Observed, children, compute_status
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "gitops.md"
 ARGO_KEY = "resource.customizations.health.openstack.osop.dev_OpenStackDeployment"

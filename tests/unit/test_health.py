@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from openstack_operator.core.health import (MISSING_REASON, PROGRESSING, READY, UNHEALTHY, Assessment, Workload,
+from openstack_operator.core.health.workloads import (MISSING_REASON, PROGRESSING, READY, UNHEALTHY, Assessment, Workload,
                                             assess, component_health, health_progress, listed_generations,
                                             missing_workloads, release_basis, resync_gone, scheduled_run, with_grace,
                                             workload_release)

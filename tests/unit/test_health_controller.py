@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import pytest
 
 from openstack_operator.controllers import health as controller
-from openstack_operator.core.health import Workload, release_basis
+from openstack_operator.core.health.workloads import Workload, release_basis
 
 CHILDREN = {"identity": {"openstack-keystone": {"state": "deployed", "revision": 1}}}
 KEY = ("ns", "osh")

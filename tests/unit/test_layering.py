@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import Credential
-from openstack_operator.core.manifest import load_osdpl
-from openstack_operator.core.render import Renderer
+from openstack_operator.core.secrets.credentials import Credential
+from openstack_operator.core.schema.manifest import load_osdpl
+from openstack_operator.core.rendering.renderer import Renderer
 
 # (layer name, keys it sets). Each key is set by two consecutive layers, so the expected winner of every key
 # is the later layer of its pair; `all` is set by every layer but the node one.

@@ -1,9 +1,9 @@
-"""The leader election's rule (core.leader): a standby takes over only after the holder stopped renewing for a whole
+"""The leader election's rule (core.runtime.leader): a standby takes over only after the holder stopped renewing for a whole
 lease duration, timed by its own clock, or at once when the Lease was given up."""
 
 from __future__ import annotations
 
-from openstack_operator.core.leader import LEASE_SECONDS, RENEW_DEADLINE_SECONDS, may_take_over
+from openstack_operator.core.runtime.leader import LEASE_SECONDS, RENEW_DEADLINE_SECONDS, may_take_over
 
 
 def _spec(holder: str | None, renewed: str, duration: int = LEASE_SECONDS) -> dict[str, object]:

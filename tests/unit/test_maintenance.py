@@ -1,13 +1,13 @@
-"""The maintenance state machine (core.maintenance) and the removal plan (core.removal), step by step."""
+"""The maintenance state machine (core.nodes.maintenance) and the removal plan (core.nodes.removal), step by step."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from openstack_operator.core.maintenance import Request, Step, acts_on, plan, steps_for
-from openstack_operator.core.node_jobs import JobView, job_name
-from openstack_operator.core.nodes import HostEntry, NodeView
-from openstack_operator.core.removal import plan_removals
+from openstack_operator.core.nodes.maintenance import Request, Step, acts_on, plan, steps_for
+from openstack_operator.core.nodes.jobs import JobView, job_name
+from openstack_operator.core.nodes.inventory import HostEntry, NodeView
+from openstack_operator.core.nodes.removal import plan_removals
 
 CAPS = {"compute": 1, "network": 2, "control-plane": 1}
 BOTH = ["compute", "network"]

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from openstack_operator.core.errors import MergeConflict
-from openstack_operator.core.merge import Layer, merge_layers
+from openstack_operator.core.rendering.merge import Layer, merge_layers
 
 
 @pytest.mark.parametrize(

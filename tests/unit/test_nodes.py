@@ -1,4 +1,4 @@
-"""The node inventory (core.nodes), the Job manifests (core.node_jobs) and what the Jobs' script calls."""
+"""The node inventory (core.nodes.inventory), the Job manifests (core.nodes.jobs) and what the Jobs' script calls."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.node_jobs import MAX_NAME, client_image, job_manifest, job_name, job_state, script
-from openstack_operator.core.nodes import (PodView, cleanup_finalizer, inventory, node_view, not_ready_for_long,
+from openstack_operator.core.nodes.jobs import MAX_NAME, client_image, job_manifest, job_name, job_state, script
+from openstack_operator.core.nodes.inventory import (PodView, cleanup_finalizer, inventory, node_view, not_ready_for_long,
                                            parse_time, pod_view, registering, summary)
 
 

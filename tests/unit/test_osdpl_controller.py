@@ -10,7 +10,7 @@ import pytest
 
 from openstack_operator.controllers import osdpl as controller
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import Credential, generated_credentials
+from openstack_operator.core.secrets.credentials import Credential, generated_credentials
 
 from .conftest import load_example
 

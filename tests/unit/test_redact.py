@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import generated_credentials, required_credentials
-from openstack_operator.core.manifest import load_osdpl
-from openstack_operator.core.redact import MASK, redact, sensitive_strings
-from openstack_operator.core.render import Renderer
+from openstack_operator.core.secrets.credentials import generated_credentials, required_credentials
+from openstack_operator.core.schema.manifest import load_osdpl
+from openstack_operator.core.secrets.redact import MASK, redact, sensitive_strings
+from openstack_operator.core.rendering.renderer import Renderer
 
 from .conftest import load_example
 

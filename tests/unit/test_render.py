@@ -10,10 +10,10 @@ import yaml
 
 from openstack_operator.cli import main
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.credentials import Credential, placeholder_credentials, required_credentials
+from openstack_operator.core.secrets.credentials import Credential, placeholder_credentials, required_credentials
 from openstack_operator.core.errors import MergeConflict, RenderError
-from openstack_operator.core.manifest import load_osdpl
-from openstack_operator.core.render import RenderedService, Renderer, yaml_problem
+from openstack_operator.core.schema.manifest import load_osdpl
+from openstack_operator.core.rendering.renderer import RenderedService, Renderer, yaml_problem
 
 from .conftest import EXAMPLES, load_example
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from openstack_operator.core.ceph import (CINDER_KEYRING_SECRET, CONFIGMAP, DIGEST_ANNOTATION, GLANCE_KEYRING_SECRET,
+from openstack_operator.core.secrets.ceph import (CINDER_KEYRING_SECRET, CONFIGMAP, DIGEST_ANNOTATION, GLANCE_KEYRING_SECRET,
                                           LIBVIRT_SECRET_UUID, CephExchange, exchange_digest, parse_ceph_keys)
-from openstack_operator.core.credentials import placeholder_credentials, required_credentials
+from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
 from openstack_operator.core.errors import RenderError
-from openstack_operator.core.manifest import load_osdpl
-from openstack_operator.core.render import RenderedService, Renderer
+from openstack_operator.core.schema.manifest import load_osdpl
+from openstack_operator.core.rendering.renderer import RenderedService, Renderer
 
 from .conftest import load_example
 from .test_ceph import CINDER_KEY, GLANCE_KEY, NOVA_KEY, SOURCE, pelagia_data

@@ -1,6 +1,6 @@
 """Every manifest the schema accepts renders (property-based, Hypothesis).
 
-Manifests are generated from the CRD schema itself (core.crd.osdpl_schema), valid by construction: each optional
+Manifests are generated from the CRD schema itself (core.schema.crd.osdpl_schema), valid by construction: each optional
 field left out or set in every way its type, enum, pattern, bounds, list type and CEL rules allow; `nodes` keys
 from NODE_KEY_PATTERN; free-form `values` as small nested mappings whose keys mostly follow the keys the charts'
 templates write, with values of any JSON type, so that they collide with the templates' values (a mapping where a
@@ -24,13 +24,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.ceph import placeholder_exchange
-from openstack_operator.core.credentials import placeholder_credentials, required_credentials
-from openstack_operator.core.crd import NODE_KEY_PATTERN, osdpl_schema
+from openstack_operator.core.secrets.ceph import placeholder_exchange
+from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
+from openstack_operator.core.schema.crd import NODE_KEY_PATTERN, osdpl_schema
 from openstack_operator.core.errors import OperatorError
-from openstack_operator.core.manifest import API_VERSION, KIND, InvalidManifest, load_osdpl
-from openstack_operator.core.render import RenderedService, Renderer
-from openstack_operator.core.schema import validate
+from openstack_operator.core.schema.manifest import API_VERSION, KIND, InvalidManifest, load_osdpl
+from openstack_operator.core.rendering.renderer import RenderedService, Renderer
+from openstack_operator.core.schema.validation import validate
 
 from ..osdpl_cases import load_example
 

@@ -1,5 +1,5 @@
-"""A release change rolled out one service at a time, gated on fresh health (core.rollout), and what the osdpl
-status says about it (core.status)."""
+"""A release change rolled out one service at a time, gated on fresh health (core.upgrades.rollout), and what the osdpl
+status says about it (core.status.conditions)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import copy
 from typing import Any
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.rollout import (COMPLETED, DISABLED, DONE, PENDING, RUNNING, STUCK, UNCHANGED, UPGRADING,
+from openstack_operator.core.upgrades.rollout import (COMPLETED, DISABLED, DONE, PENDING, RUNNING, STUCK, UNCHANGED, UPGRADING,
                                              VERIFYING, Step, advance, begin, gate)
-from openstack_operator.core.status import Observed, compute_status
-from openstack_operator.core.upgrade import UPGRADE_REFUSED, version_problem
+from openstack_operator.core.status.conditions import Observed, compute_status
+from openstack_operator.core.upgrades.guard import UPGRADE_REFUSED, version_problem
 
 CATALOG = Catalog.load()
 RELEASES = list(CATALOG.releases)

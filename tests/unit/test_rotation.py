@@ -1,4 +1,4 @@
-"""The rotation state machine (core/rotation.py): when a rotation starts, blocks others and finishes."""
+"""The rotation state machine (core/secrets/rotation.py): when a rotation starts, blocks others and finishes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from openstack_operator.core.rotation import DONE, ROLLING_OUT, Step, next_step, rolled_out, rotate_annotation
+from openstack_operator.core.secrets.rotation import DONE, ROLLING_OUT, Step, next_step, rolled_out, rotate_annotation
 
 GENERATION = 7
 

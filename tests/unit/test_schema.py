@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from openstack_operator.core.bundles import bundle_name, values_secret_name
+from openstack_operator.core.releases.bundles import bundle_name, values_secret_name
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.crd import osdpl_schema
-from openstack_operator.core.credentials import placeholder_credentials, required_credentials
-from openstack_operator.core.manifest import load_osdpl, osdpl_problems
-from openstack_operator.core.render import Renderer
-from openstack_operator.core.schema import apply_defaults
+from openstack_operator.core.schema.crd import osdpl_schema
+from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
+from openstack_operator.core.schema.manifest import load_osdpl, osdpl_problems
+from openstack_operator.core.rendering.renderer import Renderer
+from openstack_operator.core.schema.validation import apply_defaults
 from openstack_operator.kube.credentials import credentials_secret_name
 
 from ..osdpl_cases import (INVALID, LONGEST_NAME, UPDATES, VALID, Edit, load_example, stored_value,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from openstack_operator.core.bundles import plan_bundles
-from openstack_operator.core.health import release_basis
-from openstack_operator.core.status import Observed, children, compute_status, refusal_conditions, status_patch
+from openstack_operator.core.releases.bundles import plan_bundles
+from openstack_operator.core.health.workloads import release_basis
+from openstack_operator.core.status.conditions import Observed, children, compute_status, refusal_conditions, status_patch
 
 NOW, LATER = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
 

@@ -1,10 +1,10 @@
-"""Which release may follow the deployed one (core.upgrade), and what the osdpl status says when one may not."""
+"""Which release may follow the deployed one (core.upgrades.guard), and what the osdpl status says when one may not."""
 
 from __future__ import annotations
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.status import Observed, compute_status
-from openstack_operator.core.upgrade import UPGRADE_REFUSED, allowed_targets, upgrade_path, version_problem
+from openstack_operator.core.status.conditions import Observed, compute_status
+from openstack_operator.core.upgrades.guard import UPGRADE_REFUSED, allowed_targets, upgrade_path, version_problem
 
 CATALOG = Catalog.load()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from openstack_operator.core.redact import MASK
-from openstack_operator.core.values_diff import ABSENT, Change, describe, values_changes
+from openstack_operator.core.secrets.redact import MASK
+from openstack_operator.core.rendering.values_diff import ABSENT, Change, describe, values_changes
 
 
 def test_leaves_added_removed_and_changed_in_path_order() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Coroutine
 
-from openstack_operator.core.workqueue import WorkQueue
+from openstack_operator.core.runtime.workqueue import WorkQueue
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:

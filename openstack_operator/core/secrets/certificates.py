@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from .render import RenderedService
+from openstack_operator.core.rendering.renderer import RenderedService
 
 TLS_TYPE = "kubernetes.io/tls"
 CERT_KEY, PRIVATE_KEY = "tls.crt", "tls.key"

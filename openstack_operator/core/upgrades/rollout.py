@@ -25,7 +25,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from openstack_operator.core.health import READY, UNHEALTHY
+from openstack_operator.core.health.workloads import READY, UNHEALTHY
 
 RUNNING, STUCK, COMPLETED = "Running", "Stuck", "Completed"  # status.upgrade.phase
 PENDING, UPGRADING, VERIFYING, DONE, UNCHANGED, DISABLED = (  # status.upgrade.services.<service>.phase
@@ -54,7 +54,7 @@ def begin(status: Mapping[str, Any], target: str, releases: Sequence[str], order
         if target == current["to"]:
             return dict(current)
         if target != current["from"]:
-            return dict(current)  # refused (core.upgrade.version_problem): the rollout stays as it is
+            return dict(current)  # refused (core.upgrades.guard.version_problem): the rollout stays as it is
         source = str(current["to"])
         # Services it wrote are gated on the way back even if their bundle says the old release already (the way
         # back recorded, then killed before its write; or turned round twice).

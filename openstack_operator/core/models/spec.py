@@ -28,7 +28,7 @@ class DeploymentSpec:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> DeploymentSpec:
-        """`spec` must be validated and defaulted (core.schema) first: this only names fields."""
+        """`spec` must be validated and defaulted (core.schema.validation) first: this only names fields."""
         return cls(
             openstack_version=spec["openstack_version"],
             preset=spec["preset"],

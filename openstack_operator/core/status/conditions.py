@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from openstack_operator.core.health import PROGRESSING, UNHEALTHY, health_progress, not_ready, release_basis
+from openstack_operator.core.health.workloads import PROGRESSING, UNHEALTHY, health_progress, not_ready, release_basis
 import datetime
 
-from openstack_operator.core.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
-from openstack_operator.core.rollout import COMPLETED, STUCK, UPGRADE_STUCK, active, summary
+from openstack_operator.core.releases.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
+from openstack_operator.core.upgrades.rollout import COMPLETED, STUCK, UPGRADE_STUCK, active, summary
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 CREDENTIALS_LOST = "CredentialsLost"
@@ -30,16 +30,16 @@ class Observed:
     desired: Mapping[str, Mapping[str, str]]  # service -> release -> fingerprint
     bundles: Mapping[str, Mapping[str, Any]]  # service -> bundle object (spec, status)
     spec_error: str = ""  # set when the spec cannot be rendered
-    # (reason, message) when the release change is not acted on (core.upgrade): nothing was written
+    # (reason, message) when the release change is not acted on (core.upgrades.guard): nothing was written
     upgrade_held: tuple[str, str] | None = None
     deleting: bool = False  # the osdpl is being deleted: releases are being uninstalled
-    blocked_by: str = ""  # another osdpl holds the namespace: this one changes nothing (core.bundles.namespace_holder)
+    blocked_by: str = ""  # another osdpl holds the namespace: this one changes nothing (core.releases.bundles.namespace_holder)
     api_error: tuple[str, str] | None = None  # (reason, message) of a write the API server refused
     # (reason, message) when the secrets process has not vetted the credentials: WaitingForCredentials (not created
     # yet) or CredentialsLost (the Secret lost what the cloud uses); nothing was written
     credentials_problem: tuple[str, str] | None = None
     applied_credentials: int | None = None  # the credentials revision the bundles were written with
-    upgrade: Mapping[str, Any] | None = None  # the release change rolling out (core.rollout), None: none in this look
+    upgrade: Mapping[str, Any] | None = None  # the release change rolling out (core.upgrades.rollout), None: none in this look
     previous: Mapping[str, Any] = field(default_factory=dict)  # current osdpl status
 
 
@@ -259,7 +259,7 @@ REFUSED = "Refused"  # a HelmBundle's condition: the helmbundle process does not
 
 def refusal_conditions(status: Mapping[str, Any], problem: str | None, generation: int,
                        now: str) -> list[dict[str, Any]] | None:
-    """A HelmBundle's conditions with `Refused` as `problem` (core.bundles.trust_problem) says; None when nothing
+    """A HelmBundle's conditions with `Refused` as `problem` (core.releases.bundles.trust_problem) says; None when nothing
     changes (a bundle never refused carries no such condition)."""
     old = next((c for c in status.get("conditions") or [] if c.get("type") == REFUSED), None)
     if problem is None and old is None:

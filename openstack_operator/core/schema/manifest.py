@@ -9,10 +9,11 @@ from typing import Any, Mapping
 import yaml
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.crd import GROUP, VERSION, osdpl_schema
+from openstack_operator.core.apigroup import GROUP, VERSION
+from openstack_operator.core.schema.crd import osdpl_schema
 from openstack_operator.core.errors import OperatorError
-from openstack_operator.core.model import DeploymentSpec
-from openstack_operator.core.schema import Problem, apply_defaults, validate
+from openstack_operator.core.models.spec import DeploymentSpec
+from openstack_operator.core.schema.validation import Problem, apply_defaults, validate
 
 API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "OpenStackDeployment"

@@ -15,7 +15,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from openstack_operator.core.crd import GROUP
+from openstack_operator.core.apigroup import GROUP
 
 COMPUTE, NETWORK, CONTROL_PLANE = "compute", "network", "control-plane"
 ROLES = (COMPUTE, NETWORK, CONTROL_PLANE)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from openstack_operator.core.apigroup import GROUP, VERSION
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.rollout import (ALL_AT_ONCE, COMPLETED, DISABLED, DONE, ORDERED, PENDING, RUNNING,
+from openstack_operator.core.upgrades.rollout import (ALL_AT_ONCE, COMPLETED, DISABLED, DONE, ORDERED, PENDING, RUNNING,
                                             STUCK, UNCHANGED, UPGRADING, VERIFYING)
-from openstack_operator.core.upgrade import allowed_targets, upgrade_path
-from openstack_operator.core.ceph import DEFAULT_GATEWAY_SECRET_NAME, DEFAULT_KEYS_NAME, DEFAULT_KEYS_NAMESPACE
+from openstack_operator.core.upgrades.guard import allowed_targets, upgrade_path
+from openstack_operator.core.secrets.ceph import DEFAULT_GATEWAY_SECRET_NAME, DEFAULT_KEYS_NAME, DEFAULT_KEYS_NAMESPACE
 
-GROUP = "openstack.osop.dev"
-VERSION = "v1alpha1"
 NODE_KEY_PATTERN = "^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?::[-A-Za-z0-9_.]*$"
 # The longest osdpl name. Every name the operator derives from it must stay valid: the label value
 # openstack.osop.dev/osdpl=<osdpl> on every child (label values: at most 63 characters), the HelmBundle
@@ -70,7 +69,7 @@ def _values_holder(description: str) -> Schema:
 
 
 def _targets_map(catalog: Catalog) -> str:
-    """A CEL map: release -> the releases a spec may name while it is deployed (core.upgrade)."""
+    """A CEL map: release -> the releases a spec may name while it is deployed (core.upgrades.guard)."""
     entries = {name: allowed_targets(catalog, name) for name in catalog.releases}
     return "{" + ", ".join(f"'{k}': [{', '.join(repr(v) for v in vs)}]" for k, vs in entries.items()) + "}"
 
@@ -270,7 +269,7 @@ def _features(catalog: Catalog) -> Schema:
 
 
 def _upgrade_status() -> Schema:
-    """Written by the osdpl process while a change of spec.openstack_version rolls out (core.rollout), and kept
+    """Written by the osdpl process while a change of spec.openstack_version rolls out (core.upgrades.rollout), and kept
     after it as the record of the last one."""
     stamp = _str(format="date-time")
     service = _obj({"phase": _str(enum=[PENDING, UPGRADING, VERIFYING, DONE, UNCHANGED, DISABLED]),
@@ -315,7 +314,7 @@ def _credentials_status() -> Schema:
 
 
 def _ceph() -> Schema:
-    # The defaults are the names Pelagia publishes and Rockoon reads (core.ceph), so a cloud next to Pelagia
+    # The defaults are the names Pelagia publishes and Rockoon reads (core.secrets.ceph), so a cloud next to Pelagia
     # needs only `enabled: true`.
     return _obj(
         {
@@ -651,13 +650,13 @@ def upgrade_policy(catalog: Catalog) -> list[dict[str, Any]]:
     release on the status, the deployed one; while a rollout of a release change runs, only its two ends; while a
     credential rotation rolls out, no other release (the rotation would finish only after the whole rollout). A CRD
     rule sees the spec alone; an admission policy sees the stored object, status included. Where the policy is not
-    installed the osdpl process holds what the first two refuse (core.upgrade); a release change during a rotation
+    installed the osdpl process holds what the first two refuse (core.upgrades.guard); a release change during a rotation
     it lets through: holding it would keep Ready false, and the rotation, which finishes at Ready, would wait
     forever."""
     deployed = "oldObject.status.openstack_version"
     target = "object.spec.openstack_version"
     unchanged = f"{target} == oldObject.spec.openstack_version"
-    rollout = "oldObject.status.upgrade"  # core.rollout: while one runs, only its two ends may be named
+    rollout = "oldObject.status.upgrade"  # core.upgrades.rollout: while one runs, only its two ends may be named
     rotations = "oldObject.status.credentials.rotations"
     rotating = f"has({rotations}[g].phase) && {rotations}[g].phase == 'RollingOut'"
     policy = {

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.crd import GROUP
-from openstack_operator.core.render import image_tags
+from openstack_operator.core.apigroup import GROUP
+from openstack_operator.core.rendering.renderer import image_tags
 
 DISABLE, MIGRATE, ENABLE, CLEANUP = "disable", "migrate", "enable", "cleanup"
 ACTION_LABEL = f"{GROUP}/node-action"

@@ -11,7 +11,7 @@ edits a value. The delay doubles from FIRST_RETRY_SECONDS up to a cap, with jitt
 together (an API server restart) do not retry in lockstep; the time of the next attempt is written on the status
 when the failure is recorded. Three things retry at once instead: a new fingerprint (any change of chart, version or
 values), a bundle `retry` token that differs from the one the failure was recorded under (the osdpl process sets it
-when the user changes the osdpl), and a `reapply` request (core.bundles.REAPPLY_ANNOTATION), which also applies
+when the user changes the osdpl), and a `reapply` request (core.releases.bundles.REAPPLY_ANNOTATION), which also applies
 every deployed release again.
 
 A bundle is uninstalled when its spec says `uninstall` (a service was disabled) or when it is being deleted with its
@@ -26,8 +26,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from openstack_operator.core.bundles import all_uninstalled
-from openstack_operator.core.health import scheduled_run
+from openstack_operator.core.releases.bundles import all_uninstalled
+from openstack_operator.core.health.workloads import scheduled_run
 
 FIRST_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 300.0

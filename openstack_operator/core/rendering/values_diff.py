@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
-from openstack_operator.core.redact import redact, sensitive_strings
+from openstack_operator.core.secrets.redact import redact, sensitive_strings
 
 ABSENT: Any = object()  # a side of a change where the key does not exist
 

@@ -1,6 +1,6 @@
 """Which OpenStack release a deployment may move to, judged against the release it runs (`status.openstack_version`),
 not against the previous spec: two quick applies cannot skip a release that was never deployed.
-While a release change rolls out (core.rollout), the spec may name only the release it goes to or the one it came
+While a release change rolls out (core.upgrades.rollout), the spec may name only the release it goes to or the one it came
 from (which turns it back).
 
 From a deployed release the spec may name that release (a change of anything else, or a way back from an upgrade
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from openstack_operator.core.catalog import Catalog, Release
-from openstack_operator.core.rollout import active
+from openstack_operator.core.upgrades.rollout import active
 
 UPGRADE_REFUSED = "UpgradeRefused"  # the condition reason
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from openstack_operator.core.node_jobs import CLEANUP, JobView, job_name
-from openstack_operator.core.nodes import NodeView, parse_time
+from openstack_operator.core.nodes.jobs import CLEANUP, JobView, job_name
+from openstack_operator.core.nodes.inventory import NodeView, parse_time
 
 RUNNING, FAILED, CLEANED, SKIPPED = "Running", "Failed", "Cleaned", "Skipped"
 

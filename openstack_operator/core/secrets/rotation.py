@@ -4,7 +4,7 @@ A user asks with an annotation, `openstack.osop.dev/rotate-<group>: <any new val
 manifest Argo CD or Flux syncs stays as it is in Git, and the value is the request's identity, so re-applying or
 repeating it never rotates twice (docs/operations.md). One rotation runs at a time, in two phases:
 
-1. `RollingOut`: the credentials of the group have successors (new user and password, core.credentials.rotated);
+1. `RollingOut`: the credentials of the group have successors (new user and password, core.secrets.credentials.rotated);
    the releases that use them are upgraded with them; the old users still work meanwhile.
 2. once the deployment is Ready with every release rendered from the new credentials (`status.applied_credentials`
    has reached the rotation's revision), the old records are forgotten: `Done`.
@@ -37,7 +37,7 @@ class Step:
 def next_step(annotations: Mapping[str, str], rotations: Mapping[str, Mapping[str, Any]],
               osdpl_status: Mapping[str, Any], generation: int, release_changing: bool) -> Step:
     """`release_changing`: the spec names another OpenStack release than the one that runs, or a rollout of one has
-    not finished (core.rollout): a requested rotation waits for it (`wait`), so that no release is moved to new
+    not finished (core.upgrades.rollout): a requested rotation waits for it (`wait`), so that no release is moved to new
     credentials and a new release in one step."""
     running = next((g for g, r in sorted(rotations.items()) if r.get("phase") == ROLLING_OUT), None)
     if running is not None:

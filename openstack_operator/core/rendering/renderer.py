@@ -9,7 +9,7 @@ For each enabled service and each of its charts, later layers win:
   5. services              spec.services.<service>.<chart>.values
   6. nodes                 spec.nodes["<label>::<value>"].services.<service>.<chart>.<daemonset>.values,
                            as OpenStack-Helm per-node DaemonSet overrides in the shape the chart reads
-Merge rules: core.merge. Output is deterministic: the same spec and credentials give the same values and the same
+Merge rules: core.rendering.merge. Output is deterministic: the same spec and credentials give the same values and the same
 fingerprint, which changes exactly when a release's chart, version, chart digest, namespace or values change.
 """
 
@@ -25,13 +25,13 @@ from typing import Any, Callable, Mapping
 import jinja2
 import yaml
 
-from openstack_operator.core import ceph as ceph_exchange
+from openstack_operator.core.secrets import ceph as ceph_exchange
 from openstack_operator.core.catalog import Catalog, Chart, Release
-from openstack_operator.core.ceph import CephExchange
-from openstack_operator.core.credentials import Credential, Credentials
+from openstack_operator.core.secrets.ceph import CephExchange
+from openstack_operator.core.secrets.credentials import Credential, Credentials
 from openstack_operator.core.errors import RenderError
-from openstack_operator.core.merge import Layer, merge_layers
-from openstack_operator.core.model import DeploymentSpec
+from openstack_operator.core.rendering.merge import Layer, merge_layers
+from openstack_operator.core.models.spec import DeploymentSpec
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -98,7 +98,7 @@ class Renderer:
     def render(self, spec: DeploymentSpec, credentials: Credentials, namespace: str,
                only: set[str] | None = None, ceph: CephExchange | None = None) -> list[RenderedService]:
         """Render every enabled service (or those in `only`), in dependency order. `ceph`: the exchange as copied
-        into `namespace` (core.ceph), needed when features.ceph is on and a chart to render reads it."""
+        into `namespace` (core.secrets.ceph), needed when features.ceph is on and a chart to render reads it."""
         if spec.openstack_version not in self.catalog.releases:
             raise RenderError(f"spec.openstack_version: no release data for {spec.openstack_version!r}")
         enabled = spec.enabled_services(self.catalog)

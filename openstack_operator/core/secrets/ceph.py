@@ -26,9 +26,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from openstack_operator.core.credentials import Credential, Stored
+from openstack_operator.core.secrets.credentials import Credential, Stored
 from openstack_operator.core.errors import OperatorError
-from openstack_operator.core.model import DeploymentSpec
+from openstack_operator.core.models.spec import DeploymentSpec
 
 # Pelagia's and Rockoon's names for the shared namespace and the Secret.
 DEFAULT_KEYS_NAMESPACE = "openstack-ceph-shared"

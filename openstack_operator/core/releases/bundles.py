@@ -14,10 +14,10 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from openstack_operator.core.crd import GROUP
+from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.render import RenderedRelease, RenderedService, release_name
+from openstack_operator.core.rendering.renderer import RenderedRelease, RenderedService, release_name
 
 OSDPL_LABEL = "openstack.osop.dev/osdpl"
 SERVICE_LABEL = "openstack.osop.dev/service"
@@ -82,7 +82,7 @@ def values_secret_data(osdpl: str, service: RenderedService) -> dict[str, str]:
 
 def with_requests(spec: Mapping[str, Any], existing: Mapping[str, Any] | None, osdpl: Mapping[str, Any]) \
         -> dict[str, Any]:
-    """`spec` with what the user asked for since the bundle was written (core.helmwork):
+    """`spec` with what the user asked for since the bundle was written (core.releases.helmwork):
     - `retry`: the osdpl's generation, on a bundle with a failing release only, so any change of the osdpl retries
       failures at once while a bundle that is fine is not rewritten for a change that is not its own;
     - `reapply`: the osdpl's REAPPLY_ANNOTATION, on every bundle."""

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from openstack_operator.core.node_jobs import DISABLE, ENABLE, MIGRATE, JobView, job_name
-from openstack_operator.core.nodes import COMPUTE, NETWORK, ROLES, HostEntry, parse_time
+from openstack_operator.core.nodes.jobs import DISABLE, ENABLE, MIGRATE, JobView, job_name
+from openstack_operator.core.nodes.inventory import COMPUTE, NETWORK, ROLES, HostEntry, parse_time
 
 WAITING, DISABLING, MIGRATING, READY, RESTORING, FAILED = (
     "Waiting", "Disabling", "Migrating", "Ready", "Restoring", "Failed")

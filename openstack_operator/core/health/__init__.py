@@ -1,0 +1,1 @@
+"""Workload health: what each Deployment, StatefulSet, DaemonSet and Job says, per application and component."""

@@ -1,0 +1,1 @@
+"""Typed models of what the processes exchange, and of the resource's spec."""

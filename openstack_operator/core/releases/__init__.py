@@ -1,0 +1,1 @@
+"""Releases: the HelmBundle a service becomes and the decisions about its Helm steps."""

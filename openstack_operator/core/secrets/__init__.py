@@ -1,0 +1,1 @@
+"""Credentials, their rotation, the Ceph exchange, the public certificate check and redaction of secrets."""
