@@ -7,7 +7,6 @@ Every user error ends as one line per problem on stderr and exit code 1, never a
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.metadata
 import sys
 from pathlib import Path
@@ -18,7 +17,8 @@ import yaml
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.ceph import placeholder_exchange
 from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
-from openstack_operator.core.schema.crd import helmbundle_crd, maintenance_crd, osdpl_crd, upgrade_policy
+from openstack_operator.core.schema.crds import helmbundle_crd, maintenance_crd, osdpl_crd
+from openstack_operator.core.schema.upgrade_policy import upgrade_policy
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.schema.manifest import InvalidManifest, load_osdpl, osdpl_problems, parse_documents
 from openstack_operator.core.rendering.renderer import Renderer, image_tags
@@ -163,10 +163,9 @@ PROCESSES = ("osdpl", "helmbundle", "health", "secrets", "node")
 
 def cmd_process(args: argparse.Namespace, catalog: Catalog) -> int:
     """Run one operator process until it is stopped (SIGTERM/SIGINT)."""
-    from openstack_operator.kube.operator import run
+    from openstack_operator.kube.process import run
 
-    module = importlib.import_module(f"openstack_operator.controllers.{args.command}")
-    run(args.command, module.REGISTRY, catalog)
+    run(args.command, catalog)
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import yaml
 
-from openstack_operator.core.schema.crd import MAX_OSDPL_NAME
+from openstack_operator.core.schema.osdpl import MAX_OSDPL_NAME
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
 

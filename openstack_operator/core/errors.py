@@ -23,3 +23,26 @@ class MergeConflict(OperatorError):
 
 class RenderError(OperatorError):
     """A template could not be rendered for a chart."""
+
+
+class ApiWriteError(Exception):
+    """The API server refused a write for a reason a person must look at (not a conflict, which a retry resolves):
+    no permission, a quota, an admission webhook or policy, an invalid object. The message names the object."""
+
+    def __init__(self, action: str, kind: str, namespace: str, name: str, code: int, message: str) -> None:
+        super().__init__(f"{action} {kind} {namespace}/{name}: {code} {message}")
+        self.code, self.api_message = code, message
+
+    @property
+    def reason(self) -> str:
+        """A condition reason: what kind of refusal this is."""
+        text = self.api_message.lower()
+        if "exceeded quota" in text:
+            return "QuotaExceeded"
+        if "admission webhook" in text or "validatingadmissionpolic" in text:
+            return "AdmissionDenied"
+        if self.code == 403:
+            return "Forbidden"
+        if self.code in (400, 422):
+            return "Rejected"
+        return "ApiError"

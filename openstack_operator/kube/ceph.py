@@ -15,8 +15,8 @@ import pykube
 from openstack_operator.core.secrets.ceph import (CephExchange, from_secret_data, keys_source, namespace_objects,
                                           parse_ceph_keys, to_secret_data, exchange_digest)
 from openstack_operator.core.apigroup import GROUP
-from openstack_operator.core.errors import OperatorError
-from openstack_operator.kube.objects import (NOT_FOUND, ApiWriteError, apply_config_map, apply_secret, decode_secret,
+from openstack_operator.core.errors import ApiWriteError, OperatorError
+from openstack_operator.kube.objects import (NOT_FOUND, apply_config_map, apply_secret, decode_secret,
                                              delete, get_or_none)
 
 READY, WAITING, INVALID, PUBLISHED = "Ready", "Waiting", "Invalid", "Published"

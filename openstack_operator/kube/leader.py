@@ -22,13 +22,13 @@ from requests.exceptions import RequestException
 
 from openstack_operator.core.runtime.leader import (LEASE_SECONDS, RENEW_DEADLINE_SECONDS, RENEW_SECONDS, RETRY_SECONDS,
                                             Seen, may_take_over)
+from openstack_operator.core.settings import Settings
 from openstack_operator.kube import metrics
 from openstack_operator.kube.children import end_own_children
 from openstack_operator.kube.client import Lease, api, count_write
 from openstack_operator.kube.objects import get_or_none
 
 log = logging.getLogger("osop.leader")
-NAMESPACE_ENV = "OSOP_LEADER_ELECTION_NAMESPACE"
 CONFLICT = 409
 TRANSIENT = (HTTPError, PyKubeError, RequestException, OSError)
 
@@ -37,15 +37,15 @@ def _micro_time() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def identity() -> str:
+def identity(pod_name: str) -> str:
     """The pod's name where the chart sets it, else host and pid: unique among the replicas."""
-    return os.environ.get("OSOP_POD_NAME") or f"{socket.gethostname()}_{os.getpid()}"
+    return pod_name or f"{socket.gethostname()}_{os.getpid()}"
 
 
 class LeaderLease:
-    def __init__(self, namespace: str, process: str) -> None:
+    def __init__(self, namespace: str, process: str, pod_name: str = "") -> None:
         self.namespace, self.name, self.process = namespace, f"openstack-operator-{process}", process
-        self.identity = identity()
+        self.identity = identity(pod_name)
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._gauge = metrics.LEADER.labels(process)
@@ -148,6 +148,6 @@ class LeaderLease:
             log.warning("leader election: releasing lease %s/%s: %s", self.namespace, self.name, error)
 
 
-def election(process: str) -> LeaderLease | None:
-    namespace = os.environ.get(NAMESPACE_ENV, "")
-    return LeaderLease(namespace, process) if namespace else None
+def election(process: str, settings: Settings) -> LeaderLease | None:
+    namespace = settings.leader_election_namespace
+    return LeaderLease(namespace, process, settings.pod_name) if namespace else None

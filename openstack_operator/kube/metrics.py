@@ -18,7 +18,6 @@ is ready: it is there to take over).
 from __future__ import annotations
 
 import logging
-import os
 from typing import Callable, Protocol
 
 import threading
@@ -72,12 +71,11 @@ def _app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     return app
 
 
-def serve() -> int:
-    """Serve /metrics and the probes on OSOP_METRICS_PORT (address OSOP_METRICS_ADDRESS, default all); returns the
+def serve(address: str, port: int) -> int:
+    """Serve /metrics and the probes on `port` (settings: OSOP_METRICS_PORT, OSOP_METRICS_ADDRESS); returns the
     port, 0 if not served."""
-    port = int(os.environ.get("OSOP_METRICS_PORT", "0"))
     if port:
-        server = make_server(os.environ.get("OSOP_METRICS_ADDRESS", "0.0.0.0"), port, _app(), _Server,
+        server = make_server(address, port, _app(), _Server,
                              handler_class=_QuietHandler)
         threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
         log.info("metrics on port %d", port)

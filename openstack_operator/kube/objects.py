@@ -10,35 +10,13 @@ from typing import Any, Iterable, Iterator, Mapping
 import pykube
 from pykube.exceptions import HTTPError
 
+from openstack_operator.core.errors import ApiWriteError
 from openstack_operator.core.health.workloads import listed_generations
 from openstack_operator.core.releases.helmwork import jobs_to_recreate
 from openstack_operator.core.secrets.redact import redact
 from openstack_operator.kube.client import HelmBundle, Lease, api, count_write
 
 NOT_FOUND, CONFLICT = 404, 409
-
-
-class ApiWriteError(Exception):
-    """The API server refused a write for a reason a person must look at (not a conflict, which a retry resolves):
-    no permission, a quota, an admission webhook or policy, an invalid object. The message names the object."""
-
-    def __init__(self, action: str, kind: str, namespace: str, name: str, code: int, message: str) -> None:
-        super().__init__(f"{action} {kind} {namespace}/{name}: {code} {message}")
-        self.code, self.api_message = code, message
-
-    @property
-    def reason(self) -> str:
-        """A condition reason: what kind of refusal this is."""
-        text = self.api_message.lower()
-        if "exceeded quota" in text:
-            return "QuotaExceeded"
-        if "admission webhook" in text or "validatingadmissionpolic" in text:
-            return "AdmissionDenied"
-        if self.code == 403:
-            return "Forbidden"
-        if self.code in (400, 422):
-            return "Rejected"
-        return "ApiError"
 
 
 @contextmanager

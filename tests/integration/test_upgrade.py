@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.schema.crd import UPGRADE_POLICY
+from openstack_operator.core.schema.upgrade_policy import UPGRADE_POLICY
 from tests.integration.conftest import (DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal,
                                         temporary_namespace, wait_for)
 

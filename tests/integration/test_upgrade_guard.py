@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from openstack_operator.core.schema.crd import UPGRADE_POLICY
+from openstack_operator.core.schema.upgrade_policy import UPGRADE_POLICY
 from tests.integration.conftest import REPO, Deployment, Kubectl, Operators, minimal, temporary_namespace, wait_for
 
 BINDING = REPO / "crds" / "openstackdeployments-upgrade-policy-binding.yaml"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from openstack_operator.core.releases.helmwork import (CHART_UNAVAILABLE, MAX_RETRY_SECONDS, UNINSTALL_TARGET, decide,
+from openstack_operator.core.runtime.retry import MAX_RETRY_SECONDS, retry_delay
+from openstack_operator.core.releases.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, decide,
                                               failure_record, is_deployed, is_new_failure, long_running_workloads,
-                                              intent_record, jobs_to_recreate, retry_delay)
+                                              intent_record, jobs_to_recreate)
 
 
 def _bundle(service: str, releases: dict[str, str], status: dict[str, Any] | None = None,

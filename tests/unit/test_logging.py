@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from openstack_operator.kube.operator import JsonFormatter
+from openstack_operator.kube.process import JsonFormatter
 
 
 def test_a_json_log_line_holds_time_level_logger_message_and_traceback() -> None:

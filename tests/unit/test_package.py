@@ -73,9 +73,9 @@ def test_the_processes_use_the_templates_dir_given(tmp_path: Path, monkeypatch: 
     shutil.copytree(REPO / "openstack_operator" / "templates", templates)
     started: dict[str, Any] = {}
 
-    def run(process: str, registry: object, catalog: Catalog) -> None:
-        started.update(process=process, registry=registry, catalog=catalog)
+    def run(process: str, catalog: Catalog) -> None:
+        started.update(process=process, catalog=catalog)
 
-    monkeypatch.setattr("openstack_operator.kube.operator.run", run)
+    monkeypatch.setattr("openstack_operator.kube.process.run", run)
     assert cli.main(["--templates-dir", str(templates), "secrets"]) == 0
     assert started["catalog"].templates_dir == templates and started["process"] == "secrets"

@@ -1,7 +1,7 @@
 """Every manifest the schema accepts renders (property-based, Hypothesis).
 
-Manifests are generated from the CRD schema itself (core.schema.crd.osdpl_schema), valid by construction: each optional
-field left out or set in every way its type, enum, pattern, bounds, list type and CEL rules allow; `nodes` keys
+Manifests are generated from the CRD schema itself (core.schema.osdpl.osdpl_schema), valid by construction: each
+optional field left out or set in every way its type, enum, pattern, bounds, list type and CEL rules allow; `nodes` keys
 from NODE_KEY_PATTERN; free-form `values` as small nested mappings whose keys mostly follow the keys the charts'
 templates write, with values of any JSON type, so that they collide with the templates' values (a mapping where a
 template has a string, a list where it has a mapping, null, ...). Rendering gets a placeholder Ceph exchange, as
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.ceph import placeholder_exchange
 from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
-from openstack_operator.core.schema.crd import NODE_KEY_PATTERN, osdpl_schema
+from openstack_operator.core.schema.osdpl import NODE_KEY_PATTERN, osdpl_schema
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.schema.manifest import API_VERSION, KIND, InvalidManifest, load_osdpl
 from openstack_operator.core.rendering.renderer import RenderedService, Renderer

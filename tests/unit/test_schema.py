@@ -10,7 +10,7 @@ import pytest
 
 from openstack_operator.core.releases.bundles import bundle_name, values_secret_name
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.schema.crd import osdpl_schema
+from openstack_operator.core.schema.osdpl import osdpl_schema
 from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
 from openstack_operator.core.schema.manifest import load_osdpl, osdpl_problems
 from openstack_operator.core.rendering.renderer import Renderer

@@ -22,16 +22,13 @@ lets it go before asking this module.)
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from openstack_operator.core.releases.bundles import all_uninstalled
+from openstack_operator.core.runtime.retry import MAX_RETRY_SECONDS, retry_delay
 from openstack_operator.core.health.workloads import scheduled_run
 
-FIRST_RETRY_SECONDS = 2.0
-MAX_RETRY_SECONDS = 300.0
-JITTER = 0.2  # each delay is drawn from +-20% around the doubled one
 UNINSTALL_TARGET = "uninstall"  # the `target` of a release whose uninstall failed
 # The `reason` of a failed release whose chart could not be fetched from its source or did not match its digest;
 # Helm never ran.
@@ -69,14 +66,6 @@ def is_removing(bundle: Mapping[str, Any]) -> bool:
 
 def is_deployed(bundle: Mapping[str, Any]) -> bool:
     return not is_removing(bundle) and all(is_current(bundle, release) for release in bundle["spec"]["releases"])
-
-
-def retry_delay(attempts: int, cap: float = MAX_RETRY_SECONDS, draw: float | None = None) -> float:
-    """Seconds to wait after the `attempts`-th failure in a row; `draw` in [0, 1) picks the jitter (random when
-    None). Never more than `cap`."""
-    base = FIRST_RETRY_SECONDS * 2.0 ** max(attempts - 1, 0)
-    spread = 1.0 + JITTER * (2.0 * (random.random() if draw is None else draw) - 1.0)
-    return min(base * spread, cap)
 
 
 def decide(bundle: Mapping[str, Any], peers: Mapping[str, Mapping[str, Any]], now: float) -> Decision:

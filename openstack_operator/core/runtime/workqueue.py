@@ -5,7 +5,8 @@
 - adding a key many times before it starts runs it once (a burst of events costs one reconcile);
 - `add(key, delay)` schedules a run no later than `delay` seconds from now (earlier requests win);
 - the work function returns a delay to be called again after (retries, polling) or None;
-- an exception from the work function is logged by the caller's `on_error` and retried with backoff;
+- an exception from the work function is logged by the caller's `on_error` and retried after `backoff(failures
+  in a row)` seconds (the process's retry policy; by default a doubling from 1 s to 60 s);
 - `on_done` (optional) learns how long each run took and whether it failed; `depth` and `oldest_wait` tell how
   much waits for a worker (the metrics of kube.metrics).
 Pure asyncio: no Kubernetes here.
@@ -23,11 +24,17 @@ ERROR_BACKOFF_FIRST = 1.0
 ERROR_BACKOFF_MAX = 60.0
 
 
+def _doubling(failures: int) -> float:
+    return min(ERROR_BACKOFF_FIRST * 2.0 ** (failures - 1), ERROR_BACKOFF_MAX)
+
+
 class WorkQueue(Generic[K]):
     def __init__(self, work: Callable[[K], Awaitable[float | None]], concurrency: int,
                  on_error: Callable[[K, BaseException], None],
-                 on_done: Callable[[float, bool], None] | None = None) -> None:
+                 on_done: Callable[[float, bool], None] | None = None,
+                 backoff: Callable[[int], float] | None = None) -> None:
         self._work = work
+        self._backoff = backoff or _doubling
         self._on_error = on_error
         self._on_done = on_done
         self._slots = asyncio.Semaphore(concurrency)
@@ -81,7 +88,7 @@ class WorkQueue(Generic[K]):
                     self._on_error(key, error)
                     failures = self._errors.get(key, 0) + 1
                     self._errors[key] = failures
-                    again = min(ERROR_BACKOFF_FIRST * 2 ** (failures - 1), ERROR_BACKOFF_MAX)
+                    again = self._backoff(failures)
                 if self._on_done is not None:
                     self._on_done(time.monotonic() - started, failed)
         finally:

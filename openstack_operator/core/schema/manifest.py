@@ -10,7 +10,7 @@ import yaml
 
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.apigroup import GROUP, VERSION
-from openstack_operator.core.schema.crd import osdpl_schema
+from openstack_operator.core.schema.osdpl import osdpl_schema
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.models.spec import DeploymentSpec
 from openstack_operator.core.schema.validation import Problem, apply_defaults, validate

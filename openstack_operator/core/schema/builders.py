@@ -1,0 +1,48 @@
+"""The small builders every schema of this package is written with: `Schema` (an OpenAPI v3 schema as a dict) and
+one function per shape (object, string, boolean, map, free-form chart values). They only assemble dicts; what a
+field means is said where it is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+
+def obj(properties: dict[str, Schema], *, required: list[str] | None = None, description: str = "",
+        default: Any = None, rules: list[dict[str, str]] | None = None) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if description:
+        schema["description"] = description
+    if required:
+        schema["required"] = required
+    if default is not None:
+        schema["default"] = default
+    if rules:
+        schema["x-kubernetes-validations"] = rules
+    return schema
+
+
+def string(description: str = "", **extra: Any) -> Schema:
+    return {"type": "string", **({"description": description} if description else {}), **extra}
+
+
+def boolean(description: str, default: bool = False) -> Schema:
+    return {"type": "boolean", "description": description, "default": default}
+
+
+def mapping(values: Schema, description: str = "", **extra: Any) -> Schema:
+    schema: Schema = {"type": "object", "additionalProperties": values, **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def free_form(description: str) -> Schema:
+    """Free-form values handed to a chart: the only place unknown fields are kept."""
+    return {"type": "object", "description": description, "x-kubernetes-preserve-unknown-fields": True}
+
+
+def values_holder(description: str) -> Schema:
+    return obj({"values": free_form(description)})

@@ -1,0 +1,312 @@
+"""The `features` block of the OpenStackDeployment spec: one function per feature (services, ssl, gateway, neutron,
+nova, keystone, glance, cinder, ceph, database, messaging, node_lifecycle, upgrade, logging), and the maintenance
+policy that nova's feature and the per node group features share. `features` assembles them, with the rule that
+spans several of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.schema.builders import Schema, boolean, mapping, obj, string
+from openstack_operator.core.secrets.ceph import DEFAULT_GATEWAY_SECRET_NAME, DEFAULT_KEYS_NAME, DEFAULT_KEYS_NAMESPACE
+from openstack_operator.core.upgrades.rollout import ALL_AT_ONCE, ORDERED
+
+
+def features(catalog: Catalog) -> Schema:
+    return obj(
+        {
+            "services": _services(catalog),
+            "ssl": _ssl(),
+            "gateway": _gateway(),
+            "neutron": _neutron(),
+            "nova": _nova(),
+            "keystone": _keystone(),
+            "glance": obj({"backend": string("Image store.", enum=["pvc", "rbd"], default="pvc")}, default={}),
+            "cinder": obj({"backend": string("Volume backend.", enum=["rbd", "lvm"], default="rbd")}, default={}),
+            "ceph": _ceph(),
+            "database": _database(),
+            "messaging": obj(
+                {"notifications": obj({"enabled": boolean("Emit oslo.messaging notifications.")}, default={})},
+                default={},
+            ),
+            "node_lifecycle": _node_lifecycle(),
+            "upgrade": _upgrade(),
+            "logging": _logging(),
+        },
+        default={},
+        # Without a consumer, enabling Ceph would only make the deployment wait for a Secret nothing reads.
+        rules=[{"rule": "!has(self.ceph) || !self.ceph.enabled || self.glance.backend == 'rbd' "
+                        "|| self.cinder.backend == 'rbd'",
+                "message": "ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd"}],
+    )
+
+
+def maintenance_policy(**extra: Any) -> Schema:
+    return string("What a NodeMaintenanceRequest does with the instances of a compute node: migrate (disable its "
+                  "compute service, live-migrate them away), notify (disable, leave them, say so) or skip (leave the "
+                  "compute service alone).", enum=["migrate", "notify", "skip"], **extra)
+
+
+def _services(catalog: Catalog) -> Schema:
+    return {
+        "type": "array",
+        "description": "Services to enable on top of those of the preset.",
+        "items": string(enum=list(catalog.services)),
+        "x-kubernetes-list-type": "set",
+        "default": [],
+    }
+
+
+def _ssl() -> Schema:
+    return obj(
+        {
+            "public_endpoints": obj(
+                {
+                    "enabled": boolean("Serve public endpoints over TLS."),
+                    "secret_name": string("kubernetes.io/tls Secret (tls.crt, tls.key) in the osdpl namespace "
+                                          "with the certificate of every public endpoint; the Gateway ends "
+                                          "TLS with it."),
+                },
+                default={},
+                rules=[{"rule": "!has(self.enabled) || !self.enabled || has(self.secret_name)",
+                        "message": "secret_name is required when public_endpoints.enabled is true"}],
+            )
+        },
+        default={},
+    )
+
+
+def _gateway() -> Schema:
+    return obj(
+        {
+            "name": string("Gateway API Gateway every public endpoint's HTTPRoute attaches to.",
+                           default="openstack", minLength=1),
+            "namespace": string("Namespace of that Gateway. Unset: the osdpl's namespace.", minLength=1),
+            "section_name": string("Listener of an existing Gateway the routes attach to. Unset: every "
+                                   "listener whose hostname matches."),
+            "class_name": string("Set: the deployment creates the Gateway itself, in its namespace, with this "
+                                 "GatewayClass: HTTP on port 80 and, with ssl.public_endpoints, HTTPS on 443 "
+                                 "ending TLS with that Secret. Unset: the Gateway exists already."),
+        },
+        default={},
+        rules=[{"rule": "!has(self.class_name) || !has(self.__namespace__)",
+                "message": "a Gateway the deployment creates (class_name) lives in its namespace: "
+                           "leave namespace unset"},
+               {"rule": "!has(self.class_name) || !has(self.section_name)",
+                "message": "section_name is for an existing Gateway; with class_name the routes use the "
+                           "deployment's own listeners"}],
+    )
+
+
+def _neutron() -> Schema:
+    return obj(
+        {
+            "backend": string("Networking backend.", enum=["ml2"], default="ml2"),
+            "tunnel_interface": string("Host interface carrying tenant (VXLAN) traffic.", default="ens3"),
+            "external_networks": _external_networks(),
+            "floating_network": _floating_network(),
+            "dns_servers": {"type": "array", "items": string(), "default": []},
+        },
+        default={},
+    )
+
+
+def _external_networks() -> Schema:
+    network_types = {"type": "array", "items": string(enum=["flat", "vlan"]), "default": ["flat"]}
+    return {
+        "type": "array",
+        "description": "Provider networks reachable from the nodes.",
+        "items": obj(
+            {
+                "physnet": string("Physical network name.", minLength=1),
+                "interface": string("Host interface plugged into the bridge.", minLength=1),
+                "bridge": string("OVS bridge.", default="br-ex"),
+                "network_types": network_types,
+                "vlan_ranges": string("VLAN range, e.g. 1000:1999.", pattern="^[0-9]+:[0-9]+$"),
+                "mtu": {"type": "integer", "minimum": 68, "maximum": 9216},
+            },
+            required=["physnet", "interface"],
+        ),
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["physnet"],
+        "default": [],
+    }
+
+
+def _floating_network() -> Schema:
+    return obj(
+        {
+            "enabled": boolean("Create the floating (public) network at bootstrap."),
+            "physnet": string("Physical network of the floating network."),
+            "network_type": string(enum=["flat", "vlan"], default="flat"),
+            "segmentation_id": {"type": "integer", "minimum": 1, "maximum": 4094},
+            "subnet": obj(
+                {
+                    "range": string("CIDR."),
+                    "pool_start": string(),
+                    "pool_end": string(),
+                    "gateway": string(),
+                }
+            ),
+        },
+        default={},
+        rules=[{"rule": "!has(self.enabled) || !self.enabled || (has(self.physnet) && has(self.subnet))",
+                "message": "physnet and subnet are required when floating_network.enabled is true"}],
+    )
+
+
+def _nova() -> Schema:
+    return obj(
+        {
+            "console": obj(
+                {"novnc": obj({"enabled": boolean("Deploy the noVNC console proxy.", True)}, default={})},
+                default={},
+            ),
+            "live_migration_interface": string("Host interface used for live migration traffic."),
+            "maintenance_policy": maintenance_policy(default="migrate"),
+            "allocation_ratios": obj(
+                {
+                    "cpu": {"type": "number", "minimum": 0, "default": 8.0},
+                    "ram": {"type": "number", "minimum": 0, "default": 1.0},
+                    "disk": {"type": "number", "minimum": 0, "default": 1.6},
+                },
+                default={},
+            ),
+        },
+        default={},
+    )
+
+
+def _keystone() -> Schema:
+    return obj(
+        {
+            "domains": mapping(
+                obj(
+                    {
+                        "enabled": boolean("Configure this domain.", True),
+                        "config": mapping(mapping(string()), "Domain config file: section -> option -> value.",
+                                          default={}),
+                    }
+                ),
+                "Domain-specific identity backends (e.g. LDAP), by domain name.",
+                default={},
+            )
+        },
+        default={},
+    )
+
+
+def _ceph() -> Schema:
+    # The defaults are the names Pelagia publishes and Rockoon reads (core.secrets.ceph), so a cloud next to Pelagia
+    # needs only `enabled: true`.
+    return obj(
+        {
+            "enabled": boolean("Use the Ceph cluster whose storage side publishes client keys and monitor "
+                               "endpoints in keys_secret: the operator copies what glance, cinder, nova and libvirt "
+                               "need into the deployment's namespace. Off: rbd backends use the charts' own Ceph "
+                               "wiring (ceph-etc and an admin key in pvc-ceph-client-key, e.g. from "
+                               "ceph-adapter-rook)."),
+            "keys_secret": obj(
+                {
+                    "namespace": string("Namespace of the Secret.", default=DEFAULT_KEYS_NAMESPACE, minLength=1),
+                    "name": string("Name of the Secret.", default=DEFAULT_KEYS_NAME, minLength=1),
+                },
+                default={},
+                description="The Secret the storage side publishes (Pelagia's format, see docs/resource.md).",
+            ),
+            # Opt-in: the gateway's user holds Keystone's admin role, and no such user should exist for a gateway
+            # that is not there.
+            "object_gateway": _ceph_object_gateway(),
+        },
+        default={},
+        # The credentials go to the storage side features.ceph connects: without it there is no one to read them.
+        rules=[{"rule": "!has(self.object_gateway) || !self.object_gateway.enabled || self.enabled",
+                "message": "object_gateway.enabled needs ceph.enabled"}],
+    )
+
+
+def _ceph_object_gateway() -> Schema:
+    return obj(
+        {
+            "enabled": boolean("Give the storage side's Ceph object gateway (RGW) a Keystone user to "
+                               "validate OpenStack tokens with (admin role in the service project of the "
+                               "default domain), and publish its credentials in credentials_secret."),
+            "credentials_secret": obj(
+                {
+                    "namespace": string("Namespace of the Secret.", default=DEFAULT_KEYS_NAMESPACE,
+                                        minLength=1),
+                    "name": string("Name of the Secret.", default=DEFAULT_GATEWAY_SECRET_NAME, minLength=1),
+                },
+                default={},
+                description="The Secret the operator writes the gateway's Keystone credentials to "
+                            "(Rockoon's keys, see docs/resource.md).",
+            ),
+        },
+        default={},
+    )
+
+
+def _database() -> Schema:
+    return obj(
+        {
+            "backup": obj(
+                {
+                    "enabled": boolean("Run periodic MariaDB backups."),
+                    "schedule_time": string("Cron schedule.", default="0 1 * * *"),
+                    "backups_to_keep": {"type": "integer", "minimum": 1, "default": 10},
+                },
+                default={},
+            ),
+            "cleanup": obj({"enabled": boolean("Purge soft-deleted database rows periodically.")},
+                           default={}),
+        },
+        default={},
+    )
+
+
+def _node_lifecycle() -> Schema:
+    return obj(
+        {
+            "max_in_maintenance": obj(
+                {role: {"type": "integer", "minimum": 1, "default": 1,
+                        "description": f"Nodes of the {role} role in maintenance at once."}
+                 for role in ("compute", "network", "control_plane")},
+                default={},
+                description="Caps on NodeMaintenanceRequests served at once, per role; a request for a "
+                            "node with several roles needs a free slot in each.",
+            ),
+            "not_ready_report_seconds": {
+                "type": "integer", "minimum": 1, "default": 300,
+                "description": "A node NotReady this long is reported on the status (never cleaned up: "
+                               "only a deleted Node is)."},
+        },
+        default={},
+    )
+
+
+def _upgrade() -> Schema:
+    return obj(
+        {
+            "strategy": string(f"How a change of openstack_version rolls out: {ORDERED} moves one service at "
+                               "a time in the catalog's order, each healthy at the new release before the "
+                               f"next; {ALL_AT_ONCE} moves every service at once (test clouds).",
+                               enum=[ORDERED, ALL_AT_ONCE], default=ORDERED),
+            "service_timeout_seconds": {
+                "type": "integer", "minimum": 30,
+                "description": "Seconds a service may take to be healthy at the new release once its "
+                               "releases are written, before the rollout stops (Degraded UpgradeStuck). "
+                               "Default: the Helm timeouts of its releases, summed."},
+        },
+        default={},
+    )
+
+
+def _logging() -> Schema:
+    log_levels = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    return mapping(
+        obj({"level": string(enum=log_levels)}, required=["level"]),
+        "Log level per OpenStack service (keystone, nova, ...).",
+        default={},
+    )

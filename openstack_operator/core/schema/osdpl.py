@@ -1,0 +1,124 @@
+"""The OpenStackDeployment schema, built from the catalog so that service, chart, release and DaemonSet names in it
+can never drift from what the renderer knows: the spec's top-level fields, the values per service and chart, the
+per node group overrides (`nodes`, keyed `NODE_KEY_PATTERN`) and the limit on the osdpl's name (`MAX_OSDPL_NAME`).
+The `features` block is in features.py, the status in status.py.
+"""
+
+from __future__ import annotations
+
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.schema.builders import (Schema, boolean, free_form, mapping, obj, string,
+                                                     values_holder)
+from openstack_operator.core.schema.features import features, maintenance_policy
+from openstack_operator.core.schema.status import osdpl_status
+from openstack_operator.core.schema.upgrade_policy import UPGRADE_POLICY
+from openstack_operator.core.upgrades.guard import upgrade_path
+
+NODE_KEY_PATTERN = "^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?::[-A-Za-z0-9_.]*$"
+# The longest osdpl name. Every name the operator derives from it must stay valid: the label value
+# openstack.osop.dev/osdpl=<osdpl> on every child (label values: at most 63 characters), the HelmBundle
+# <osdpl>-<service> and the Secrets <osdpl>-<service>-values and <osdpl>-credentials (DNS subdomains: at most 253, so
+# 253 - len("-block-storage-values") = 232 would do). The label limit is the binding one: 63. It is a maxLength on
+# metadata.name (the only metadata restriction a structural schema may state besides generateName), not a CEL rule
+# at the root: the API server then names the field ("metadata.name: Too long: may not be more than 63 bytes") and
+# reports it together with other schema errors, where a root CEL rule reports "<nil>" and is skipped when anything
+# else is wrong.
+MAX_OSDPL_NAME = 63
+
+
+def osdpl_schema(catalog: Catalog) -> Schema:
+    metadata = obj({"name": string(maxLength=MAX_OSDPL_NAME)})
+    return obj({"apiVersion": string(), "kind": string(), "metadata": metadata, "spec": _spec(catalog),
+                "status": osdpl_status()}, required=["spec"])
+
+
+def _spec(catalog: Catalog) -> Schema:
+    return obj(
+        {
+            "openstack_version": string(
+                "OpenStack release. From the deployed one (status.openstack_version) it may move to the next "
+                "release, or from a SLURP release to the next SLURP release; never back beyond the deployed one "
+                f"({upgrade_path(catalog)}). Checked by the admission policy {UPGRADE_POLICY} and the operator.",
+                enum=list(catalog.releases),
+            ),
+            "preset": string("Which services run by default; immutable.", enum=list(catalog.presets),
+                             **{"x-kubernetes-validations": [{"rule": "self == oldSelf",
+                                                              "message": "preset is immutable"}]}),
+            "size": string("Replicas, resources and timeouts.", enum=list(catalog.sizes)),
+            "draft": boolean("When true, the operator changes nothing (pause)."),
+            "artifacts": _artifacts(),
+            "region_name": string("Keystone region.", default="RegionOne", minLength=1),
+            "public_domain_name": string("DNS domain of public endpoints.", minLength=1),
+            "internal_domain_name": string("Cluster DNS domain.", default="cluster.local", minLength=1),
+            "local_volume_storage_class": string("StorageClass for node-local volumes.", default="local-storage"),
+            "persistent_volume_storage_class": string("StorageClass for replicated volumes.", default="default"),
+            "features": features(catalog),
+            "common": obj(
+                {
+                    "openstack": values_holder("Values merged into every OpenStack chart."),
+                    "infra": values_holder("Values merged into every infrastructure chart."),
+                }
+            ),
+            "services": _services(catalog),
+            "nodes": _nodes(catalog),
+        },
+        required=["openstack_version", "preset", "size", "public_domain_name"],
+    )
+
+
+def _artifacts() -> Schema:
+    return obj(
+        {"images_base_url": string("Registry prefix every image is pulled from, as <prefix>/<name>:<tag> "
+                                   "(a mirror of the upstream images). Unset: the upstream registries.",
+                                   minLength=1),
+         "charts_url": string("Helm chart repository URL, or a directory the helmbundle process can read, "
+                              "holding the OpenStack-Helm chart set. Unset: the operator's configured "
+                              "source (default: the public OpenStack-Helm repository).", minLength=1)},
+        default={},
+    )
+
+
+def _services(catalog: Catalog) -> Schema:
+    return obj(
+        {
+            service.name: obj(
+                {chart.name: values_holder(f"Values for the {chart.name} chart, merged last.")
+                 for chart in service.charts}
+            )
+            for service in catalog.services.values()
+        },
+        description="The last word: values per service and chart.",
+    )
+
+
+def _nodes(catalog: Catalog) -> Schema:
+    return mapping(
+        obj({"services": _node_services(catalog),
+             "features": obj({"nova": obj({"maintenance_policy": maintenance_policy()})},
+                             description="Per node group features: the maintenance policy.")}),
+        'Per node group overrides, keyed "<label>::<value>".',
+        **{"x-kubernetes-validations": [{
+            "rule": f"self.all(k, k.matches('{NODE_KEY_PATTERN}'))",
+            "message": 'nodes keys must have the form "<label>::<value>"',
+        }]},
+    )
+
+
+def _node_values(daemonset: str, shape: str) -> Schema:
+    if shape == "conf":  # the chart's DaemonSet takes only configuration per node group
+        return obj({"values": obj({"conf": free_form(f"Configuration of the {daemonset} pods on these nodes.")},
+                                  description="Only `conf` can differ per node group for this DaemonSet.")})
+    return values_holder(f"Values for the {daemonset} pods on these nodes.")
+
+
+def _node_services(catalog: Catalog) -> Schema:
+    services = {}
+    for service in catalog.services.values():
+        charts = {
+            chart.name: obj({ds: _node_values(ds, shape) for ds, shape in chart.daemonsets.items()})
+            for chart in service.charts
+            if chart.daemonsets
+        }
+        if charts:
+            services[service.name] = obj(charts)
+    return obj(services)

@@ -1,0 +1,123 @@
+"""The status schemas: the standard conditions (shared with the HelmBundle), and the OpenStackDeployment's status
+with the parts its processes write: the rollout of a release change (osdpl process), the credentials, Ceph keys,
+object gateway and certificate (secrets process), the health (health process) and the node inventory (node
+process).
+"""
+
+from __future__ import annotations
+
+from openstack_operator.core.schema.builders import Schema, free_form, mapping, obj, string
+from openstack_operator.core.upgrades.rollout import (COMPLETED, DISABLED, DONE, PENDING, RUNNING, STUCK, UNCHANGED,
+                                                      UPGRADING, VERIFYING)
+
+
+def osdpl_status() -> Schema:
+    return obj(
+        {
+            "observedGeneration": {"type": "integer", "format": "int64"},
+            "conditions": conditions(),
+            "openstack_version": string("Release the deployed services run."),
+            "lcm_progress": string("Services whose releases are deployed, as n/m."),
+            "health_progress": string("Ready components, as n/m."),
+            "children": free_form("Per service: per release state, revision, chart version, last error."),
+            "health": mapping(mapping(obj({"state": string(enum=["Ready", "Progressing", "Unhealthy"]),
+                                           "reason": string()}, required=["state"]),
+                                      "Per component of the application."),
+                              "Per application (OpenStack-Helm `application` label), written by the health process."),
+            "health_basis": string("Digest of the release revisions the health was checked against."),
+            "applied_credentials": {"type": "integer", "format": "int64",
+                                    "description": "The credentials revision the releases were rendered from."},
+            "credentials": _credentials_status(),
+            "ceph": obj({"state": string(enum=["Ready", "Waiting", "Invalid"]), "source": string(),
+                         "message": string(),
+                         "digest": string("Of everything rendered from the keys: a change re-renders their users.")},
+                        description="The Ceph keys, as the secrets process copied them (never a key)."),
+            "object_gateway": obj({"state": string(enum=["Published", "Waiting", "Invalid"]), "secret": string(),
+                                   "message": string()},
+                                  description="The object gateway's Keystone credentials, as the secrets process "
+                                              "published them (never a credential)."),
+            "nodes": _nodes_status(),
+            "upgrade": _upgrade_status(),
+            "certificate": obj({"state": string(enum=["Ready", "Expiring", "Invalid"]), "secret": string(),
+                                "message": string()},
+                               description="The public endpoints' certificate, as the secrets process checked it."),
+        }
+    )
+
+
+def conditions() -> Schema:
+    """Conditions in the standard shape, one per type."""
+    condition = obj(
+        {
+            "type": string(),
+            "status": string(enum=["True", "False", "Unknown"]),
+            "reason": string(),
+            "message": string(),
+            "lastTransitionTime": string(format="date-time"),
+            "observedGeneration": {"type": "integer", "format": "int64"},
+        },
+        required=["type", "status"],
+    )
+    return {"type": "array", "items": condition, "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"]}
+
+
+def _nodes_status() -> Schema:
+    return obj(
+        {"summary": string("Nodes per role, not ready, in maintenance."),
+         "compute": {"type": "integer", "description": "Nodes with the compute role."},
+         "hosts": free_form("Per node with an OpenStack role: roles, components its DaemonSet pods run, "
+                            "readiness, spec.nodes groups."),
+         "not_ready": {"type": "array", "items": string(),
+                       "description": "Nodes NotReady for longer than not_ready_report_seconds."},
+         "maintenance": mapping(string(), "Per node: the phase of its NodeMaintenanceRequest."),
+         "removals": free_form("Per deleted node: its cleanup Job's state and attempts."),
+         "removed": {"type": "array", "description": "The last removals, newest first.",
+                     "items": obj({"node": string(), "result": string(enum=["Cleaned", "Skipped"]),
+                                   "at": string(format="date-time"), "attempts": {"type": "integer"}})}},
+        description="The node inventory, written by the node process.")
+
+
+def _upgrade_status() -> Schema:
+    """Written by the osdpl process while a change of spec.openstack_version rolls out (core.upgrades.rollout), and kept
+    after it as the record of the last one."""
+    stamp = string(format="date-time")
+    service = obj({"phase": string(enum=[PENDING, UPGRADING, VERIFYING, DONE, UNCHANGED, DISABLED]),
+                   "started": stamp, "finished": stamp,
+                   "since": string("When its bundle was last written: its timeout counts from here.",
+                                   format="date-time"),
+                   "before": free_form("Per release: its Helm revision before the service moved."),
+                   "after": free_form("Per release: its Helm revision once the service passed its gate."),
+                   "message": string("Why the service does not pass its gate."),
+                   "moved": {"type": "boolean",  # no default: a defaulted field would differ from what is written
+                             "description": "On a way back: the rollout it turns round wrote the service, so it "
+                                            "is gated even if its bundle matches."}}, required=["phase"])
+    return obj({"from": string("The release the rollout started from."),
+                "to": string("The release it moves every service to."),
+                "phase": string(enum=[RUNNING, STUCK, COMPLETED]),
+                "started": stamp, "finished": stamp,
+                "current": string("The service(s) being moved."),
+                "message": string("Why the rollout is stuck, naming the service."),
+                "order": {"type": "array", "items": string(), "description": "The services, in the order they move."},
+                "services": mapping(service, "Per service: its phase, times and Helm revisions."),
+                "waiting": {"type": "array", "items": string(),
+                            "description": "Services whose other spec changes wait for the end of the rollout."}},
+               required=["from", "to", "phase"],
+               description="The last change of release: its phase, the service moving, per service times.")
+
+
+def _credentials_status() -> Schema:
+    """Written by the secrets process (controllers/secrets.py); never a credential, only digests of them."""
+    revision = {"type": "integer", "format": "int64"}
+    rotation = obj({"request": string("The annotation value that asked for it."),
+                    "phase": string(enum=["RollingOut", "Done"]),
+                    "started": string(format="date-time"), "finished": string(format="date-time"),
+                    "credentials": {"type": "integer", "description": "Credentials rotated."},
+                    "revision": {**revision, "description": "The credentials revision that rotated them."}})
+    return obj({"state": string(enum=["Ready", "Lost"]),
+                "message": string(),
+                "revision": {**revision, "description": "Grows with every change of the credentials."},
+                "digests": mapping(string(), "Per credential: a digest of user and password (never the password)."),
+                "rotations": mapping(rotation, "Per rotation group: the last rotation asked for."),
+                "restored": string("The restore request last carried out.")},
+               description="The credentials, as the secrets process keeps them.")
