@@ -46,12 +46,14 @@ from devcluster import Cluster  # noqa: E402
 from devcluster.api import AdminClient  # noqa: E402
 from devcluster.binaries import REPO, bin_dir  # noqa: E402
 from devcluster.charts import chart_directory  # noqa: E402
+from devcluster.operators import launch_detached  # noqa: E402
 from openstack_operator.cli import PROCESSES  # noqa: E402
 from openstack_operator.core.catalog import Catalog  # noqa: E402
 from openstack_operator.core.apigroup import GROUP, VERSION# noqa: E402
 from openstack_operator.core.secrets.credentials import generated_credentials, required_credentials  # noqa: E402
 from openstack_operator.core.health.workloads import READY, assess, scheduled_run  # noqa: E402
 from openstack_operator.core.schema.manifest import load_osdpl  # noqa: E402
+from openstack_operator.core.settings import Settings  # noqa: E402
 from openstack_operator.core.rendering.renderer import Renderer, RenderedService  # noqa: E402
 from openstack_operator.kube.credentials import ensure_kept_secrets  # noqa: E402
 from openstack_operator.kube.helm import ChartCache, ChartSource, Helm  # noqa: E402
@@ -137,8 +139,7 @@ class Bench:
         self.cache = ChartCache(cache, helm_binary)
         self.source = ChartSource(str(charts))
         self.helm = Helm(self.source, helm_binary, self.cache)
-        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": helm_binary,
-                    "OSOP_CHART_SOURCE": str(charts), "OSOP_CHART_CACHE": str(cache), "PYTHONPATH": str(REPO)}
+        self.settings = Settings(helm=helm_binary, chart_source=str(charts), chart_cache=str(cache))
 
     # -- cluster access ------------------------------------------------------------------------------------------
     def kubectl(self, *argv: str, stdin: str | None = None) -> str:
@@ -205,8 +206,7 @@ class Bench:
 
     def start_operators(self) -> None:
         for process in PROCESSES:
-            self.cluster.start_process(f"operator-{process}", [sys.executable, "-m", "openstack_operator", process],
-                                       self.env)
+            launch_detached(self.cluster, process, self.settings)
 
     # -- baseline -------------------------------------------------------------------------------------------------
     def baseline(self, example: str) -> tuple[Run, Sequence[RenderedService]]:

@@ -50,7 +50,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -64,10 +64,12 @@ from devcluster.api import AdminClient  # noqa: E402
 from devcluster.binaries import REPO, bin_dir  # noqa: E402
 from devcluster.charts import chart_repository  # noqa: E402
 from devcluster.cluster import ClusterError  # noqa: E402
+from devcluster.operators import launch  # noqa: E402
 from openstack_operator.core.releases.bundles import REAPPLY_ANNOTATION  # noqa: E402
 from openstack_operator.cli import PROCESSES  # noqa: E402
 from openstack_operator.core.apigroup import GROUP, VERSION# noqa: E402
 from openstack_operator.core.health.workloads import UNHEALTHY  # noqa: E402
+from openstack_operator.core.settings import Settings  # noqa: E402
 from openstack_operator.kube.children import OWNER_ENV  # noqa: E402
 
 KINDS = ("kill", "spec", "workload", "apiserver", "bundle-delete", "bundle-edit", "kill-mid-helm")
@@ -76,7 +78,8 @@ FLIPS = {"openstack-keystone": ("identity", "keystone", "api"),
          "openstack-horizon": ("dashboard", "horizon", "server"),
          "openstack-glance": ("image", "glance", "api"),
          "openstack-placement": ("placement", "placement", "api")}
-OPERATOR_ENV = {"OSOP_HEALTH_GRACE_SECONDS": "5", "OSOP_RETRY_MAX_SECONDS": "20", "OSOP_HEALTH_RESYNC_SECONDS": "10"}
+# Short health grace, retry cap and resync, as the integration tests run the processes.
+OPERATOR_SETTINGS = Settings(health_grace_seconds=5, retry_max_seconds=20, health_resync_seconds=10)
 HELM_OPERATIONS = {b"upgrade", b"install", b"rollback", b"uninstall"}
 SAMPLE_SECONDS = 0.2
 POLL_SECONDS = 0.5
@@ -226,12 +229,11 @@ class Soak:
         self.logs.mkdir(parents=True, exist_ok=True)
         # The operators run from a copy of the code taken now: every restart runs the same code, whatever is edited
         # in the tree meanwhile (the templates are package data).
-        code = workdir / "operator"
-        shutil.copytree(REPO / "openstack_operator", code / "openstack_operator",
+        self.code = workdir / "operator"
+        shutil.copytree(REPO / "openstack_operator", self.code / "openstack_operator",
                         ignore=shutil.ignore_patterns("__pycache__"))
-        self.env = {**os.environ, **OPERATOR_ENV, "KUBECONFIG": str(self.kubeconfig),
-                    "OSOP_HELM": str(self.binaries / "helm"), "OSOP_CHART_SOURCE": chart_url,
-                    "OSOP_CHART_CACHE": str(workdir / "chart-cache"), "PYTHONPATH": str(code)}
+        self.settings = replace(OPERATOR_SETTINGS, helm=str(self.binaries / "helm"), chart_source=chart_url,
+                                chart_cache=str(workdir / "chart-cache"))
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         manifest: dict[str, Any] = yaml.safe_load((REPO / "deploy" / "examples" / "minimal.yaml").read_text())
         manifest["metadata"]["namespace"] = namespace
@@ -316,10 +318,8 @@ class Soak:
 
     # -- operator processes ------------------------------------------------------------------------------------
     def start(self, process: str) -> None:
-        with (self.logs / f"operator-{process}.log").open("ab") as log:
-            self.procs[process] = subprocess.Popen([sys.executable, "-m", "openstack_operator", process],
-                                                   env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                                   stdin=subprocess.DEVNULL)
+        self.procs[process] = launch(process, self.kubeconfig, self.settings, self.logs / f"operator-{process}.log",
+                                     code=self.code)
 
     def kill(self, process: str) -> None:
         proc = self.procs.pop(process)

@@ -22,8 +22,10 @@ import yaml
 from devcluster.binaries import REPO, bin_dir
 from devcluster.charts import ChartSetError, chart_directory, wait_until_serving
 from devcluster.cluster import Cluster, ClusterError
+from devcluster.operators import launch_detached
 from devcluster.processes import free_port
 from openstack_operator.cli import PROCESSES
+from openstack_operator.core.settings import Settings
 
 
 def main() -> int:
@@ -57,10 +59,9 @@ def main() -> int:
     except (ChartSetError, ClusterError, subprocess.SubprocessError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OSOP_HELM": str(binaries / "helm"),
-           "OSOP_CHART_SOURCE": chart_source, "PYTHONPATH": str(REPO)}
+    settings = Settings(helm=str(binaries / "helm"), chart_source=chart_source)
     for process in PROCESSES:
-        cluster.start_process(f"operator-{process}", [sys.executable, "-m", "openstack_operator", process], env)
+        launch_detached(cluster, process, settings)
     print(f"operators started; logs in {cluster.logs}/operator-*.log")
     kubectl("apply", "--server-side", "-f", str(args.file))
     name = manifest["metadata"]["name"]

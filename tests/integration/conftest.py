@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
 import uuid
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
@@ -22,8 +22,10 @@ import yaml
 from devcluster import Cluster
 from devcluster.binaries import bin_dir
 from devcluster.charts import chart_repository as serve_chart_repository
+from devcluster.operators import launch
 from devcluster.processes import free_port
 from openstack_operator.cli import PROCESSES
+from openstack_operator.core.settings import Settings
 
 from .. import operator_chart
 from ..osdpl_cases import EXAMPLES
@@ -252,13 +254,11 @@ class Operators:
 
     def __init__(self, identities: Identities, helm: Path, logs: Path, chart_source: str, chart_cache: Path) -> None:
         self.kubeconfigs = identities.kubeconfigs
-        self.env = {**os.environ, "OSOP_HELM": str(helm),
-                    "OSOP_LEADER_ELECTION_NAMESPACE": OPERATOR_NAMESPACE,
-                    "OSOP_CHART_SOURCE": chart_source, "OSOP_CHART_CACHE": str(chart_cache),
-                    "PYTHONPATH": str(REPO), "OSOP_HEALTH_GRACE_SECONDS": str(self.HEALTH_GRACE_SECONDS),
-                    "OSOP_RETRY_MAX_SECONDS": str(self.RETRY_MAX_SECONDS),
-                    "OSOP_HEALTH_RESYNC_SECONDS": str(self.HEALTH_RESYNC_SECONDS),
-                    "OSOP_SECRETS_RESYNC_SECONDS": str(self.SECRETS_RESYNC_SECONDS)}
+        self.settings = Settings(
+            helm=str(helm), leader_election_namespace=OPERATOR_NAMESPACE, chart_source=chart_source,
+            chart_cache=str(chart_cache), metrics_address="127.0.0.1",
+            health_grace_seconds=self.HEALTH_GRACE_SECONDS, retry_max_seconds=self.RETRY_MAX_SECONDS,
+            health_resync_seconds=self.HEALTH_RESYNC_SECONDS, secrets_resync_seconds=self.SECRETS_RESYNC_SECONDS)
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.overrides: dict[str, dict[str, str]] = {}  # the `env` each running process was started with
@@ -290,11 +290,9 @@ class Operators:
                         self._start(name, self.overrides[name])
 
     def spawn(self, name: str, metrics_port: int, log: IO[bytes], **env: str) -> subprocess.Popen[bytes]:
-        """One replica of process `name`, with its own ServiceAccount's kubeconfig."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "openstack_operator", name], stdout=log, stderr=subprocess.STDOUT,
-            env={**self.env, "KUBECONFIG": str(self.kubeconfigs[name]), "OSOP_METRICS_PORT": str(metrics_port),
-                 "OSOP_METRICS_ADDRESS": "127.0.0.1", **env}, stdin=subprocess.DEVNULL)
+        """One replica of process `name`, with its own ServiceAccount's kubeconfig; `env` (raw `OSOP_*` variables, as
+        a test overrides them) goes on top of the settings."""
+        return launch(name, self.kubeconfigs[name], replace(self.settings, metrics_port=metrics_port), log, env)
 
     def kill(self, only: str = "") -> None:
         """SIGKILL (every process, or `only` that one): no clean shutdown, as a crashed or evicted pod."""
