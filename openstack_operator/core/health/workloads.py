@@ -25,6 +25,8 @@ import json
 from dataclasses import dataclass
 from typing import AbstractSet, Any, Iterable, Mapping
 
+from openstack_operator.core.models.workload import WorkloadRef
+
 READY, PROGRESSING, UNHEALTHY = "Ready", "Progressing", "Unhealthy"
 SEVERITY = {READY: 0, PROGRESSING: 1, UNHEALTHY: 2}
 RELEASE_ANNOTATION = "meta.helm.sh/release-name"  # Helm 3 sets it on every object it creates
@@ -248,13 +250,11 @@ def missing_workloads(children: Mapping[str, Mapping[str, Mapping[str, Any]]],
             if entry.get("state") != "deployed":
                 continue
             for expected in entry.get("workloads") or ():
-                parts = str(expected).split("/")
-                # Label values, kinds and names hold no "/": another shape is not an entry of this format.
-                if len(parts) != 4 or (release, parts[2], parts[3]) in have:
+                ref = WorkloadRef.parse(expected)
+                if ref is None or (release, ref.kind, ref.name) in have:
                     continue
-                application, component, kind, name = parts
-                missing.append(Workload(uid="", generation=0, kind=kind, name=name, application=application,
-                                        component=component, release=release,
+                missing.append(Workload(uid="", generation=0, kind=ref.kind, name=ref.name,
+                                        application=ref.application, component=ref.component, release=release,
                                         assessment=Assessment(UNHEALTHY, MISSING_REASON)))
     return missing
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from openstack_operator.core.models.workload import WorkloadRef
 from openstack_operator.core.releases.bundles import all_uninstalled
 from openstack_operator.core.runtime.retry import MAX_RETRY_SECONDS, retry_delay
 from openstack_operator.core.health.workloads import scheduled_run
@@ -151,8 +152,8 @@ def long_running_workloads(objects: Iterable[Mapping[str, Any] | None]) -> list[
             continue
         labels = (item.get("metadata") or {}).get("labels") or {}
         if item.get("kind") in LONG_RUNNING_KINDS and labels.get("application") and labels.get("component"):
-            found.add(f"{labels['application']}/{labels['component']}/{item['kind']}/{item['metadata']['name']}")
-    return sorted(found)
+            found.add(WorkloadRef(labels["application"], labels["component"], item["kind"], item["metadata"]["name"]))
+    return sorted(str(ref) for ref in found)  # sorted as the stored strings, as ever
 
 
 HOOK_ANNOTATION = "helm.sh/hook"

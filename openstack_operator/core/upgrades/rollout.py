@@ -25,6 +25,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from openstack_operator.core.models.workload import WorkloadRef
 from openstack_operator.core.health.workloads import READY, UNHEALTHY
 
 RUNNING, STUCK, COMPLETED = "Running", "Stuck", "Completed"  # status.upgrade.phase
@@ -110,7 +111,8 @@ def _components(releases: Mapping[str, Mapping[str, Any]],
                 health: Mapping[str, Mapping[str, Mapping[str, str]]]) -> list[tuple[str, Mapping[str, str]]]:
     """(application/component, health entry) of every component of the applications the releases' workloads
     belong to (their `workloads`, "application/component/Kind/name"), their Jobs included."""
-    applications = sorted({str(w).split("/")[0] for entry in releases.values() for w in entry.get("workloads") or ()})
+    refs = [WorkloadRef.parse(w) for entry in releases.values() for w in entry.get("workloads") or ()]
+    applications = sorted({ref.application for ref in refs if ref is not None})
     return [(f"{app}/{component}", entry) for app in applications
             for component, entry in sorted((health.get(app) or {}).items())]
 
