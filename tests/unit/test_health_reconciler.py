@@ -1,17 +1,23 @@
-"""The health process's writes, with the API replaced by a recorder: coalescing, write-only-on-change, stale entries,
-the grace timer, missing workloads and deletions the watches missed. (The e2e tests show the same against a real API
-server.)"""
+"""The health process's writes, with the cluster replaced by a fake gateway that records them: coalescing,
+write-only-on-change, stale entries, the grace timer, missing workloads, deletions the watches missed, an osdpl gone
+before its PATCH and a failed PATCH retried. (The e2e tests show the same against a real API server.)"""
 
 from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any, Callable, Iterable, Iterator, Mapping
+import functools
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
+import kopf
 import pytest
 
-from openstack_operator.controllers import health as controller
+from openstack_operator.controllers.health import build
+from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.health.workloads import Workload, release_basis
+from openstack_operator.core.settings import Settings
+from openstack_operator.kube.process import Runtime
+from openstack_operator.reconcilers.health import LABEL_SELECTOR, HealthReconciler
 
 CHILDREN = {"identity": {"openstack-keystone": {"state": "deployed", "revision": 1}}}
 KEY = ("ns", "osh")
@@ -30,39 +36,49 @@ def _merge(target: Any, patch: Any) -> Any:
 
 
 class FakeApi:
+    """The reconciler's gateway (reconcilers.health.HealthCluster), with the osdpl and the LISTs in memory."""
+
     def __init__(self) -> None:
         self.osdpl: dict[str, Any] = {"metadata": {"namespace": "ns", "name": "osh"},
                                       "status": {"children": CHILDREN}}
         self.patches: list[dict[str, Any]] = []
         self.listed: dict[str, tuple[int, str]] = {}  # what a fresh LIST returns: uid -> (generation, release)
         self.during_list: Callable[[], None] | None = None  # what happens in the cluster while it is read
+        self.during_patch: Callable[[], None] | None = None  # likewise, while a PATCH is sent (once)
         self.lists = 0
         self.uids_listed_in: set[str] = set()  # the namespaces the last resync LIST read
+        self.osdpl_deleted = False  # the PATCH finds no osdpl (404)
 
-    def workload_generations(self, namespace: str, selector: str) -> dict[str, tuple[int, str]]:
+    async def workload_generations(self, namespace: str, selector: str) -> dict[str, tuple[int, str]]:
+        assert selector == LABEL_SELECTOR
+        await asyncio.sleep(0)  # a LIST takes a while: other work runs meanwhile
         self.lists += 1
         if self.during_list:
             self.during_list()
             self.during_list = None
         return dict(self.listed)
 
-    def workload_uids(self, selector: str, namespaces: Iterable[str]) -> set[str]:
+    async def workload_uids(self, selector: str, namespaces: Sequence[str]) -> set[str]:
         self.uids_listed_in = set(namespaces)
-        return set(self.workload_generations("", selector))
+        return set(await self.workload_generations("", selector))
 
-    def patch_status(self, kind: Any, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+    async def patch_osdpl_status(self, namespace: str, name: str,
+                                 patch: Mapping[str, Any]) -> dict[str, Any] | None:
+        assert (namespace, name) == KEY
+        await asyncio.sleep(0)
+        if self.during_patch:
+            during, self.during_patch = self.during_patch, None
+            during()
+        if self.osdpl_deleted:
+            return None
         self.patches.append(copy.deepcopy(dict(patch)))
         self.osdpl = _merge(self.osdpl, {"status": patch})
         return copy.deepcopy(self.osdpl)
 
 
 @pytest.fixture
-def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
-    api = FakeApi()
-    monkeypatch.setattr(controller, "patch_status", api.patch_status)
-    monkeypatch.setattr(controller, "workload_generations", api.workload_generations)
-    monkeypatch.setattr(controller, "workload_uids", api.workload_uids)
-    yield api
+def fake_api() -> Iterator[FakeApi]:
+    yield FakeApi()
 
 
 def _deployment(name: str, available: int, replicas: int = 1, generation: int = 1) -> dict[str, Any]:
@@ -78,10 +94,11 @@ def _deployment(name: str, available: int, replicas: int = 1, generation: int = 
 class Cluster:
     """Kopf's part: an index of projections, events for changes."""
 
-    def __init__(self, health: controller.HealthController) -> None:
+    def __init__(self, health: HealthReconciler) -> None:
         self.health = health
         self.index: dict[str, Workload] = {}
-        health.indexes = [{"ns": self}]
+        self.bodies: dict[str, dict[str, Any]] = {}
+        health.use_indexes([{"ns": self}])
 
     def __iter__(self) -> Iterator[Workload]:
         return iter(self.index.values())
@@ -93,16 +110,28 @@ class Cluster:
             self.index[body["metadata"]["name"]] = entry["ns"]
         else:
             self.index.pop(body["metadata"]["name"], None)
-        self.health.workload_changed("ns")
+        self.bodies[body["metadata"]["name"]] = body
+        self.health.workload_event("MODIFIED", body)  # then the event handler, as Kopf calls it
 
     def remove(self, name: str) -> None:
         del self.index[name]
-        self.health.workload_changed("ns")
+        self.health.workload_event("DELETED", self.bodies.pop(name))
 
 
-def _watching(fake_api: FakeApi, grace: float, coalesce: float) -> tuple[controller.HealthController, Cluster]:
-    """A health controller that has seen the osdpl, and the cluster it watches."""
-    health = controller.HealthController(grace=grace, coalesce=coalesce, debounce=0.01)
+@functools.cache
+def _catalog() -> Catalog:
+    return Catalog.load()
+
+
+def _runtime(**settings: Any) -> Runtime:
+    return Runtime("health", _catalog(), Settings(**settings))
+
+
+def _watching(fake_api: FakeApi, grace: float, coalesce: float,
+              **settings: Any) -> tuple[HealthReconciler, Cluster]:
+    """A health reconciler that has seen the osdpl, and the cluster it watches."""
+    runtime = _runtime(health_grace_seconds=grace, health_coalesce_seconds=coalesce, **settings)
+    health = HealthReconciler(runtime, fake_api, debounce=0.01)
     cluster = Cluster(health)
     health.observe_osdpl("ADDED", fake_api.osdpl)
     return health, cluster
@@ -414,7 +443,7 @@ def test_a_deletion_the_watch_missed_is_found_by_a_resync(fake_api: FakeApi) -> 
 
 def test_the_resync_runs_periodically_and_survives_a_failed_list(fake_api: FakeApi) -> None:
     async def scenario() -> None:
-        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01, health_resync_seconds=0.05)
         cluster.put(_deployment("api", available=1))
         await health.queue.join()
 
@@ -423,11 +452,94 @@ def test_the_resync_runs_periodically_and_survives_a_failed_list(fake_api: FakeA
             raise ConnectionError("API server unavailable")
 
         fake_api.during_list = unavailable
-        health.start(resync_interval=0.05)
+        await health.start()
         await asyncio.sleep(0.3)
         assert health.gone == {"uid-api"}
         await health.queue.join()
         assert fake_api.osdpl["status"]["health_progress"] == "0/0"  # no `workloads` recorded: as before
-        health.close()
+        await health.stop()
 
     _run(scenario)
+
+
+def test_an_osdpl_gone_before_its_patch_is_dropped_and_never_checked_again(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        fake_api.osdpl_deleted = True  # deleted; its DELETED event has not arrived yet
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()  # no error, so no retry: the 404 ended the work
+        assert fake_api.patches == []
+        assert KEY not in health.osdpls and KEY not in health.last_write
+        lists = fake_api.lists
+        cluster.put(_deployment("api", available=0))
+        assert health.queue.pending() == set()  # its namespace's events schedule nothing for it any more
+        await asyncio.sleep(0.05)
+        assert fake_api.lists == lists
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_a_deleted_osdpl_is_no_longer_checked(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+        assert len(fake_api.patches) == 1
+        health.observe_osdpl("DELETED", fake_api.osdpl)
+        cluster.put(_deployment("api", available=0))
+        assert health.queue.pending() == set()
+        assert health.osdpls == {} and health.last_write == {}
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_a_failed_patch_is_logged_naming_the_osdpl_and_retried(fake_api: FakeApi,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    def refused() -> None:
+        raise ConnectionError("API server unavailable")
+
+    async def scenario() -> None:
+        # The process's retry policy, capped short: the retry comes within 0.05 s.
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01, retry_max_seconds=0.05)
+        fake_api.during_patch = refused
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()  # a retry is pending work: join waits for it
+        assert len(fake_api.patches) == 1
+        assert fake_api.osdpl["status"]["health"]["keystone"]["api"]["state"] == "Ready"
+        health.queue.close()
+
+    _run(scenario)
+    failures = [r.getMessage() for r in caplog.records if "ConnectionError" in r.getMessage()]
+    assert failures == ["health: osdpl ns/osh: health: ConnectionError: API server unavailable"]
+
+
+def test_a_job_a_cronjob_created_schedules_no_check_and_a_deleted_workload_loses_its_grace_clock(
+        fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+        cluster.put(_cronjob_run("keystone-fernet-rotate-1", {"active": 1}))
+        assert health.queue.pending() == set()  # in no index: nothing to check again
+
+        cluster.put(_deployment("worker", available=0))
+        await asyncio.sleep(0.05)
+        assert set(health.stalled) == {"uid-worker"}
+        cluster.remove("worker")
+        assert health.stalled == {}  # at its DELETED event, before any check
+        await asyncio.sleep(0.05)
+        assert "worker" not in fake_api.osdpl["status"]["health"]["keystone"]
+        health.queue.close()
+
+    _run(scenario)
+
+
+def test_the_process_watches_only_labelled_workloads_and_builds_the_reconciler() -> None:
+    settings = kopf.OperatorSettings()
+    reconciler = build(_runtime(health_resync_seconds=5.0), settings)
+    assert isinstance(reconciler, HealthReconciler) and reconciler.resync_interval == 5.0
+    for resource in (("apps", "v1", "deployments"), ("apps", "v1", "statefulsets"), ("apps", "v1", "daemonsets"),
+                     ("batch", "v1", "jobs")):
+        assert settings.watching.label_selectors[resource] == "application,component"

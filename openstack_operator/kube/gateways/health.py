@@ -1,0 +1,30 @@
+"""The health process's cluster I/O (reconcilers.health.HealthCluster): LISTs of the watched workloads and the
+PATCH of an osdpl's status, each a blocking pykube call run in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Mapping, Sequence
+
+from pykube.exceptions import HTTPError
+
+from openstack_operator.kube.client import OpenStackDeployment
+from openstack_operator.kube.objects import NOT_FOUND, patch_status, workload_generations, workload_uids
+
+
+class HealthGateway:
+    async def workload_uids(self, selector: str, namespaces: Sequence[str]) -> set[str]:
+        return await asyncio.to_thread(workload_uids, selector, list(namespaces))
+
+    async def workload_generations(self, namespace: str, selector: str) -> dict[str, tuple[int, str]]:
+        return await asyncio.to_thread(workload_generations, namespace, selector)
+
+    async def patch_osdpl_status(self, namespace: str, name: str,
+                                 patch: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The osdpl as stored after the merge-patch of its status, or None when it is gone (404)."""
+        try:
+            return await asyncio.to_thread(patch_status, OpenStackDeployment, namespace, name, patch)
+        except HTTPError as error:
+            if error.code == NOT_FOUND:
+                return None
+            raise
