@@ -15,7 +15,6 @@ Run: make bench-health
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pykube
 import yaml
@@ -35,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.machine import describe  # noqa: E402
 from devcluster import Cluster  # noqa: E402
 from devcluster.binaries import REPO, bin_dir  # noqa: E402
+from devcluster.operators import launch, operator_environ  # noqa: E402
+from openstack_operator.core.settings import Settings  # noqa: E402
 from openstack_operator.kube.client import OpenStackDeployment  # noqa: E402
 
 SIZES = (50, 300, 1000)
@@ -98,15 +99,15 @@ class Round:
                 self.done.set()
                 return
 
-    def run(self, argv: list[str], env: dict[str, str]) -> dict[str, float]:
+    def run(self, writer: str, start: Callable[[], subprocess.Popen[bytes]]) -> dict[str, float]:
         self.create()
         threading.Thread(target=self.watch, daemon=True).start()
-        process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = start()
         try:
             deadline = time.monotonic() + TIMEOUT
             while len(self.shown) < self.count:  # the process has listed every workload and written it, not ready
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit(f"{argv[-1]}: the initial health never showed {self.count} workloads")
+                    raise SystemExit(f"{writer}: the initial health never showed {self.count} workloads")
                 time.sleep(0.2)
             time.sleep(2.0)  # let the initial writes settle
             flip = time.time()
@@ -114,7 +115,7 @@ class Round:
                 list(pool.map(self._mark_ready, self.components))
             flipped = time.monotonic() - min(self.sent_at.values())
             if not self.done.wait(TIMEOUT):
-                raise SystemExit(f"{argv[-1]}: only {len(self.ready_at)}/{self.count} shown Ready")
+                raise SystemExit(f"{writer}: only {len(self.ready_at)}/{self.count} shown Ready")
             peak = _peak_rss_mib(process.pid)
         finally:
             process.terminate()
@@ -153,8 +154,7 @@ def main() -> None:
         cluster = Cluster(Path(directory))
         try:
             kubeconfig = cluster.up(controllers=False)
-            env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONPATH": str(REPO),
-                   "OSOP_HEALTH_GRACE_SECONDS": "3600"}
+            settings = Settings(health_grace_seconds=3600)  # the bench's workloads never turn Unhealthy
             subprocess.run([str(bin_dir() / "kubectl"), f"--kubeconfig={kubeconfig}", "apply", "--server-side",
                             "-f", str(REPO / "crds")], check=True, capture_output=True)
             subprocess.run([str(bin_dir() / "kubectl"), f"--kubeconfig={kubeconfig}", "wait",
@@ -167,12 +167,14 @@ def main() -> None:
             print("|---|---|---|---|---|---|---|")
             for count in SIZES:
                 rows = {}
-                for writer, argv in (
-                        ("every event", [sys.executable, str(REPO / "bench" / "naive_health.py"),
-                                         f"naive-{count}", "osdpl"]),
-                        ("health process", [sys.executable, "-m", "openstack_operator", "health"])):
+                for writer, start in (
+                        ("every event", lambda: subprocess.Popen(
+                            [sys.executable, str(REPO / "bench" / "naive_health.py"), f"naive-{count}", "osdpl"],
+                            env=operator_environ(kubeconfig, settings), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)),
+                        ("health process", lambda: launch("health", kubeconfig, settings, None))):
                     namespace = f"naive-{count}" if writer == "every event" else f"health-{count}"
-                    rows[writer] = Round(cluster, api, kubeconfig, namespace, count).run(argv, env)
+                    rows[writer] = Round(cluster, api, kubeconfig, namespace, count).run(writer, start)
                 for writer, r in rows.items():
                     print(f"| {count} | {writer} | {r['flip_s']:.1f} s | {r['median_ms']:.0f} ms | "
                           f"{r['p99_ms']:.0f} ms | {r['patches']} | {r['peak_mib']:.0f} MiB |")

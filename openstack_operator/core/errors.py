@@ -46,3 +46,9 @@ class ApiWriteError(Exception):
         if self.code in (400, 422):
             return "Rejected"
         return "ApiError"
+
+
+class Conflict(Exception):
+    """The API server refused a write made from a stale view of the object (409): someone (often this process, a
+    moment ago) changed it since it was read. Nothing a person must look at: the work is done again once the watch
+    delivered the newer object."""

@@ -6,7 +6,7 @@ DaemonSet pods of the deployment's namespace scheduled on it (what actually runs
 - network: a neutron agent pod (OVS, L3, DHCP, metadata, ...): each registers an agent under the node's host name;
 - control-plane: the `openstack-control-plane=enabled` label.
 Only what ran registers anything in OpenStack, so only nodes with compute or network pods get the cleanup
-finalizer. Pure: the node process (controllers.node) feeds it projections of the watched objects.
+finalizer. Pure: the node process (reconcilers.node) feeds it projections of the watched objects.
 """
 
 from __future__ import annotations
