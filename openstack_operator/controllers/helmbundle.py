@@ -1,370 +1,38 @@
-"""helmbundle process: makes Helm releases match HelmBundle objects, and reports per release on the bundle status.
-
-Level-triggered: every bundle event queues that bundle (and, when its deployed/uninstalled state flipped, the
-bundles of the same osdpl that may wait for it); a worker reads the bundle fresh, asks core.releases.helmwork what to do, does
-one Helm step and records the outcome. Independent bundles run in parallel, up to OSOP_HELM_CONCURRENCY at once.
-
-Every bundle carries this process's finalizer: when it is deleted with its deployment (the osdpl deleted with
-foreground propagation, its namespace deleted), its releases are uninstalled, dependents first, before it goes; a
-bundle deleted by hand while its deployment stays lets go of its releases and is written again by the osdpl process. A failure is
-recorded with the time of the next attempt and, when it is new, an Event on the osdpl (core.releases.helmwork: failures are
-retried without limit). On start, `helm` processes a killed predecessor left running are ended first
-(kube.children), so there is never more than one Helm operation per release.
-
-Trust boundary (core.releases.bundles.trust_problem): a bundle that is not as the osdpl of its namespace writes it, or that
-names a release in another namespace, is refused with the condition `Refused` and an Event, and nothing of it is done. The
-namespace has one deployment (the osdpl process's namespace claim), whose osdpl process alone writes trusted
-bundles.
-"""
+"""helmbundle process, its Kopf wiring: every HelmBundle event goes to the reconciler (reconcilers.helmbundle, where
+the process is described), built at start-up with its gateway (kube.gateways.helmbundle) and Helm (kube.helm)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import time
 from typing import Any, Mapping
 
 import kopf
-import pykube
-import yaml
 
-from openstack_operator.core.releases.bundles import OSDPL_LABEL, all_uninstalled, trust_problem
-from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.apigroup import GROUP, VERSION
-from openstack_operator.core.releases.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, decide,
-                                              failure_record, intent_record, is_deployed, is_new_failure,
-                                              is_removing, release_status)
-from openstack_operator.core.secrets.redact import redact, sensitive_strings
-from openstack_operator.core.rendering.renderer import fingerprint, yaml_problem
-from openstack_operator.core.status.conditions import refusal_conditions
-from openstack_operator.core.runtime.workqueue import WorkQueue
-from openstack_operator.kube import metrics
-from openstack_operator.kube.children import end_orphans, tag_children
-from openstack_operator.kube.client import HelmBundle, OpenStackDeployment
-from openstack_operator.kube.events import post_event
-from openstack_operator.kube.helm import ChartSource, ChartUnavailable, Helm, HelmError
-from openstack_operator.kube.objects import (decode_secret, delete_jobs_to_recreate, delete_release_leftovers,
-                                             get_or_none, namespace_terminating, patch_status, set_finalizers)
-from openstack_operator.kube.operator import new_registry, retry_cap_seconds
+from openstack_operator.kube.gateways.helmbundle import HelmBundleGateway
+from openstack_operator.kube.helm import Helm, HelmError
+from openstack_operator.kube.process import Process, Runtime
+from openstack_operator.reconcilers.helmbundle import HelmBundleReconciler
 
 log = logging.getLogger("osop.helmbundle")
-REGISTRY = new_registry("helmbundle")
-FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"  # the osdpl process creates bundles with it
-Key = tuple[str, str]  # namespace, bundle name
-
-VALUES_NOT_READY_RETRY = 2.0  # seconds: the osdpl process writes a values Secret just before its bundle
-MAX_ERROR_CHARS = 1000  # Helm may dump whole objects; the start says what failed
-RETRY_CAP_SECONDS = retry_cap_seconds()
 
 
-class ValuesNotReady(Exception):
-    pass
-
-
-class BundleController:
-    def __init__(self, helm: Helm, concurrency: int, catalog: Catalog) -> None:
-        self.helm, self.catalog = helm, catalog
-        self.bundles: dict[Key, dict[str, Any]] = {}  # last seen, from watch events and our own writes
-        # The Helm step running per bundle: release, target (fingerprint or UNINSTALL_TARGET), the bundle generation
-        # it was decided on, its task.
-        self.running: dict[Key, tuple[str, str, int, asyncio.Task[dict[str, Any]]]] = {}
-        self.queue: WorkQueue[Key] = WorkQueue(self.reconcile, concurrency, self._log_error,
-                                               metrics.reconcile_observer("helmbundle"))
-        metrics.watch_queue("helmbundle", self.queue)
-        metrics.count_watched("helmbundle", "HelmBundle", lambda: len(self.bundles))
-
-    @staticmethod
-    def _log_error(key: Key, error: BaseException) -> None:
-        log.error("bundle %s/%s: %s: %s", *key, type(error).__name__, error)
-
-    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        if event_type == "DELETED":
-            self.bundles.pop(key, None)
-            self._wake_peers(key, body)
-            return
-        self._remember(key, dict(body))
-        self._supersede(key, body)
-        self.queue.add(key)
-
-    def _supersede(self, key: Key, body: Mapping[str, Any]) -> None:
-        """Stop a Helm step whose target the bundle no longer wants (new values, the service disabled, the bundle
-        deleted): a step that waits on a stuck hook would otherwise hold the fix back until its timeout. Helm marks
-        the release failed as it stops; the next step starts from there."""
-        if key not in self.running:
-            return
-        release, target, generation, task = self.running[key]
-        if int(body["metadata"].get("generation") or 0) <= generation:
-            return  # an event the step already knew (or older): watch events may lag the read the step began with
-        if _target(body, release) != target and not task.done():
-            log.info("release %s: the bundle no longer asks for this %s; stopping Helm", release,
-                     "uninstall" if target == UNINSTALL_TARGET else "version of its values")
-            task.cancel()
-
-    def _remember(self, key: Key, body: dict[str, Any]) -> None:
-        """Keep the newest view of a bundle; wake its peers when it reached or left what they wait for."""
-        before = self.bundles.get(key)
-        self.bundles[key] = body
-        if before is None or _milestones(before) != _milestones(body):
-            self._wake_peers(key, body)
-
-    def _wake_peers(self, key: Key, body: Mapping[str, Any]) -> None:
-        for peer in self.peers_of(key, body):
-            self.queue.add(peer)
-
-    def peers_of(self, key: Key, body: Mapping[str, Any]) -> dict[Key, dict[str, Any]]:
-        osdpl = (body["metadata"].get("labels") or {}).get(OSDPL_LABEL)
-        return {k: b for k, b in self.bundles.items()
-                if k != key and k[0] == key[0] and (b["metadata"].get("labels") or {}).get(OSDPL_LABEL) == osdpl}
-
-    async def reconcile(self, key: Key) -> float | None:
-        current = await asyncio.to_thread(get_or_none, HelmBundle, *key)
-        if current is None:
-            self.bundles.pop(key, None)
-            return None
-        bundle: dict[str, Any] = current.obj
-        finalizers = bundle["metadata"].get("finalizers") or []
-        deleting = bool(bundle["metadata"].get("deletionTimestamp"))
-        problem = trust_problem(bundle, await asyncio.to_thread(_owner_uid, bundle), self.catalog)
-        await asyncio.to_thread(_report_refusal, bundle, problem)
-        if problem is not None:
-            if deleting and FINALIZER in finalizers:  # nothing of it was ever done: nothing to undo
-                await asyncio.to_thread(set_finalizers, HelmBundle, bundle, [f for f in finalizers if f != FINALIZER])
-            return None
-        if not deleting and FINALIZER not in finalizers:
-            bundle = await asyncio.to_thread(set_finalizers, HelmBundle, bundle, [*finalizers, FINALIZER])
-        if deleting and FINALIZER in finalizers and not bundle["spec"].get("uninstall") \
-                and await asyncio.to_thread(_deployment_stays, bundle):
-            # Deleted by hand while its deployment stays: the cloud keeps running. The osdpl process writes the
-            # bundle again, and the new one finds its releases already at their fingerprints.
-            await asyncio.to_thread(set_finalizers, HelmBundle, bundle, [f for f in finalizers if f != FINALIZER])
-            log.warning("bundle %s/%s deleted while its deployment stays: releases kept", *key)
-            return None
-        self._remember(key, bundle)
-        peers = {b["spec"]["service"]: b for b in self.peers_of(key, bundle).values()}
-        now = time.time()
-        decision = decide(bundle, peers, now)
-        if decision.retry_at is not None:
-            return decision.retry_at - now
-        if not decision.steps:
-            if deleting and FINALIZER in finalizers and all_uninstalled(bundle):
-                await asyncio.to_thread(set_finalizers, HelmBundle, bundle, [f for f in finalizers if f != FINALIZER])
-                log.info("bundle %s/%s: every release uninstalled; finalizer removed", *key)
-            return None
-        step = decision.steps[0]
-        install = step.action == "install"
-        target = step.release["fingerprint"] if install else UNINSTALL_TARGET
-        try:
-            values = await asyncio.to_thread(self._values, bundle, step.release) if install else {}
-        except ValuesNotReady as waiting:
-            log.info("bundle %s/%s: %s", *key, waiting)
-            return VALUES_NOT_READY_RETRY
-        intent = {"releases": {step.release["name"]: intent_record(step.action, target, time.time())}}
-        stored = await asyncio.to_thread(patch_status, HelmBundle, *key, intent)
-        self._remember(key, stored)
-        if _target(stored, step.release["name"]) != target:
-            return 0.0  # the spec changed since it was read: decide again on the newer one
-        task = asyncio.ensure_future(self.install(bundle, step.release, values) if install
-                                     else self.uninstall(bundle, step.release))
-        self.running[key] = (step.release["name"], target, int(stored["metadata"].get("generation") or 0), task)
-        try:
-            outcome = await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # this process is stopping
-            return 0.0  # superseded (see _supersede): decide again on the newer bundle
-        except Exception as error:  # noqa: BLE001 - recorded like a Helm failure, so that the status shows it
-            outcome = failure_record(bundle, step.release["name"], target, "",
-                                     redact(f"{type(error).__name__}: {error}", sensitive_strings(values))
-                                     [:MAX_ERROR_CHARS], time.time(), RETRY_CAP_SECONDS)
-        finally:
-            self.running.pop(key, None)
-        previous = release_status(bundle, step.release["name"])
-        if outcome["state"] == "failed" and is_new_failure(bundle, step.release["name"], outcome):
-            await asyncio.to_thread(post_event, _reported_on(bundle), "Warning", _failure_reason(outcome),
-                                    f"release {step.release['name']}: {outcome['last_error']}")
-        elif outcome["state"] != "failed" and previous.get("last_error"):
-            await asyncio.to_thread(post_event, _reported_on(bundle), "Normal", "ReleaseRecovered",
-                                    f"release {step.release['name']} {outcome['state']} after "
-                                    f"{previous.get('attempts', 1)} failed attempts")
-        patch = {"observedGeneration": bundle["metadata"].get("generation"),
-                 "releases": {step.release["name"]: outcome}}
-        self._remember(key, await asyncio.to_thread(patch_status, HelmBundle, *key, patch))
-        return 0.0  # decide again: the next release, a retry time, or done
-
-    async def install(self, bundle: Mapping[str, Any], release: Mapping[str, Any],
-                      values: Mapping[str, Any]) -> dict[str, Any]:
-        name, target = release["name"], release["fingerprint"]
-        reapply = bundle["spec"].get("reapply") or None
-        started = time.time()
-        try:
-            installed = await self.helm.install(name, release["namespace"], release["chart"],
-                                                release.get("version", ""), values, target,
-                                                int(release.get("timeout_seconds", 600)),
-                                                digest=release.get("digest", ""),
-                                                repository=release.get("repository", ""),
-                                                force=reapply != release_status(bundle, name).get("applied_reapply"))
-        except HelmError as error:
-            reason = CHART_UNAVAILABLE if isinstance(error, ChartUnavailable) else ""
-            message = redact(str(error), sensitive_strings(values))[:MAX_ERROR_CHARS]
-            record = failure_record(bundle, name, target, reason, message, started, RETRY_CAP_SECONDS)
-            _count_helm("install", "failed", started)
-            log.warning("release %s failed (attempt %d, next at %s)%s", name, record["attempts"],
-                        time.strftime("%H:%M:%S", time.localtime(record["next_attempt_at"])),
-                        f": {error}" if reason else "")  # chart messages hold no values, Helm's may
-            return record
-        _count_helm("install", "unchanged" if installed.skipped else "deployed", started)
-        log.info("release %s %s at revision %d", name, "already current" if installed.skipped else "deployed",
-                 installed.revision)
-        return {"state": "deployed", "reason": None, "fingerprint": target, "target": target,
-                "revision": installed.revision, "chart_version": installed.chart_version, "attempts": None,
-                "last_attempt_at": started, "next_attempt_at": None, "last_error": None, "retry": None,
-                "reapply": None, "applied_reapply": reapply, "workloads": list(installed.workloads)}
-
-    async def uninstall(self, bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
-        name, namespace = release["name"], release["namespace"]
-        started = time.time()
-        # In a namespace being deleted nothing can be created: the chart's delete hooks (Jobs) would fail forever.
-        hooks = not await asyncio.to_thread(namespace_terminating, namespace)
-        try:
-            found = await self.helm.uninstall(name, namespace, int(release.get("timeout_seconds", 600)), hooks=hooks)
-            if not found:  # Helm's record went first (a namespace deletion): its cluster-wide objects are ours to end
-                leftovers = await asyncio.to_thread(delete_release_leftovers, name, namespace)
-                if leftovers:
-                    log.info("release %s had no Helm record left; deleted %s", name, ", ".join(leftovers))
-        except (HelmError, pykube.exceptions.HTTPError) as error:
-            record = failure_record(bundle, name, UNINSTALL_TARGET, "", str(error)[:MAX_ERROR_CHARS], started,
-                                    RETRY_CAP_SECONDS)
-            _count_helm("uninstall", "failed", started)
-            log.warning("uninstall of %s failed (attempt %d): %s", name, record["attempts"], error)
-            return record
-        _count_helm("uninstall", "uninstalled", started)
-        log.info("release %s uninstalled%s", name, "" if hooks else " (without hooks: its namespace is deleted)")
-        return {"state": "uninstalled", "reason": None, "fingerprint": None, "target": None, "revision": None,
-                "attempts": None, "last_attempt_at": started, "next_attempt_at": None, "last_error": None,
-                "retry": None, "reapply": None, "applied_reapply": None, "workloads": None}
-
-    @staticmethod
-    def _values(bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
-        """The release's values from its Secret, checked against the fingerprint the bundle asks for."""
-        ref = release["values_from"]
-        secret = get_or_none(pykube.Secret, bundle["metadata"]["namespace"], ref["secret_name"])
-        text = decode_secret(secret).get(ref["key"]) if secret is not None else None
-        if text is None:
-            raise ValuesNotReady(f"values Secret {ref['secret_name']} has no key {ref['key']} yet")
-        try:
-            values: dict[str, Any] = yaml.safe_load(text) or {}
-        except yaml.YAMLError as error:
-            raise ValuesNotReady(f"values Secret {ref['secret_name']} key {ref['key']}: {yaml_problem(error)}") \
-                from None
-        if fingerprint(release["chart"], release.get("version", ""), release.get("digest", ""), release["namespace"],
-                       values) != release["fingerprint"]:
-            raise ValuesNotReady(f"values Secret {ref['secret_name']} is not at the bundle's fingerprint yet")
-        return values
-
-
-def _count_helm(action: str, result: str, started: float) -> None:
-    metrics.HELM_OPERATIONS.labels(action, result).inc()
-    metrics.HELM_SECONDS.labels(action).observe(time.time() - started)
-
-
-def _milestones(bundle: Mapping[str, Any]) -> tuple[bool, bool]:
-    """What peers wait for: deployed (dependents may start) and all uninstalled (dependencies may go)."""
-    return is_deployed(bundle), is_removing(bundle) and all_uninstalled(bundle)
-
-
-def _target(bundle: Mapping[str, Any], release: str) -> str:
-    """What the bundle wants done with `release` now: its fingerprint, or UNINSTALL_TARGET."""
-    if is_removing(bundle):
-        return UNINSTALL_TARGET
-    return next((str(r["fingerprint"]) for r in bundle["spec"]["releases"] if r["name"] == release), UNINSTALL_TARGET)
-
-
-def _deployment_stays(bundle: Mapping[str, Any]) -> bool:
-    """Whether the osdpl of a deleted bundle is neither gone nor being deleted, nor its namespace (a namespace
-    deletion marks the namespace before it deletes what is inside)."""
-    metadata = bundle["metadata"]
-    osdpl = get_or_none(OpenStackDeployment, metadata["namespace"], (metadata.get("labels") or {}).get(OSDPL_LABEL, ""))
-    return osdpl is not None and not osdpl.obj["metadata"].get("deletionTimestamp") \
-        and not namespace_terminating(metadata["namespace"])
-
-
-def _owner_uid(bundle: Mapping[str, Any]) -> str | None:
-    """The uid of the osdpl in the bundle's namespace that its label names, None if there is none."""
-    metadata = bundle["metadata"]
-    name = (metadata.get("labels") or {}).get(OSDPL_LABEL)
-    if not name:
-        return None
-    found = get_or_none(OpenStackDeployment, metadata["namespace"], name)
-    return str(found.obj["metadata"]["uid"]) if found is not None else None
-
-
-def _report_refusal(bundle: Mapping[str, Any], problem: str | None) -> None:
-    """The bundle's `Refused` condition, written when it changes, with a Warning Event when the bundle is refused."""
-    metadata = bundle["metadata"]
-    conditions = refusal_conditions(bundle.get("status") or {}, problem, int(metadata.get("generation") or 0),
-                                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    if conditions is None:
-        return
-    patch_status(HelmBundle, metadata["namespace"], metadata["name"], {"conditions": conditions})
-    if problem:
-        log.warning("bundle %s/%s refused: %s", metadata["namespace"], metadata["name"], problem)
-        post_event({"apiVersion": bundle.get("apiVersion", HelmBundle.version), "kind": HelmBundle.kind,
-                    "metadata": metadata}, "Warning", "BundleRefused", problem)
-
-
-def _reported_on(bundle: Mapping[str, Any]) -> dict[str, Any]:
-    """The object a release's Events go to: the osdpl that owns the bundle (where users look), else the bundle."""
-    metadata = bundle["metadata"]
-    owner = next((ref for ref in metadata.get("ownerReferences") or [] if ref.get("kind") == "OpenStackDeployment"),
-                 None)
-    if owner is None:
-        return {"apiVersion": bundle.get("apiVersion", HelmBundle.version), "kind": HelmBundle.kind,
-                "metadata": metadata}
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
-            "metadata": {"name": owner["name"], "namespace": metadata["namespace"], "uid": owner["uid"]}}
-
-
-def _failure_reason(record: Mapping[str, Any]) -> str:
-    if record.get("reason") == CHART_UNAVAILABLE:
-        return CHART_UNAVAILABLE
-    return "UninstallFailed" if record["target"] == UNINSTALL_TARGET else "ReleaseFailed"
-
-
-_controller: BundleController | None = None
-
-
-async def _recreate_jobs(release: str, namespace: str) -> None:
-    deleted = await asyncio.to_thread(delete_jobs_to_recreate, release, namespace)
-    if deleted:
-        log.info("release %s: Jobs %s deleted before the upgrade, to be created from the new manifest", release,
-                 ", ".join(deleted))
-
-
-@kopf.on.startup(registry=REGISTRY)
-def start(memo: kopf.Memo, **_: Any) -> None:
-    global _controller
-    # Releases that name no repository of their own (spec.artifacts.charts_url unset) come from here.
-    location = os.environ.get("OSOP_CHART_SOURCE") or memo.catalog.chart_set.repository
+def build(runtime: Runtime, settings: kopf.OperatorSettings) -> HelmBundleReconciler:
+    gateway = HelmBundleGateway()
     try:
-        helm = Helm(ChartSource(location), before_upgrade=_recreate_jobs)
+        # Releases that name no repository of their own (spec.artifacts.charts_url unset) come from the settings'
+        # chart source, else from the catalog's.
+        helm = Helm.configured(runtime.settings, runtime.catalog.chart_set.repository,
+                               before_upgrade=gateway.recreate_jobs)
     except HelmError as error:  # a source that is neither a directory nor an http(s) URL; no helm binary
         raise kopf.PermanentError(str(error)) from None
-    end_orphans()  # before any Helm work: a predecessor's `helm` must not run beside ours
-    tag_children()
     log.info("chart source %s, chart cache %s", helm.source, helm.cache.directory)
-    _controller = BundleController(helm, int(os.environ.get("OSOP_HELM_CONCURRENCY", "4")), memo.catalog)
+    return HelmBundleReconciler(runtime, gateway, helm)
 
 
-@kopf.on.cleanup(registry=REGISTRY)
-def stop(**_: Any) -> None:
-    if _controller is not None:
-        _controller.queue.close()
+PROCESS = Process("helmbundle", build)
 
 
-@kopf.on.event(GROUP, VERSION, "helmbundles", registry=REGISTRY)
-async def bundle_event(event: Mapping[str, Any], **_: Any) -> None:
-    assert _controller is not None  # set at startup, before any watch starts
-    _controller.observe(event.get("type"), event["object"])
+@kopf.on.event(GROUP, VERSION, "helmbundles", registry=PROCESS.registry)
+async def bundle_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
+    PROCESS.controller(memo).observe(event.get("type"), event["object"])

@@ -29,6 +29,7 @@ from pyhelm3.errors import ReleaseNotFoundError
 from pyhelm3.models import ReleaseRevision, ReleaseRevisionStatus
 
 from openstack_operator.core.releases.helmwork import long_running_workloads
+from openstack_operator.core.settings import Settings
 
 FINGERPRINT_PREFIX = "osop fingerprint "
 
@@ -114,9 +115,9 @@ def _read_chart_yaml(path: Path) -> Mapping[str, Any]:
     return metadata
 
 
-def default_cache_dir() -> Path:
-    """$OSOP_CHART_CACHE, else openstack-operator/charts in the user's cache directory (XDG)."""
-    configured = os.environ.get("OSOP_CHART_CACHE")
+def default_cache_dir(configured: str = "") -> Path:
+    """`configured` (the setting OSOP_CHART_CACHE, core.settings), else openstack-operator/charts in the user's cache
+    directory (XDG)."""
     if configured:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -247,8 +248,9 @@ def _verify(data: bytes, hexdigest: str, name: str, version: str, source: ChartS
                                f"sha256:{hexdigest}, the archive is sha256:{actual}; not installed")
 
 
-def helm_binary() -> str:
-    binary = os.environ.get("OSOP_HELM") or shutil.which("helm")
+def helm_binary(configured: str = "") -> str:
+    """`configured` (the setting OSOP_HELM, core.settings), else helm on PATH."""
+    binary = configured or shutil.which("helm")
     if not binary:
         raise HelmError("no helm binary: set OSOP_HELM or put helm on PATH")
     return binary
@@ -296,6 +298,16 @@ class Helm:
         self.before_upgrade = before_upgrade  # (release, namespace): runs before Helm upgrades an existing release
         self.cache = cache or ChartCache(default_cache_dir(), executable)
         self.client = Client(_DirectCommand(executable=executable, history_max_revisions=5), executable=executable)
+
+    @classmethod
+    def configured(cls, settings: Settings, default_source: str,
+                   before_upgrade: Callable[[str, str], Awaitable[Any]] | None = None) -> Helm:
+        """The Helm of the settings: its binary (OSOP_HELM), its chart cache (OSOP_CHART_CACHE), charts from
+        OSOP_CHART_SOURCE, else from `default_source`. HelmError if there is no helm binary or the source is
+        neither a directory nor an http(s) URL."""
+        binary = helm_binary(settings.helm)
+        return cls(ChartSource(settings.chart_source or default_source), binary,
+                   ChartCache(default_cache_dir(settings.chart_cache), binary), before_upgrade)
 
     async def install(self, name: str, namespace: str, chart: str, version: str, values: Mapping[str, Any],
                       fingerprint: str, timeout_seconds: int, *, digest: str = "", repository: str = "",

@@ -1,0 +1,83 @@
+"""The helmbundle process's cluster I/O (reconcilers.helmbundle.HelmBundleCluster): its HelmBundles, the osdpl and
+namespace each depends on, the values Secrets, Events, what Helm leaves behind, and the `helm` processes a killed
+predecessor left running. Each method runs its blocking call(s) in a worker thread (kube.process, the threading
+rule) and takes and returns plain dicts and strings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Mapping
+
+import pykube
+from pykube.exceptions import HTTPError
+
+from openstack_operator.core.errors import ApiWriteError
+from openstack_operator.kube import children, objects
+from openstack_operator.kube.client import HelmBundle, OpenStackDeployment
+from openstack_operator.kube.events import post_event
+
+log = logging.getLogger("osop.helmbundle")
+
+
+class HelmBundleGateway:
+    async def bundle(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The HelmBundle as stored now (a fresh read, not a watch cache), None if it is gone."""
+        return await asyncio.to_thread(_body, HelmBundle, namespace, name)
+
+    async def osdpl(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(_body, OpenStackDeployment, namespace, name)
+
+    async def namespace_terminating(self, namespace: str) -> bool:
+        """Whether the namespace is being deleted, or gone."""
+        return await asyncio.to_thread(objects.namespace_terminating, namespace)
+
+    async def set_finalizers(self, bundle: Mapping[str, Any], finalizers: list[str]) -> dict[str, Any]:
+        """The bundle's finalizers replaced, as read (a conflict if it changed since); returns the bundle stored."""
+        return await asyncio.to_thread(objects.set_finalizers, HelmBundle, bundle, finalizers)
+
+    async def patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """A merge patch of the bundle's status; returns the bundle stored."""
+        return await asyncio.to_thread(objects.patch_status, HelmBundle, namespace, name, patch)
+
+    async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        await asyncio.to_thread(post_event, involved, kind, reason, message)
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """Key `key` of Secret `name`, decoded; None if the Secret or the key is not there."""
+        return await asyncio.to_thread(_secret_value, namespace, name, key)
+
+    async def delete_release_leftovers(self, release: str, namespace: str) -> list[str]:
+        """Delete the cluster-scoped objects Helm created for a release whose Helm record is gone; `Kind/name` of
+        each. A refusal is an ApiWriteError."""
+        try:
+            return await asyncio.to_thread(objects.delete_release_leftovers, release, namespace)
+        except HTTPError as error:
+            raise ApiWriteError("deleting", "cluster-scoped objects of release", namespace, release, error.code,
+                                str(error)) from None
+
+    async def recreate_jobs(self, release: str, namespace: str) -> None:
+        """Before Helm upgrades `release`: its finished Jobs deleted, to be created from the new manifest."""
+        deleted = await asyncio.to_thread(objects.delete_jobs_to_recreate, release, namespace)
+        if deleted:
+            log.info("release %s: Jobs %s deleted before the upgrade, to be created from the new manifest", release,
+                     ", ".join(deleted))
+
+    async def end_orphaned_helm(self) -> None:
+        """End the `helm` processes a predecessor that is gone left running, and tag the ones started from now on
+        (kube.children): before any Helm work, so that two never work on one release."""
+        await asyncio.to_thread(children.end_orphans)
+        children.tag_children()
+
+
+def _body(kind: type[pykube.objects.APIObject], namespace: str, name: str) -> dict[str, Any] | None:
+    found = objects.get_or_none(kind, namespace, name)
+    if found is None:
+        return None
+    body: dict[str, Any] = found.obj
+    return body
+
+
+def _secret_value(namespace: str, name: str, key: str) -> str | None:
+    secret = objects.get_or_none(pykube.Secret, namespace, name)
+    return objects.decode_secret(secret).get(key) if secret is not None else None

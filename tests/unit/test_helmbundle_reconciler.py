@@ -1,0 +1,337 @@
+"""The helmbundle process's reconciler (reconcilers.helmbundle) against an in-memory cluster and a fake Helm: what
+it installs and records on the bundle status, what it refuses, how a Helm failure is recorded and retried, and an
+uninstall."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from typing import Any, Awaitable, Callable, Mapping, TypeVar
+
+import pytest
+import yaml
+
+from openstack_operator.core.apigroup import API_VERSION
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.releases.bundles import OSDPL_LABEL
+from openstack_operator.core.rendering.renderer import fingerprint
+from openstack_operator.core.settings import Settings
+from openstack_operator.kube.helm import ChartUnavailable, HelmError, Installed
+from openstack_operator.kube.process import Runtime
+from openstack_operator.reconcilers.helmbundle import FINALIZER, VALUES_NOT_READY_RETRY, HelmBundleReconciler
+
+NS, OSDPL, OSDPL_UID = "cloud", "osdpl", "0b5e55ed-0000-4000-8000-000000000001"
+RELEASE, CHART, VERSION = "openstack-mariadb", "mariadb", "2026.1.0"
+PASSWORD = "Db0password0that0must0never0show"
+VALUES = {"endpoints": {"oslo_db": {"auth": {"admin": {"password": PASSWORD}}}}, "pod": {"replicas": {"server": 1}}}
+T0 = 1_800_000_000.0
+
+T = TypeVar("T")
+
+
+class Conflict(Exception):
+    """409: the object changed since it was read."""
+
+
+def merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
+    """RFC 7386, as the API server applies a merge patch: null removes a key."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, Mapping):
+            child = target.get(key)
+            if not isinstance(child, dict):
+                child = target[key] = {}
+            merge_patch(child, value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+class FakeCluster:
+    """HelmBundleCluster in memory: bundles, osdpls, values Secrets and namespaces, and the Events posted."""
+
+    def __init__(self) -> None:
+        self.bundles: dict[tuple[str, str], dict[str, Any]] = {}
+        self.osdpls: dict[tuple[str, str], dict[str, Any]] = {}
+        self.secrets: dict[tuple[str, str], dict[str, str]] = {}
+        self.terminating: set[str] = set()
+        self.events: list[tuple[str, str, str, str, str]] = []  # kind of the object, its name, type, reason, message
+        self.orphans_ended = 0
+        self._version = 0
+
+    def _stored(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._version += 1
+        body["metadata"]["resourceVersion"] = str(self._version)
+        metadata = body["metadata"]
+        if metadata.get("deletionTimestamp") and not metadata.get("finalizers"):
+            self.bundles.pop((metadata["namespace"], metadata["name"]), None)  # the API server lets it go
+        return copy.deepcopy(body)
+
+    def put(self, bundle: dict[str, Any]) -> None:
+        self.bundles[(bundle["metadata"]["namespace"], bundle["metadata"]["name"])] = bundle
+        self._stored(bundle)
+
+    def stored(self, name: str) -> dict[str, Any]:
+        return self.bundles[(NS, name)]
+
+    async def bundle(self, namespace: str, name: str) -> dict[str, Any] | None:
+        found = self.bundles.get((namespace, name))
+        return copy.deepcopy(found) if found is not None else None
+
+    async def osdpl(self, namespace: str, name: str) -> dict[str, Any] | None:
+        found = self.osdpls.get((namespace, name))
+        return copy.deepcopy(found) if found is not None else None
+
+    async def namespace_terminating(self, namespace: str) -> bool:
+        return namespace in self.terminating
+
+    async def set_finalizers(self, bundle: Mapping[str, Any], finalizers: list[str]) -> dict[str, Any]:
+        stored = self.bundles[(bundle["metadata"]["namespace"], bundle["metadata"]["name"])]
+        if stored["metadata"]["resourceVersion"] != bundle["metadata"]["resourceVersion"]:
+            raise Conflict(bundle["metadata"]["name"])
+        stored["metadata"]["finalizers"] = list(finalizers)
+        return self._stored(stored)
+
+    async def patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        stored = self.bundles[(namespace, name)]
+        merge_patch(stored.setdefault("status", {}), patch)
+        return self._stored(stored)
+
+    async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        self.events.append((involved["kind"], involved["metadata"]["name"], kind, reason, message))
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        return self.secrets.get((namespace, name), {}).get(key)
+
+    async def delete_release_leftovers(self, release: str, namespace: str) -> list[str]:
+        return []
+
+    async def end_orphaned_helm(self) -> None:
+        self.orphans_ended += 1
+
+
+class FakeHelm:
+    """HelmReleases: records every call; `failures` are raised by the next installs, one each."""
+
+    def __init__(self) -> None:
+        self.installs: list[dict[str, Any]] = []
+        self.uninstalls: list[tuple[str, str, bool]] = []
+        self.failures: list[HelmError] = []
+        self.revision = 0
+
+    async def install(self, name: str, namespace: str, chart: str, version: str, values: Mapping[str, Any],
+                      fingerprint: str, timeout_seconds: int, *, digest: str = "", repository: str = "",
+                      force: bool = False) -> Installed:
+        self.installs.append({"name": name, "namespace": namespace, "chart": chart, "version": version,
+                              "values": dict(values), "fingerprint": fingerprint, "force": force})
+        if self.failures:
+            raise self.failures.pop(0)
+        self.revision += 1
+        return Installed(self.revision, version, skipped=False, workloads=("StatefulSet/mariadb-server",))
+
+    async def uninstall(self, name: str, namespace: str, timeout_seconds: int, *, hooks: bool = True) -> bool:
+        self.uninstalls.append((name, namespace, hooks))
+        return True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _osdpl(**metadata: Any) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": "OpenStackDeployment",
+            "metadata": {"name": OSDPL, "namespace": NS, "uid": OSDPL_UID, "generation": 1, **metadata}}
+
+
+def _bundle(values: Mapping[str, Any] = VALUES, release_namespace: str = NS, **spec: Any) -> dict[str, Any]:
+    """The database bundle as the osdpl process writes it (or, with `release_namespace`, not)."""
+    return {
+        "apiVersion": API_VERSION, "kind": "HelmBundle",
+        "metadata": {"name": f"{OSDPL}-database", "namespace": NS, "generation": 1, "labels": {OSDPL_LABEL: OSDPL},
+                     "ownerReferences": [{"apiVersion": API_VERSION, "kind": "OpenStackDeployment", "name": OSDPL,
+                                          "uid": OSDPL_UID, "controller": True}]},
+        "spec": {"service": "database", "depends_on": [], "uninstall": False, "releases": [{
+            "name": RELEASE, "chart": CHART, "version": VERSION, "namespace": release_namespace,
+            "values_from": {"secret_name": f"{OSDPL}-database-values", "key": RELEASE},
+            "fingerprint": fingerprint(CHART, VERSION, "", release_namespace, values), "timeout_seconds": 600}],
+            **spec},
+    }
+
+
+class World:
+    def __init__(self, catalog: Catalog) -> None:
+        self.cluster, self.helm, self.clock = FakeCluster(), FakeHelm(), Clock()
+        self.cluster.osdpls[(NS, OSDPL)] = _osdpl()
+        self.cluster.secrets[(NS, f"{OSDPL}-database-values")] = {RELEASE: yaml.safe_dump(VALUES)}
+        runtime = Runtime("helmbundle", catalog, Settings(retry_max_seconds=60.0))
+        self.reconciler = HelmBundleReconciler(runtime, self.cluster, self.helm, clock=self.clock)
+
+    async def settle(self, name: str) -> float | None:
+        """Reconcile the bundle until it asks for nothing more now; returns when it wants to be looked at again."""
+        for _ in range(10):
+            again = await self.reconciler.reconcile((NS, name))
+            if again != 0.0:
+                return again
+        raise AssertionError(f"bundle {name} never settled")
+
+    def release(self, name: str = f"{OSDPL}-database") -> dict[str, Any]:
+        status: dict[str, Any] = self.cluster.stored(name)["status"]["releases"][RELEASE]
+        return status
+
+
+def _run(world: World, scenario: Callable[[], Awaitable[T]]) -> T:
+    async def bounded() -> T:
+        try:
+            return await asyncio.wait_for(scenario(), timeout=10)
+        finally:
+            await world.reconciler.stop()
+    return asyncio.run(bounded())
+
+
+@pytest.fixture
+def world(catalog: Catalog) -> World:
+    return World(catalog)
+
+
+def test_an_install_is_recorded_on_the_bundle_status(world: World) -> None:
+    world.cluster.put(_bundle())
+
+    async def scenario() -> None:
+        await world.reconciler.start()
+        assert world.cluster.orphans_ended == 1  # before any Helm work
+        world.reconciler.observe("ADDED", world.cluster.stored(f"{OSDPL}-database"))
+        await world.reconciler.queue.join()
+
+    _run(world, scenario)
+    assert [(i["name"], i["namespace"], i["chart"], i["version"], i["values"]) for i in world.helm.installs] == \
+        [(RELEASE, NS, CHART, VERSION, VALUES)]
+    stored = world.cluster.stored(f"{OSDPL}-database")
+    assert FINALIZER in stored["metadata"]["finalizers"]
+    assert stored["status"]["observedGeneration"] == 1
+    release = world.release()
+    assert release["state"] == "deployed" and release["revision"] == 1 and release["chart_version"] == VERSION
+    assert release["fingerprint"] == release["target"] == _bundle()["spec"]["releases"][0]["fingerprint"]
+    assert release["workloads"] == ["StatefulSet/mariadb-server"] and "attempts" not in release
+    assert world.cluster.events == []  # nothing went wrong
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None  # current: Helm is not run again
+    assert len(world.helm.installs) == 1
+
+
+def test_values_not_yet_at_the_bundle_fingerprint_wait_without_helm(world: World) -> None:
+    world.cluster.put(_bundle(values={**VALUES, "pod": {"replicas": {"server": 3}}}))
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) == VALUES_NOT_READY_RETRY
+    assert world.helm.installs == []
+
+
+@pytest.mark.parametrize("bundle, why", [
+    (_bundle(release_namespace="kube-system"), "kube-system"),
+    ({**_bundle(), "metadata": {**_bundle()["metadata"], "labels": {}}}, "not a bundle of an osdpl"),
+])
+def test_an_untrusted_bundle_is_refused_reported_and_not_installed(world: World, bundle: dict[str, Any],
+                                                                     why: str) -> None:
+    world.cluster.put(copy.deepcopy(bundle))
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
+    assert world.helm.installs == [] and world.helm.uninstalls == []
+    stored = world.cluster.stored(f"{OSDPL}-database")
+    assert not stored["metadata"].get("finalizers")  # nothing of it is done: nothing to undo
+    refused = next(c for c in stored["status"]["conditions"] if c["type"] == "Refused")
+    assert refused["status"] == "True" and refused["reason"] == "Untrusted" and why in refused["message"]
+    assert [(kind, name, type_, reason) for kind, name, type_, reason, _ in world.cluster.events] == \
+        [("HelmBundle", f"{OSDPL}-database", "Warning", "BundleRefused")]
+    _run(world, lambda: world.settle(f"{OSDPL}-database"))  # looked at again: reported once
+    assert len(world.cluster.events) == 1 and world.helm.installs == []
+
+
+def test_a_forged_bundle_asking_to_uninstall_is_refused_when_its_osdpl_is_not_there(world: World) -> None:
+    del world.cluster.osdpls[(NS, OSDPL)]
+    world.cluster.put(_bundle(uninstall=True))
+    _run(world, lambda: world.settle(f"{OSDPL}-database"))
+    assert world.helm.uninstalls == [] and world.helm.installs == []
+    refused = world.cluster.stored(f"{OSDPL}-database")["status"]["conditions"][0]
+    assert refused["type"] == "Refused" and f"osdpl {OSDPL} does not exist" in refused["message"]
+
+
+def test_a_helm_failure_is_recorded_with_its_attempts_and_retried_later(world: World) -> None:
+    world.cluster.put(_bundle())
+    world.helm.failures = [HelmError(f"pre-upgrade hooks failed: password {PASSWORD} refused"),
+                           HelmError(f"pre-upgrade hooks failed: password {PASSWORD} refused")]
+
+    again = _run(world, lambda: world.settle(f"{OSDPL}-database"))
+    failed = world.release()
+    assert (failed["state"], failed["attempts"]) == ("failed", 1) and "reason" not in failed
+    assert failed["target"] == _bundle()["spec"]["releases"][0]["fingerprint"]
+    assert PASSWORD not in failed["last_error"] and "pre-upgrade hooks failed" in failed["last_error"]
+    assert failed["last_attempt_at"] == T0 and T0 + 1.6 <= failed["next_attempt_at"] <= T0 + 2.4
+    assert again == pytest.approx(failed["next_attempt_at"] - T0)  # looked at again when the retry is due
+    assert [(kind, name, reason) for kind, name, _, reason, _ in world.cluster.events] == \
+        [("OpenStackDeployment", OSDPL, "ReleaseFailed")]  # on the osdpl, where users look
+    assert PASSWORD not in world.cluster.events[0][4]
+
+    world.clock.now = T0 + 1.0  # not due yet: Helm is not run
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) == pytest.approx(failed["next_attempt_at"] - T0 - 1)
+    assert len(world.helm.installs) == 1
+
+    world.clock.now = failed["next_attempt_at"]  # due: tried again, fails the same way
+    again = _run(world, lambda: world.settle(f"{OSDPL}-database"))
+    second = world.release()
+    assert len(world.helm.installs) == 2 and second["attempts"] == 2
+    assert 3.2 <= second["next_attempt_at"] - second["last_attempt_at"] <= 4.8  # the delay doubled
+    assert again == pytest.approx(second["next_attempt_at"] - world.clock.now)
+    assert len(world.cluster.events) == 1  # the same error again is no new Event
+
+    world.clock.now = second["next_attempt_at"]  # due again: Helm works now
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
+    recovered = world.release()
+    assert len(world.helm.installs) == 3 and recovered["state"] == "deployed"
+    assert not {"attempts", "last_error", "next_attempt_at"} & set(recovered)
+    assert world.cluster.events[-1][2:4] == ("Normal", "ReleaseRecovered")
+
+
+def test_an_unavailable_chart_is_recorded_with_its_reason(world: World) -> None:
+    world.cluster.put(_bundle())
+    world.helm.failures = [ChartUnavailable(f"chart {CHART} {VERSION} from http://127.0.0.1:1: connection refused")]
+    _run(world, lambda: world.settle(f"{OSDPL}-database"))
+    failed = world.release()
+    assert (failed["state"], failed["reason"], failed["attempts"]) == ("failed", "ChartUnavailable", 1)
+    assert world.cluster.events[0][3] == "ChartUnavailable"
+
+
+def _deployed(world: World, **spec: Any) -> None:
+    world.cluster.put(_bundle())
+    _run(world, lambda: world.settle(f"{OSDPL}-database"))
+    assert world.release()["state"] == "deployed"
+    stored = world.cluster.stored(f"{OSDPL}-database")
+    merge_patch(stored["spec"], spec)
+    stored["metadata"]["generation"] += 1
+
+
+def test_a_disabled_service_is_uninstalled(world: World) -> None:
+    _deployed(world, uninstall=True)
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
+    assert world.helm.uninstalls == [(RELEASE, NS, True)]
+    release = world.release()
+    assert release["state"] == "uninstalled" and "fingerprint" not in release
+    assert FINALIZER in world.cluster.stored(f"{OSDPL}-database")["metadata"]["finalizers"]  # not deleted: kept
+    _run(world, lambda: world.settle(f"{OSDPL}-database"))
+    assert len(world.helm.uninstalls) == 1
+
+
+def test_a_bundle_deleted_with_its_namespace_is_uninstalled_without_hooks_then_let_go(world: World) -> None:
+    _deployed(world)
+    world.cluster.stored(f"{OSDPL}-database")["metadata"]["deletionTimestamp"] = "2027-01-15T08:00:00Z"
+    world.cluster.terminating.add(NS)
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
+    assert world.helm.uninstalls == [(RELEASE, NS, False)]
+    assert (NS, f"{OSDPL}-database") not in world.cluster.bundles  # finalizer removed: the API server let it go
+
+
+def test_a_bundle_deleted_by_hand_while_its_deployment_stays_keeps_its_releases(world: World) -> None:
+    _deployed(world)
+    world.cluster.stored(f"{OSDPL}-database")["metadata"]["deletionTimestamp"] = "2027-01-15T08:00:00Z"
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
+    assert world.helm.uninstalls == []
+    assert (NS, f"{OSDPL}-database") not in world.cluster.bundles
