@@ -1,0 +1,264 @@
+"""The osdpl process's apply step (reconcilers.osdpl): render every service, then write what differs.
+
+A render is complete before anything is written, so a spec that cannot be rendered changes nothing. Values Secrets
+are written before the bundles that point at them; bundles of disabled services are retired (uninstalled, then
+deleted). During a change of OpenStack release only what its rollout moves now is written (core.upgrades.rollout).
+A generation already applied, whose bundles still say so, is not rendered again: a bundle status or health change
+only needs the status recomputed.
+
+Credentials and Ceph keys come from the secrets process: a credential is rendered only if its digest matches that
+process's record on `status.credentials`; until it does, nothing is written (CredentialsUnavailable).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.apigroup import GROUP
+from openstack_operator.core.health.workloads import release_basis
+from openstack_operator.core.models.spec import DeploymentSpec
+from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, bundle_name,
+                                                      bundle_spec, plan_bundles, values_secret_data,
+                                                      values_secret_name, with_requests)
+from openstack_operator.core.rendering.renderer import Renderer
+from openstack_operator.core.schema.manifest import load_osdpl
+from openstack_operator.core.secrets.ceph import CephExchange, consumers, keys_source
+from openstack_operator.core.secrets.credentials import Credential, Stored, digest, required_credentials
+from openstack_operator.core.status.conditions import release_states, status_patch
+from openstack_operator.core.upgrades.rollout import COMPLETED, ORDERED, Step, advance, begin
+
+log = logging.getLogger("osop.osdpl")
+BUNDLE_FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"  # the helmbundle process's (see there)
+Key = tuple[str, str]  # namespace, osdpl name
+Bundles = Mapping[str, Mapping[str, Any]]  # service -> its bundle, as listed
+
+
+class OsdplWrites(Protocol):
+    """The part of the osdpl process's gateway (kube.gateways.osdpl) the apply step uses. `owner`: the osdpl's
+    body, which the written objects get an owner reference to."""
+
+    def credentials_secret_name(self, osdpl: str) -> str: ...
+
+    async def read_credentials(self, namespace: str, osdpl: str) -> tuple[Stored | None, bool]: ...
+
+    async def read_ceph_copy(self, namespace: str, osdpl: str) -> CephExchange | None: ...
+
+    async def ensure_kept_secrets(self, namespace: str, names: list[str], labels: Mapping[str, str]) -> None: ...
+
+    async def apply_secret(self, namespace: str, name: str, data: Mapping[str, str], labels: Mapping[str, str],
+                           owner: Mapping[str, Any], sensitive: list[str]) -> bool: ...
+
+    async def apply_bundle(self, namespace: str, name: str, spec: Mapping[str, Any], labels: Mapping[str, str],
+                           owner: Mapping[str, Any], current: Mapping[str, Any] | None,
+                           finalizers: list[str]) -> bool: ...
+
+    async def patch_bundle_spec(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
+
+    async def delete_bundle(self, namespace: str, name: str) -> None: ...
+
+    async def delete_secret(self, namespace: str, name: str) -> None: ...
+
+    async def patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
+
+
+class CredentialsUnavailable(Exception):
+    """The credentials the enabled services need are not (all) vetted by the secrets process: nothing is written."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a reconcile wrote for one generation of an osdpl: bundle specs and release fingerprints."""
+    uid: str
+    generation: int
+    reapply: str  # the osdpl's reapply annotation the bundles were written with
+    credentials: int  # the revision of the credentials rendered (status.credentials.revision)
+    ceph: str  # the digest of the Ceph keys rendered (status.ceph.digest), empty without
+    specs: Mapping[str, Mapping[str, Any]]
+    desired: dict[str, dict[str, str]]
+
+    def basis(self) -> tuple[str, int, str, int, str]:
+        return self.uid, self.generation, self.reapply, self.credentials, self.ceph
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """One render of an osdpl, not written yet: each service's values Secret data and bundle spec."""
+    body: dict[str, Any]
+    bundles: Bundles
+    spec: DeploymentSpec
+    values: dict[str, dict[str, str]]
+    specs: dict[str, dict[str, Any]]
+    desired: dict[str, dict[str, str]]  # service -> release -> fingerprint
+    sensitive: list[str]  # the credentials' passwords: cut from any error message
+
+    @property
+    def key(self) -> Key:
+        return self.body["metadata"]["namespace"], self.body["metadata"]["name"]
+
+
+Outcome = tuple[dict[str, dict[str, str]], dict[str, Any] | None, float | None]
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class OsdplApply:
+    """Renders and writes; remembers per osdpl the generation it last applied (`rendered`)."""
+
+    def __init__(self, catalog: Catalog, cluster: OsdplWrites) -> None:
+        self.catalog = catalog
+        self.cluster = cluster
+        self.renderer = Renderer(catalog)
+        self.rendered: dict[Key, Applied] = {}
+
+    async def apply(self, body: dict[str, Any], bundles: Bundles) -> Outcome:
+        """Render, then write what differs, or during a release change what its rollout moves now. Returns service
+        -> release -> fingerprint, the rollout (None: no release change) and when to look again."""
+        key: Key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        report = (body.get("status") or {}).get("credentials") or {}
+        if report.get("state") == "Lost":  # even for a generation already applied: the status must say so
+            raise CredentialsUnavailable("CredentialsLost", str(report.get("message", "credentials lost")))
+        basis = (body["metadata"]["uid"], body["metadata"]["generation"],
+                 (body["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION, ""),
+                 int(report.get("revision") or 0), ((body.get("status") or {}).get("ceph") or {}).get("digest", ""))
+        done = self.rendered.get(key)
+        if done and done.basis() == basis:
+            plan = plan_bundles(done.specs, bundles)
+            if not (plan.write or plan.retire or plan.delete):
+                # This generation is applied and the bundles still say so: a bundle status or health change
+                # only needs the status recomputed, not a render.
+                return done.desired, None, None
+        rendering = await self._render(body, bundles)
+        rollout = begin(body.get("status") or {}, rendering.spec.openstack_version, list(self.catalog.releases),
+                        self.catalog.upgrade_order, [s for s in bundles if s in rendering.specs], now())
+        recheck = None
+        if rollout is not None:  # a release change: what its rollout moves now, and nothing else
+            step = await self._step(rendering, rollout)
+            await self._move(rendering, step, rollout)
+            rollout, recheck = step.rollout, step.recheck_in
+            if rollout["phase"] != COMPLETED:  # nothing else is written until every service moved
+                self.rendered.pop(key, None)
+                return rendering.desired, rollout, recheck
+        await self._write(rendering)
+        uid, generation, reapply, revision, ceph = basis
+        self.rendered[key] = Applied(uid, generation, reapply, revision, ceph, rendering.specs, rendering.desired)
+        return rendering.desired, rollout, recheck
+
+    async def _render(self, body: dict[str, Any], bundles: Bundles) -> Rendering:
+        """Every enabled service rendered (raises OperatorError if one cannot be, CredentialsUnavailable while the
+        secrets process has not provided what they need), and the Secrets a chart's Jobs fill created."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        osdpl = load_osdpl(self.catalog, body)
+        enabled = osdpl.spec.enabled_services(self.catalog)
+        credentials = await self._vetted_credentials(body, required_credentials(self.catalog, enabled))
+        ceph = await self._ceph_keys(body, osdpl.spec)
+        services = self.renderer.render(osdpl.spec, credentials, namespace, ceph=ceph)
+        values = {service.name: values_secret_data(name, service) for service in services}  # all fit, or none
+        await self.cluster.ensure_kept_secrets(
+            namespace, [secret for service in enabled for chart in self.catalog.services[service].charts
+                        for secret in chart.kept_secrets], {OSDPL_LABEL: name})
+        specs = {service.name: with_requests(bundle_spec(name, service, osdpl.spec.charts_url),
+                                             bundles.get(service.name), body) for service in services}
+        return Rendering(body, bundles, osdpl.spec, values, specs,
+                         {s.name: {r.name: r.fingerprint for r in s.releases} for s in services},
+                         [c.password for c in credentials.values()])
+
+    async def _move(self, rendering: Rendering, step: Step, rollout: Mapping[str, Any]) -> None:
+        """The services the rollout's step moves: their values, and their bundles where they differ."""
+        for service in step.write:
+            await self._write_values(rendering, service)
+            if rendering.bundles[service].get("spec") != rendering.specs[service]:
+                log.info("osdpl %s/%s: %s -> %s: moving service %s", *rendering.key, rollout["from"],
+                         rollout["to"], service)
+                await self._write_bundle(rendering, service)
+
+    async def _write(self, rendering: Rendering) -> None:
+        # Values first: a bundle never points at values that are not there yet. Each Secret is read, not assumed:
+        # one deleted by hand (or with an earlier osdpl of the same name) is written again.
+        for service in rendering.values:
+            await self._write_values(rendering, service)
+        plan = plan_bundles(rendering.specs, rendering.bundles)
+        for service in plan.write:
+            await self._write_bundle(rendering, service)
+        await self.retire(*rendering.key, plan.retire, plan.delete)
+
+    async def _write_values(self, rendering: Rendering, service: str) -> None:
+        namespace, name = rendering.key
+        await self.cluster.apply_secret(namespace, values_secret_name(name, service), rendering.values[service],
+                                        {OSDPL_LABEL: name, SERVICE_LABEL: service}, rendering.body,
+                                        rendering.sensitive)
+
+    async def _write_bundle(self, rendering: Rendering, service: str) -> None:
+        namespace, name = rendering.key
+        await self.cluster.apply_bundle(namespace, bundle_name(name, service), rendering.specs[service],
+                                        {OSDPL_LABEL: name, SERVICE_LABEL: service}, rendering.body,
+                                        rendering.bundles.get(service), [BUNDLE_FINALIZER])
+
+    async def retire(self, namespace: str, name: str, retire: list[str], remove: list[str]) -> None:
+        """Ask the bundles of `retire` to uninstall their releases; delete those of `remove` and their values."""
+        for service in retire:
+            log.info("osdpl %s/%s: service %s disabled: uninstalling its releases", namespace, name, service)
+            await self.cluster.patch_bundle_spec(namespace, bundle_name(name, service), {"uninstall": True})
+        for service in remove:
+            await self.cluster.delete_bundle(namespace, bundle_name(name, service))
+            await self.cluster.delete_secret(namespace, values_secret_name(name, service))
+            log.info("osdpl %s/%s: service %s removed", namespace, name, service)
+
+    async def _step(self, rendering: Rendering, rollout: Mapping[str, Any]) -> Step:
+        """One look at the rollout, recorded on the status before any bundle or values it moves is written (see
+        core.upgrades.rollout: a SIGKILL after this write resumes with the service's step; before it, none of them
+        was)."""
+        body, specs = rendering.body, rendering.specs
+        status = body.get("status") or {}
+        states = release_states(rendering.desired, rendering.bundles)
+        settings = rendering.spec.features.get("upgrade") or {}
+        timeouts = {service: float(settings.get("service_timeout_seconds")
+                                   or sum(r.get("timeout_seconds", 0) for r in spec["releases"]))
+                    for service, spec in specs.items()}
+        step = advance(rollout, specs, rendering.bundles, states, status.get("health") or {},
+                       status.get("health_basis") == release_basis(states), timeouts,
+                       settings.get("strategy", ORDERED) == ORDERED, now())
+        recorded: dict[str, Any] = {"upgrade": step.rollout}
+        if step.rollout["phase"] == COMPLETED:  # in the same write: a restart must not see it done but not deployed
+            recorded["openstack_version"] = step.rollout["to"]
+        patch = status_patch(status, recorded)
+        if patch:
+            await self.cluster.patch_status(*rendering.key, patch)
+            body["status"] = {**status, **recorded}
+        return step
+
+    async def _vetted_credentials(self, body: Mapping[str, Any], needed: list[str]) -> dict[str, Credential]:
+        """The credentials of `needed`, as the secrets process recorded them (status.credentials.digests); raises
+        CredentialsUnavailable while one is missing, or differs from the record (lost, or a write in flight)."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        recorded = ((body.get("status") or {}).get("credentials") or {}).get("digests") or {}
+        stored, deleting = await self.cluster.read_credentials(namespace, name)
+        current = stored.current if stored is not None and not deleting else {}
+        waiting = [n for n in needed if n not in current or digest(current[n]) != recorded.get(n)]
+        if waiting:
+            raise CredentialsUnavailable("WaitingForCredentials",
+                                         f"waiting for the secrets process to provide {len(waiting)} credentials in "
+                                         f"Secret {self.cluster.credentials_secret_name(name)}: "
+                                         f"{', '.join(waiting[:5])}{' and more' if len(waiting) > 5 else ''}")
+        return {n: current[n] for n in needed}
+
+    async def _ceph_keys(self, body: Mapping[str, Any], spec: DeploymentSpec) -> CephExchange | None:
+        """The Ceph keys as the secrets process copied them, if a chart reads them; raises CredentialsUnavailable
+        before the first copy."""
+        if not consumers(spec.features):
+            return None
+        exchange = await self.cluster.read_ceph_copy(body["metadata"]["namespace"], body["metadata"]["name"])
+        if exchange is None:
+            report = (body.get("status") or {}).get("ceph") or {}
+            raise CredentialsUnavailable("WaitingForCephKeys", str(report.get("message") or (
+                f"waiting for the secrets process to copy the Ceph keys of {keys_source(spec.features)}")))
+        return exchange
