@@ -53,7 +53,3 @@ def api() -> pykube.HTTPClient:
 def count_write(verb: str, kind: str) -> None:
     API_WRITES.labels(verb=verb, kind=kind).inc()
 
-
-def owner_reference(body: Any) -> dict[str, Any]:
-    return {"apiVersion": body["apiVersion"], "kind": body["kind"], "name": body["metadata"]["name"],
-            "uid": body["metadata"]["uid"], "controller": True, "blockOwnerDeletion": False}

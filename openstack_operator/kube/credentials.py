@@ -15,20 +15,10 @@ from typing import Any, Iterable, Mapping
 import pykube
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.secrets.credentials import Stored, parse_secret, secret_data
+from openstack_operator.core.secrets.credentials import (KEEP_FINALIZER, Stored, backup_secret_name,
+                                                         credentials_secret_name, parse_secret, secret_data)
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.kube.objects import apply_secret, decode_secret, get_or_none, set_finalizers
-
-KEEP_FINALIZER = f"secrets.{GROUP}/keep-credentials"
-
-
-def credentials_secret_name(osdpl: str) -> str:
-    return f"{osdpl}-credentials"
-
-
-def backup_secret_name(osdpl: str) -> str:
-    return f"{osdpl}-credentials-backup"
-
 
 @dataclass(frozen=True)
 class SecretState:

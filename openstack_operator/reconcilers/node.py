@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Protocol, TypeVar
 
+from openstack_operator.core.models.owner import owner_reference
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.errors import Conflict
 from openstack_operator.core.nodes.inventory import (CLEANUP_FINALIZER_PREFIX, MAX_REMOVED, HostEntry, NodeView,
@@ -240,7 +241,7 @@ class NodeReconciler:
     def _job_manifest(self, namespace: str, osdpl: Mapping[str, Any], action: str, node: str, uid: str,
                       roles: list[str]) -> dict[str, Any]:
         return job_manifest(namespace=namespace, action=action, node=node, uid=uid, roles=roles,
-                            image=self._image(osdpl), script_text=self.script, owner=_owner_reference(osdpl))
+                            image=self._image(osdpl), script_text=self.script, owner=owner_reference(osdpl))
 
     async def _carry_out_removal(self, namespace: str, osdpl: Mapping[str, Any], removal: Removal) -> None:
         node = next(n for n in self._nodes() if n.name == removal.node)
@@ -318,12 +319,6 @@ class NodeReconciler:
             return  # the osdpl is gone
         self.written[namespace] = fields
         log.info("osdpl %s/%s: nodes: %s", namespace, osdpl["metadata"]["name"], fields["summary"])
-
-
-def _owner_reference(osdpl: Mapping[str, Any]) -> dict[str, Any]:
-    """The Jobs belong to the osdpl (as kube.client.owner_reference, which a reconciler cannot import)."""
-    return {"apiVersion": osdpl["apiVersion"], "kind": osdpl["kind"], "name": osdpl["metadata"]["name"],
-            "uid": osdpl["metadata"]["uid"], "controller": True, "blockOwnerDeletion": False}
 
 
 def _policy(spec: Mapping[str, Any], hosts: Mapping[str, HostEntry]) -> Callable[[str], str]:

@@ -27,7 +27,8 @@ from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOT
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.ceph import CephExchange, consumers, keys_source
-from openstack_operator.core.secrets.credentials import Credential, Stored, digest, required_credentials
+from openstack_operator.core.secrets.credentials import (Credential, Stored, credentials_secret_name, digest,
+                                                         required_credentials)
 from openstack_operator.core.status.conditions import release_states, status_patch
 from openstack_operator.core.upgrades.rollout import COMPLETED, ORDERED, Step, advance, begin
 
@@ -40,8 +41,6 @@ Bundles = Mapping[str, Mapping[str, Any]]  # service -> its bundle, as listed
 class OsdplWrites(Protocol):
     """The part of the osdpl process's gateway (kube.gateways.osdpl) the apply step uses. `owner`: the osdpl's
     body, which the written objects get an owner reference to."""
-
-    def credentials_secret_name(self, osdpl: str) -> str: ...
 
     async def read_credentials(self, namespace: str, osdpl: str) -> tuple[Stored | None, bool]: ...
 
@@ -247,7 +246,7 @@ class OsdplApply:
         if waiting:
             raise CredentialsUnavailable("WaitingForCredentials",
                                          f"waiting for the secrets process to provide {len(waiting)} credentials in "
-                                         f"Secret {self.cluster.credentials_secret_name(name)}: "
+                                         f"Secret {credentials_secret_name(name)}: "
                                          f"{', '.join(waiting[:5])}{' and more' if len(waiting) > 5 else ''}")
         return {n: current[n] for n in needed}
 

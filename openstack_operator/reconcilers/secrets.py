@@ -37,7 +37,8 @@ from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.ceph import (consumers, deployed_gateway_credential, gateway_credentials,
                                                   gateway_secret, placeholder_exchange)
 from openstack_operator.core.secrets.certificates import ERROR, certificate_problems, public_hosts
-from openstack_operator.core.secrets.credentials import (Assessment, Stored, assess, digests, end_rotation,
+from openstack_operator.core.secrets.credentials import (Assessment, Stored, assess, backup_secret_name,
+                                                         credentials_secret_name, digests, end_rotation,
                                                          parse_secret, required_credentials, rotation_names,
                                                          start_rotation, with_missing)
 from openstack_operator.core.secrets.rotation import DONE, RESTORE_ANNOTATION, ROLLING_OUT, Step, next_step, rolled_out
@@ -56,14 +57,6 @@ WORKERS = 2
 # The exchange's reports on the osdpl status, and the reason prefix of the Warning Event a change of state posts.
 EXCHANGE_REPORTS = (("ceph", "CephKeys"), ("object_gateway", "GatewayCredentials"),
                     ("certificate", "PublicCertificate"))
-
-
-def credentials_secret_name(osdpl: str) -> str:
-    return f"{osdpl}-credentials"
-
-
-def backup_secret_name(osdpl: str) -> str:
-    return f"{osdpl}-credentials-backup"
 
 
 class SecretsCluster(Protocol):

@@ -86,9 +86,6 @@ class FakeCluster:
     async def namespace_claim(self, namespace: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.claims.get(namespace))
 
-    def credentials_secret_name(self, osdpl: str) -> str:
-        return f"{osdpl}-credentials"
-
     async def read_credentials(self, namespace: str, osdpl: str) -> tuple[Stored | None, bool]:
         self.credential_reads += 1
         return self.credentials.get((namespace, osdpl)), False

@@ -15,7 +15,7 @@ from openstack_operator.core.secrets.credentials import placeholder_credentials,
 from openstack_operator.core.schema.manifest import load_osdpl, osdpl_problems
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.validation import apply_defaults
-from openstack_operator.kube.credentials import credentials_secret_name
+from openstack_operator.core.secrets.credentials import credentials_secret_name
 
 from ..osdpl_cases import (INVALID, LONGEST_NAME, UPDATES, VALID, Edit, load_example, stored_value,
                            update_pair)

@@ -20,10 +20,9 @@ from openstack_operator.core.secrets.credentials import (PREVIOUS, Stored, diges
                                                          required_credentials, secret_data)
 from openstack_operator.core.secrets.rotation import RESTORE_ANNOTATION, rotate_annotation
 from openstack_operator.core.settings import Settings
-from openstack_operator.kube import credentials as kube_credentials
 from openstack_operator.kube.process import Runtime
-from openstack_operator.reconcilers.secrets import (GONE_RETRY_SECONDS, SecretsReconciler, backup_secret_name,
-                                                    credentials_secret_name)
+from openstack_operator.core.secrets.credentials import backup_secret_name, credentials_secret_name
+from openstack_operator.reconcilers.secrets import GONE_RETRY_SECONDS, SecretsReconciler
 
 from .conftest import load_example
 
@@ -537,8 +536,3 @@ def test_the_gateway_credentials_are_published_once_deployed_and_withdrawn_with_
     run(reconciler.reconcile(KEY))
     assert cluster.withdrawn == [target]
 
-
-def test_the_names_are_those_the_osdpl_process_reads() -> None:
-    assert credentials_secret_name(NAME) == kube_credentials.credentials_secret_name(NAME)
-    assert backup_secret_name(NAME) == kube_credentials.backup_secret_name(NAME)
-    assert KEEP == kube_credentials.KEEP_FINALIZER

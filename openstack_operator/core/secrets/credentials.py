@@ -16,6 +16,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
+from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.catalog import Catalog
 
 # Letters and digits only: every consumer accepts them unquoted (SQL, RabbitMQ URLs, Erlang cookies, INI files).
@@ -24,6 +25,17 @@ PASSWORD_LENGTH = 32  # about 190 bits
 SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 SUFFIX_LENGTH = 6
 PREVIOUS = ".previous"  # Secret key suffix of the record a rotation replaces, kept until the rotation ends
+
+# The secrets process's finalizer on both credentials Secrets: they go only when the osdpl goes.
+KEEP_FINALIZER = f"secrets.{GROUP}/keep-credentials"
+
+
+def credentials_secret_name(osdpl: str) -> str:
+    return f"{osdpl}-credentials"
+
+
+def backup_secret_name(osdpl: str) -> str:
+    return f"{osdpl}-credentials-backup"
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ import pykube
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.ceph import CephExchange
 from openstack_operator.core.secrets.credentials import Stored
+from openstack_operator.core.models.owner import owner_reference
 from openstack_operator.kube.ceph import read_ceph_copy
-from openstack_operator.kube.client import HelmBundle, Lease, OpenStackDeployment, api, owner_reference
-from openstack_operator.kube.credentials import credentials_secret_name, ensure_kept_secrets, read_credentials
+from openstack_operator.kube.client import HelmBundle, Lease, OpenStackDeployment, api
+from openstack_operator.kube.credentials import ensure_kept_secrets, read_credentials
 from openstack_operator.kube.events import post_event
 from openstack_operator.kube.objects import (apply_bundle, apply_secret, claim_namespace, delete, get_or_none,
                                              namespace_claim, patch_spec, patch_status, release_namespace,
@@ -54,9 +55,6 @@ class OsdplGateway:
         """The credentials Secret's records (None: absent) and whether it is being deleted."""
         state = await asyncio.to_thread(read_credentials, self.catalog, namespace, osdpl)
         return state.stored, state.deleting
-
-    def credentials_secret_name(self, osdpl: str) -> str:
-        return credentials_secret_name(osdpl)
 
     async def read_ceph_copy(self, namespace: str, osdpl: str) -> CephExchange | None:
         return await asyncio.to_thread(read_ceph_copy, namespace, osdpl)

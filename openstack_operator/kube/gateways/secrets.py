@@ -10,9 +10,10 @@ from typing import Any, Mapping
 import pykube
 
 from openstack_operator.core.secrets.credentials import Stored
+from openstack_operator.core.models.owner import owner_reference
 from openstack_operator.kube.ceph import (copy_ceph_keys, publish_gateway_credentials, publisher_labels,
                                           withdraw_gateway_credentials)
-from openstack_operator.kube.client import OpenStackDeployment, api, owner_reference
+from openstack_operator.kube.client import OpenStackDeployment, api
 from openstack_operator.kube.credentials import SecretState, drop_keep_finalizer, write_credentials
 from openstack_operator.kube.events import post_event
 from openstack_operator.kube.objects import get_or_none, namespace_claim, patch_status
