@@ -13,7 +13,7 @@ OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
 def _table_rows() -> dict[str, str]:
     text = OPERATIONS.read_text()
-    table = text.split("Settings (environment):", 1)[1].split("\n\n", 2)[1]
+    table = text.split("Settings (environment)", 1)[1].split("\n\n", 2)[1]
     return {m.group(1): m.group(2) for m in re.finditer(r"^\| `(OSOP_[A-Z_]+)` \|[^|]*\| (.*) \|$", table, re.M)}
 
 
