@@ -125,8 +125,9 @@ def test_a_chart_repository_down_for_two_minutes_ends_ready_without_any_edit(
 HELM_OPERATIONS = {b"install", b"upgrade", b"rollback", b"uninstall"}
 
 
-def _helm_processes(release: str) -> dict[int, str]:
-    """pid -> command line of each running `helm` that changes `release` (reads such as `helm history` aside)."""
+def _helm_processes(release: str, namespace: str) -> dict[int, str]:
+    """pid -> command line of each running `helm` that changes `release` in `namespace` (reads such as `helm
+    history` aside; another cluster's run on this machine has a release of the same name in another namespace)."""
     found = {}
     for entry in Path("/proc").iterdir():
         try:
@@ -134,7 +135,7 @@ def _helm_processes(release: str) -> dict[int, str]:
         except OSError:
             continue
         if entry.name.isdigit() and argv[0].endswith(b"helm") and release.encode() in argv \
-                and HELM_OPERATIONS & set(argv):
+                and namespace.encode() in argv and HELM_OPERATIONS & set(argv):
             found[int(entry.name)] = b" ".join(argv).decode(errors="replace")
     return found
 
@@ -148,7 +149,8 @@ def test_a_helmbundle_process_killed_mid_upgrade_leaves_no_helm_behind_and_the_r
         "node_selector_value": "nowhere"}}}}}}}})
     wait_for("keystone pending-upgrade", lambda: helm.releases(deployment.namespace)[release]["status"] ==
              "pending-upgrade", operators)
-    stuck = wait_for("the helm upgrade running", lambda: _helm_processes(release), operators, timeout=30)
+    stuck = wait_for("the helm upgrade running", lambda: _helm_processes(release, deployment.namespace), operators,
+                     timeout=30)
     operators.kill("helmbundle")
     assert all(Path(f"/proc/{pid}").exists() for pid in stuck)  # SIGKILL of its parent left helm running on
     operators.start("helmbundle")
@@ -158,7 +160,7 @@ def test_a_helmbundle_process_killed_mid_upgrade_leaves_no_helm_behind_and_the_r
     # helm works on the release at any time.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        running = _helm_processes(release)
+        running = _helm_processes(release, deployment.namespace)
         assert len(running) <= 1, running
         time.sleep(0.2)
     # The fix supersedes the waiting upgrade at once, without waiting for Helm's timeout.
