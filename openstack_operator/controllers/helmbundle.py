@@ -11,6 +11,7 @@ import kopf
 from openstack_operator.core.apigroup import GROUP, VERSION
 from openstack_operator.kube.gateways.helmbundle import HelmBundleGateway
 from openstack_operator.kube.helm import Helm, HelmError
+from openstack_operator.kube.objects import watched_bundle
 from openstack_operator.kube.process import Process, Runtime
 from openstack_operator.reconcilers.helmbundle import HelmBundleReconciler
 
@@ -35,4 +36,4 @@ PROCESS = Process("helmbundle", build)
 
 @kopf.on.event(GROUP, VERSION, "helmbundles", registry=PROCESS.registry)
 async def bundle_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
-    PROCESS.controller(memo).observe(event.get("type"), event["object"])
+    PROCESS.controller(memo).observe(event.get("type"), watched_bundle(event["object"]))

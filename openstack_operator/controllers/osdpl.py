@@ -11,6 +11,7 @@ import kopf
 from openstack_operator.core.apigroup import GROUP, VERSION
 from openstack_operator.core.releases.bundles import OSDPL_LABEL
 from openstack_operator.kube.gateways.osdpl import OsdplGateway
+from openstack_operator.kube.objects import watched_bundle
 from openstack_operator.kube.process import Process, Runtime
 from openstack_operator.reconcilers.osdpl import OsdplReconciler
 
@@ -29,4 +30,4 @@ async def osdpl_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> No
 
 @kopf.on.event(GROUP, VERSION, "helmbundles", labels={OSDPL_LABEL: kopf.PRESENT}, registry=PROCESS.registry)
 async def bundle_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
-    PROCESS.controller(memo).observe_bundle(event["object"])
+    PROCESS.controller(memo).observe_bundle(watched_bundle(event["object"]))

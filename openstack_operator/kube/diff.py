@@ -13,6 +13,7 @@ from typing import Any
 import pykube
 import yaml
 
+from openstack_operator.core.models.bundle import Bundle
 from openstack_operator.core.releases.bundles import bundle_name, values_secret_name
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.ceph import consumers, placeholder_exchange
@@ -49,8 +50,8 @@ def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[st
     services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph)
     diffs: list[ReleaseDiff] = []
     for service in services:
-        bundle = get_or_none(HelmBundle, osdpl.namespace, bundle_name(osdpl.name, service.name))
-        live_releases = {r["name"]: r for r in (bundle.obj["spec"]["releases"] if bundle else [])}
+        found = get_or_none(HelmBundle, osdpl.namespace, bundle_name(osdpl.name, service.name))
+        live_releases = {r.name: r for r in (Bundle.from_api(found.obj).spec.releases if found else ())}
         secret = get_or_none(pykube.Secret, osdpl.namespace, values_secret_name(osdpl.name, service.name))
         live_values = decode_secret(secret) if secret is not None else {}
         for release in service.releases:
@@ -59,12 +60,12 @@ def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[st
                 diffs.append(ReleaseDiff(service.name, release.name, INSTALL))
                 continue
             old: dict[str, Any] = yaml.safe_load(live_values.get(release.name, "")) or {}
-            action = UNCHANGED if live.get("fingerprint") == release.fingerprint else UPGRADE
+            action = UNCHANGED if live.fingerprint == release.fingerprint else UPGRADE
             diffs.append(ReleaseDiff(service.name, release.name, action, values_changes(old, dict(release.values))))
     rendered = {service.name for service in services}
-    for bundle in HelmBundle.objects(api(), namespace=osdpl.namespace):
-        spec = bundle.obj["spec"]
-        if bundle.name == bundle_name(osdpl.name, spec["service"]) and spec["service"] not in rendered:
-            diffs.extend(ReleaseDiff(spec["service"], r["name"], UNINSTALL) for r in spec["releases"])
+    for bundle in (Bundle.from_api(item.obj) for item in HelmBundle.objects(api(), namespace=osdpl.namespace)):
+        spec = bundle.spec
+        if bundle.name == bundle_name(osdpl.name, spec.service) and spec.service not in rendered:
+            diffs.extend(ReleaseDiff(spec.service, r.name, UNINSTALL) for r in spec.releases)
     secrets = {c.password for c in credentials.values() if c.password}
     return diffs, secrets

@@ -12,6 +12,7 @@ from pykube.exceptions import HTTPError
 
 from openstack_operator.core.errors import ApiWriteError
 from openstack_operator.core.health.workloads import listed_generations
+from openstack_operator.core.models.bundle import Bundle, BundleSpec
 from openstack_operator.core.releases.helmwork import jobs_to_recreate
 from openstack_operator.core.secrets.redact import redact
 from openstack_operator.kube.client import HelmBundle, Lease, api, count_write
@@ -104,26 +105,32 @@ def apply_config_map(namespace: str, name: str, data: Mapping[str, str], labels:
     return True
 
 
-def apply_bundle(namespace: str, name: str, spec: Mapping[str, Any], labels: Mapping[str, str],
-                 owner: Mapping[str, Any], current: Mapping[str, Any] | None, finalizers: list[str]) -> bool:
+def watched_bundle(body: Mapping[str, Any]) -> Bundle:
+    """A HelmBundle of a watch event (a body as Kopf hands it over), as the reconcilers take it."""
+    return Bundle.from_api(body)
+
+
+def apply_bundle(namespace: str, name: str, spec: BundleSpec, labels: Mapping[str, str],
+                 owner: Mapping[str, Any], current: Bundle | None, finalizers: list[str]) -> bool:
     """Make bundle `name` have `spec`; `current` is the bundle as just listed (None: absent), so no read here.
     A new bundle is created with `finalizers` (the helmbundle process's): a deletion that comes before that process
     saw the bundle still waits for its releases."""
-    if current is not None and current.get("spec") == spec:
+    if current is not None and current.spec == spec:
         return False
     with writing("creating" if current is None else "updating", "HelmBundle", namespace, name):
         if current is None:
             body = {"apiVersion": HelmBundle.version, "kind": HelmBundle.kind,
                     "metadata": {"name": name, "namespace": namespace, "labels": dict(labels),
                                  "ownerReferences": [dict(owner)], "finalizers": list(finalizers)},
-                    "spec": dict(spec)}
+                    "spec": spec.to_api()}
             HelmBundle(api(), body).create()
             count_write("create", "HelmBundle")
         else:
             # With the resourceVersion, a patch from a stale view fails with 409 (and the reconcile is retried)
             # instead of clobbering a newer bundle.
-            version = current["metadata"]["resourceVersion"]
-            _handle(HelmBundle, namespace, name).patch({"metadata": {"resourceVersion": version}, "spec": dict(spec)})
+            version = current.resource_version
+            _handle(HelmBundle, namespace, name).patch({"metadata": {"resourceVersion": version},
+                                                        "spec": spec.to_api()})
             count_write("patch", "HelmBundle")
     return True
 

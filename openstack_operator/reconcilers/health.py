@@ -29,9 +29,9 @@ from dataclasses import replace
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from openstack_operator.core.health.workloads import (PROGRESSING, READY, Workload, component_health, health_progress,
-                                                      missing_workloads, release_basis, releases_of, resync_gone,
-                                                      scheduled_run, with_grace, workload_of)
-from openstack_operator.core.status.conditions import status_patch
+                                                      missing_workloads, resync_gone, scheduled_run, with_grace,
+                                                      workload_of)
+from openstack_operator.core.models.osdpl_status import HEALTH, ChildrenView, SectionPatch, section_patch
 from openstack_operator.kube import metrics
 from openstack_operator.kube.process import Runtime
 
@@ -59,9 +59,9 @@ class HealthCluster(Protocol):
     async def workload_generations(self, namespace: str, selector: str) -> dict[str, tuple[int, str]]:
         """uid -> (generation, Helm release) of the workloads of `namespace` matching `selector`, read now."""
 
-    async def patch_osdpl_status(self, namespace: str, name: str,
-                                 patch: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Merge-patch the osdpl's status; the osdpl as stored after it, or None when there is no such osdpl."""
+    async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> dict[str, Any] | None:
+        """Merge-patch the health section of the osdpl's status (core.models.osdpl_status.section_patch); the osdpl
+        as stored after it, or None when there is no such osdpl."""
 
 
 class HealthReconciler:
@@ -202,13 +202,13 @@ class HealthReconciler:
             self.jobs_done_at[key] = now
         return None if jobs_at_work else (self.jobs_done_at.get(key) or float("-inf"))
 
-    def desired(self, key: Key, children: Mapping[str, Any], now: float) -> tuple[dict[str, Any], float | None]:
-        """The health fields for osdpl `key` with release states `children`, and in how many seconds a grace
-        period ends (None: none pending)."""
-        releases = releases_of(children)
+    def desired(self, key: Key, children: ChildrenView, now: float) -> tuple[dict[str, Any], float | None]:
+        """The health fields for osdpl `key` with releases `children` (its status.children), and in how many
+        seconds a grace period ends (None: none pending)."""
+        releases = children.releases()
         # Not a release of this osdpl: another osdpl's workload, or not Helm's.
         workloads = [w for w in self._workloads(key[0]) if w.release in releases]
-        workloads += missing_workloads(children, workloads)  # Unhealthy: never Progressing, never awaited
+        workloads += missing_workloads(children.services, workloads)  # Unhealthy: never Progressing, never awaited
         jobs_done = self._grace_paused_since(key, any(w.assessment.awaited for w in workloads), now)
         mine, recheck = [], None
         for workload in workloads:
@@ -221,15 +221,14 @@ class HealthReconciler:
                     recheck = ends if recheck is None else min(recheck, ends)
             mine.append(replace(workload, assessment=assessment))
         health = component_health(mine)
-        fields = {"health": health, "health_progress": health_progress(health),
-                  "health_basis": release_basis(children)}
+        fields = {"health": health, "health_progress": health_progress(health), "health_basis": children.basis()}
         return fields, recheck
 
-    async def _indexes_hold_current_workloads(self, key: Key, children: Mapping[str, Any]) -> bool:
+    async def _indexes_hold_current_workloads(self, key: Key, children: ChildrenView) -> bool:
         """Whether every workload of the osdpl's releases that a fresh LIST returns is indexed at its current
         generation. Watch streams of different resources are not ordered: the osdpl's new release revisions may
         arrive before the events of the workloads Helm changed. Asked only while the basis lags the releases."""
-        releases = releases_of(children)
+        releases = children.releases()
         listed = await self.cluster.workload_generations(key[0], LABEL_SELECTOR)
         indexed = {w.uid: w.generation for w in self._workloads(key[0])}
         lagging = [uid for uid, (generation, release) in listed.items()
@@ -247,7 +246,7 @@ class HealthReconciler:
         if key not in self.osdpls:
             return None
         status = self.osdpls[key].get("status") or {}
-        children = status.get("children") or {}  # the releases this check is about, even if newer ones arrive
+        children = ChildrenView.of(status)  # the releases this check is about, even if newer ones arrive
         fields, recheck = self.desired(key, children, time.monotonic())
         if fields["health_basis"] != status.get("health_basis"):
             if await self._indexes_hold_current_workloads(key, children):
@@ -266,7 +265,7 @@ class HealthReconciler:
 
     async def _write(self, key: Key, status: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
         """PATCHes what of `fields` differs from `status`; False if the osdpl is gone (its state is dropped)."""
-        patch = status_patch(status, fields)
+        patch = section_patch(HEALTH, status, fields)
         if not patch:
             return True
         # Stamped before the PATCH: events arriving while it is in flight wait for the end of this window.

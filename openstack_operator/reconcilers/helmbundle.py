@@ -18,7 +18,8 @@ it is done. The namespace has one deployment (the osdpl process's namespace clai
 trusted bundles.
 
 The cluster is reached through a HelmBundleCluster (kube.gateways.helmbundle) and Helm through a HelmReleases
-(kube.helm.Helm): both are given, so tests use fakes.
+(kube.helm.Helm): both are given, so tests use fakes. Bundles are core.models.bundle models here, and each release
+record is built by core.releases.helmwork; the gateway turns them into API objects and back.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 import yaml
 
 from openstack_operator.core.apigroup import API_VERSION, GROUP
+from openstack_operator.core.models.bundle import BUNDLE_KIND, Bundle, BundleRelease, ReleaseStatus
 from openstack_operator.core.releases.bundles import OSDPL_LABEL, all_uninstalled, trust_problem
 from openstack_operator.core.releases.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, Step, decide,
-                                                       failure_record, intent_record, is_deployed, is_new_failure,
-                                                       is_removing, release_status)
+                                                       deployed_record, failure_record, intent_record, is_deployed,
+                                                       is_new_failure, is_removing, uninstalled_record)
 from openstack_operator.core.errors import ApiWriteError
 from openstack_operator.core.rendering.renderer import fingerprint, yaml_problem
 from openstack_operator.core.secrets.redact import redact, sensitive_strings
@@ -51,21 +53,23 @@ Key = tuple[str, str]  # namespace, bundle name
 
 VALUES_NOT_READY_RETRY = 2.0  # seconds: the osdpl process writes a values Secret just before its bundle
 MAX_ERROR_CHARS = 1000  # Helm may dump whole objects; the start says what failed
-BUNDLE_KIND = "HelmBundle"
 
 
 class HelmBundleCluster(Protocol):
     """What the reconciler reads and writes in the cluster (kube.gateways.helmbundle.HelmBundleGateway)."""
 
-    async def bundle(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+    async def bundle(self, namespace: str, name: str) -> Bundle | None: ...
 
     async def osdpl(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     async def namespace_terminating(self, namespace: str) -> bool: ...
 
-    async def set_finalizers(self, bundle: Mapping[str, Any], finalizers: list[str]) -> dict[str, Any]: ...
+    async def set_finalizers(self, bundle: Bundle, finalizers: list[str]) -> Bundle: ...
 
-    async def patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]: ...
+    async def record_release(self, namespace: str, name: str, release: str, status: ReleaseStatus,
+                             observed_generation: int | None = None) -> Bundle: ...
+
+    async def set_conditions(self, namespace: str, name: str, conditions: list[dict[str, Any]]) -> None: ...
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None: ...
 
@@ -95,10 +99,10 @@ class HelmBundleReconciler:
                  clock: Callable[[], float] = time.time) -> None:
         self.runtime, self.cluster, self.helm, self.clock = runtime, cluster, helm, clock
         self.catalog = runtime.catalog
-        self.bundles: dict[Key, dict[str, Any]] = {}  # last seen, from watch events and our own writes
+        self.bundles: dict[Key, Bundle] = {}  # last seen, from watch events and our own writes
         # The Helm step running per bundle: release, target (fingerprint or UNINSTALL_TARGET), the bundle generation
         # it was decided on, its task.
-        self.running: dict[Key, tuple[str, str, int, asyncio.Task[dict[str, Any]]]] = {}
+        self.running: dict[Key, tuple[str, str, int, asyncio.Task[ReleaseStatus]]] = {}
         self.queue = runtime.queue(self.reconcile, runtime.settings.helm_concurrency, _describe)
         metrics.count_watched(runtime.process, BUNDLE_KIND, lambda: len(self.bundles))
 
@@ -109,45 +113,45 @@ class HelmBundleReconciler:
         self.queue.close()
 
     # -- events ----------------------------------------------------------------------------------------------------
-    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+    def observe(self, event_type: str | None, bundle: Bundle) -> None:
+        key = (bundle.namespace, bundle.name)
         if event_type == "DELETED":
             self.bundles.pop(key, None)
-            self._wake_peers(key, body)
+            self._wake_peers(key, bundle)
             return
-        self._remember(key, dict(body))
-        self._supersede(key, body)
+        self._remember(key, bundle)
+        self._supersede(key, bundle)
         self.queue.add(key)
 
-    def _supersede(self, key: Key, body: Mapping[str, Any]) -> None:
+    def _supersede(self, key: Key, bundle: Bundle) -> None:
         """Stop a Helm step whose target the bundle no longer wants (new values, the service disabled, the bundle
         deleted): a step that waits on a stuck hook would otherwise hold the fix back until its timeout. Helm marks
         the release failed as it stops; the next step starts from there."""
         if key not in self.running:
             return
         release, target, generation, task = self.running[key]
-        if int(body["metadata"].get("generation") or 0) <= generation:
+        if bundle.generation <= generation:
             return  # an event the step already knew (or older): watch events may lag the read the step began with
-        if _target(body, release) != target and not task.done():
+        if _target(bundle, release) != target and not task.done():
             log.info("release %s: the bundle no longer asks for this %s; stopping Helm", release,
                      "uninstall" if target == UNINSTALL_TARGET else "version of its values")
             task.cancel()
 
-    def _remember(self, key: Key, body: dict[str, Any]) -> None:
+    def _remember(self, key: Key, bundle: Bundle) -> None:
         """Keep the newest view of a bundle; wake its peers when it reached or left what they wait for."""
         before = self.bundles.get(key)
-        self.bundles[key] = body
-        if before is None or _milestones(before) != _milestones(body):
-            self._wake_peers(key, body)
+        self.bundles[key] = bundle
+        if before is None or _milestones(before) != _milestones(bundle):
+            self._wake_peers(key, bundle)
 
-    def _wake_peers(self, key: Key, body: Mapping[str, Any]) -> None:
-        for peer in self.peers_of(key, body):
+    def _wake_peers(self, key: Key, bundle: Bundle) -> None:
+        for peer in self.peers_of(key, bundle):
             self.queue.add(peer)
 
-    def peers_of(self, key: Key, body: Mapping[str, Any]) -> dict[Key, dict[str, Any]]:
-        osdpl = (body["metadata"].get("labels") or {}).get(OSDPL_LABEL)
+    def peers_of(self, key: Key, bundle: Bundle) -> dict[Key, Bundle]:
+        osdpl = bundle.labels.get(OSDPL_LABEL)
         return {k: b for k, b in self.bundles.items()
-                if k != key and k[0] == key[0] and (b["metadata"].get("labels") or {}).get(OSDPL_LABEL) == osdpl}
+                if k != key and k[0] == key[0] and b.labels.get(OSDPL_LABEL) == osdpl}
 
     # -- one reconcile ---------------------------------------------------------------------------------------------
     async def reconcile(self, key: Key) -> float | None:
@@ -160,7 +164,7 @@ class HelmBundleReconciler:
         if bundle is None:
             return None
         self._remember(key, bundle)
-        peers = {b["spec"]["service"]: b for b in self.peers_of(key, bundle).values()}
+        peers = {b.spec.service: b for b in self.peers_of(key, bundle).values()}
         now = self.clock()
         decision = decide(bundle, peers, now)
         if decision.retry_at is not None:
@@ -170,11 +174,11 @@ class HelmBundleReconciler:
             return None
         return await self._step(key, bundle, decision.steps[0])
 
-    async def _admit(self, key: Key, bundle: dict[str, Any]) -> dict[str, Any] | None:
+    async def _admit(self, key: Key, bundle: Bundle) -> Bundle | None:
         """The bundle to act on, with this process's finalizer; None when nothing of it is to be done: refused (and
         reported), or deleted by hand while its deployment stays (its releases kept)."""
-        finalizers = bundle["metadata"].get("finalizers") or []
-        deleting = bool(bundle["metadata"].get("deletionTimestamp"))
+        finalizers = list(bundle.finalizers)
+        deleting = bundle.deleting
         problem = trust_problem(bundle, await self._owner_uid(bundle), self.catalog)
         await self._report_refusal(bundle, problem)
         if problem is not None:
@@ -183,7 +187,7 @@ class HelmBundleReconciler:
             return None
         if not deleting and FINALIZER not in finalizers:
             return await self.cluster.set_finalizers(bundle, [*finalizers, FINALIZER])
-        if deleting and FINALIZER in finalizers and not bundle["spec"].get("uninstall") \
+        if deleting and FINALIZER in finalizers and not bundle.spec.uninstall \
                 and await self._deployment_stays(bundle):
             # Deleted by hand while its deployment stays: the cloud keeps running. The osdpl process writes the
             # bundle again, and the new one finds its releases already at their fingerprints.
@@ -192,31 +196,31 @@ class HelmBundleReconciler:
             return None
         return bundle
 
-    async def _let_go_when_uninstalled(self, key: Key, bundle: Mapping[str, Any]) -> None:
+    async def _let_go_when_uninstalled(self, key: Key, bundle: Bundle) -> None:
         """Nothing left to do: a deleted bundle whose releases are all uninstalled loses its finalizer."""
-        finalizers = bundle["metadata"].get("finalizers") or []
-        if bundle["metadata"].get("deletionTimestamp") and FINALIZER in finalizers and all_uninstalled(bundle):
+        finalizers = list(bundle.finalizers)
+        if bundle.deleting and FINALIZER in finalizers and all_uninstalled(bundle):
             await self.cluster.set_finalizers(bundle, [f for f in finalizers if f != FINALIZER])
             log.info("bundle %s/%s: every release uninstalled; finalizer removed", *key)
 
-    async def _step(self, key: Key, bundle: dict[str, Any], step: Step) -> float | None:
+    async def _step(self, key: Key, bundle: Bundle, step: Step) -> float | None:
         """One Helm step: the values read, the intent recorded, Helm run, its outcome recorded."""
         install = step.action == "install"
-        name = step.release["name"]
-        target = step.release["fingerprint"] if install else UNINSTALL_TARGET
+        name = step.release.name
+        target = step.release.fingerprint if install else UNINSTALL_TARGET
         try:
             values = await self._values(bundle, step.release) if install else {}
         except ValuesNotReady as waiting:
             log.info("bundle %s/%s: %s", *key, waiting)
             return VALUES_NOT_READY_RETRY
-        intent = {"releases": {name: intent_record(step.action, target, self.clock())}}
-        stored = await self.cluster.patch_status(*key, intent)
+        intent = intent_record(bundle.release_status(name), step.action, target, self.clock())
+        stored = await self.cluster.record_release(*key, name, intent)
         self._remember(key, stored)
         if _target(stored, name) != target:
             return 0.0  # the spec changed since it was read: decide again on the newer one
         task = asyncio.ensure_future(self.install(bundle, step.release, values) if install
                                      else self.uninstall(bundle, step.release))
-        self.running[key] = (name, target, int(stored["metadata"].get("generation") or 0), task)
+        self.running[key] = (name, target, stored.generation, task)
         try:
             outcome = await task
         except asyncio.CancelledError:
@@ -233,57 +237,51 @@ class HelmBundleReconciler:
         await self._record(key, bundle, name, outcome)
         return 0.0  # decide again: the next release, a retry time, or done
 
-    async def _record(self, key: Key, bundle: Mapping[str, Any], name: str, outcome: dict[str, Any]) -> None:
+    async def _record(self, key: Key, bundle: Bundle, name: str, outcome: ReleaseStatus) -> None:
         """A step's outcome on the bundle status, with an Event when a release fails anew or recovers."""
-        previous = release_status(bundle, name)
-        if outcome["state"] == "failed" and is_new_failure(bundle, name, outcome):
+        previous = bundle.release_status(name)
+        if outcome.state == "failed" and is_new_failure(bundle, name, outcome):
             await self.cluster.post_event(_reported_on(bundle), "Warning", _failure_reason(outcome),
-                                          f"release {name}: {outcome['last_error']}")
-        elif outcome["state"] != "failed" and previous.get("last_error"):
+                                          f"release {name}: {outcome.last_error}")
+        elif outcome.state != "failed" and previous.last_error:
+            attempts = previous.attempts if previous.attempts is not None else 1
             await self.cluster.post_event(_reported_on(bundle), "Normal", "ReleaseRecovered",
-                                          f"release {name} {outcome['state']} after "
-                                          f"{previous.get('attempts', 1)} failed attempts")
-        patch = {"observedGeneration": bundle["metadata"].get("generation"), "releases": {name: outcome}}
-        self._remember(key, await self.cluster.patch_status(*key, patch))
+                                          f"release {name} {outcome.state} after {attempts} failed attempts")
+        self._remember(key, await self.cluster.record_release(*key, name, outcome, bundle.generation))
 
     # -- Helm ------------------------------------------------------------------------------------------------------
-    async def install(self, bundle: Mapping[str, Any], release: Mapping[str, Any],
-                      values: Mapping[str, Any]) -> dict[str, Any]:
-        name, target = release["name"], release["fingerprint"]
-        reapply = bundle["spec"].get("reapply") or None
+    async def install(self, bundle: Bundle, release: BundleRelease, values: Mapping[str, Any]) -> ReleaseStatus:
+        name, target = release.name, release.fingerprint
+        reapply = bundle.spec.reapply or None
         started = self.clock()
         try:
-            installed = await self.helm.install(name, release["namespace"], release["chart"],
-                                                release.get("version", ""), values, target,
-                                                int(release.get("timeout_seconds", 600)),
-                                                digest=release.get("digest", ""),
-                                                repository=release.get("repository", ""),
-                                                force=reapply != release_status(bundle, name).get("applied_reapply"))
+            installed = await self.helm.install(name, release.namespace, release.chart, release.version, values,
+                                                target, release.timeout_seconds, digest=release.digest,
+                                                repository=release.repository,
+                                                force=reapply != bundle.release_status(name).applied_reapply)
         except HelmError as error:
             reason = CHART_UNAVAILABLE if isinstance(error, ChartUnavailable) else ""
             message = redact(str(error), sensitive_strings(values))[:MAX_ERROR_CHARS]
             record = failure_record(bundle, name, target, reason, message, started,
                                     self.runtime.settings.retry_max_seconds)
             self._count_helm("install", "failed", started)
-            log.warning("release %s failed (attempt %d, next at %s)%s", name, record["attempts"],
-                        time.strftime("%H:%M:%S", time.localtime(record["next_attempt_at"])),
+            log.warning("release %s failed (attempt %d, next at %s)%s", name, record.attempts,
+                        time.strftime("%H:%M:%S", time.localtime(record.next_attempt_at)),
                         f": {error}" if reason else "")  # chart messages hold no values, Helm's may
             return record
         self._count_helm("install", "unchanged" if installed.skipped else "deployed", started)
         log.info("release %s %s at revision %d", name, "already current" if installed.skipped else "deployed",
                  installed.revision)
-        return {"state": "deployed", "reason": None, "fingerprint": target, "target": target,
-                "revision": installed.revision, "chart_version": installed.chart_version, "attempts": None,
-                "last_attempt_at": started, "next_attempt_at": None, "last_error": None, "retry": None,
-                "reapply": None, "applied_reapply": reapply, "workloads": list(installed.workloads)}
+        return deployed_record(target, installed.revision, installed.chart_version, installed.workloads, reapply,
+                               started)
 
-    async def uninstall(self, bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
-        name, namespace = release["name"], release["namespace"]
+    async def uninstall(self, bundle: Bundle, release: BundleRelease) -> ReleaseStatus:
+        name, namespace = release.name, release.namespace
         started = self.clock()
         # In a namespace being deleted nothing can be created: the chart's delete hooks (Jobs) would fail forever.
         hooks = not await self.cluster.namespace_terminating(namespace)
         try:
-            found = await self.helm.uninstall(name, namespace, int(release.get("timeout_seconds", 600)), hooks=hooks)
+            found = await self.helm.uninstall(name, namespace, release.timeout_seconds, hooks=hooks)
             if not found:  # Helm's record went first (a namespace deletion): its cluster-wide objects are ours to end
                 leftovers = await self.cluster.delete_release_leftovers(name, namespace)
                 if leftovers:
@@ -292,64 +290,58 @@ class HelmBundleReconciler:
             record = failure_record(bundle, name, UNINSTALL_TARGET, "", str(error)[:MAX_ERROR_CHARS], started,
                                     self.runtime.settings.retry_max_seconds)
             self._count_helm("uninstall", "failed", started)
-            log.warning("uninstall of %s failed (attempt %d): %s", name, record["attempts"], error)
+            log.warning("uninstall of %s failed (attempt %d): %s", name, record.attempts, error)
             return record
         self._count_helm("uninstall", "uninstalled", started)
         log.info("release %s uninstalled%s", name, "" if hooks else " (without hooks: its namespace is deleted)")
-        return {"state": "uninstalled", "reason": None, "fingerprint": None, "target": None, "revision": None,
-                "attempts": None, "last_attempt_at": started, "next_attempt_at": None, "last_error": None,
-                "retry": None, "reapply": None, "applied_reapply": None, "workloads": None}
+        return uninstalled_record(bundle.release_status(name), started)
 
     def _count_helm(self, action: str, result: str, started: float) -> None:
         metrics.HELM_OPERATIONS.labels(action, result).inc()
         metrics.HELM_SECONDS.labels(action).observe(max(self.clock() - started, 0.0))
 
     # -- reads -----------------------------------------------------------------------------------------------------
-    async def _values(self, bundle: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
+    async def _values(self, bundle: Bundle, release: BundleRelease) -> dict[str, Any]:
         """The release's values from its Secret, checked against the fingerprint the bundle asks for."""
-        ref = release["values_from"]
-        text = await self.cluster.secret_value(bundle["metadata"]["namespace"], ref["secret_name"], ref["key"])
+        ref = release.values_from
+        text = await self.cluster.secret_value(bundle.namespace, ref.secret_name, ref.key)
         if text is None:
-            raise ValuesNotReady(f"values Secret {ref['secret_name']} has no key {ref['key']} yet")
+            raise ValuesNotReady(f"values Secret {ref.secret_name} has no key {ref.key} yet")
         try:
             values: dict[str, Any] = yaml.safe_load(text) or {}
         except yaml.YAMLError as error:
-            raise ValuesNotReady(f"values Secret {ref['secret_name']} key {ref['key']}: {yaml_problem(error)}") \
-                from None
-        if fingerprint(release["chart"], release.get("version", ""), release.get("digest", ""), release["namespace"],
-                       values) != release["fingerprint"]:
-            raise ValuesNotReady(f"values Secret {ref['secret_name']} is not at the bundle's fingerprint yet")
+            raise ValuesNotReady(f"values Secret {ref.secret_name} key {ref.key}: {yaml_problem(error)}") from None
+        if fingerprint(release.chart, release.version, release.digest, release.namespace, values) \
+                != release.fingerprint:
+            raise ValuesNotReady(f"values Secret {ref.secret_name} is not at the bundle's fingerprint yet")
         return values
 
-    async def _owner_uid(self, bundle: Mapping[str, Any]) -> str | None:
+    async def _owner_uid(self, bundle: Bundle) -> str | None:
         """The uid of the osdpl in the bundle's namespace that its label names, None if there is none."""
-        metadata = bundle["metadata"]
-        name = (metadata.get("labels") or {}).get(OSDPL_LABEL)
+        name = bundle.labels.get(OSDPL_LABEL)
         if not name:
             return None
-        found = await self.cluster.osdpl(metadata["namespace"], name)
+        found = await self.cluster.osdpl(bundle.namespace, name)
         return str(found["metadata"]["uid"]) if found is not None else None
 
-    async def _deployment_stays(self, bundle: Mapping[str, Any]) -> bool:
+    async def _deployment_stays(self, bundle: Bundle) -> bool:
         """Whether the osdpl of a deleted bundle is neither gone nor being deleted, nor its namespace (a namespace
         deletion marks the namespace before it deletes what is inside)."""
-        metadata = bundle["metadata"]
-        name = (metadata.get("labels") or {}).get(OSDPL_LABEL, "")
-        osdpl = await self.cluster.osdpl(metadata["namespace"], name) if name else None
+        name = bundle.labels.get(OSDPL_LABEL, "")
+        osdpl = await self.cluster.osdpl(bundle.namespace, name) if name else None
         return osdpl is not None and not osdpl["metadata"].get("deletionTimestamp") \
-            and not await self.cluster.namespace_terminating(metadata["namespace"])
+            and not await self.cluster.namespace_terminating(bundle.namespace)
 
-    async def _report_refusal(self, bundle: Mapping[str, Any], problem: str | None) -> None:
+    async def _report_refusal(self, bundle: Bundle, problem: str | None) -> None:
         """The bundle's `Refused` condition, written when it changes, with a Warning Event when the bundle is
         refused."""
-        metadata = bundle["metadata"]
-        conditions = refusal_conditions(bundle.get("status") or {}, problem, int(metadata.get("generation") or 0),
+        conditions = refusal_conditions(bundle.conditions, problem, bundle.generation,
                                         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock())))
         if conditions is None:
             return
-        await self.cluster.patch_status(metadata["namespace"], metadata["name"], {"conditions": conditions})
+        await self.cluster.set_conditions(bundle.namespace, bundle.name, conditions)
         if problem:
-            log.warning("bundle %s/%s refused: %s", metadata["namespace"], metadata["name"], problem)
+            log.warning("bundle %s/%s refused: %s", bundle.namespace, bundle.name, problem)
             await self.cluster.post_event(_bundle_ref(bundle), "Warning", "BundleRefused", problem)
 
 
@@ -357,34 +349,34 @@ def _describe(key: Key) -> str:
     return f"bundle {key[0]}/{key[1]}"
 
 
-def _milestones(bundle: Mapping[str, Any]) -> tuple[bool, bool]:
+def _milestones(bundle: Bundle) -> tuple[bool, bool]:
     """What peers wait for: deployed (dependents may start) and all uninstalled (dependencies may go)."""
     return is_deployed(bundle), is_removing(bundle) and all_uninstalled(bundle)
 
 
-def _target(bundle: Mapping[str, Any], release: str) -> str:
+def _target(bundle: Bundle, release: str) -> str:
     """What the bundle wants done with `release` now: its fingerprint, or UNINSTALL_TARGET."""
     if is_removing(bundle):
         return UNINSTALL_TARGET
-    return next((str(r["fingerprint"]) for r in bundle["spec"]["releases"] if r["name"] == release), UNINSTALL_TARGET)
+    return next((r.fingerprint for r in bundle.spec.releases if r.name == release), UNINSTALL_TARGET)
 
 
-def _bundle_ref(bundle: Mapping[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": bundle.get("apiVersion", API_VERSION), "kind": BUNDLE_KIND, "metadata": bundle["metadata"]}
+def _bundle_ref(bundle: Bundle) -> dict[str, Any]:
+    """The bundle as an Event's object."""
+    return {"apiVersion": API_VERSION, "kind": BUNDLE_KIND,
+            "metadata": {"name": bundle.name, "namespace": bundle.namespace, "uid": bundle.uid}}
 
 
-def _reported_on(bundle: Mapping[str, Any]) -> dict[str, Any]:
+def _reported_on(bundle: Bundle) -> dict[str, Any]:
     """The object a release's Events go to: the osdpl that owns the bundle (where users look), else the bundle."""
-    metadata = bundle["metadata"]
-    owner = next((ref for ref in metadata.get("ownerReferences") or [] if ref.get("kind") == "OpenStackDeployment"),
-                 None)
+    owner = next((ref for ref in bundle.owner_references if ref.kind == "OpenStackDeployment"), None)
     if owner is None:
         return _bundle_ref(bundle)
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
-            "metadata": {"name": owner["name"], "namespace": metadata["namespace"], "uid": owner["uid"]}}
+    return {"apiVersion": owner.api_version, "kind": owner.kind,
+            "metadata": {"name": owner.name, "namespace": bundle.namespace, "uid": owner.uid}}
 
 
-def _failure_reason(record: Mapping[str, Any]) -> str:
-    if record.get("reason") == CHART_UNAVAILABLE:
+def _failure_reason(record: ReleaseStatus) -> str:
+    if record.reason == CHART_UNAVAILABLE:
         return CHART_UNAVAILABLE
-    return "UninstallFailed" if record["target"] == UNINSTALL_TARGET else "ReleaseFailed"
+    return "UninstallFailed" if record.target == UNINSTALL_TARGET else "ReleaseFailed"

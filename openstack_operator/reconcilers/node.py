@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Protocol, TypeVar
 
+from openstack_operator.core.models.osdpl_status import NODE, RolloutView, SectionPatch, section_patch
 from openstack_operator.core.models.owner import owner_reference
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.errors import Conflict
@@ -30,7 +31,7 @@ from openstack_operator.core.nodes.inventory import (CLEANUP_FINALIZER_PREFIX, M
 from openstack_operator.core.nodes.jobs import CLEANUP, JobView, client_image, job_manifest, script
 from openstack_operator.core.nodes.maintenance import HOLDING, Request, Step, plan, request_of
 from openstack_operator.core.nodes.removal import Removal, plan_removals
-from openstack_operator.core.status.conditions import status_patch
+from openstack_operator.core.status.merge import status_patch
 from openstack_operator.kube.process import Runtime
 
 log = logging.getLogger("osop.node")
@@ -56,7 +57,9 @@ class NodeCluster(Protocol):
     async def patch_request_status(self, namespace: str, name: str, patch: Mapping[str, Any]) \
         -> dict[str, Any] | None: ...
 
-    async def patch_osdpl_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool: ...
+    async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> bool:
+        """Merge-patch the node section of the osdpl's status (core.models.osdpl_status.section_patch); False if
+        the osdpl is gone."""
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None: ...
 
@@ -202,7 +205,7 @@ class NodeReconciler:
 
     def _image(self, osdpl: Mapping[str, Any]) -> str:
         spec = osdpl["spec"]
-        version = (osdpl.get("status") or {}).get("openstack_version") or spec["openstack_version"]
+        version = RolloutView.of(osdpl.get("status") or {}).openstack_version or spec["openstack_version"]
         return client_image(self.runtime.catalog, version,
                             (spec.get("artifacts") or {}).get("images_base_url", "").rstrip("/"))
 
@@ -312,7 +315,7 @@ class NodeReconciler:
 
     async def _write_osdpl(self, namespace: str, osdpl: Mapping[str, Any], previous: Mapping[str, Any],
                            fields: dict[str, Any]) -> None:
-        patch = status_patch({"nodes": previous}, {"nodes": fields})
+        patch = section_patch(NODE, {"nodes": previous}, {"nodes": fields})
         if not patch:
             return
         if not await self.cluster.patch_osdpl_status(namespace, osdpl["metadata"]["name"], patch):

@@ -29,11 +29,14 @@ from typing import Any, Mapping, Protocol
 
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.errors import ApiWriteError, OperatorError
+from openstack_operator.core.models.bundle import Bundle
+from openstack_operator.core.models.osdpl_status import (OSDPL, CephView, CertificateView, CredentialsView,
+                                                         HealthView, section_patch)
 from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, all_uninstalled,
                                                       bundle_name, namespace_holder)
 from openstack_operator.core.runtime.workqueue import WorkQueue
 from openstack_operator.core.status.conditions import (CONDITION_TYPES, Observed, compute_status, condition_states,
-                                                       failing_releases, status_patch)
+                                                       failing_releases)
 from openstack_operator.core.upgrades.guard import version_problem
 from openstack_operator.core.upgrades.rollout import STUCK, UPGRADE_STUCK
 from openstack_operator.kube import metrics
@@ -59,7 +62,7 @@ class OsdplCluster(OsdplWrites, Protocol):
 
     async def list_osdpls(self, namespace: str) -> list[dict[str, Any]]: ...
 
-    async def list_bundles(self, namespace: str) -> list[dict[str, Any]]: ...
+    async def list_bundles(self, namespace: str) -> list[Bundle]: ...
 
     async def secret_names(self, namespace: str, selector: str) -> list[str]: ...
 
@@ -114,12 +117,10 @@ class OsdplReconciler:
                                     FINALIZER in (metadata.get("finalizers") or []),
                                     (metadata.get("annotations") or {}).get(REAPPLY_ANNOTATION))
         status = body.get("status") or {}
-        credentials = status.get("credentials") or {}
-        essence += (credentials.get("state"), credentials.get("revision"),  # the secrets process's word
-                    (status.get("ceph") or {}).get("digest"))
+        credentials, ceph = CredentialsView.of(status), CephView.of(status)
+        essence += (credentials.state, credentials.revision, ceph.digest)  # the secrets process's word
         # compared, never mutated; the secrets process's verdicts on the Ceph keys and the certificate count too
-        health = (status.get("health"), status.get("health_basis"), (status.get("ceph") or {}).get("state"),
-                  (status.get("certificate") or {}).get("state"))
+        health = (HealthView.of(status), ceph.state, CertificateView.of(status).state)
         seen = self.seen.get(key)
         self.seen[key] = (essence, health)
         if seen is None or seen[0] != essence:
@@ -127,10 +128,10 @@ class OsdplReconciler:
         elif seen[1] != health:
             self.queue.add(key, STATUS_COALESCE_SECONDS)
 
-    def observe_bundle(self, body: Mapping[str, Any]) -> None:
-        osdpl = (body["metadata"].get("labels") or {}).get(OSDPL_LABEL)
+    def observe_bundle(self, bundle: Bundle) -> None:
+        osdpl = bundle.labels.get(OSDPL_LABEL)
         if osdpl:
-            self.queue.add((body["metadata"]["namespace"], osdpl), STATUS_COALESCE_SECONDS)
+            self.queue.add((bundle.namespace, osdpl), STATUS_COALESCE_SECONDS)
 
     # -- reconcile (the queue's work: returns when to look again, None: only on the next event) --------------------
     async def reconcile(self, key: Key) -> float | None:
@@ -141,9 +142,8 @@ class OsdplReconciler:
         in_namespace = await self.cluster.list_bundles(namespace)
         # Ours by label and name (a controller reference goes with orphan propagation); a hand-written bundle of
         # another name is not (the helmbundle process refuses it).
-        bundles = {b["spec"]["service"]: b for b in in_namespace
-                   if (b["metadata"].get("labels") or {}).get(OSDPL_LABEL) == name
-                   and b["metadata"]["name"] == bundle_name(name, b["spec"]["service"])}
+        bundles = {b.spec.service: b for b in in_namespace
+                   if b.labels.get(OSDPL_LABEL) == name and b.name == bundle_name(name, b.spec.service)}
         if body["metadata"].get("deletionTimestamp"):
             try:
                 return await self._finalize(body, bundles)
@@ -156,14 +156,14 @@ class OsdplReconciler:
             return again
         return await self._apply(key, body, bundles)
 
-    async def _claim(self, body: Mapping[str, Any], in_namespace: list[dict[str, Any]]) -> tuple[bool, float | None]:
+    async def _claim(self, body: Mapping[str, Any], in_namespace: list[Bundle]) -> tuple[bool, float | None]:
         """Whether this osdpl holds its namespace (claiming it if nobody does); if not, when to look again. One
         held by another osdpl is reported on the status (NamespaceInUse) and nothing is done."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         claim = await self.cluster.namespace_claim(namespace)
         claimed_by = (claim.get("spec") or {}).get("holderIdentity") if claim is not None else None
         holder = namespace_holder(name, await self.cluster.list_osdpls(namespace),
-                                  [(b["metadata"].get("labels") or {}).get(OSDPL_LABEL, "") for b in in_namespace],
+                                  [b.labels.get(OSDPL_LABEL, "") for b in in_namespace],
                                   claimed_by)
         if not holder and claimed_by != name and \
                 not await self.cluster.claim_namespace(namespace, name, claim, {OSDPL_LABEL: name}):
@@ -242,11 +242,9 @@ class OsdplReconciler:
             return None
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         # Bundles the garbage collector is deleting (foreground propagation) uninstall under their own finalizer.
-        to_retire = [s for s, b in bundles.items() if not b["spec"].get("uninstall")
-                     and not b["metadata"].get("deletionTimestamp")]
-        done = [s for s, b in bundles.items() if b["spec"].get("uninstall") and all_uninstalled(b)]
-        await self.applier.retire(namespace, name, to_retire,
-                                  [s for s in done if not bundles[s]["metadata"].get("deletionTimestamp")])
+        to_retire = [s for s, b in bundles.items() if not b.spec.uninstall and not b.deleting]
+        done = [s for s, b in bundles.items() if b.spec.uninstall and all_uninstalled(b)]
+        await self.applier.retire(namespace, name, to_retire, [s for s in done if not bundles[s].deleting])
         remaining = {s: b for s, b in bundles.items() if s not in done}
         if remaining:
             status = body.get("status") or {}
@@ -270,8 +268,8 @@ class OsdplReconciler:
                   api_error: tuple[str, str] | None = None,
                   credentials_problem: tuple[str, str] | None = None) -> Observed:
         """What to report when this reconcile wrote no bundles: the releases the bundles ask for."""
-        desired = {s: {r["name"]: r.get("fingerprint", "") for r in b["spec"]["releases"]} for s, b in bundles.items()
-                   if deleting or not b["spec"].get("uninstall")}
+        desired = {s: {r.name: r.fingerprint for r in b.spec.releases} for s, b in bundles.items()
+                   if deleting or not b.spec.uninstall}
         return Observed(generation=body["metadata"]["generation"], reconciled_generation=reconciled, draft=draft,
                         openstack_version=body["spec"]["openstack_version"], desired=desired, bundles=bundles,
                         spec_error=spec_error, upgrade_held=upgrade_held, deleting=deleting, blocked_by=blocked_by,
@@ -280,7 +278,7 @@ class OsdplReconciler:
 
     async def _write_status(self, body: Mapping[str, Any], observed: Observed) -> bool:
         """Patch what changed; returns whether a condition changed (callers post an Event only then)."""
-        patch = status_patch(body.get("status") or {}, compute_status(observed, now()))
+        patch = section_patch(OSDPL, body.get("status") or {}, compute_status(observed, now()))
         if patch:
             await self.cluster.patch_status(body["metadata"]["namespace"], body["metadata"]["name"], patch)
         return "conditions" in patch

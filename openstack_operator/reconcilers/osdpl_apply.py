@@ -19,7 +19,9 @@ from typing import Any, Mapping, Protocol
 
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.apigroup import GROUP
-from openstack_operator.core.health.workloads import release_basis
+from openstack_operator.core.models.osdpl_status import (OSDPL, CephView, CredentialsView, HealthView, SectionPatch,
+                                                         section_patch)
+from openstack_operator.core.models.bundle import Bundle, BundleSpec
 from openstack_operator.core.models.spec import DeploymentSpec
 from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, bundle_name,
                                                       bundle_spec, plan_bundles, values_secret_data,
@@ -29,13 +31,13 @@ from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.ceph import CephExchange, consumers, keys_source
 from openstack_operator.core.secrets.credentials import (Credential, Stored, credentials_secret_name, digest,
                                                          required_credentials)
-from openstack_operator.core.status.conditions import release_states, status_patch
+from openstack_operator.core.status.conditions import release_states
 from openstack_operator.core.upgrades.rollout import COMPLETED, ORDERED, Step, advance, begin
 
 log = logging.getLogger("osop.osdpl")
 BUNDLE_FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"  # the helmbundle process's (see there)
 Key = tuple[str, str]  # namespace, osdpl name
-Bundles = Mapping[str, Mapping[str, Any]]  # service -> its bundle, as listed
+Bundles = Mapping[str, Bundle]  # service -> its bundle, as listed
 
 
 class OsdplWrites(Protocol):
@@ -51,17 +53,17 @@ class OsdplWrites(Protocol):
     async def apply_secret(self, namespace: str, name: str, data: Mapping[str, str], labels: Mapping[str, str],
                            owner: Mapping[str, Any], sensitive: list[str]) -> bool: ...
 
-    async def apply_bundle(self, namespace: str, name: str, spec: Mapping[str, Any], labels: Mapping[str, str],
-                           owner: Mapping[str, Any], current: Mapping[str, Any] | None,
-                           finalizers: list[str]) -> bool: ...
+    async def apply_bundle(self, namespace: str, name: str, spec: BundleSpec, labels: Mapping[str, str],
+                           owner: Mapping[str, Any], current: Bundle | None, finalizers: list[str]) -> bool: ...
 
-    async def patch_bundle_spec(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
+    async def retire_bundle(self, namespace: str, name: str) -> None: ...
 
     async def delete_bundle(self, namespace: str, name: str) -> None: ...
 
     async def delete_secret(self, namespace: str, name: str) -> None: ...
 
-    async def patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
+    async def patch_status(self, namespace: str, name: str, patch: SectionPatch) -> None:
+        """Merge-patch the osdpl process's section of the osdpl's status (core.models.osdpl_status)."""
 
 
 class CredentialsUnavailable(Exception):
@@ -80,7 +82,7 @@ class Applied:
     reapply: str  # the osdpl's reapply annotation the bundles were written with
     credentials: int  # the revision of the credentials rendered (status.credentials.revision)
     ceph: str  # the digest of the Ceph keys rendered (status.ceph.digest), empty without
-    specs: Mapping[str, Mapping[str, Any]]
+    specs: Mapping[str, BundleSpec]
     desired: dict[str, dict[str, str]]
 
     def basis(self) -> tuple[str, int, str, int, str]:
@@ -94,7 +96,7 @@ class Rendering:
     bundles: Bundles
     spec: DeploymentSpec
     values: dict[str, dict[str, str]]
-    specs: dict[str, dict[str, Any]]
+    specs: dict[str, BundleSpec]
     desired: dict[str, dict[str, str]]  # service -> release -> fingerprint
     sensitive: list[str]  # the credentials' passwords: cut from any error message
 
@@ -123,12 +125,13 @@ class OsdplApply:
         """Render, then write what differs, or during a release change what its rollout moves now. Returns service
         -> release -> fingerprint, the rollout (None: no release change) and when to look again."""
         key: Key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        report = (body.get("status") or {}).get("credentials") or {}
-        if report.get("state") == "Lost":  # even for a generation already applied: the status must say so
-            raise CredentialsUnavailable("CredentialsLost", str(report.get("message", "credentials lost")))
+        status = body.get("status") or {}
+        report = CredentialsView.of(status)  # the secrets process's section
+        if report.lost:  # even for a generation already applied: the status must say so
+            raise CredentialsUnavailable("CredentialsLost", report.message or "credentials lost")
         basis = (body["metadata"]["uid"], body["metadata"]["generation"],
                  (body["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION, ""),
-                 int(report.get("revision") or 0), ((body.get("status") or {}).get("ceph") or {}).get("digest", ""))
+                 report.revision, CephView.of(status).digest)
         done = self.rendered.get(key)
         if done and done.basis() == basis:
             plan = plan_bundles(done.specs, bundles)
@@ -175,7 +178,7 @@ class OsdplApply:
         """The services the rollout's step moves: their values, and their bundles where they differ."""
         for service in step.write:
             await self._write_values(rendering, service)
-            if rendering.bundles[service].get("spec") != rendering.specs[service]:
+            if rendering.bundles[service].spec != rendering.specs[service]:
                 log.info("osdpl %s/%s: %s -> %s: moving service %s", *rendering.key, rollout["from"],
                          rollout["to"], service)
                 await self._write_bundle(rendering, service)
@@ -206,7 +209,7 @@ class OsdplApply:
         """Ask the bundles of `retire` to uninstall their releases; delete those of `remove` and their values."""
         for service in retire:
             log.info("osdpl %s/%s: service %s disabled: uninstalling its releases", namespace, name, service)
-            await self.cluster.patch_bundle_spec(namespace, bundle_name(name, service), {"uninstall": True})
+            await self.cluster.retire_bundle(namespace, bundle_name(name, service))
         for service in remove:
             await self.cluster.delete_bundle(namespace, bundle_name(name, service))
             await self.cluster.delete_secret(namespace, values_secret_name(name, service))
@@ -221,15 +224,15 @@ class OsdplApply:
         states = release_states(rendering.desired, rendering.bundles)
         settings = rendering.spec.features.get("upgrade") or {}
         timeouts = {service: float(settings.get("service_timeout_seconds")
-                                   or sum(r.get("timeout_seconds", 0) for r in spec["releases"]))
+                                   or sum(r.timeout_seconds for r in spec.releases))
                     for service, spec in specs.items()}
-        step = advance(rollout, specs, rendering.bundles, states, status.get("health") or {},
-                       status.get("health_basis") == release_basis(states), timeouts,
+        health = HealthView.of(status)  # the health process's section
+        step = advance(rollout, specs, rendering.bundles, states, health.health, health.checked(states), timeouts,
                        settings.get("strategy", ORDERED) == ORDERED, now())
         recorded: dict[str, Any] = {"upgrade": step.rollout}
         if step.rollout["phase"] == COMPLETED:  # in the same write: a restart must not see it done but not deployed
             recorded["openstack_version"] = step.rollout["to"]
-        patch = status_patch(status, recorded)
+        patch = section_patch(OSDPL, status, recorded)
         if patch:
             await self.cluster.patch_status(*rendering.key, patch)
             body["status"] = {**status, **recorded}
@@ -239,7 +242,7 @@ class OsdplApply:
         """The credentials of `needed`, as the secrets process recorded them (status.credentials.digests); raises
         CredentialsUnavailable while one is missing, or differs from the record (lost, or a write in flight)."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        recorded = ((body.get("status") or {}).get("credentials") or {}).get("digests") or {}
+        recorded = CredentialsView.of(body.get("status") or {}).digests
         stored, deleting = await self.cluster.read_credentials(namespace, name)
         current = stored.current if stored is not None and not deleting else {}
         waiting = [n for n in needed if n not in current or digest(current[n]) != recorded.get(n)]
@@ -257,7 +260,7 @@ class OsdplApply:
             return None
         exchange = await self.cluster.read_ceph_copy(body["metadata"]["namespace"], body["metadata"]["name"])
         if exchange is None:
-            report = (body.get("status") or {}).get("ceph") or {}
-            raise CredentialsUnavailable("WaitingForCephKeys", str(report.get("message") or (
+            report = CephView.of(body.get("status") or {})
+            raise CredentialsUnavailable("WaitingForCephKeys", str(report.message or (
                 f"waiting for the secrets process to copy the Ceph keys of {keys_source(spec.features)}")))
         return exchange

@@ -30,6 +30,7 @@ from typing import Any, Mapping, Protocol
 
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.errors import ApiWriteError, OperatorError
+from openstack_operator.core.models.osdpl_status import SECRETS, RolloutView, SectionPatch, section_patch
 from openstack_operator.core.models.spec import DeploymentSpec
 from openstack_operator.core.releases.bundles import OSDPL_LABEL
 from openstack_operator.core.rendering.renderer import Renderer
@@ -42,9 +43,7 @@ from openstack_operator.core.secrets.credentials import (Assessment, Stored, ass
                                                          parse_secret, required_credentials, rotation_names,
                                                          start_rotation, with_missing)
 from openstack_operator.core.secrets.rotation import DONE, RESTORE_ANNOTATION, ROLLING_OUT, Step, next_step, rolled_out
-from openstack_operator.core.status.conditions import status_patch
 from openstack_operator.core.upgrades.guard import version_problem
-from openstack_operator.core.upgrades.rollout import active
 from openstack_operator.kube import metrics
 from openstack_operator.kube.process import Runtime
 
@@ -76,7 +75,8 @@ class SecretsCluster(Protocol):
 
     async def drop_keep_finalizer(self, secret: Mapping[str, Any]) -> None: ...
 
-    async def patch_osdpl_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
+    async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> None:
+        """Merge-patch the secrets section of the osdpl's status (core.models.osdpl_status.section_patch)."""
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None: ...
 
@@ -286,9 +286,10 @@ class SecretsReconciler:
     def _next_step(self, seen: Seen) -> Step:
         """What to do about rotations now (core.secrets.rotation.next_step)."""
         osdpl_status, version = seen.status, seen.spec.openstack_version
+        deployed = RolloutView.of(osdpl_status)  # the osdpl process's section
         # A release change held as refused (core.upgrades.guard) never rolls out: it does not hold a rotation back.
-        release_changing = active(osdpl_status.get("upgrade")) or (
-            osdpl_status.get("openstack_version", "") not in ("", version)
+        release_changing = deployed.active or (
+            deployed.openstack_version not in ("", version)
             and version_problem(self.catalog, version, osdpl_status) is None)
         rotations = seen.credentials.get("rotations") or {}
         return next_step(seen.annotations, rotations, osdpl_status, seen.generation, release_changing)
@@ -354,7 +355,7 @@ class SecretsReconciler:
         return None
 
     async def _report(self, seen: Seen, report: Mapping[str, Any]) -> None:
-        patch = status_patch({"credentials": seen.credentials}, {"credentials": report})
+        patch = section_patch(SECRETS, {"credentials": seen.credentials}, {"credentials": report})
         if patch:
             await self.cluster.patch_osdpl_status(seen.namespace, seen.name, patch)
 
@@ -371,7 +372,7 @@ class SecretsReconciler:
                                                                 {OSDPL_LABEL: seen.name})
         reports["object_gateway"] = await self._publish_gateway(seen, stored, deployed)
         reports["certificate"] = await self._certificate(seen, stored)
-        patch = status_patch({key: status.get(key) for key in reports}, reports)
+        patch = section_patch(SECRETS, {key: status.get(key) for key in reports}, reports)
         for key, reason in EXCHANGE_REPORTS:
             new = reports[key]
             if new and new.get("state") != (status.get(key) or {}).get("state") and \

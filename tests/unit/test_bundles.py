@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from openstack_operator.core.models.bundle import Bundle, BundleSpec, ReleaseStatus
 from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, bundle_name, bundle_spec,
                                              namespace_holder, plan_bundles, trust_problem,
                                              values_secret_data, with_requests)
@@ -31,7 +32,7 @@ def _render(renderer: Renderer, doc: dict[str, Any]) -> tuple[list[RenderedServi
     return renderer.render(osdpl.spec, credentials, osdpl.namespace), osdpl.spec.charts_url
 
 
-def _specs(renderer: Renderer, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _specs(renderer: Renderer, doc: dict[str, Any]) -> dict[str, BundleSpec]:
     services, charts_url = _render(renderer, doc)
     return {service.name: bundle_spec("cloud", service, charts_url) for service in services}
 
@@ -45,31 +46,32 @@ def _with_charts_url(doc: dict[str, Any], url: str) -> dict[str, Any]:
 def test_each_release_pins_its_catalog_chart_and_digest(renderer: Renderer, catalog: Catalog) -> None:
     specs = _specs(renderer, load_example("minimal"))
     for spec in specs.values():
-        for release in spec["releases"]:
-            chart = catalog.charts[release["chart"]]
-            assert (release["version"], release["digest"]) == (catalog.chart_set.version, chart.digest)
-            assert "repository" not in release  # the helmbundle process's configured source
+        for release in spec.releases:
+            chart = catalog.charts[release.chart]
+            assert (release.version, release.digest) == (catalog.chart_set.version, chart.digest)
+            assert "repository" not in release.to_api()  # the helmbundle process's configured source
 
 
 def test_charts_url_names_the_repository_of_every_release(renderer: Renderer) -> None:
     specs = _specs(renderer, _with_charts_url(load_example("minimal"), MIRROR))
-    assert {r["repository"] for spec in specs.values() for r in spec["releases"]} == {MIRROR}
+    assert {r.to_api()["repository"] for spec in specs.values() for r in spec.releases} == {MIRROR}
 
 
 def test_bundle_specs_are_byte_identical_across_reconciles(renderer: Renderer) -> None:
     doc = _with_charts_url(load_example("full"), MIRROR)
-    first = json.dumps(_specs(renderer, doc), sort_keys=False)
-    again = json.dumps(_specs(Renderer(Catalog.load()), copy.deepcopy(doc)), sort_keys=False)
+    first = json.dumps({s: spec.to_api() for s, spec in _specs(renderer, doc).items()}, sort_keys=False)
+    again = json.dumps({s: spec.to_api() for s, spec in _specs(Renderer(Catalog.load()), copy.deepcopy(doc)).items()},
+                       sort_keys=False)
     assert first == again
 
 
 def test_a_new_chart_repository_rewrites_bundles_but_upgrades_nothing(renderer: Renderer) -> None:
     doc = load_example("minimal")
     before, after = _specs(renderer, doc), _specs(renderer, _with_charts_url(doc, MIRROR))
-    existing = {name: {"spec": spec} for name, spec in before.items()}
+    existing = {name: Bundle(name=f"cloud-{name}", namespace="openstack", spec=spec) for name, spec in before.items()}
     assert sorted(plan_bundles(after, existing).write) == sorted(before)
-    fingerprints = [[r["fingerprint"] for r in spec["releases"]] for spec in before.values()]
-    assert fingerprints == [[r["fingerprint"] for r in spec["releases"]] for spec in after.values()]
+    fingerprints = [[r.fingerprint for r in spec.releases] for spec in before.values()]
+    assert fingerprints == [[r.fingerprint for r in spec.releases] for spec in after.values()]
     assert plan_bundles(before, existing).write == []  # unchanged: nothing written
 
 
@@ -107,14 +109,20 @@ def test_the_namespace_belongs_to_its_claim_holder_else_the_osdpl_with_bundles_e
 
 def test_a_change_retries_only_failing_bundles_and_a_reapply_request_reaches_every_bundle() -> None:
     osdpl: dict[str, Any] = {"metadata": {"generation": 4}}
-    spec = {"service": "identity", "releases": []}
-    failing = {"spec": {**spec, "retry": "3"}, "status": {"releases": {"keystone": {"state": "failed"}}}}
-    fine = {"spec": {**spec, "retry": "3"}, "status": {"releases": {"keystone": {"state": "deployed"}}}}
-    assert with_requests(spec, failing, osdpl) == {**spec, "retry": "4"}
-    assert with_requests(spec, fine, osdpl) == {**spec, "retry": "3"}  # unchanged: the bundle is not rewritten
+    spec = BundleSpec(service="identity")
+
+    def stored(state: str) -> Bundle:
+        return Bundle(name="cloud-identity", namespace="openstack", spec=dataclasses.replace(spec, retry="3"),
+                      releases={"keystone": ReleaseStatus(state=state)})
+
+    failing, fine = stored("failed"), stored("deployed")
+    assert with_requests(spec, failing, osdpl) == dataclasses.replace(spec, retry="4")
+    # unchanged: the bundle is not rewritten
+    assert with_requests(spec, fine, osdpl) == dataclasses.replace(spec, retry="3")
     assert with_requests(spec, None, osdpl) == spec
     osdpl["metadata"]["annotations"] = {REAPPLY_ANNOTATION: "now"}
-    assert with_requests(spec, fine, osdpl) == {**spec, "retry": "3", "reapply": "now"}
+    assert with_requests(spec, fine, osdpl) == dataclasses.replace(spec, retry="3", reapply="now")
+    assert with_requests(spec, fine, osdpl).to_api() == {**spec.to_api(), "retry": "3", "reapply": "now"}
 
 
 def test_values_that_cannot_fit_in_a_secret_are_an_error_naming_the_service() -> None:
@@ -127,8 +135,9 @@ def test_values_that_cannot_fit_in_a_secret_are_an_error_naming_the_service() ->
 
 
 
-def _bundle(**change: Any) -> dict[str, Any]:
-    """A bundle as the osdpl process writes it: osdpl `cloud` (uid u-1), its identity service, in its namespace."""
+def _bundle(**change: Any) -> Bundle:
+    """A bundle as the osdpl process writes it: osdpl `cloud` (uid u-1), its identity service, in its namespace; the
+    `change`s (path__to__key=value) made to it as stored."""
     bundle: dict[str, Any] = {
         "metadata": {"name": "cloud-identity", "namespace": "openstack", "labels": {OSDPL_LABEL: "cloud"},
                      "ownerReferences": [{"apiVersion": "openstack.osop.dev/v1alpha1", "kind": "OpenStackDeployment",
@@ -140,7 +149,7 @@ def _bundle(**change: Any) -> dict[str, Any]:
         for key in parents:
             target = target[key]
         target[leaf] = value
-    return bundle
+    return Bundle.from_api(bundle)
 
 
 DELETED = "2026-12-04T00:00:00Z"
@@ -183,7 +192,6 @@ def test_every_bundle_the_osdpl_process_writes_is_trusted(renderer: Renderer, ca
     services, charts_url = _render(renderer, doc)
     name, namespace = doc["metadata"]["name"], doc["metadata"]["namespace"]
     for service in services:
-        bundle = {"metadata": {"name": bundle_name(name, service.name), "namespace": namespace,
-                               "labels": {OSDPL_LABEL: name}},
-                  "spec": bundle_spec(name, service, charts_url)}
+        bundle = Bundle(name=bundle_name(name, service.name), namespace=namespace, labels={OSDPL_LABEL: name},
+                        spec=bundle_spec(name, service, charts_url))
         assert trust_problem(bundle, "u-1", catalog) is None, service.name

@@ -15,6 +15,7 @@ from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
 
 from openstack_operator.core.health.workloads import release_basis
+from openstack_operator.core.models.bundle import Bundle
 from openstack_operator.core.status.conditions import Observed, children, compute_status
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "gitops.md"
@@ -41,9 +42,10 @@ def _osdpl(health_state: str = "Ready", spec_error: str = "", generation: int = 
            draft: bool = False) -> dict[str, Any]:
     """An osdpl as the API server returns it, with the status the osdpl process would write. `generation` above 3
     is a change the osdpl process has not seen yet, unless `draft` (then it saw it and paused)."""
-    bundles = {"identity": {"spec": {"releases": [{"name": "keystone"}]},
-                            "status": {"releases": {"keystone": {"state": "deployed", "fingerprint": "k1",
-                                                                 "revision": 1}}}}}
+    bundles = {"identity": Bundle.from_api({"spec": {"releases": [{"name": "keystone"}]},
+                                            "status": {"releases": {"keystone": {"state": "deployed",
+                                                                                 "fingerprint": "k1",
+                                                                                 "revision": 1}}}})}
     observed = Observed(generation=generation if draft else 3, reconciled_generation=3, draft=draft,
                         openstack_version="epoxy", desired={"identity": {"keystone": "k1"}}, bundles=bundles,
                         spec_error=spec_error)

@@ -15,6 +15,7 @@ import pytest
 from openstack_operator.controllers.health import build
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.health.workloads import Workload, release_basis
+from openstack_operator.core.models.osdpl_status import HEALTH, SECTIONS, NotOwner, SectionPatch
 from openstack_operator.core.settings import Settings
 from openstack_operator.kube.process import Runtime
 from openstack_operator.reconcilers.health import LABEL_SELECTOR, HealthReconciler
@@ -62,17 +63,17 @@ class FakeApi:
         self.uids_listed_in = set(namespaces)
         return set(await self.workload_generations("", selector))
 
-    async def patch_osdpl_status(self, namespace: str, name: str,
-                                 patch: Mapping[str, Any]) -> dict[str, Any] | None:
+    async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> dict[str, Any] | None:
         assert (namespace, name) == KEY
+        sent = patch.sent_by(HEALTH)  # as the gateway's one write (kube.osdpl_status.patch_section) does
         await asyncio.sleep(0)
         if self.during_patch:
             during, self.during_patch = self.during_patch, None
             during()
         if self.osdpl_deleted:
             return None
-        self.patches.append(copy.deepcopy(dict(patch)))
-        self.osdpl = _merge(self.osdpl, {"status": patch})
+        self.patches.append(copy.deepcopy(sent))
+        self.osdpl = _merge(self.osdpl, {"status": sent})
         return copy.deepcopy(self.osdpl)
 
 
@@ -543,3 +544,18 @@ def test_the_process_watches_only_labelled_workloads_and_builds_the_reconciler()
     for resource in (("apps", "v1", "deployments"), ("apps", "v1", "statefulsets"), ("apps", "v1", "daemonsets"),
                      ("batch", "v1", "jobs")):
         assert settings.watching.label_selectors[resource] == "application,component"
+
+
+def test_its_writes_are_section_patches_of_the_health_section_only(fake_api: FakeApi) -> None:
+    """The one write path (core.models.osdpl_status): the fake, as the gateway, takes only a SectionPatch of the
+    health section; a field of another section never reaches it."""
+    async def scenario() -> None:
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.05)
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+        assert len(fake_api.patches) == 1 and set(fake_api.patches[0]) == set(SECTIONS[HEALTH])
+        with pytest.raises(NotOwner, match=r"status\.children \(the osdpl process's\)"):
+            await health._write(KEY, fake_api.osdpl["status"], {"health_progress": "0/0", "children": {}})
+        assert len(fake_api.patches) == 1
+        health.queue.close()
+    _run(scenario)

@@ -13,9 +13,11 @@ import yaml
 
 from openstack_operator.core.apigroup import API_VERSION
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.models.bundle import Bundle, ReleaseStatus
 from openstack_operator.core.releases.bundles import OSDPL_LABEL
 from openstack_operator.core.rendering.renderer import fingerprint
 from openstack_operator.core.settings import Settings
+from openstack_operator.kube.gateways.helmbundle import release_patch
 from openstack_operator.kube.helm import ChartUnavailable, HelmError, Installed
 from openstack_operator.kube.process import Runtime
 from openstack_operator.reconcilers.helmbundle import FINALIZER, VALUES_NOT_READY_RETRY, HelmBundleReconciler
@@ -48,7 +50,8 @@ def merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
 
 
 class FakeCluster:
-    """HelmBundleCluster in memory: bundles, osdpls, values Secrets and namespaces, and the Events posted."""
+    """HelmBundleCluster in memory: bundles (stored as the API server stores them, handed out as the gateway does),
+    osdpls, values Secrets and namespaces, and the Events posted."""
 
     def __init__(self) -> None:
         self.bundles: dict[tuple[str, str], dict[str, Any]] = {}
@@ -59,13 +62,13 @@ class FakeCluster:
         self.orphans_ended = 0
         self._version = 0
 
-    def _stored(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _stored(self, body: dict[str, Any]) -> Bundle:
         self._version += 1
         body["metadata"]["resourceVersion"] = str(self._version)
         metadata = body["metadata"]
         if metadata.get("deletionTimestamp") and not metadata.get("finalizers"):
             self.bundles.pop((metadata["namespace"], metadata["name"]), None)  # the API server lets it go
-        return copy.deepcopy(body)
+        return Bundle.from_api(copy.deepcopy(body))
 
     def put(self, bundle: dict[str, Any]) -> None:
         self.bundles[(bundle["metadata"]["namespace"], bundle["metadata"]["name"])] = bundle
@@ -74,9 +77,9 @@ class FakeCluster:
     def stored(self, name: str) -> dict[str, Any]:
         return self.bundles[(NS, name)]
 
-    async def bundle(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def bundle(self, namespace: str, name: str) -> Bundle | None:
         found = self.bundles.get((namespace, name))
-        return copy.deepcopy(found) if found is not None else None
+        return Bundle.from_api(copy.deepcopy(found)) if found is not None else None
 
     async def osdpl(self, namespace: str, name: str) -> dict[str, Any] | None:
         found = self.osdpls.get((namespace, name))
@@ -85,14 +88,21 @@ class FakeCluster:
     async def namespace_terminating(self, namespace: str) -> bool:
         return namespace in self.terminating
 
-    async def set_finalizers(self, bundle: Mapping[str, Any], finalizers: list[str]) -> dict[str, Any]:
-        stored = self.bundles[(bundle["metadata"]["namespace"], bundle["metadata"]["name"])]
-        if stored["metadata"]["resourceVersion"] != bundle["metadata"]["resourceVersion"]:
-            raise Conflict(bundle["metadata"]["name"])
+    async def set_finalizers(self, bundle: Bundle, finalizers: list[str]) -> Bundle:
+        stored = self.bundles[(bundle.namespace, bundle.name)]
+        if stored["metadata"]["resourceVersion"] != bundle.resource_version:
+            raise Conflict(bundle.name)
         stored["metadata"]["finalizers"] = list(finalizers)
         return self._stored(stored)
 
-    async def patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+    async def record_release(self, namespace: str, name: str, release: str, status: ReleaseStatus,
+                             observed_generation: int | None = None) -> Bundle:
+        return self._patch_status(namespace, name, release_patch(release, status, observed_generation))
+
+    async def set_conditions(self, namespace: str, name: str, conditions: list[dict[str, Any]]) -> None:
+        self._patch_status(namespace, name, {"conditions": conditions})
+
+    def _patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> Bundle:
         stored = self.bundles[(namespace, name)]
         merge_patch(stored.setdefault("status", {}), patch)
         return self._stored(stored)
@@ -203,7 +213,7 @@ def test_an_install_is_recorded_on_the_bundle_status(world: World) -> None:
     async def scenario() -> None:
         await world.reconciler.start()
         assert world.cluster.orphans_ended == 1  # before any Helm work
-        world.reconciler.observe("ADDED", world.cluster.stored(f"{OSDPL}-database"))
+        world.reconciler.observe("ADDED", Bundle.from_api(world.cluster.stored(f"{OSDPL}-database")))
         await world.reconciler.queue.join()
 
     _run(world, scenario)

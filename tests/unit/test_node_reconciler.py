@@ -18,6 +18,7 @@ import pytest
 from openstack_operator.core.apigroup import API_VERSION
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.errors import Conflict
+from openstack_operator.core.models.osdpl_status import NODE, SectionPatch
 from openstack_operator.core.nodes.inventory import PodView, cleanup_finalizer, node_view, pod_view
 from openstack_operator.core.nodes.jobs import JobView, job_name, job_view
 from openstack_operator.core.runtime.retry import FIRST_RETRY_SECONDS, JITTER
@@ -166,15 +167,16 @@ class FakeCluster:
         _merge(stored.setdefault("status", {}), patch)
         return copy.deepcopy(stored)
 
-    async def patch_osdpl_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+    async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> bool:
+        sent = patch.sent_by(NODE)  # as the gateway's one write (kube.osdpl_status.patch_section) does
         stored = self.osdpls.get(namespace)
         if stored is None:
             return False
         if self.conflicts:
             self.conflicts -= 1
             raise Conflict(f"{name}: the object has been modified")
-        self.status_patches.append(copy.deepcopy(dict(patch)))
-        _merge(stored["status"], patch)
+        self.status_patches.append(copy.deepcopy(sent))
+        _merge(stored["status"], sent)
         return True
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None:

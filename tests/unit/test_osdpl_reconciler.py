@@ -13,6 +13,8 @@ import pytest
 
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.errors import ApiWriteError
+from openstack_operator.core.models.bundle import Bundle, BundleSpec
+from openstack_operator.core.models.osdpl_status import OSDPL, SectionPatch
 from openstack_operator.core.releases.bundles import OSDPL_LABEL, bundle_name, values_secret_name
 from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.ceph import CephExchange
@@ -75,8 +77,8 @@ class FakeCluster:
     async def list_osdpls(self, namespace: str) -> list[dict[str, Any]]:
         return [copy.deepcopy(o) for (ns, _), o in self.osdpls.items() if ns == namespace]
 
-    async def list_bundles(self, namespace: str) -> list[dict[str, Any]]:
-        return [copy.deepcopy(b) for (ns, _), b in self.bundles.items() if ns == namespace]
+    async def list_bundles(self, namespace: str) -> list[Bundle]:
+        return [Bundle.from_api(copy.deepcopy(b)) for (ns, _), b in self.bundles.items() if ns == namespace]
 
     async def secret_names(self, namespace: str, selector: str) -> list[str]:
         wanted = [term.split("=") for term in selector.split(",")]
@@ -118,10 +120,11 @@ class FakeCluster:
             stored["metadata"].pop("finalizers", None)
         stored["metadata"]["resourceVersion"] = self._version()
 
-    async def patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    async def patch_status(self, namespace: str, name: str, patch: SectionPatch) -> None:
+        sent = patch.sent_by(OSDPL)  # as the gateway's one write (kube.osdpl_status.patch_section) does
         stored = self.osdpls[(namespace, name)]
-        stored["status"] = merged(stored.get("status") or {}, patch)
-        if "upgrade" in patch:
+        stored["status"] = merged(stored.get("status") or {}, sent)
+        if "upgrade" in sent:
             self.writes.append(f"status upgrade {stored['status']['upgrade']['phase']}")
 
     async def post_event(self, osdpl: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
@@ -138,20 +141,19 @@ class FakeCluster:
         self.secrets[(namespace, name)] = {"data": dict(data), "labels": dict(labels)}
         return True
 
-    async def apply_bundle(self, namespace: str, name: str, spec: Mapping[str, Any], labels: Mapping[str, str],
-                           owner: Mapping[str, Any], current: Mapping[str, Any] | None,
-                           finalizers: list[str]) -> bool:
-        if current is not None and current.get("spec") == spec:
+    async def apply_bundle(self, namespace: str, name: str, spec: BundleSpec, labels: Mapping[str, str],
+                           owner: Mapping[str, Any], current: Bundle | None, finalizers: list[str]) -> bool:
+        if current is not None and current.spec == spec:
             return False
         self._write(f"bundle {name}", name, namespace)
         stored = self.bundles.setdefault((namespace, name), {"metadata": {
             "name": name, "namespace": namespace, "labels": dict(labels), "finalizers": list(finalizers)}})
-        stored["spec"] = copy.deepcopy(dict(spec))
+        stored["spec"] = spec.to_api()
         return True
 
-    async def patch_bundle_spec(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    async def retire_bundle(self, namespace: str, name: str) -> None:
         self._write(f"uninstall {name}", name, namespace)
-        self.bundles[(namespace, name)]["spec"] = merged(self.bundles[(namespace, name)]["spec"], patch)
+        self.bundles[(namespace, name)]["spec"] = merged(self.bundles[(namespace, name)]["spec"], {"uninstall": True})
 
     async def delete_bundle(self, namespace: str, name: str) -> None:
         self._write(f"delete bundle {name}", name, namespace)
@@ -395,7 +397,7 @@ def test_only_changes_that_matter_queue_a_reconcile_and_health_changes_are_coale
         event()
         assert osdpl.queue.depth() == 1
         await osdpl.queue.join()
-        osdpl.observe_bundle({"metadata": {"namespace": NAMESPACE, "labels": {OSDPL_LABEL: NAME}}})
+        osdpl.observe_bundle(Bundle.from_api({"metadata": {"namespace": NAMESPACE, "labels": {OSDPL_LABEL: NAME}}}))
         assert osdpl.queue.pending() == {KEY} and osdpl.queue.depth() == 0
         await osdpl.queue.join()
 

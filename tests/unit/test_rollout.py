@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.models.bundle import Bundle, BundleSpec
 from openstack_operator.core.upgrades.rollout import (COMPLETED, DISABLED, DONE, PENDING, RUNNING, STUCK, UNCHANGED, UPGRADING,
                                              VERIFYING, Step, advance, begin, gate)
 from openstack_operator.core.status.conditions import Observed, compute_status
@@ -29,8 +30,17 @@ def _bundle(service: str, fingerprint: str, state: str = "deployed", revision: i
                                                              "revision": revision}}}}
 
 
+def _specs(desired: dict[str, dict[str, Any]]) -> dict[str, BundleSpec]:
+    return {service: BundleSpec.from_api(spec) for service, spec in desired.items()}
+
+
+def _stored(bundles: dict[str, dict[str, Any]]) -> dict[str, Bundle]:
+    return {service: Bundle.from_api(bundle) for service, bundle in bundles.items()}
+
+
 class Cloud:
-    """Bundles as the helmbundle process leaves them and health as the health process writes it, per service."""
+    """Bundles as the helmbundle process leaves them (as stored) and health as the health process writes it, per
+    service."""
 
     def __init__(self) -> None:
         self.bundles = {s: _bundle(s, "old") for s in SERVICES}
@@ -56,7 +66,7 @@ class Cloud:
 
     def look(self, rollout: dict[str, Any], now: str = T0, ordered: bool = True,
              timeouts: dict[str, float] | None = None) -> Step:
-        step = advance(rollout, self.desired, self.bundles, self.states(), self.health, self.fresh,
+        step = advance(rollout, _specs(self.desired), _stored(self.bundles), self.states(), self.health, self.fresh,
                        timeouts or {s: 600.0 for s in SERVICES}, ordered, now)
         for service in step.write:  # what the osdpl process writes: the bundle spec, not yet deployed
             self.bundles[service]["spec"] = copy.deepcopy(self.desired[service])
@@ -208,7 +218,7 @@ def test_a_service_not_healthy_within_its_timeout_is_stuck_and_a_rewrite_restart
 
 def test_a_restart_after_the_step_was_recorded_writes_the_same_service_again_and_skips_none() -> None:
     cloud, rollout = Cloud(), _start()
-    recorded = advance(rollout, cloud.desired, cloud.bundles, cloud.states(), cloud.health, True,
+    recorded = advance(rollout, _specs(cloud.desired), _stored(cloud.bundles), cloud.states(), cloud.health, True,
                        {s: 600.0 for s in SERVICES}, True, T0)  # killed before the bundle was written
     again = cloud.look(recorded.rollout)
     assert again.write == ("database",) and again.rollout["services"]["database"]["phase"] == UPGRADING
@@ -288,7 +298,7 @@ def test_the_status_says_upgrading_then_stuck_naming_the_service_and_keeps_the_r
 
 def test_a_look_that_did_not_advance_the_rollout_neither_reports_ready_nor_moves_the_release() -> None:
     # e.g. a write the API server refused: the status is computed from the bundles, all deployed at their values
-    bundles = {"identity": _bundle("identity", "old")}
+    bundles = {"identity": Bundle.from_api(_bundle("identity", "old"))}
     observed = Observed(generation=5, reconciled_generation=5, draft=False, openstack_version="flamingo",
                         desired={"identity": {"openstack-identity": "old"}}, bundles=bundles,
                         api_error=("Conflict", "the object was modified"),

@@ -15,6 +15,7 @@ import pytest
 
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.errors import ApiWriteError
+from openstack_operator.core.models.osdpl_status import SECRETS, SectionPatch
 from openstack_operator.core.secrets.ceph import GATEWAY_CREDENTIAL
 from openstack_operator.core.secrets.credentials import (PREVIOUS, Stored, digests, parse_secret,
                                                          required_credentials, secret_data)
@@ -165,10 +166,11 @@ class FakeCluster:
         if stored["metadata"].get("deletionTimestamp") and not stored["metadata"]["finalizers"]:
             del self.secrets[(NS, secret["metadata"]["name"])]
 
-    async def patch_osdpl_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        self.status_patches.append(copy.deepcopy(dict(patch)))
+    async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> None:
+        sent = patch.sent_by(SECRETS)  # as the gateway's one write (kube.osdpl_status.patch_section) does
+        self.status_patches.append(copy.deepcopy(sent))
         body = self.osdpls[(namespace, name)]
-        body["status"] = _merge(body.get("status") or {}, patch)
+        body["status"] = _merge(body.get("status") or {}, sent)
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
         assert involved["metadata"]["name"] == NAME

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openstack_operator.core.models.bundle import Bundle, BundleSpec
 from openstack_operator.core.releases.bundles import plan_bundles
 from openstack_operator.core.health.workloads import release_basis
 from openstack_operator.core.status.conditions import Observed, children, compute_status, refusal_conditions, status_patch
@@ -11,9 +12,10 @@ from openstack_operator.core.status.conditions import Observed, children, comput
 NOW, LATER = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
 
 
-def _bundle(states: dict[str, dict[str, Any]], uninstall: bool = False) -> dict[str, Any]:
-    return {"spec": {"uninstall": uninstall, "releases": [{"name": n} for n in states]},
-            "status": {"releases": states}}
+def _bundle(states: dict[str, dict[str, Any]], uninstall: bool = False) -> Bundle:
+    """A bundle whose release statuses are `states`, as stored."""
+    return Bundle.from_api({"spec": {"uninstall": uninstall, "releases": [{"name": n} for n in states]},
+                            "status": {"releases": states}})
 
 
 def _observed(bundles: dict[str, Any], **kwargs: Any) -> Observed:
@@ -181,11 +183,12 @@ def test_status_patch_removes_what_went_away_and_keeps_what_did_not_change() -> 
 
 
 def test_plan_writes_changed_bundles_and_retires_then_deletes_disabled_ones() -> None:
-    existing: dict[str, Any] = {"database": {"spec": {"x": 1}},
-                "dashboard": {"spec": {"uninstall": False, "releases": [{"name": "horizon"}]}},
-                "orchestration": {"spec": {"uninstall": True, "releases": [{"name": "heat"}]},
-                                  "status": {"releases": {"heat": {"state": "uninstalled"}}}}}
-    plan = plan_bundles({"database": {"x": 1}, "identity": {"y": 2}}, existing)
+    existing = {"database": Bundle.from_api({"spec": {"service": "database"}}),
+                "dashboard": Bundle.from_api({"spec": {"uninstall": False, "releases": [{"name": "horizon"}]}}),
+                "orchestration": Bundle.from_api({"spec": {"uninstall": True, "releases": [{"name": "heat"}]},
+                                                  "status": {"releases": {"heat": {"state": "uninstalled"}}}})}
+    plan = plan_bundles({"database": BundleSpec(service="database"), "identity": BundleSpec(service="identity")},
+                        existing)
     assert (plan.write, plan.retire, plan.delete) == (["identity"], ["dashboard"], ["orchestration"])
 
 
@@ -259,12 +262,12 @@ def test_invalid_ceph_keys_or_certificate_degrade_a_ready_deployment() -> None:
 
 
 def test_the_refused_condition_is_written_on_change_only() -> None:
-    assert refusal_conditions({}, None, 1, "t0") is None  # never refused: no condition at all
-    refused = refusal_conditions({"conditions": [{"type": "Other", "status": "True"}]}, "bad", 1, "t0")
+    assert refusal_conditions((), None, 1, "t0") is None  # never refused: no condition at all
+    refused = refusal_conditions([{"type": "Other", "status": "True"}], "bad", 1, "t0")
     assert refused is not None and refused[0] == {"type": "Other", "status": "True"}
     assert {k: refused[1][k] for k in ("type", "status", "reason", "message", "lastTransitionTime")} == \
         {"type": "Refused", "status": "True", "reason": "Untrusted", "message": "bad", "lastTransitionTime": "t0"}
-    assert refusal_conditions({"conditions": refused}, "bad", 2, "t1") is None
-    trusted = refusal_conditions({"conditions": refused}, None, 2, "t1")
+    assert refusal_conditions(refused, "bad", 2, "t1") is None
+    trusted = refusal_conditions(refused, None, 2, "t1")
     assert trusted is not None and trusted[1]["status"] == "False" and trusted[1]["lastTransitionTime"] == "t1"
-    assert refusal_conditions({"conditions": trusted}, None, 3, "t2") is None
+    assert refusal_conditions(trusted, None, 3, "t2") is None

@@ -9,7 +9,7 @@ service's dependencies or the deployment's chart repository change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 import yaml
@@ -17,6 +17,7 @@ import yaml
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.models.bundle import Bundle, BundleRelease, BundleSpec, ValuesRef
 from openstack_operator.core.rendering.renderer import RenderedRelease, RenderedService, release_name
 
 OSDPL_LABEL = "openstack.osop.dev/osdpl"
@@ -37,33 +38,22 @@ def values_secret_name(osdpl: str, service: str) -> str:
     return f"{osdpl}-{service}-values"
 
 
-def bundle_spec(osdpl: str, service: RenderedService, charts_url: str) -> dict[str, Any]:
+def bundle_spec(osdpl: str, service: RenderedService, charts_url: str) -> BundleSpec:
     """`charts_url`: spec.artifacts.charts_url; empty leaves each release's `repository` unset, so the helmbundle
     process uses the chart source it is configured with. The result depends on its arguments only: the same
     rendering gives the same spec, and an unchanged bundle is never rewritten."""
-    return {
-        "service": service.name,
-        "depends_on": list(service.depends_on),
-        "uninstall": False,
-        "releases": [_release_spec(osdpl, service.name, release, charts_url) for release in service.releases],
-    }
+    return BundleSpec(service=service.name, depends_on=tuple(service.depends_on), uninstall=False,
+                      releases=tuple(_release_spec(osdpl, service.name, release, charts_url)
+                                     for release in service.releases))
 
 
-def _release_spec(osdpl: str, service: str, release: RenderedRelease, charts_url: str) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "name": release.name,
-        "chart": release.chart,
-        "version": release.version,
-        "namespace": release.namespace,
-        "values_from": {"secret_name": values_secret_name(osdpl, service), "key": release.name},
-        "fingerprint": release.fingerprint,
-        "timeout_seconds": release.timeout_seconds,
-    }
-    if release.digest:  # the helmbundle process installs only an archive with this digest
-        spec["digest"] = release.digest
-    if charts_url:
-        spec["repository"] = charts_url
-    return spec
+def _release_spec(osdpl: str, service: str, release: RenderedRelease, charts_url: str) -> BundleRelease:
+    # With a digest, the helmbundle process installs only an archive that has it.
+    return BundleRelease(name=release.name, chart=release.chart, version=release.version,
+                         namespace=release.namespace,
+                         values_from=ValuesRef(values_secret_name(osdpl, service), release.name),
+                         fingerprint=release.fingerprint, timeout_seconds=release.timeout_seconds,
+                         digest=release.digest, repository=charts_url)
 
 
 def values_secret_data(osdpl: str, service: RenderedService) -> dict[str, str]:
@@ -80,22 +70,15 @@ def values_secret_data(osdpl: str, service: RenderedService) -> dict[str, str]:
     return data
 
 
-def with_requests(spec: Mapping[str, Any], existing: Mapping[str, Any] | None, osdpl: Mapping[str, Any]) \
-        -> dict[str, Any]:
+def with_requests(spec: BundleSpec, existing: Bundle | None, osdpl: Mapping[str, Any]) -> BundleSpec:
     """`spec` with what the user asked for since the bundle was written (core.releases.helmwork):
     - `retry`: the osdpl's generation, on a bundle with a failing release only, so any change of the osdpl retries
       failures at once while a bundle that is fine is not rewritten for a change that is not its own;
     - `reapply`: the osdpl's REAPPLY_ANNOTATION, on every bundle."""
-    failing = any(status.get("state") == "failed"
-                  for status in (((existing or {}).get("status") or {}).get("releases") or {}).values())
-    retry = str(osdpl["metadata"].get("generation")) if failing else ((existing or {}).get("spec") or {}).get("retry")
-    reapply = (osdpl["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION)
-    result = dict(spec)
-    if retry:
-        result["retry"] = retry
-    if reapply:
-        result["reapply"] = reapply
-    return result
+    failing = existing is not None and any(status.state == "failed" for status in existing.releases.values())
+    retry = str(osdpl["metadata"].get("generation")) if failing else existing.spec.retry if existing else ""
+    reapply = str((osdpl["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION) or "")
+    return replace(spec, retry=retry or spec.retry, reapply=reapply or spec.reapply)
 
 
 def namespace_holder(name: str, osdpls: Iterable[Mapping[str, Any]], bundle_owners: Iterable[str],
@@ -127,27 +110,26 @@ class BundlePlan:
     delete: list[str]     # retired bundles whose releases are all uninstalled: remove
 
 
-def plan_bundles(desired: Mapping[str, Mapping[str, Any]], existing: Mapping[str, Mapping[str, Any]]) -> BundlePlan:
-    """`desired`: service -> bundle spec; `existing`: service -> bundle object (spec and status) as stored."""
-    write = [name for name, spec in desired.items() if existing.get(name, {}).get("spec") != spec]
+def plan_bundles(desired: Mapping[str, BundleSpec], existing: Mapping[str, Bundle]) -> BundlePlan:
+    """`desired`: service -> bundle spec; `existing`: service -> bundle (spec and status) as stored."""
+    write = [name for name, spec in desired.items() if name not in existing or existing[name].spec != spec]
     retire, delete = [], []
     for name, bundle in existing.items():
         if name in desired:
             continue
-        if not bundle.get("spec", {}).get("uninstall"):
+        if not bundle.spec.uninstall:
             retire.append(name)
         elif all_uninstalled(bundle):
             delete.append(name)
     return BundlePlan(write=write, retire=sorted(retire), delete=sorted(delete))
 
 
-def all_uninstalled(bundle: Mapping[str, Any]) -> bool:
-    states = (bundle.get("status") or {}).get("releases") or {}
-    return all(states.get(r["name"], {}).get("state") == "uninstalled" for r in bundle["spec"]["releases"])
+def all_uninstalled(bundle: Bundle) -> bool:
+    return all(bundle.release_status(r.name).state == "uninstalled" for r in bundle.spec.releases)
 
 
 
-def trust_problem(bundle: Mapping[str, Any], owner_uid: str | None, catalog: Catalog) -> str | None:
+def trust_problem(bundle: Bundle, owner_uid: str | None, catalog: Catalog) -> str | None:
     """Why the helmbundle process must not act on `bundle`, or None. The boundary is the bundle's namespace: the
     process acts only on bundles as the osdpl of that namespace writes them (its label, the name
     `<osdpl>-<service>`, the service's own releases) and installs or uninstalls releases only in that namespace, so
@@ -156,28 +138,26 @@ def trust_problem(bundle: Mapping[str, Any], owner_uid: str | None, catalog: Cat
 
     A controller reference is not required: deleting the osdpl with orphan propagation strips it from its bundles
     before they are uninstalled. One that is there must be that osdpl's."""
-    metadata, spec = bundle["metadata"], bundle["spec"]
-    namespace = metadata["namespace"]
-    releases = spec.get("releases") or []
-    elsewhere = [f"{r.get('name')} (namespace {r.get('namespace')})" for r in releases
-                 if r.get("namespace") != namespace]
+    namespace = bundle.namespace
+    releases = bundle.spec.releases
+    elsewhere = [f"{r.name} (namespace {r.namespace})" for r in releases if r.namespace != namespace]
     if elsewhere:
         return (f"releases outside the bundle's namespace {namespace}: {', '.join(elsewhere)}; a bundle installs "
                 f"only into its own namespace")
-    osdpl = (metadata.get("labels") or {}).get(OSDPL_LABEL, "")
-    service = catalog.services.get(spec.get("service", ""))
-    if not osdpl or service is None or metadata["name"] != bundle_name(osdpl, service.name):
+    osdpl = bundle.labels.get(OSDPL_LABEL, "")
+    service = catalog.services.get(bundle.spec.service)
+    if not osdpl or service is None or bundle.name != bundle_name(osdpl, service.name):
         return (f"not a bundle of an osdpl: the helmbundle process acts only on bundles named <osdpl>-<service> with "
                 f"label {OSDPL_LABEL}, as the osdpl of namespace {namespace} writes them")
     own = {release_name(chart.name) for chart in service.charts}
-    foreign = sorted(str(r.get("name")) for r in releases if r.get("name") not in own)
+    foreign = sorted(r.name for r in releases if r.name not in own)
     if foreign:
         return f"releases that are not of service {service.name}: {', '.join(foreign)}"
     if owner_uid is None:
         # Its deletion may outlive the osdpl (the osdpl's finalizer removed by hand): its releases still go.
-        return None if metadata.get("deletionTimestamp") else f"osdpl {osdpl} does not exist in namespace {namespace}"
-    owner = next((ref for ref in metadata.get("ownerReferences") or [] if ref.get("controller")), None)
-    if owner is not None and (owner.get("kind") != "OpenStackDeployment" or owner.get("uid") != owner_uid or
-                              str(owner.get("apiVersion", "")).split("/")[0] != GROUP):
+        return None if bundle.deleting else f"osdpl {osdpl} does not exist in namespace {namespace}"
+    owner = next((ref for ref in bundle.owner_references if ref.controller), None)
+    if owner is not None and (owner.kind != "OpenStackDeployment" or owner.uid != owner_uid or
+                              owner.api_version.split("/")[0] != GROUP):
         return f"its controller reference names another object than osdpl {osdpl} of namespace {namespace}"
     return None

@@ -22,9 +22,10 @@ lets it go before asking this module.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
+from openstack_operator.core.models.bundle import Bundle, BundleRelease, ReleaseStatus
 from openstack_operator.core.models.workload import WorkloadRef
 from openstack_operator.core.releases.bundles import all_uninstalled
 from openstack_operator.core.runtime.retry import MAX_RETRY_SECONDS, retry_delay
@@ -39,7 +40,7 @@ CHART_UNAVAILABLE = "ChartUnavailable"
 @dataclass(frozen=True)
 class Step:
     action: str  # "install" or "uninstall"
-    release: Mapping[str, Any]  # the release entry of the bundle spec
+    release: BundleRelease  # the release entry of the bundle spec
 
 
 @dataclass(frozen=True)
@@ -49,94 +50,103 @@ class Decision:
     retry_at: float | None = None  # earliest time a failed release may be retried
 
 
-def release_status(bundle: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    status: Mapping[str, Any] = ((bundle.get("status") or {}).get("releases") or {}).get(name, {})
-    return status
+def is_current(bundle: Bundle, release: BundleRelease) -> bool:
+    status = bundle.release_status(release.name)
+    return status.state == "deployed" and status.fingerprint == release.fingerprint \
+        and (status.applied_reapply or "") == bundle.spec.reapply
 
 
-def is_current(bundle: Mapping[str, Any], release: Mapping[str, Any]) -> bool:
-    status = release_status(bundle, release["name"])
-    return status.get("state") == "deployed" and status.get("fingerprint") == release["fingerprint"] \
-        and (status.get("applied_reapply") or "") == (bundle["spec"].get("reapply") or "")
-
-
-def is_removing(bundle: Mapping[str, Any]) -> bool:
+def is_removing(bundle: Bundle) -> bool:
     """Whether the bundle's releases are to be uninstalled: the service was disabled, or the bundle is deleted."""
-    return bool(bundle["spec"].get("uninstall")) or bool((bundle.get("metadata") or {}).get("deletionTimestamp"))
+    return bundle.spec.uninstall or bundle.deleting
 
 
-def is_deployed(bundle: Mapping[str, Any]) -> bool:
-    return not is_removing(bundle) and all(is_current(bundle, release) for release in bundle["spec"]["releases"])
+def is_deployed(bundle: Bundle) -> bool:
+    return not is_removing(bundle) and all(is_current(bundle, release) for release in bundle.spec.releases)
 
 
-def decide(bundle: Mapping[str, Any], peers: Mapping[str, Mapping[str, Any]], now: float) -> Decision:
+def decide(bundle: Bundle, peers: Mapping[str, Bundle], now: float) -> Decision:
     """`peers`: the other bundles of the same osdpl, by service name."""
-    spec = bundle["spec"]
-    token = _requests(spec)
+    spec = bundle.spec
+    token = (spec.retry, spec.reapply)
     if is_removing(bundle):
         dependents = sorted(name for name, peer in peers.items()
-                            if spec["service"] in peer["spec"].get("depends_on", []) and not all_uninstalled(peer))
+                            if spec.service in peer.spec.depends_on and not all_uninstalled(peer))
         if dependents:
             return Decision(waiting_for=f"dependents to uninstall first: {', '.join(dependents)}")
-        pending = [r for r in reversed(spec["releases"]) if release_status(bundle, r["name"]).get("state")
-                   != "uninstalled"]
+        pending = [r for r in reversed(spec.releases) if bundle.release_status(r.name).state != "uninstalled"]
         if pending:
-            due = _retry_due(release_status(bundle, pending[0]["name"]), UNINSTALL_TARGET, token)
+            due = _retry_due(bundle.release_status(pending[0].name), UNINSTALL_TARGET, token)
             if due is not None and due > now:
                 return Decision(retry_at=due)
         return Decision(steps=tuple(Step("uninstall", r) for r in pending))
-    missing = [dep for dep in spec.get("depends_on", []) if dep not in peers or not is_deployed(peers[dep])]
+    missing = [dep for dep in spec.depends_on if dep not in peers or not is_deployed(peers[dep])]
     if missing:
         return Decision(waiting_for=f"dependencies to deploy: {', '.join(missing)}")
-    for release in spec["releases"]:  # in order: a later release of the bundle may need an earlier one
+    for release in spec.releases:  # in order: a later release of the bundle may need an earlier one
         if is_current(bundle, release):
             continue
-        due = _retry_due(release_status(bundle, release["name"]), release["fingerprint"], token)
+        due = _retry_due(bundle.release_status(release.name), release.fingerprint, token)
         if due is not None and due > now:
             return Decision(retry_at=due)
         return Decision(steps=(Step("install", release),))
     return Decision()
 
 
-def _requests(spec_or_status: Mapping[str, Any]) -> tuple[str, str]:
-    return spec_or_status.get("retry") or "", spec_or_status.get("reapply") or ""
-
-
-def _retry_due(status: Mapping[str, Any], target: str, token: tuple[str, str]) -> float | None:
+def _retry_due(status: ReleaseStatus, target: str, token: tuple[str, str]) -> float | None:
     """When a release that failed at `target` may be tried again; None if it did not fail at that target or a retry
     was asked for since (a new `retry` or `reapply`)."""
-    if status.get("state") != "failed" or status.get("target") != target or _requests(status) != token:
+    if status.state != "failed" or status.target != target or (status.retry or "", status.reapply or "") != token:
         return None
-    if status.get("next_attempt_at") is not None:
-        return float(status["next_attempt_at"])
+    if status.next_attempt_at is not None:
+        return status.next_attempt_at
     # Recorded before next_attempt_at existed: the delay without jitter.
-    return float(status.get("last_attempt_at", 0)) + retry_delay(int(status.get("attempts", 0)), draw=0.5)
+    return (status.last_attempt_at or 0.0) + retry_delay(status.attempts or 0, draw=0.5)
 
 
-def intent_record(action: str, target: str, started: float) -> dict[str, Any]:
-    """The release status written before a Helm step starts (merged into what is there: the attempts so far stay)."""
-    return {"state": "installing" if action == "install" else "uninstalling", "target": target,
-            "last_attempt_at": started}
+# The records of a release's status, one constructor per kind; the helmbundle process writes each as its kind says
+# (ReleaseStatus.to_patch).
+
+def intent_record(previous: ReleaseStatus, action: str, target: str, started: float) -> ReleaseStatus:
+    """The release status written before a Helm step starts, over `previous` (what the status records now): the
+    attempts and error so far stay."""
+    return replace(previous, state="installing" if action == "install" else "uninstalling", target=target,
+                   last_attempt_at=started)
 
 
-def failure_record(bundle: Mapping[str, Any], name: str, target: str, reason: str, error: str, started: float,
-                   cap: float = MAX_RETRY_SECONDS) -> dict[str, Any]:
+def failure_record(bundle: Bundle, name: str, target: str, reason: str, error: str, started: float,
+                   cap: float = MAX_RETRY_SECONDS) -> ReleaseStatus:
     """The release status after an attempt at `target` (a fingerprint, or UNINSTALL_TARGET) that started at
-    `started` failed with `error` (already redacted). Attempts count failures in a row at the same target."""
-    previous = release_status(bundle, name)
-    attempts = (int(previous.get("attempts") or 0) if previous.get("target") == target else 0) + 1
-    return {"state": "failed", "reason": reason or None, "target": target, "attempts": attempts,
-            "last_attempt_at": started, "next_attempt_at": round(started + retry_delay(attempts, cap), 3),
-            "last_error": error, "retry": bundle["spec"].get("retry") or None,
-            "reapply": bundle["spec"].get("reapply") or None}
+    `started` failed with `error` (already redacted). Attempts count failures in a row at the same target; what the
+    last success recorded (fingerprint, revision, chart version, workloads) stays."""
+    previous = bundle.release_status(name)
+    attempts = ((previous.attempts or 0) if previous.target == target else 0) + 1
+    return replace(previous, state="failed", reason=reason or None, target=target, attempts=attempts,
+                   last_attempt_at=started, next_attempt_at=round(started + retry_delay(attempts, cap), 3),
+                   last_error=error, retry=bundle.spec.retry or None, reapply=bundle.spec.reapply or None)
 
 
-def is_new_failure(bundle: Mapping[str, Any], name: str, record: Mapping[str, Any]) -> bool:
+def deployed_record(target: str, revision: int, chart_version: str, workloads: Iterable[str], reapply: str | None,
+                    started: float) -> ReleaseStatus:
+    """The release status after Helm deployed the fingerprint `target` (an attempt that started at `started`) under
+    the bundle's `reapply` request: every failure cleared."""
+    return ReleaseStatus(state="deployed", fingerprint=target, target=target, revision=revision,
+                         chart_version=chart_version, last_attempt_at=started, applied_reapply=reapply,
+                         workloads=tuple(workloads))
+
+
+def uninstalled_record(previous: ReleaseStatus, started: float) -> ReleaseStatus:
+    """The release status after Helm uninstalled it (an attempt that started at `started`): only the chart version
+    it ran stays."""
+    return ReleaseStatus(state="uninstalled", last_attempt_at=started, chart_version=previous.chart_version)
+
+
+def is_new_failure(bundle: Bundle, name: str, record: ReleaseStatus) -> bool:
     """Whether a failure is worth an Event: the release was not failing (a success clears `last_error`), or fails
     differently now (another target or another error). The same error again is only a new attempt, also when a
     restart came between."""
-    previous = release_status(bundle, name)
-    return bool(previous.get("target") != record["target"] or previous.get("last_error") != record["last_error"])
+    previous = bundle.release_status(name)
+    return previous.target != record.target or previous.last_error != record.last_error
 
 
 LONG_RUNNING_KINDS = ("Deployment", "StatefulSet", "DaemonSet")

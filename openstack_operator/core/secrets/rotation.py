@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from openstack_operator.core.catalog import ROTATION_GROUPS
+from openstack_operator.core.models.osdpl_status import AppliedView
 
 ROTATE_ANNOTATION_PREFIX = "openstack.osop.dev/rotate-"
 RESTORE_ANNOTATION = "openstack.osop.dev/restore-credentials"
@@ -53,8 +54,6 @@ def next_step(annotations: Mapping[str, str], rotations: Mapping[str, Mapping[st
 
 def rolled_out(osdpl_status: Mapping[str, Any], generation: int, revision: int) -> bool:
     """Every release is deployed with credentials of `revision` or later, and its workloads are ready: the Ready
-    condition and `applied_credentials` are written together by the osdpl process."""
-    ready: Mapping[str, Any] = next((c for c in osdpl_status.get("conditions") or [] if c.get("type") == "Ready"),
-                                    {})
-    return (int(osdpl_status.get("applied_credentials") or 0) >= revision and ready.get("status") == "True"
-            and ready.get("observedGeneration") == generation)
+    condition and `applied_credentials` are written together by the osdpl process (its section of the status)."""
+    applied = AppliedView.of(osdpl_status)
+    return applied.applied_credentials >= revision and applied.ready and applied.ready_generation == generation

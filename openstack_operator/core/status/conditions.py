@@ -1,5 +1,6 @@
 """The osdpl's status from what the operator knows: desired releases, bundle statuses, generation, and the
-workload health the health process wrote on the osdpl (`status.health`, read back from `previous`). Pure.
+workload health the health process wrote on the osdpl (`status.health`, read back from `previous` through
+core.models.osdpl_status.HealthView). Pure.
 
 The status writer compares the result with the stored status and patches only differences, so calling this on
 every event costs no API write unless something a user can see changed.
@@ -8,12 +9,15 @@ every event costs no API write unless something a user can see changed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from openstack_operator.core.health.workloads import PROGRESSING, UNHEALTHY, health_progress, not_ready, release_basis
+from openstack_operator.core.health.workloads import PROGRESSING, UNHEALTHY, health_progress, not_ready
 import datetime
 
+from openstack_operator.core.models.osdpl_status import CephView, CertificateView, HealthView
+from openstack_operator.core.models.bundle import NOT_RECORDED, Bundle, ReleaseStatus
 from openstack_operator.core.releases.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
+from openstack_operator.core.status.merge import status_patch as status_patch  # still importable from here
 from openstack_operator.core.upgrades.rollout import COMPLETED, STUCK, UPGRADE_STUCK, active, summary
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
@@ -28,7 +32,7 @@ class Observed:
     draft: bool
     openstack_version: str
     desired: Mapping[str, Mapping[str, str]]  # service -> release -> fingerprint
-    bundles: Mapping[str, Mapping[str, Any]]  # service -> bundle object (spec, status)
+    bundles: Mapping[str, Bundle]  # service -> bundle (spec, status)
     spec_error: str = ""  # set when the spec cannot be rendered
     # (reason, message) when the release change is not acted on (core.upgrades.guard): nothing was written
     upgrade_held: tuple[str, str] | None = None
@@ -43,11 +47,13 @@ class Observed:
     previous: Mapping[str, Any] = field(default_factory=dict)  # current osdpl status
 
 
-def _release_view(status: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("state", "reason", "revision", "chart_version", "attempts", "last_error", "workloads")
-    view = {k: status[k] for k in keys if status.get(k) not in (None, "", [])}
-    if status.get("state") == "failed" and status.get("next_attempt_at") is not None:
-        view["next_attempt"] = _timestamp(float(status["next_attempt_at"]))
+def _release_view(status: ReleaseStatus) -> dict[str, Any]:
+    shown = (("state", status.state), ("reason", status.reason), ("revision", status.revision),
+             ("chart_version", status.chart_version), ("attempts", status.attempts), ("last_error", status.last_error),
+             ("workloads", list(status.workloads) if status.workloads is not None else None))
+    view = {k: value for k, value in shown if value not in (None, "", [])}
+    if status.state == "failed" and status.next_attempt_at is not None:
+        view["next_attempt"] = _timestamp(status.next_attempt_at)
     return view
 
 
@@ -59,21 +65,20 @@ def children(observed: Observed) -> dict[str, Any]:
     return release_states(observed.desired, observed.bundles)
 
 
-def release_states(desired: Mapping[str, Mapping[str, str]],
-                   bundles: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def release_states(desired: Mapping[str, Mapping[str, str]], bundles: Mapping[str, Bundle]) -> dict[str, Any]:
     """service -> release -> its state as `status.children` shows it: `deployed` only at the `desired` fingerprint."""
     result = {}
     for service, releases in desired.items():
-        statuses = ((bundles.get(service, {}).get("status") or {}).get("releases") or {})
+        bundle = bundles.get(service)
         view = {}
         for name, fingerprint in releases.items():
-            status = statuses.get(name, {})
+            status = bundle.release_status(name) if bundle is not None else NOT_RECORDED
             entry = _release_view(status) or {"state": "pending"}
-            if status.get("state") in ("installing", "uninstalling") and status.get("last_error"):
+            if status.state in ("installing", "uninstalling") and status.last_error:
                 entry["state"] = "failed"  # a retry in flight: still failing until it succeeds (no flapping)
-            if status.get("state") == "deployed" and status.get("fingerprint") != fingerprint:
+            if status.state == "deployed" and status.fingerprint != fingerprint:
                 entry["state"] = "pending"  # deployed, but an older version of the values
-            if status.get("state") == "failed" and status.get("target") not in (fingerprint, UNINSTALL_TARGET):
+            if status.state == "failed" and status.target not in (fingerprint, UNINSTALL_TARGET):
                 entry = {"state": "pending"}  # failed with values no longer wanted: the new ones are on their way
             view[name] = entry
         result[service] = view
@@ -95,121 +100,159 @@ def _listing(items: list[str], separator: str = ", ") -> str:
     return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
 
 
-def compute_status(observed: Observed, now: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Facts:
+    """What the conditions are decided from, gathered once from the observation."""
+    kids: dict[str, Any]
+    health: HealthView
+    health_current: bool
+    unhealthy: list[str]
+    starting: list[str]
+    deployed: list[str]
+    unavailable: list[str]
+    failed: list[str]
+    waiting: list[str]
+    uninstalling: list[str]
+    current: bool
+    upgrade: Mapping[str, Any] | None
+    rolling: bool
+    stuck: bool
+    all_done: bool
+
+
+def _facts(observed: Observed) -> _Facts:
     kids = children(observed)
     previous = observed.previous
-    health = previous.get("health") or {}
+    health = HealthView.of(previous)  # the health process's section
     # The health on the osdpl counts only once the health process has checked the current releases' workloads:
     # until then it may describe workloads of values that were replaced since.
-    health_current = previous.get("health_basis") == release_basis(kids)
-    unhealthy = not_ready(health, UNHEALTHY, reasons=True) if health_current else []
-    # Names only: a rollout's counts change every few seconds and would rewrite the conditions each time.
-    starting = not_ready(health, PROGRESSING, reasons=False) if health_current else []
+    health_current = health.checked(kids)
     deployed = [s for s, releases in kids.items() if all(r["state"] == "deployed" for r in releases.values())]
-    # Charts that could not be fetched or verified come first and set the Degraded reason: the chart source needs
-    # fixing, not the manifest. They are retried without limit, so they never count as exhausted.
-    unavailable = [f"{s}/{name}: {r.get('last_error', 'chart unavailable')}" for s, releases in kids.items()
-                   for name, r in releases.items() if r["state"] == "failed" and r.get("reason") == CHART_UNAVAILABLE]
-    failed = [f"{s}/{name}: {r.get('last_error', 'failed')}" for s, releases in kids.items()
-              for name, r in releases.items() if r["state"] == "failed" and r.get("reason") != CHART_UNAVAILABLE]
     waiting = [s for s in kids if s not in deployed]
     current = observed.reconciled_generation == observed.generation
-    generation = observed.reconciled_generation if observed.reconciled_generation is not None else 0
     # A look that did not advance the rollout (a refused write, a held change) still reports the one on the status.
     upgrade = observed.upgrade if observed.upgrade is not None else previous.get("upgrade")
     rolling = active(upgrade)
-    stuck = rolling and (upgrade or {}).get("phase") == STUCK
-    all_done = current and not waiting and not observed.spec_error and not observed.deleting \
-        and not observed.upgrade_held and not rolling
+    return _Facts(
+        kids=kids, health=health, health_current=health_current,
+        unhealthy=not_ready(health.health, UNHEALTHY, reasons=True) if health_current else [],
+        # Names only: a rollout's counts change every few seconds and would rewrite the conditions each time.
+        starting=not_ready(health.health, PROGRESSING, reasons=False) if health_current else [],
+        deployed=deployed,
+        # Charts that could not be fetched or verified come first and set the Degraded reason: the chart source
+        # needs fixing, not the manifest. They are retried without limit, so they never count as exhausted.
+        unavailable=[f"{s}/{name}: {r.get('last_error', 'chart unavailable')}" for s, releases in kids.items()
+                     for name, r in releases.items()
+                     if r["state"] == "failed" and r.get("reason") == CHART_UNAVAILABLE],
+        failed=[f"{s}/{name}: {r.get('last_error', 'failed')}" for s, releases in kids.items()
+                for name, r in releases.items() if r["state"] == "failed" and r.get("reason") != CHART_UNAVAILABLE],
+        waiting=waiting,
+        uninstalling=[s for s, releases in kids.items()
+                      if any(r["state"] != "uninstalled" for r in releases.values())],
+        current=current, upgrade=upgrade, rolling=rolling,
+        stuck=rolling and (upgrade or {}).get("phase") == STUCK,
+        all_done=current and not waiting and not observed.spec_error and not observed.deleting
+        and not observed.upgrade_held and not rolling)
 
-    uninstalling = [s for s, releases in kids.items() if any(r["state"] != "uninstalled" for r in releases.values())]
+
+Verdict = tuple[bool, str, str]  # a condition's status, reason and message
+
+
+def _ready(observed: Observed, f: _Facts) -> Verdict:
+    if observed.deleting:
+        return (False, "Deleting", "the deployment is being deleted")
+    if observed.spec_error:
+        return (False, "InvalidSpec", observed.spec_error)
+    if observed.upgrade_held:
+        return (False, *observed.upgrade_held)
+    if observed.api_error:
+        return (False, *observed.api_error)
+    if observed.credentials_problem:
+        return (False, *observed.credentials_problem)
+    if f.rolling:
+        return (False, "Upgrading", "upgrading " + summary(f.upgrade or {}))
+    if f.all_done and not f.health_current:
+        return (False, "HealthPending", "waiting for the health process to check the workloads of the releases")
+    if f.all_done and f.unhealthy:
+        return (False, "WorkloadsUnhealthy", "unhealthy: " + _listing(f.unhealthy))
+    if f.all_done and f.starting:
+        return (False, "WorkloadsProgressing", "not ready yet: " + _listing(f.starting))
+    if f.all_done:
+        return (True, "Deployed",
+                f"{len(f.deployed)} services deployed, {health_progress(f.health.health)} components ready")
+    if not f.current:
+        return (False, "Reconciling", f"generation {observed.generation} not applied yet")
+    if f.unavailable:
+        return (False, CHART_UNAVAILABLE, "chart not available: " + _listing(f.unavailable, "; "))
+    return (False, "NotReady", "not deployed: " + ", ".join(f.waiting))
+
+
+def _progressing(observed: Observed, f: _Facts) -> Verdict:
+    if observed.deleting:
+        return (True, "Deleting", "uninstalling: " + ", ".join(f.uninstalling) if f.uninstalling else "finishing")
+    if observed.draft:
+        return (False, "Draft", "spec.draft is true: changes are paused")
+    if observed.spec_error:
+        return (False, "InvalidSpec", observed.spec_error)
+    if observed.upgrade_held:  # nothing moves until the spec names a release that can follow
+        return (False, *observed.upgrade_held)
+    if observed.api_error:
+        return (True, "Retrying", "the API server refused a write; retrying with backoff")
+    if observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:
+        return (False, CREDENTIALS_LOST, "no release is changed until the credentials are restored")
+    if observed.credentials_problem:
+        return (True, *observed.credentials_problem)
+    if f.stuck:  # as a Deployment past its progress deadline: nothing moves until the service is fixed
+        return (False, UPGRADE_STUCK, "upgrade stopped at " + summary(f.upgrade or {}))
+    if f.rolling:
+        return (True, "Upgrading", "upgrading " + summary(f.upgrade or {}))
+    if f.all_done and (f.starting or not f.health_current):
+        return (True, "WorkloadsProgressing", "rolling out: " + _listing(f.starting) if f.starting
+                else "checking workload health")
+    if f.all_done:
+        return (False, "Deployed", "nothing to do")
+    return (True, "Deploying", "working on: " + ", ".join(f.waiting) if f.waiting else "applying spec")
+
+
+def _degraded(observed: Observed, f: _Facts) -> Verdict:
+    if observed.api_error:
+        return (True, *observed.api_error)
+    if observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:
+        return (True, *observed.credentials_problem)
+    if f.stuck:
+        return (True, UPGRADE_STUCK, f"the upgrade to {(f.upgrade or {}).get('to')} stopped at "
+                                     f"{(f.upgrade or {}).get('message')}")
+    if f.unavailable:
+        return (True, CHART_UNAVAILABLE, _listing(f.unavailable + f.failed, "; "))
+    if f.failed:
+        return (True, "ReleaseFailed", "; ".join(f.failed))
+    if f.unhealthy:
+        return (True, "WorkloadsUnhealthy", "unhealthy: " + _listing(f.unhealthy))
+    if (ceph := CephView.of(observed.previous)).state == "Invalid":  # the copy in use stays; a new one waits
+        return (True, "CephKeysInvalid", ceph.message)
+    if (certificate := CertificateView.of(observed.previous)).state == "Invalid":  # the Gateway's; releases fine
+        return (True, "CertificateInvalid", certificate.message)
+    return (False, "AsExpected", "")
+
+
+def compute_status(observed: Observed, now: str) -> dict[str, Any]:
+    """The osdpl process's section of the status, from what it observed."""
     if observed.blocked_by:
         taken = (f"namespace already holds the deployment {observed.blocked_by}: one OpenStackDeployment per "
                  f"namespace; this one changes nothing while {observed.blocked_by} exists")
         return _blocked_status(observed, taken, now)
-    if observed.deleting:
-        ready = (False, "Deleting", "the deployment is being deleted")
-    elif observed.spec_error:
-        ready = (False, "InvalidSpec", observed.spec_error)
-    elif observed.upgrade_held:
-        ready = (False, *observed.upgrade_held)
-    elif observed.api_error:
-        ready = (False, *observed.api_error)
-    elif observed.credentials_problem:
-        ready = (False, *observed.credentials_problem)
-    elif rolling:
-        ready = (False, "Upgrading", "upgrading " + summary(upgrade or {}))
-    elif all_done and not health_current:
-        ready = (False, "HealthPending", "waiting for the health process to check the workloads of the releases")
-    elif all_done and unhealthy:
-        ready = (False, "WorkloadsUnhealthy", "unhealthy: " + _listing(unhealthy))
-    elif all_done and starting:
-        ready = (False, "WorkloadsProgressing", "not ready yet: " + _listing(starting))
-    elif all_done:
-        ready = (True, "Deployed",
-                 f"{len(deployed)} services deployed, {health_progress(health)} components ready")
-    elif not current:
-        ready = (False, "Reconciling", f"generation {observed.generation} not applied yet")
-    elif unavailable:
-        ready = (False, CHART_UNAVAILABLE, "chart not available: " + _listing(unavailable, "; "))
-    else:
-        ready = (False, "NotReady", "not deployed: " + ", ".join(waiting))
-
-    if observed.deleting:
-        progressing = (True, "Deleting", "uninstalling: " + ", ".join(uninstalling) if uninstalling else "finishing")
-    elif observed.draft:
-        progressing = (False, "Draft", "spec.draft is true: changes are paused")
-    elif observed.spec_error:
-        progressing = (False, "InvalidSpec", observed.spec_error)
-    elif observed.upgrade_held:  # nothing moves until the spec names a release that can follow
-        progressing = (False, *observed.upgrade_held)
-    elif observed.api_error:
-        progressing = (True, "Retrying", "the API server refused a write; retrying with backoff")
-    elif observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:
-        progressing = (False, CREDENTIALS_LOST, "no release is changed until the credentials are restored")
-    elif observed.credentials_problem:
-        progressing = (True, *observed.credentials_problem)
-    elif stuck:  # as a Deployment past its progress deadline: nothing moves until the service is fixed
-        progressing = (False, UPGRADE_STUCK, "upgrade stopped at " + summary(upgrade or {}))
-    elif rolling:
-        progressing = (True, "Upgrading", "upgrading " + summary(upgrade or {}))
-    elif all_done and (starting or not health_current):
-        progressing = (True, "WorkloadsProgressing", "rolling out: " + _listing(starting) if starting
-                       else "checking workload health")
-    elif all_done:
-        progressing = (False, "Deployed", "nothing to do")
-    else:
-        progressing = (True, "Deploying", "working on: " + ", ".join(waiting) if waiting else "applying spec")
-
-    if observed.api_error:
-        degraded = (True, *observed.api_error)
-    elif observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:
-        degraded = (True, *observed.credentials_problem)
-    elif stuck:
-        degraded = (True, UPGRADE_STUCK, f"the upgrade to {(upgrade or {}).get('to')} stopped at "
-                                         f"{(upgrade or {}).get('message')}")
-    elif unavailable:
-        degraded = (True, CHART_UNAVAILABLE, _listing(unavailable + failed, "; "))
-    elif failed:
-        degraded = (True, "ReleaseFailed", "; ".join(failed))
-    elif unhealthy:
-        degraded = (True, "WorkloadsUnhealthy", "unhealthy: " + _listing(unhealthy))
-    elif (previous.get("ceph") or {}).get("state") == "Invalid":  # the copy in use stays; a new one waits
-        degraded = (True, "CephKeysInvalid", str(previous["ceph"].get("message", "")))
-    elif (previous.get("certificate") or {}).get("state") == "Invalid":  # the Gateway's; releases are fine
-        degraded = (True, "CertificateInvalid", str(previous["certificate"].get("message", "")))
-    else:
-        degraded = (False, "AsExpected", "")
-
+    f = _facts(observed)
+    previous = observed.previous
+    verdicts = (_ready(observed, f), _progressing(observed, f), _degraded(observed, f))
     conditions = [condition(previous, kind, *value, observed.generation, now)
-                  for kind, value in zip(CONDITION_TYPES, (ready, progressing, degraded))]
+                  for kind, value in zip(CONDITION_TYPES, verdicts)]
     status: dict[str, Any] = {
         "conditions": conditions,
-        "children": kids,
-        "lcm_progress": f"{len(deployed)}/{len(kids)}",
+        "children": f.kids,
+        "lcm_progress": f"{len(f.deployed)}/{len(f.kids)}",
     }
     if observed.reconciled_generation is not None:
-        status["observedGeneration"] = generation
+        status["observedGeneration"] = observed.reconciled_generation
     if observed.applied_credentials is not None:
         status["applied_credentials"] = observed.applied_credentials
     if observed.upgrade is not None:
@@ -217,7 +260,7 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
     # The release runs once every service moved to it: while a rollout runs, the one it started from.
     if observed.upgrade is not None and observed.upgrade.get("phase") == COMPLETED:
         status["openstack_version"] = observed.upgrade["to"]
-    elif all_done:
+    elif f.all_done:
         status["openstack_version"] = observed.openstack_version
     elif previous.get("openstack_version"):
         status["openstack_version"] = previous["openstack_version"]
@@ -231,44 +274,21 @@ def _blocked_status(observed: Observed, message: str, now: str) -> dict[str, Any
     return {"conditions": conditions, "children": {}, "lcm_progress": "0/0"}
 
 
-def status_patch(previous: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON merge patch turning `previous` into `new` for the keys of `new` (other status keys untouched)."""
-    return {k: v for k, v in ((k, _merge_diff(previous.get(k), v)) for k, v in new.items()) if v is not _SAME}
-
-
-_SAME = object()
-
-
-def _merge_diff(old: Any, new: Any) -> Any:
-    """The merge-patch value that turns `old` into `new`; _SAME when they are equal. Maps recurse, so a key that
-    disappeared (a service, a release, a cleared `last_error`) is patched to null; anything else is replaced."""
-    if old == new:
-        return _SAME
-    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
-        return new
-    patch = {k: None for k in old if k not in new}
-    for key, value in new.items():
-        diff = _merge_diff(old.get(key), value)
-        if diff is not _SAME:
-            patch[key] = diff
-    return patch
-
-
 REFUSED = "Refused"  # a HelmBundle's condition: the helmbundle process does not act on it
 
 
-def refusal_conditions(status: Mapping[str, Any], problem: str | None, generation: int,
+def refusal_conditions(conditions: Sequence[Mapping[str, Any]], problem: str | None, generation: int,
                        now: str) -> list[dict[str, Any]] | None:
-    """A HelmBundle's conditions with `Refused` as `problem` (core.releases.bundles.trust_problem) says; None when nothing
-    changes (a bundle never refused carries no such condition)."""
-    old = next((c for c in status.get("conditions") or [] if c.get("type") == REFUSED), None)
+    """A HelmBundle's `conditions` with `Refused` as `problem` (core.releases.bundles.trust_problem) says; None when
+    nothing changes (a bundle never refused carries no such condition)."""
+    old = next((c for c in conditions if c.get("type") == REFUSED), None)
     if problem is None and old is None:
         return None
-    new = condition(status, REFUSED, problem is not None, "Untrusted" if problem else "Trusted",
+    new = condition({"conditions": conditions}, REFUSED, problem is not None, "Untrusted" if problem else "Trusted",
                     problem or "as the osdpl of its namespace writes it", generation, now)
     if old is not None and all(old.get(k) == new[k] for k in ("status", "reason", "message")):
         return None
-    return [*(c for c in status.get("conditions") or [] if c.get("type") != REFUSED), new]
+    return [*(dict(c) for c in conditions if c.get("type") != REFUSED), new]
 
 
 def condition_states(status: Mapping[str, Any]) -> dict[str, bool]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from openstack_operator.core.catalog import Catalog, Release
-from openstack_operator.core.upgrades.rollout import active
+from openstack_operator.core.models.osdpl_status import RolloutView
 
 UPGRADE_REFUSED = "UpgradeRefused"  # the condition reason
 
@@ -44,12 +44,13 @@ def upgrade_path(catalog: Catalog) -> str:
 def version_problem(catalog: Catalog, target: str, status: Mapping[str, Any]) -> tuple[str, str] | None:
     """(UpgradeRefused, message) when spec.openstack_version `target` cannot follow the release the osdpl's status
     says is deployed; None if it can."""
-    rollout = status.get("upgrade") or {}
-    if active(rollout) and target not in (rollout["from"], rollout["to"]):
+    view = RolloutView.of(status)
+    rollout = view.upgrade or {}
+    if view.active and target not in (rollout["from"], rollout["to"]):
         return UPGRADE_REFUSED, (f"spec.openstack_version: {target}: the rollout {rollout['from']} -> "
                                  f"{rollout['to']} has not finished ({rollout.get('current') or 'finishing'}); the "
                                  f"spec may name {rollout['to']} to finish it or {rollout['from']} to go back")
-    deployed = status.get("openstack_version") or ""
+    deployed = view.openstack_version
     if not deployed or target == deployed or deployed not in catalog.releases:
         return None  # a new deployment, no change of release, or a release this catalog cannot judge
     allowed = allowed_targets(catalog, deployed)

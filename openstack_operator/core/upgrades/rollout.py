@@ -25,6 +25,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from openstack_operator.core.models.bundle import Bundle, BundleSpec
 from openstack_operator.core.models.workload import WorkloadRef
 from openstack_operator.core.health.workloads import READY, UNHEALTHY
 
@@ -128,12 +129,12 @@ def _parse(stamp: str) -> datetime.datetime:
     return datetime.datetime.strptime(stamp, TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
 
 
-def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]],
-            bundles: Mapping[str, Mapping[str, Any]], states: Mapping[str, Mapping[str, Mapping[str, Any]]],
+def advance(rollout: Mapping[str, Any], desired: Mapping[str, BundleSpec],
+            bundles: Mapping[str, Bundle], states: Mapping[str, Mapping[str, Mapping[str, Any]]],
             health: Mapping[str, Mapping[str, Mapping[str, str]]], health_current: bool,
             timeouts: Mapping[str, float], ordered: bool, now: str) -> Step:
     """One look at an active rollout. `desired`: service -> bundle spec rendered from the spec now; `bundles`:
-    service -> bundle object as stored; `states`: status.children computed for `desired`; `timeouts`: seconds a
+    service -> bundle as stored; `states`: status.children computed for `desired`; `timeouts`: seconds a
     service may take to pass its gate once written. Ordered: one service at a time; else every service at once
     (the gates still decide when the rollout is done)."""
     result = copy.deepcopy(dict(rollout))
@@ -144,41 +145,12 @@ def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]]
     stuck: list[str] = []
     recheck: float | None = None
     for name in result["order"]:
-        entry = services[name]
-        present = name in desired and name in bundles and not bundles[name]["spec"].get("uninstall")
-        changes = present and bundles[name].get("spec") != desired[name]  # the bundle is to be written
-        moves = present and _releases(bundles[name]["spec"]) != _releases(desired[name])  # its releases change
-        if entry["phase"] in (DONE, UNCHANGED):
-            if not (was_stuck and moves):
-                continue  # a later change waits for the end of the rollout (`waiting`)
-            # Stuck: the user fixes what the stuck service needs, perhaps in a service already moved. That change
-            # is written now and the service gated again (else the rollout could never end); the stuck service's
-            # timeout counts again once its turn comes back.
-            for other in services.values():
-                if other["phase"] in (UPGRADING, VERIFYING):
-                    other["since"] = now
-            entry.update(phase=UPGRADING, since=now)
-            entry.setdefault("started", now)
-            entry.setdefault("before", _revisions(bundles[name]))
-            for key in ("finished", "after"):
-                entry.pop(key, None)
-        elif entry["phase"] == DISABLED:
-            if not present:
-                continue
-            # enabled again: it moves, gated, as any other (gated even if it matches, if it was written before)
-            services[name] = entry = {"phase": PENDING, **({"moved": True} if entry.get("moved") else {})}
-        if not present:  # disabled meanwhile: retired once the rollout ends
-            written = entry["phase"] in (UPGRADING, VERIFYING, DONE) or entry.get("moved")
-            services[name] = {"phase": DISABLED, "finished": now, **({"moved": True} if written else {})}
+        present = name in desired and name in bundles and not bundles[name].spec.uninstall
+        changes = present and bundles[name].spec != desired[name]  # the bundle is to be written
+        moves = present and _releases(bundles[name].spec) != _releases(desired[name])  # its releases change
+        entry = _to_gate(services, name, present, changes, moves, was_stuck, bundles.get(name), now)
+        if entry is None:
             continue
-        if entry["phase"] == PENDING:
-            if not moves and not entry.get("moved"):
-                entry.update(phase=UNCHANGED)
-                continue
-            entry.update(phase=UPGRADING, started=now, since=now, before=_revisions(bundles[name]))
-            entry.pop("moved", None)
-        elif changes:  # rewritten at a later generation (a fix): its timeout counts again from now
-            entry["since"] = now
         verdict = gate(states.get(name) or {}, health, health_current)
         if changes or not verdict.passed:
             write.append(name)
@@ -188,21 +160,74 @@ def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]]
             entry.pop("since", None)
             entry.pop("message", None)
             continue
-        entry["phase"] = VERIFYING if verdict.deployed else UPGRADING
-        elapsed = (_parse(now) - _parse(entry["since"])).total_seconds()
-        limit = timeouts.get(name, 0.0)
-        if verdict.problem:
-            entry["message"] = verdict.problem
-            stuck.append(name)
-        elif elapsed >= limit:
-            entry["message"] = f"not healthy within {int(limit)} s: {verdict.waiting_for}"
+        remaining = _not_passed(entry, verdict, timeouts.get(name, 0.0), now)
+        if remaining is None:
             stuck.append(name)
         else:
-            entry.pop("message", None)
-            recheck = min(recheck, limit - elapsed) if recheck is not None else limit - elapsed
+            recheck = min(recheck, remaining) if recheck is not None else remaining
         moving.append(name)
         if ordered:
             break
+    _close(result, services, desired, bundles, moving, stuck, now)
+    return Step(result, tuple(write), recheck)
+
+
+def _to_gate(services: dict[str, dict[str, Any]], name: str, present: bool, changes: bool, moves: bool,
+             was_stuck: bool, bundle: Bundle | None, now: str) -> dict[str, Any] | None:
+    """The service's entry, made ready for its gate in this look; None when this look leaves it be."""
+    entry = services[name]
+    if entry["phase"] in (DONE, UNCHANGED):
+        if not (was_stuck and moves):
+            return None  # a later change waits for the end of the rollout (`waiting`)
+        # Stuck: the user fixes what the stuck service needs, perhaps in a service already moved. That change
+        # is written now and the service gated again (else the rollout could never end); the stuck service's
+        # timeout counts again once its turn comes back.
+        for other in services.values():
+            if other["phase"] in (UPGRADING, VERIFYING):
+                other["since"] = now
+        entry.update(phase=UPGRADING, since=now)
+        entry.setdefault("started", now)
+        entry.setdefault("before", _revisions(bundle) if bundle else {})
+        for key in ("finished", "after"):
+            entry.pop(key, None)
+    elif entry["phase"] == DISABLED:
+        if not present:
+            return None
+        # enabled again: it moves, gated, as any other (gated even if it matches, if it was written before)
+        services[name] = entry = {"phase": PENDING, **({"moved": True} if entry.get("moved") else {})}
+    if not present:  # disabled meanwhile: retired once the rollout ends
+        written = entry["phase"] in (UPGRADING, VERIFYING, DONE) or entry.get("moved")
+        services[name] = {"phase": DISABLED, "finished": now, **({"moved": True} if written else {})}
+        return None
+    if entry["phase"] == PENDING:
+        if not moves and not entry.get("moved"):
+            entry.update(phase=UNCHANGED)
+            return None
+        entry.update(phase=UPGRADING, started=now, since=now, before=_revisions(bundle) if bundle else {})
+        entry.pop("moved", None)
+    elif changes:  # rewritten at a later generation (a fix): its timeout counts again from now
+        entry["since"] = now
+    return entry
+
+
+def _not_passed(entry: dict[str, Any], verdict: Gate, limit: float, now: str) -> float | None:
+    """Records on the entry why a service has not passed its gate; returns the seconds left of its timeout, or None
+    when it is stuck (a problem, or the timeout ran out)."""
+    entry["phase"] = VERIFYING if verdict.deployed else UPGRADING
+    elapsed = (_parse(now) - _parse(entry["since"])).total_seconds()
+    if verdict.problem:
+        entry["message"] = verdict.problem
+        return None
+    if elapsed >= limit:
+        entry["message"] = f"not healthy within {int(limit)} s: {verdict.waiting_for}"
+        return None
+    entry.pop("message", None)
+    return limit - elapsed
+
+
+def _close(result: dict[str, Any], services: Mapping[str, Mapping[str, Any]], desired: Mapping[str, BundleSpec],
+           bundles: Mapping[str, Bundle], moving: list[str], stuck: list[str], now: str) -> None:
+    """The rollout's own phase after a look: running, stuck (naming why) or completed."""
     result["waiting"] = _waiting(services, desired, bundles)
     if not result["waiting"]:
         result.pop("waiting")
@@ -216,28 +241,26 @@ def advance(rollout: Mapping[str, Any], desired: Mapping[str, Mapping[str, Any]]
         result.update(phase=COMPLETED, finished=now)
         for key in ("current", "message", "waiting"):
             result.pop(key, None)
-    return Step(result, tuple(write), recheck)
 
 
-def _releases(spec: Mapping[str, Any]) -> Any:
+def _releases(spec: BundleSpec) -> BundleSpec:
     """What a bundle spec asks Helm for, without the user's one-off requests (`retry`, `reapply`): a reapply during
     a rollout neither moves a service the release change leaves alone nor re-gates one already moved."""
-    return {key: value for key, value in spec.items() if key not in ("retry", "reapply")}
+    return spec.without_requests()
 
 
-def _revisions(bundle: Mapping[str, Any]) -> dict[str, Any]:
+def _revisions(bundle: Bundle) -> dict[str, Any]:
     """release -> the Helm revision its bundle status records."""
-    return {release: entry.get("revision") for release, entry in
-            ((bundle.get("status") or {}).get("releases") or {}).items()}
+    return {release: entry.revision for release, entry in bundle.releases.items()}
 
 
-def _waiting(services: Mapping[str, Mapping[str, Any]], desired: Mapping[str, Mapping[str, Any]],
-             bundles: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def _waiting(services: Mapping[str, Mapping[str, Any]], desired: Mapping[str, BundleSpec],
+             bundles: Mapping[str, Bundle]) -> list[str]:
     """Services with a change that is not the rollout's: moved already and changed since, enabled or disabled."""
     changed = [name for name, entry in services.items() if entry["phase"] in (DONE, UNCHANGED)
-               and name in desired and name in bundles and bundles[name].get("spec") != desired[name]]
+               and name in desired and name in bundles and bundles[name].spec != desired[name]]
     added = [name for name in desired if name not in bundles]
-    removed = [name for name in bundles if name not in desired and not bundles[name]["spec"].get("uninstall")]
+    removed = [name for name in bundles if name not in desired and not bundles[name].spec.uninstall]
     return sorted({*changed, *added, *removed})
 
 

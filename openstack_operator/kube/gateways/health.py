@@ -4,12 +4,13 @@ PATCH of an osdpl's status, each a blocking pykube call run in a worker thread."
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from pykube.exceptions import HTTPError
 
-from openstack_operator.kube.client import OpenStackDeployment
-from openstack_operator.kube.objects import NOT_FOUND, patch_status, workload_generations, workload_uids
+from openstack_operator.core.models.osdpl_status import HEALTH, SectionPatch
+from openstack_operator.kube.objects import NOT_FOUND, workload_generations, workload_uids
+from openstack_operator.kube.osdpl_status import patch_section
 
 
 class HealthGateway:
@@ -19,11 +20,11 @@ class HealthGateway:
     async def workload_generations(self, namespace: str, selector: str) -> dict[str, tuple[int, str]]:
         return await asyncio.to_thread(workload_generations, namespace, selector)
 
-    async def patch_osdpl_status(self, namespace: str, name: str,
-                                 patch: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The osdpl as stored after the merge-patch of its status, or None when it is gone (404)."""
+    async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> dict[str, Any] | None:
+        """The osdpl as stored after the merge-patch of the health section of its status, or None when it is gone
+        (404)."""
         try:
-            return await asyncio.to_thread(patch_status, OpenStackDeployment, namespace, name, patch)
+            return await asyncio.to_thread(patch_section, HEALTH, namespace, name, patch)
         except HTTPError as error:
             if error.code == NOT_FOUND:
                 return None

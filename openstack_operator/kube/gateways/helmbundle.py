@@ -1,7 +1,8 @@
 """The helmbundle process's cluster I/O (reconcilers.helmbundle.HelmBundleCluster): its HelmBundles, the osdpl and
 namespace each depends on, the values Secrets, Events, what Helm leaves behind, and the `helm` processes a killed
 predecessor left running. Each method runs its blocking call(s) in a worker thread (kube.process, the threading
-rule) and takes and returns plain dicts and strings."""
+rule) and takes and returns plain dicts and strings, and the bundles as core.models.bundle's models (this is where
+they are read from and written to the API)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pykube
 from pykube.exceptions import HTTPError
 
 from openstack_operator.core.errors import ApiWriteError
+from openstack_operator.core.models.bundle import Bundle, ReleaseStatus
 from openstack_operator.kube import children, objects
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment
 from openstack_operator.kube.events import post_event
@@ -21,9 +23,10 @@ log = logging.getLogger("osop.helmbundle")
 
 
 class HelmBundleGateway:
-    async def bundle(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def bundle(self, namespace: str, name: str) -> Bundle | None:
         """The HelmBundle as stored now (a fresh read, not a watch cache), None if it is gone."""
-        return await asyncio.to_thread(_body, HelmBundle, namespace, name)
+        body = await asyncio.to_thread(_body, HelmBundle, namespace, name)
+        return Bundle.from_api(body) if body is not None else None
 
     async def osdpl(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await asyncio.to_thread(_body, OpenStackDeployment, namespace, name)
@@ -32,13 +35,20 @@ class HelmBundleGateway:
         """Whether the namespace is being deleted, or gone."""
         return await asyncio.to_thread(objects.namespace_terminating, namespace)
 
-    async def set_finalizers(self, bundle: Mapping[str, Any], finalizers: list[str]) -> dict[str, Any]:
+    async def set_finalizers(self, bundle: Bundle, finalizers: list[str]) -> Bundle:
         """The bundle's finalizers replaced, as read (a conflict if it changed since); returns the bundle stored."""
-        return await asyncio.to_thread(objects.set_finalizers, HelmBundle, bundle, finalizers)
+        return Bundle.from_api(await asyncio.to_thread(objects.set_finalizers, HelmBundle, bundle.to_api(),
+                                                       finalizers))
 
-    async def patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
-        """A merge patch of the bundle's status; returns the bundle stored."""
-        return await asyncio.to_thread(objects.patch_status, HelmBundle, namespace, name, patch)
+    async def record_release(self, namespace: str, name: str, release: str, status: ReleaseStatus,
+                             observed_generation: int | None = None) -> Bundle:
+        """Release `release`'s status written as its kind of record does (ReleaseStatus.to_patch), with the
+        generation the outcome was decided on, if given; returns the bundle stored."""
+        return Bundle.from_api(await asyncio.to_thread(objects.patch_status, HelmBundle, namespace, name,
+                                                       release_patch(release, status, observed_generation)))
+
+    async def set_conditions(self, namespace: str, name: str, conditions: list[dict[str, Any]]) -> None:
+        await asyncio.to_thread(objects.patch_status, HelmBundle, namespace, name, {"conditions": conditions})
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
         await asyncio.to_thread(post_event, involved, kind, reason, message)
@@ -68,6 +78,13 @@ class HelmBundleGateway:
         (kube.children): before any Helm work, so that two never work on one release."""
         await asyncio.to_thread(children.end_orphans)
         children.tag_children()
+
+
+def release_patch(release: str, status: ReleaseStatus, observed_generation: int | None = None) -> dict[str, Any]:
+    """The merge patch of a bundle's status that records `status` for `release`."""
+    patch: dict[str, Any] = {} if observed_generation is None else {"observedGeneration": observed_generation}
+    patch["releases"] = {release: status.to_patch()}
+    return patch
 
 
 def _body(kind: type[pykube.objects.APIObject], namespace: str, name: str) -> dict[str, Any] | None:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
-import pykube
 from pykube.exceptions import HTTPError
 
 from openstack_operator.core.errors import Conflict
+from openstack_operator.core.models.osdpl_status import NODE, SectionPatch
 from openstack_operator.kube import events, nodes
-from openstack_operator.kube.client import NodeMaintenanceRequest, OpenStackDeployment
+from openstack_operator.kube.client import NodeMaintenanceRequest
 from openstack_operator.kube.objects import CONFLICT, NOT_FOUND, patch_status, set_finalizers
+from openstack_operator.kube.osdpl_status import patch_section
 
 
 @contextmanager
@@ -53,18 +54,20 @@ class NodeGateway:
     async def patch_request_status(self, namespace: str, name: str, patch: Mapping[str, Any]) \
             -> dict[str, Any] | None:
         """Merge-patch the request's status; the request stored, None if it is gone."""
-        return await self._patch_status(NodeMaintenanceRequest, namespace, name, patch)
+        return await self._patch_status(f"status of NodeMaintenanceRequest {namespace}/{name}",
+                                        lambda: patch_status(NodeMaintenanceRequest, namespace, name, patch))
 
-    async def patch_osdpl_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
-        """Merge-patch the osdpl's status; False if it is gone."""
-        return await self._patch_status(OpenStackDeployment, namespace, name, patch) is not None
+    async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> bool:
+        """Merge-patch the node section of the osdpl's status; False if the osdpl is gone."""
+        return await self._patch_status(f"status of OpenStackDeployment {namespace}/{name}",
+                                        lambda: patch_section(NODE, namespace, name, patch)) is not None
 
     @staticmethod
-    async def _patch_status(kind: type[pykube.objects.APIObject], namespace: str, name: str,
-                            patch: Mapping[str, Any]) -> dict[str, Any] | None:
-        with _stale_is_conflict(f"status of {kind.kind} {namespace}/{name}"):
+    async def _patch_status(what: str, write: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+        """`write` (a blocking status patch) in a worker thread; None if the object is gone."""
+        with _stale_is_conflict(what):
             try:
-                return await asyncio.to_thread(patch_status, kind, namespace, name, patch)
+                return await asyncio.to_thread(write)
             except HTTPError as error:
                 if error.code != NOT_FOUND:
                     raise

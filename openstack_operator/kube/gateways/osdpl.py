@@ -1,6 +1,6 @@
 """The osdpl process's gateway to the cluster (reconcilers.osdpl, its `OsdplCluster`): each method one blocking
 pykube call, or a few, run in a worker thread (kube.process, the threading rule). Objects go in and out as plain
-dicts, credentials and Ceph keys as the core's dataclasses: never a pykube object."""
+dicts, bundles, credentials and Ceph keys as the core's dataclasses: never a pykube object."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from typing import Any, Mapping
 import pykube
 
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.models.bundle import Bundle, BundleSpec
 from openstack_operator.core.secrets.ceph import CephExchange
 from openstack_operator.core.secrets.credentials import Stored
+from openstack_operator.core.models.osdpl_status import OSDPL, SectionPatch
 from openstack_operator.core.models.owner import owner_reference
 from openstack_operator.kube.ceph import read_ceph_copy
 from openstack_operator.kube.client import HelmBundle, Lease, OpenStackDeployment, api
 from openstack_operator.kube.credentials import ensure_kept_secrets, read_credentials
 from openstack_operator.kube.events import post_event
 from openstack_operator.kube.objects import (apply_bundle, apply_secret, claim_namespace, delete, get_or_none,
-                                             namespace_claim, patch_spec, patch_status, release_namespace,
-                                             set_finalizers)
+                                             namespace_claim, patch_spec, release_namespace, set_finalizers)
+from openstack_operator.kube.osdpl_status import patch_section
 
 
 def _obj(found: Any) -> dict[str, Any] | None:
@@ -41,8 +43,9 @@ class OsdplGateway:
         return await asyncio.to_thread(
             lambda: [o.obj for o in OpenStackDeployment.objects(api(), namespace=namespace)])
 
-    async def list_bundles(self, namespace: str) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(lambda: [b.obj for b in HelmBundle.objects(api(), namespace=namespace)])
+    async def list_bundles(self, namespace: str) -> list[Bundle]:
+        return await asyncio.to_thread(
+            lambda: [Bundle.from_api(b.obj) for b in HelmBundle.objects(api(), namespace=namespace)])
 
     async def secret_names(self, namespace: str, selector: str) -> list[str]:
         return await asyncio.to_thread(
@@ -63,8 +66,9 @@ class OsdplGateway:
     async def set_finalizers(self, osdpl: Mapping[str, Any], finalizers: list[str]) -> None:
         await asyncio.to_thread(set_finalizers, OpenStackDeployment, osdpl, finalizers)
 
-    async def patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        await asyncio.to_thread(patch_status, OpenStackDeployment, namespace, name, patch)
+    async def patch_status(self, namespace: str, name: str, patch: SectionPatch) -> None:
+        """Merge-patch the osdpl process's section of the osdpl's status."""
+        await asyncio.to_thread(patch_section, OSDPL, namespace, name, patch)
 
     async def post_event(self, osdpl: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
         await asyncio.to_thread(post_event, osdpl, kind, reason, message)
@@ -88,15 +92,16 @@ class OsdplGateway:
         return await asyncio.to_thread(apply_secret, namespace, name, data, labels, owner_reference(owner),
                                        sensitive=sensitive)
 
-    async def apply_bundle(self, namespace: str, name: str, spec: Mapping[str, Any], labels: Mapping[str, str],
-                           owner: Mapping[str, Any], current: Mapping[str, Any] | None,
-                           finalizers: list[str]) -> bool:
+    async def apply_bundle(self, namespace: str, name: str, spec: BundleSpec, labels: Mapping[str, str],
+                           owner: Mapping[str, Any], current: Bundle | None, finalizers: list[str]) -> bool:
         """Bundle `name` has `spec`, owned by the osdpl `owner` (its body); `current`: as listed, None if absent."""
         return await asyncio.to_thread(apply_bundle, namespace, name, spec, labels, owner_reference(owner), current,
                                        finalizers)
 
-    async def patch_bundle_spec(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        await asyncio.to_thread(patch_spec, HelmBundle, namespace, name, patch)
+    async def retire_bundle(self, namespace: str, name: str) -> None:
+        """Ask bundle `name` to uninstall its releases (the helmbundle process does, then the osdpl process deletes
+        it)."""
+        await asyncio.to_thread(patch_spec, HelmBundle, namespace, name, {"uninstall": True})
 
     async def delete_bundle(self, namespace: str, name: str) -> None:
         await asyncio.to_thread(delete, HelmBundle, namespace, name)

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 import pykube
 
+from openstack_operator.core.models.osdpl_status import SECRETS, SectionPatch
 from openstack_operator.core.secrets.credentials import Stored
 from openstack_operator.core.models.owner import owner_reference
 from openstack_operator.kube.ceph import (copy_ceph_keys, publish_gateway_credentials, publisher_labels,
@@ -16,7 +17,8 @@ from openstack_operator.kube.ceph import (copy_ceph_keys, publish_gateway_creden
 from openstack_operator.kube.client import OpenStackDeployment, api
 from openstack_operator.kube.credentials import SecretState, drop_keep_finalizer, write_credentials
 from openstack_operator.kube.events import post_event
-from openstack_operator.kube.objects import get_or_none, namespace_claim, patch_status
+from openstack_operator.kube.objects import get_or_none, namespace_claim
+from openstack_operator.kube.osdpl_status import patch_section
 
 
 def _body(kind: type[pykube.objects.APIObject], namespace: str, name: str) -> dict[str, Any] | None:
@@ -69,8 +71,9 @@ class SecretsGateway:
     async def drop_keep_finalizer(self, secret: Mapping[str, Any]) -> None:
         await asyncio.to_thread(_drop_keep_finalizer, secret)
 
-    async def patch_osdpl_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        await asyncio.to_thread(patch_status, OpenStackDeployment, namespace, name, patch)
+    async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> None:
+        """Merge-patch the secrets section of the osdpl's status."""
+        await asyncio.to_thread(patch_section, SECRETS, namespace, name, patch)
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
         await asyncio.to_thread(post_event, involved, kind, reason, message)
