@@ -20,20 +20,10 @@ from openstack_operator.core.settings import Settings
 from openstack_operator.kube.process import Runtime
 from openstack_operator.reconcilers.health import LABEL_SELECTOR, HealthReconciler
 
+from .merge_patch import merged
+
 CHILDREN = {"identity": {"openstack-keystone": {"state": "deployed", "revision": 1}}}
 KEY = ("ns", "osh")
-
-
-def _merge(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, Mapping):
-        return patch
-    result = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge(result.get(key), value)
-    return result
 
 
 class FakeApi:
@@ -73,7 +63,7 @@ class FakeApi:
         if self.osdpl_deleted:
             return None
         self.patches.append(copy.deepcopy(sent))
-        self.osdpl = _merge(self.osdpl, {"status": sent})
+        self.osdpl = merged(self.osdpl, {"status": sent})
         return copy.deepcopy(self.osdpl)
 
 

@@ -22,6 +22,8 @@ from openstack_operator.kube.helm import ChartUnavailable, HelmError, Installed
 from openstack_operator.kube.process import Runtime
 from openstack_operator.reconcilers.helmbundle import FINALIZER, VALUES_NOT_READY_RETRY, HelmBundleReconciler
 
+from .merge_patch import merged
+
 NS, OSDPL, OSDPL_UID = "cloud", "osdpl", "0b5e55ed-0000-4000-8000-000000000001"
 RELEASE, CHART, VERSION = "openstack-mariadb", "mariadb", "2026.1.0"
 PASSWORD = "Db0password0that0must0never0show"
@@ -33,20 +35,6 @@ T = TypeVar("T")
 
 class Conflict(Exception):
     """409: the object changed since it was read."""
-
-
-def merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
-    """RFC 7386, as the API server applies a merge patch: null removes a key."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, Mapping):
-            child = target.get(key)
-            if not isinstance(child, dict):
-                child = target[key] = {}
-            merge_patch(child, value)
-        else:
-            target[key] = copy.deepcopy(value)
 
 
 class FakeCluster:
@@ -104,7 +92,7 @@ class FakeCluster:
 
     def _patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> Bundle:
         stored = self.bundles[(namespace, name)]
-        merge_patch(stored.setdefault("status", {}), patch)
+        stored["status"] = merged(stored.get("status") or {}, patch)
         return self._stored(stored)
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
@@ -315,7 +303,7 @@ def _deployed(world: World, **spec: Any) -> None:
     _run(world, lambda: world.settle(f"{OSDPL}-database"))
     assert world.release()["state"] == "deployed"
     stored = world.cluster.stored(f"{OSDPL}-database")
-    merge_patch(stored["spec"], spec)
+    stored["spec"] = merged(stored["spec"], spec)
     stored["metadata"]["generation"] += 1
 
 

@@ -26,6 +26,8 @@ from openstack_operator.core.settings import Settings
 from openstack_operator.kube.process import Runtime
 from openstack_operator.reconcilers.node import REQUEST_FINALIZER, Indexes, NodeReconciler
 
+from .merge_patch import merged
+
 NS = "openstack"
 RETRY = 60.0  # OSOP_NODE_JOB_RETRY_SECONDS of these tests
 T0 = 1_800_000_000.0  # the clock at the start of each test
@@ -35,17 +37,6 @@ CONTROL = {"openstack-control-plane": "enabled"}
 
 def _stamp(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-
-
-def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
-    """A JSON merge patch (RFC 7386), in place."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
 
 
 class FakeCluster:
@@ -164,7 +155,7 @@ class FakeCluster:
         if stored is None:
             return None
         self._write(stored["metadata"], None)
-        _merge(stored.setdefault("status", {}), patch)
+        stored["status"] = merged(stored.get("status") or {}, patch)
         return copy.deepcopy(stored)
 
     async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> bool:
@@ -176,7 +167,7 @@ class FakeCluster:
             self.conflicts -= 1
             raise Conflict(f"{name}: the object has been modified")
         self.status_patches.append(copy.deepcopy(sent))
-        _merge(stored["status"], sent)
+        stored["status"] = merged(stored["status"], sent)
         return True
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None:

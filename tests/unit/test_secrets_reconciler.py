@@ -26,6 +26,7 @@ from openstack_operator.core.secrets.credentials import backup_secret_name, cred
 from openstack_operator.reconcilers.secrets import GONE_RETRY_SECONDS, SecretsReconciler
 
 from .conftest import load_example
+from .merge_patch import merged
 
 NS, NAME = "ns", "osh"
 KEY = (NS, NAME)
@@ -38,19 +39,6 @@ def run(coroutine: Awaitable[T]) -> T:
     async def bounded() -> T:
         return await asyncio.wait_for(coroutine, timeout=20)
     return asyncio.run(bounded())
-
-
-def _merge(target: Any, patch: Any) -> Any:
-    """A JSON merge patch, as the API server applies it."""
-    if not isinstance(patch, Mapping):
-        return patch
-    result = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge(result.get(key), value)
-    return result
 
 
 def _refused() -> ApiWriteError:
@@ -170,7 +158,7 @@ class FakeCluster:
         sent = patch.sent_by(SECRETS)  # as the gateway's one write (kube.osdpl_status.patch_section) does
         self.status_patches.append(copy.deepcopy(sent))
         body = self.osdpls[(namespace, name)]
-        body["status"] = _merge(body.get("status") or {}, sent)
+        body["status"] = merged(body.get("status") or {}, sent)
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
         assert involved["metadata"]["name"] == NAME
