@@ -27,10 +27,12 @@ def render(helm: Path, *values: str, release: str = "openstack-operator",
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
-def allows(rules: Iterable[dict[str, Any]], group: str, resource: str, verb: str) -> bool:
-    """Whether RBAC `rules` grant `verb` on `resource` of API `group` (no wildcards: the chart uses none)."""
+def allows(rules: Iterable[dict[str, Any]], group: str, resource: str, verb: str, name: str = "") -> bool:
+    """Whether RBAC `rules` grant `verb` on `resource` of API `group`, for the object `name` if given (else for
+    any name); no wildcards: the chart uses none."""
     return any(group in rule.get("apiGroups", []) and resource in rule.get("resources", [])
-               and verb in rule.get("verbs", []) and not rule.get("resourceNames") for rule in rules)
+               and verb in rule.get("verbs", []) and (not rule.get("resourceNames") or name in rule["resourceNames"])
+               for rule in rules)
 
 
 def cluster_role(docs: Iterable[dict[str, Any]], process: str, scope: str) -> dict[str, Any]:

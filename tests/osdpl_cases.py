@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import yaml
 
+from openstack_operator.core.isolation import CHARTS_URL_MESSAGE
 from openstack_operator.core.schema.osdpl import MAX_OSDPL_NAME
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
@@ -122,6 +123,9 @@ INVALID += [
      'spec.features.neutron.external_networks[1]: Duplicate value: {"physnet":"physnet1"}'),
     ("null-required-field", _set("spec.size", None), "spec.size: Required value"),  # dropped, then missing
     ("null-spec", _set("spec", None), "spec: Required value"),
+    # issue 23: credentials in the chart source would sit in the spec and on Helm's command line
+    ("charts-url-credentials", _set("spec.artifacts.charts_url", "https://u:p@charts.example/osh"),
+     f"spec.artifacts.charts_url: Invalid value: {CHARTS_URL_MESSAGE}"),
 ]
 
 ABSENT = object()  # an expected value: the key is not in the stored object

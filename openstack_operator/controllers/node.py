@@ -72,7 +72,7 @@ def osdpls_index(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
 
 @kopf.on.event("", "v1", "nodes", registry=PROCESS.registry)
 async def node_event(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    _reconciler(memo, kwargs).node_changed(body["metadata"].get("finalizers") or [])
+    _reconciler(memo, kwargs).node_changed(node_view(body))
 
 
 @kopf.on.event("", "v1", "pods", registry=PROCESS.registry)

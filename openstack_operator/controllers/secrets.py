@@ -1,6 +1,11 @@
 """secrets process: the Kopf wiring. The osdpls and the credentials Secrets it watches are handed, as keys, to the
 reconciler (reconcilers.secrets: what the process does), which reads and writes the cluster through its gateway
-(kube.gateways.secrets)."""
+(kube.gateways.secrets).
+
+The Secret watch is filtered by the API server (SECRET_SELECTOR): only Secrets labelled with an osdpl and not with a
+service, which are the two credentials Secrets (and the Ceph key copies, written with the same label). The Secrets
+of the storage side (the Ceph keys' source, the object gateway's target) carry no label of ours and are not watched:
+the reconciler reads them again every OSOP_SECRETS_RESYNC_SECONDS; so is a refused Secret someone else made."""
 
 from __future__ import annotations
 
@@ -15,7 +20,13 @@ from openstack_operator.kube.process import Process, Runtime
 from openstack_operator.reconcilers.secrets import SecretsReconciler
 
 
+# Server-side: without it Kopf lists and watches every Secret of the cluster (the handler's labels filter only
+# afterwards, in the process).
+SECRET_SELECTOR = f"{OSDPL_LABEL},!{SERVICE_LABEL}"
+
+
 def build(runtime: Runtime, settings: kopf.OperatorSettings) -> SecretsReconciler:
+    settings.watching.label_selectors["", "v1", "secrets"] = SECRET_SELECTOR
     return SecretsReconciler(runtime, SecretsGateway())
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from openstack_operator.core.errors import OperatorError
+from openstack_operator.core.isolation import charts_url_problem
 
 NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -44,7 +45,10 @@ class Settings:
         "OSOP_RETRY_MAX_SECONDS", 300.0,
         "The longest wait between two attempts at something that keeps failing (jittered doubling from 2 s).")
     helm: str = _setting("OSOP_HELM", "", "The helm binary; empty: helm on PATH.")
-    helm_concurrency: int = _setting("OSOP_HELM_CONCURRENCY", 4, "Helm operations the helmbundle process runs at once.")
+    # Per namespace, not in all: a Helm step may wait a release's whole timeout on a stuck hook, and one deployment's
+    # must never hold up another's. The machine's share grows with the deployments (one `helm` process per step).
+    helm_concurrency: int = _setting("OSOP_HELM_CONCURRENCY", 4,
+                                     "Helm operations the helmbundle process runs at once per deployment namespace.")
     chart_source: str = _setting(
         "OSOP_CHART_SOURCE", "",
         "A chart repository URL or a directory the charts come from, for every deployment without "
@@ -65,6 +69,11 @@ class Settings:
         "How often the secrets process looks again at the Ceph keys and the public certificate.")
     node_job_retry_seconds: float = _setting(
         "OSOP_NODE_JOB_RETRY_SECONDS", 300.0, "How long a failed node Job stays before it is tried again.")
+    # An osdpl's features.ceph names Secrets by namespace: without this list it could read or write another
+    # deployment's (the secrets process holds Secrets in every deployment namespace).
+    ceph_namespaces: tuple[str, ...] = _setting(
+        "OSOP_CEPH_NAMESPACES", ("openstack-ceph-shared",),
+        "The namespaces features.ceph Secrets may name (the storage side's), comma-separated; any other is refused.")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -87,6 +96,8 @@ class Settings:
             raise OperatorError(f"OSOP_LOG_LEVEL: {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
         if self.log_format not in LOG_FORMATS:
             raise OperatorError(f"OSOP_LOG_FORMAT: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+        if self.chart_source and charts_url_problem(self.chart_source):
+            raise OperatorError(f"OSOP_CHART_SOURCE: {charts_url_problem(self.chart_source)}")
         if self.helm_concurrency < 1:
             raise OperatorError(f"OSOP_HELM_CONCURRENCY: {self.helm_concurrency} is less than 1")
         for setting in fields(self):

@@ -59,6 +59,14 @@ def write_credentials(namespace: str, osdpl: str, stored: Stored, labels: Mappin
     return wrote
 
 
+def write_backup(namespace: str, osdpl: str, stored: Stored, labels: Mapping[str, str], backup: SecretState) -> bool:
+    """Make the backup alone hold `stored`: the records of a credentials Secret being deleted before any was
+    recorded go there first, so that letting it go loses none."""
+    sensitive = [c.password for c in [*stored.current.values(), *stored.previous.values()]]
+    return apply_secret(namespace, backup_secret_name(osdpl), secret_data(stored), labels, owner=None,
+                        current=backup.raw, sensitive=sensitive, finalizers=[KEEP_FINALIZER])
+
+
 def drop_keep_finalizer(state: SecretState) -> None:
     """Let a Secret go (its osdpl is gone, or a restore replaces it)."""
     if state.raw is None:

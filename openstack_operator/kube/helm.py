@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from pyhelm3.errors import Error as PyHelmError
 from pyhelm3.errors import ReleaseNotFoundError
 from pyhelm3.models import ReleaseRevision, ReleaseRevisionStatus
 
+from openstack_operator.core.isolation import charts_url_problem, values_problems
 from openstack_operator.core.releases.helmwork import long_running_workloads
 from openstack_operator.core.settings import Settings
 
@@ -44,6 +46,11 @@ class Installed:
     chart_version: str
     skipped: bool  # the release already ran these values: no Helm upgrade was made
     workloads: tuple[str, ...] = ()  # core.releases.helmwork.long_running_workloads of the release's manifest
+
+
+class ValuesRefused(HelmError):
+    """A release's values would make Helm reach outside the release namespace (core.isolation): Helm did not run.
+    The message names each field, never a value."""
 
 
 class ChartUnavailable(HelmError):
@@ -209,6 +216,9 @@ class ChartCache:
     async def _pull(self, source: ChartSource, name: str, version: str, wanted: str) -> Path:
         """`helm pull` from a chart repository into a temporary folder of the cache, verified, then moved in."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        refused = charts_url_problem(source.location)
+        if refused:  # never on Helm's command line (readable in /proc by anyone on the node)
+            raise ChartUnavailable(f"chart {name} {version} from {source}: {refused}")
         scratch = Path(tempfile.mkdtemp(dir=self.directory, prefix=".pull-"))
         try:
             argv = [self.helm, "pull", name, "--repo", source.location, "--destination", str(scratch)]
@@ -262,8 +272,9 @@ class _DirectCommand(Command):  # type: ignore[misc]
     exits, instead of a shell that dies and leaves `helm` running on."""
 
     async def run(self, command: list[Any], input: bytes | None = None) -> bytes:
+        command = with_post_renderer([part if isinstance(part, (str, bytes)) else str(part) for part in command])
         process = await asyncio.create_subprocess_exec(
-            self._executable, *(part if isinstance(part, (str, bytes)) else str(part) for part in command),
+            self._executable, *command,
             stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
@@ -285,6 +296,22 @@ class _DirectCommand(Command):  # type: ignore[misc]
         text = stderr.lower()
         error = ReleaseNotFoundError if b"release: not found" in text and b"etcdserver" not in text else PyHelmError
         raise error(process.returncode, stdout, stderr)
+
+
+# Helm commands that render and apply (or show) a chart: each gets the operator's post-renderer.
+RENDERING_COMMANDS = ("install", "upgrade", "template")
+POST_RENDERER_MODULE = "openstack_operator.kube.postrender"
+
+
+def with_post_renderer(command: list[Any]) -> list[Any]:
+    """`command` (helm's arguments) with `--post-renderer` kube.postrender for the command's namespace when it
+    renders a chart: Helm then applies nothing outside that namespace and no cluster-scoped object the charts do
+    not need."""
+    if not command or command[0] not in RENDERING_COMMANDS:
+        return command
+    namespace = command[command.index("--namespace") + 1] if "--namespace" in command[:-1] else "default"
+    return [*command, "--post-renderer", sys.executable, "--post-renderer-args", "-m",
+            "--post-renderer-args", POST_RENDERER_MODULE, "--post-renderer-args", namespace]
 
 
 class Helm:
@@ -317,6 +344,9 @@ class Helm:
         `repository` if given, else the configured source, and must have `digest` when one is given; if it cannot
         be had, ChartUnavailable (and Helm does not run)."""
         description = FINGERPRINT_PREFIX + fingerprint
+        problems = values_problems(values, "values", namespace)
+        if problems:  # the bundle's values did not come through the osdpl's checks (a forged bundle or Secret)
+            raise ValuesRefused(f"release {name}: values refused: {'; '.join(map(str, problems))}")
         try:
             # Also unsticks a release left pending-install/-upgrade by a crash mid-operation.
             current = await self.client.get_proceedable_revision(name, namespace=namespace,

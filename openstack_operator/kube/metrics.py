@@ -11,8 +11,9 @@ chart sets it in every pod). One registry per process: every process serves its 
 - osop_deployment_condition{namespace,osdpl,condition}: 1 while the osdpl's condition is True (osdpl process)
 - osop_releases_failing{namespace,osdpl}: releases whose last Helm operation failed (osdpl process)
 
-Every path but /metrics answers 200 "ok" while the process runs: the pod's liveness and readiness probes (a standby
-is ready: it is there to take over).
+Every path but /metrics answers 200 "ok" while the process's event loop beats its heartbeat (core.runtime.liveness;
+a standby beats on each look at its Lease), 500 once the beats stopped: the pod's liveness and readiness probes (a
+standby is ready: it is there to take over).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any, Iterable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
+
+from openstack_operator.core.runtime.liveness import Heartbeat
 
 
 log = logging.getLogger("osop.metrics")
@@ -59,23 +62,26 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def _app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+def _app(heartbeat: Heartbeat | None = None) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     metrics_app = make_wsgi_app()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/metrics":
             result: Iterable[bytes] = metrics_app(environ, start_response)
             return result
+        if heartbeat is not None and not heartbeat.fresh():
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+            return [f"event loop stalled: no heartbeat for {heartbeat.age():.0f} s\n".encode()]
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok\n"]
     return app
 
 
-def serve(address: str, port: int) -> int:
+def serve(address: str, port: int, heartbeat: Heartbeat | None = None) -> int:
     """Serve /metrics and the probes on `port` (settings: OSOP_METRICS_PORT, OSOP_METRICS_ADDRESS); returns the
-    port, 0 if not served."""
+    port, 0 if not served. With `heartbeat`, the probes fail once it is stale."""
     if port:
-        server = make_server(address, port, _app(), _Server,
+        server = make_server(address, port, _app(heartbeat), _Server,
                              handler_class=_QuietHandler)
         threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
         log.info("metrics on port %d", port)

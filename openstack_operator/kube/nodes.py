@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 import pykube
 from pykube.exceptions import HTTPError
 
+from openstack_operator.core.nodes.inventory import CLEANUP_OWNERS_ANNOTATION
 from openstack_operator.kube.client import api, count_write
 from openstack_operator.kube.objects import CONFLICT, NOT_FOUND, writing
 
 
-def set_node_finalizers(name: str, resource_version: str, finalizers: list[str]) -> None:
-    """Replace a Node's finalizers as read at `resource_version`: a Node changed since fails with 409 (the caller
-    retries), so a finalizer someone else added meanwhile is never dropped."""
+def set_node_finalizers(name: str, resource_version: str, finalizers: list[str], owners: Mapping[str, str]) -> None:
+    """Replace a Node's finalizers, and the record of who added its cleanup finalizers (`owners`, none: the
+    annotation removed), as read at `resource_version`: a Node changed since fails with 409 (the caller retries), so
+    a finalizer someone else added meanwhile is never dropped."""
+    record = json.dumps(dict(sorted(owners.items()))) if owners else None
     with writing("updating finalizers of", "Node", "", name):
         pykube.Node(api(), {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}).patch(
-            {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}})
+            {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version,
+                          "annotations": {CLEANUP_OWNERS_ANNOTATION: record}}})
     count_write("patch", "Node")
 
 

@@ -259,6 +259,13 @@ def namespace_claim(namespace: str) -> Any:
     return get_or_none(Lease, namespace, CLAIM_NAME)
 
 
+def claim_holder(namespace: str) -> str | None:
+    """The osdpl the namespace's claim names, None without a claim (core.releases.bundles.served_osdpl)."""
+    claim = namespace_claim(namespace)
+    holder = (claim.obj.get("spec") or {}).get("holderIdentity") if claim is not None else None
+    return str(holder) if holder else None
+
+
 def claim_namespace(namespace: str, osdpl: str, current: Any, labels: Mapping[str, str]) -> bool:
     """Make `osdpl` the holder of the namespace's claim: create it, or take over `current` (a claim whose holder is
     gone) if nobody changed it since it was read. Returns False when another writer got there first."""

@@ -37,12 +37,15 @@ from pykube.exceptions import PyKubeError
 
 from openstack_operator.core.apigroup import API_VERSION, GROUP
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.runtime.leader import REQUEST_SECONDS
+from openstack_operator.core.runtime.liveness import Heartbeat
 from openstack_operator.core.runtime.retry import retry_delay
 from openstack_operator.core.runtime.workqueue import WorkQueue
 from openstack_operator.core.settings import Settings
 from openstack_operator.kube import metrics
-from openstack_operator.kube.client import api, identify
-from openstack_operator.kube.leader import election
+from openstack_operator.kube.client import api, identify, kopf_session
+from openstack_operator.kube.decoding import decode_any_depth
+from openstack_operator.kube.leader import election, identity
 
 log = logging.getLogger("osop.operator")
 DISCOVERY_RETRY_SECONDS = 2.0
@@ -51,7 +54,9 @@ SERVED = {"openstackdeployments", "helmbundles", "nodemaintenancerequests"}
 # A watch that stays silent this long is re-established; the API server ends each watch well before that.
 WATCH_SERVER_TIMEOUT = 300
 WATCH_CLIENT_TIMEOUT = 330
-CONNECT_TIMEOUT = 30
+# Watches are reads, left long; every other Kopf request (its few writes among them) is bounded like pykube's, so no
+# write sent while leading is still under way once a standby may take over (core.runtime.leader).
+CONNECT_TIMEOUT = REQUEST_SECONDS
 
 K = TypeVar("K", bound=Hashable)
 
@@ -80,13 +85,13 @@ class Runtime:
         return retry_delay(attempts, self.settings.retry_max_seconds)
 
     def queue(self, work: Callable[[K], Awaitable[float | None]], workers: int,
-              describe: Callable[[K], str]) -> WorkQueue[K]:
+              describe: Callable[[K], str], group: Callable[[K], Hashable] | None = None) -> WorkQueue[K]:
         """The process's work queue: failures logged naming the key (`describe`) and retried by the one policy,
-        durations and depth exported as metrics."""
+        durations and depth exported as metrics; `workers` per `group` of keys, if given (core.runtime.workqueue)."""
         def failed(key: K, error: BaseException) -> None:
             log.error("%s: %s: %s: %s", self.process, describe(key), type(error).__name__, error)
 
-        queue = WorkQueue(work, workers, failed, metrics.reconcile_observer(self.process), self.retry_delay)
+        queue = WorkQueue(work, workers, failed, metrics.reconcile_observer(self.process), self.retry_delay, group)
         metrics.watch_queue(self.process, queue)
         return queue
 
@@ -121,6 +126,12 @@ def _new_registry(process: str) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     identify(process)
 
+    @kopf.on.startup(registry=registry)  # first: the probes follow the loop from its start (core.runtime.liveness)
+    async def beat(memo: kopf.Memo, **_: Any) -> None:
+        heartbeat: Heartbeat | None = memo.get("heartbeat")
+        if heartbeat is not None:
+            memo["beating"] = asyncio.create_task(heartbeat.keep_beating())  # referenced: not collected
+
     @kopf.on.startup(registry=registry)
     def configure(memo: kopf.Memo, settings: kopf.OperatorSettings, **_: Any) -> None:
         # Given namespaces are served for good: no watch of namespaces (a cluster-wide read it would need) that would
@@ -133,6 +144,8 @@ def _new_registry(process: str) -> kopf.OperatorRegistry:
         settings.watching.server_timeout = WATCH_SERVER_TIMEOUT
         settings.watching.client_timeout = WATCH_CLIENT_TIMEOUT
         settings.watching.connect_timeout = CONNECT_TIMEOUT
+        settings.networking.request_timeout = REQUEST_SECONDS
+        settings.networking.connect_timeout = CONNECT_TIMEOUT
         settings.posting.level = logging.WARNING  # k8s Events only for problems, not for every handler run
 
     @kopf.on.startup(registry=registry)
@@ -140,10 +153,10 @@ def _new_registry(process: str) -> kopf.OperatorRegistry:
         await served(API_VERSION, SERVED)
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
         info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs) or \
             kopf.login_with_kubeconfig(**kwargs)
-        return info
+        return kopf_session(info) if info is not None else None  # with our User-Agent (kube.client)
 
     return registry
 
@@ -198,17 +211,21 @@ def run(process: str, catalog: Catalog) -> None:
     --templates-dir or the packaged one) and the settings reach its controller through the runtime. With a leader
     election, only once this replica leads. A setting that does not parse stops it here, before anything is done."""
     settings = Settings.from_environ(os.environ)
+    decode_any_depth()  # before any watch: an object nested deeper than 1000 levels must not stop one (kube.decoding)
     _configure_logging(settings)
     definition: Process[Any] = importlib.import_module(f"openstack_operator.controllers.{process}").PROCESS
-    metrics.serve(settings.metrics_address, settings.metrics_port)  # before the election: a standby answers too
+    identify(process, identity(settings.pod_name))  # before any request: the audit log tells the replicas apart
+    heartbeat = Heartbeat()
+    metrics.serve(settings.metrics_address, settings.metrics_port, heartbeat)  # before the election: a standby too
     lease = election(process, settings)
     if lease is not None:
-        lease.acquire()
+        lease.acquire(heartbeat.beat)
         lease.start_renewing()
     try:
         # standalone: one active replica is the Lease's job (kube.leader), not Kopf's peering
         kopf.run(registry=definition.registry, standalone=True, clusterwide=not settings.namespaces,
-                 namespaces=list(settings.namespaces), memo=kopf.Memo(runtime=Runtime(process, catalog, settings)))
+                 namespaces=list(settings.namespaces),
+                 memo=kopf.Memo(runtime=Runtime(process, catalog, settings), heartbeat=heartbeat))
     finally:
         if lease is not None:
             lease.release()

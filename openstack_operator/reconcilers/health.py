@@ -3,11 +3,12 @@
 Deployments, StatefulSets, DaemonSets and Jobs labelled `application` and `component` are watched (the label
 selector is applied by the API server) and kept in Kopf indexes as small projections, so nothing is ever listed
 twice; Jobs created by CronJobs are left out (periodic tasks, not steps of the deployment). A workload belongs to
-the osdpl whose `status.children` has its Helm release. A workload event in a namespace schedules its osdpls for a
-health check: 0.1 s later if the osdpl's health was not written within the last coalescing window (a lone change
-shows fast), else when that window ends (a burst of hundreds of events costs one PATCH per window). A PATCH is sent
-only when `health`, `health_progress` or `health_basis` differ from what the osdpl holds. The osdpl process turns
-`status.health` into the Ready/Progressing/Degraded conditions.
+the osdpl whose `status.children` has its Helm release, and health is written for the namespace's holder only
+(core.releases.bundles.served_osdpl: one deployment per namespace). A workload event in a namespace schedules its
+osdpls for a health check: 0.1 s later if the osdpl's health was not written within the last coalescing window (a
+lone change shows fast), else when that window ends (a burst of hundreds of events costs one PATCH per window). A
+PATCH is sent only when `health`, `health_progress` or `health_basis` differ from what the osdpl holds. The osdpl
+process turns `status.health` into the Ready/Progressing/Degraded conditions.
 
 What is not there counts too. A workload a deployed release's manifest has (its `workloads` in `status.children`)
 that is not indexed is an Unhealthy component ("missing"), so deleting workloads cannot leave the osdpl Ready. And
@@ -32,6 +33,7 @@ from openstack_operator.core.health.workloads import (PROGRESSING, READY, Worklo
                                                       missing_workloads, resync_gone, scheduled_run, with_grace,
                                                       workload_of)
 from openstack_operator.core.models.osdpl_status import HEALTH, ChildrenView, SectionPatch, section_patch
+from openstack_operator.core.releases.bundles import served_osdpl
 from openstack_operator.kube import metrics
 from openstack_operator.kube.process import Runtime
 
@@ -58,6 +60,9 @@ class HealthCluster(Protocol):
 
     async def workload_generations(self, namespace: str, selector: str) -> dict[str, tuple[int, str]]:
         """uid -> (generation, Helm release) of the workloads of `namespace` matching `selector`, read now."""
+
+    async def claim_holder(self, namespace: str) -> str | None:
+        """The osdpl the namespace's claim names (the osdpl process writes it), None without a claim."""
 
     async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> dict[str, Any] | None:
         """Merge-patch the health section of the osdpl's status (core.models.osdpl_status.section_patch); the osdpl
@@ -242,9 +247,16 @@ class HealthReconciler:
                         "Ready waits for them", *key, len(lagging), ", ".join(lagging[:5]))
         return False
 
+    async def _holds_namespace(self, key: Key) -> bool:
+        """Whether osdpl `key` holds its namespace (core.releases.bundles.served_osdpl): the releases there are its
+        (their names are the same for every osdpl), and the health of another is not written."""
+        served = served_osdpl([body for k, body in self.osdpls.items() if k[0] == key[0]],
+                              await self.cluster.claim_holder(key[0]))
+        return served is not None and served["metadata"]["name"] == key[1]
+
     async def _work(self, key: Key) -> float | None:
-        if key not in self.osdpls:
-            return None
+        if key not in self.osdpls or not await self._holds_namespace(key):
+            return None  # a second osdpl's events come again when it holds the namespace (its children change)
         status = self.osdpls[key].get("status") or {}
         children = ChildrenView.of(status)  # the releases this check is about, even if newer ones arrive
         fields, recheck = self.desired(key, children, time.monotonic())

@@ -3,7 +3,7 @@
 Level-triggered: every bundle event queues that bundle (and, when its deployed/uninstalled state flipped, the
 bundles of the same osdpl that may wait for it); a worker reads the bundle fresh, asks core.releases.helmwork what to
 do, does one Helm step and records the outcome. Independent bundles run in parallel, up to OSOP_HELM_CONCURRENCY at
-once.
+once per namespace (one deployment each): a deployment whose hooks hang holds only its own slots, never another's.
 
 Every bundle carries this process's finalizer: when it is deleted with its deployment (the osdpl deleted with
 foreground propagation, its namespace deleted), its releases are uninstalled, dependents first, before it goes; a
@@ -12,10 +12,13 @@ A failure is recorded with the time of the next attempt and, when it is new, an 
 (core.releases.helmwork: failures are retried without limit). On start, `helm` processes a killed predecessor left
 running are ended first (kube.children), so there is never more than one Helm operation per release.
 
-Trust boundary (core.releases.bundles.trust_problem): a bundle that is not as the osdpl of its namespace writes it,
-or that names a release in another namespace, is refused with the condition `Refused` and an Event, and nothing of
-it is done. The namespace has one deployment (the osdpl process's namespace claim), whose osdpl process alone writes
-trusted bundles.
+Trust boundary (core.releases.bundles.trust_problem): a bundle that is not as the osdpl of its namespace writes it
+(the catalog's chart, version and digest, the osdpl's chart repository and values Secret), or that names a release
+in another namespace, is refused with the condition `Refused` and an Event, and nothing of it is done. The namespace
+has one deployment (the osdpl process's namespace claim), whose osdpl process alone writes trusted bundles. A bundle
+of an osdpl that is gone or was re-created (its controller reference names another uid) never uninstalls: deleted,
+it loses its finalizer without Helm being run (Event `ReleasesKept`), as the releases of that name may be the
+current osdpl's.
 
 The cluster is reached through a HelmBundleCluster (kube.gateways.helmbundle) and Helm through a HelmReleases
 (kube.helm.Helm): both are given, so tests use fakes. Bundles are core.models.bundle models here, and each release
@@ -32,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 import yaml
 
 from openstack_operator.core.apigroup import API_VERSION, GROUP
-from openstack_operator.core.models.bundle import BUNDLE_KIND, Bundle, BundleRelease, ReleaseStatus
+from openstack_operator.core.models.bundle import BUNDLE_KIND, Bundle, BundleOwner, BundleRelease, ReleaseStatus
 from openstack_operator.core.releases.bundles import OSDPL_LABEL, all_uninstalled, trust_problem
 from openstack_operator.core.releases.helmwork import (CHART_UNAVAILABLE, UNINSTALL_TARGET, Step, decide,
                                                        deployed_record, failure_record, intent_record, is_deployed,
@@ -60,7 +63,7 @@ class HelmBundleCluster(Protocol):
 
     async def bundle(self, namespace: str, name: str) -> Bundle | None: ...
 
-    async def osdpl(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+    async def osdpl(self, namespace: str, name: str) -> BundleOwner | None: ...
 
     async def namespace_terminating(self, namespace: str) -> bool: ...
 
@@ -69,7 +72,7 @@ class HelmBundleCluster(Protocol):
     async def record_release(self, namespace: str, name: str, release: str, status: ReleaseStatus,
                              observed_generation: int | None = None) -> Bundle: ...
 
-    async def set_conditions(self, namespace: str, name: str, conditions: list[dict[str, Any]]) -> None: ...
+    async def set_conditions(self, namespace: str, name: str, conditions: list[dict[str, Any]]) -> Bundle: ...
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None: ...
 
@@ -103,7 +106,8 @@ class HelmBundleReconciler:
         # The Helm step running per bundle: release, target (fingerprint or UNINSTALL_TARGET), the bundle generation
         # it was decided on, its task.
         self.running: dict[Key, tuple[str, str, int, asyncio.Task[ReleaseStatus]]] = {}
-        self.queue = runtime.queue(self.reconcile, runtime.settings.helm_concurrency, _describe)
+        # Slots per namespace: a stuck hook (a step may last a release's whole timeout) holds up its deployment only.
+        self.queue = runtime.queue(self.reconcile, runtime.settings.helm_concurrency, _describe, group=_namespace)
         metrics.count_watched(runtime.process, BUNDLE_KIND, lambda: len(self.bundles))
 
     async def start(self) -> None:
@@ -179,11 +183,21 @@ class HelmBundleReconciler:
         reported), or deleted by hand while its deployment stays (its releases kept)."""
         finalizers = list(bundle.finalizers)
         deleting = bundle.deleting
-        problem = trust_problem(bundle, await self._owner_uid(bundle), self.catalog)
-        await self._report_refusal(bundle, problem)
+        owner = await self._owner(bundle)
+        # Only where it matters (a removal without its osdpl): one read less for every other bundle.
+        terminating = owner is None and (deleting or bundle.spec.uninstall) \
+            and await self.cluster.namespace_terminating(bundle.namespace)
+        problem = trust_problem(bundle, owner, self.catalog, namespace_terminating=terminating)
+        if problem is not None and deleting and FINALIZER in finalizers:
+            # Never acted on, or a leftover of an earlier osdpl: Helm is not touched, the releases stay. The bundle
+            # goes with its finalizer, so the Event is the report (a condition would go with it).
+            await self.cluster.set_finalizers(bundle, [f for f in finalizers if f != FINALIZER])
+            log.warning("bundle %s/%s deleted, releases kept: %s", *key, problem)
+            await self.cluster.post_event(_bundle_ref(bundle), "Warning", "ReleasesKept",
+                                          f"bundle deleted without uninstalling its releases: {problem}")
+            return None
+        bundle = await self._report_refusal(bundle, problem)  # as stored: the writes below must not conflict
         if problem is not None:
-            if deleting and FINALIZER in finalizers:  # nothing of it was ever done: nothing to undo
-                await self.cluster.set_finalizers(bundle, [f for f in finalizers if f != FINALIZER])
             return None
         if not deleting and FINALIZER not in finalizers:
             return await self.cluster.set_finalizers(bundle, [*finalizers, FINALIZER])
@@ -316,37 +330,39 @@ class HelmBundleReconciler:
             raise ValuesNotReady(f"values Secret {ref.secret_name} is not at the bundle's fingerprint yet")
         return values
 
-    async def _owner_uid(self, bundle: Bundle) -> str | None:
-        """The uid of the osdpl in the bundle's namespace that its label names, None if there is none."""
+    async def _owner(self, bundle: Bundle) -> BundleOwner | None:
+        """The osdpl in the bundle's namespace that its label names, None if there is none."""
         name = bundle.labels.get(OSDPL_LABEL)
-        if not name:
-            return None
-        found = await self.cluster.osdpl(bundle.namespace, name)
-        return str(found["metadata"]["uid"]) if found is not None else None
+        return await self.cluster.osdpl(bundle.namespace, name) if name else None
 
     async def _deployment_stays(self, bundle: Bundle) -> bool:
         """Whether the osdpl of a deleted bundle is neither gone nor being deleted, nor its namespace (a namespace
         deletion marks the namespace before it deletes what is inside)."""
         name = bundle.labels.get(OSDPL_LABEL, "")
         osdpl = await self.cluster.osdpl(bundle.namespace, name) if name else None
-        return osdpl is not None and not osdpl["metadata"].get("deletionTimestamp") \
+        return osdpl is not None and not osdpl.deleting \
             and not await self.cluster.namespace_terminating(bundle.namespace)
 
-    async def _report_refusal(self, bundle: Bundle, problem: str | None) -> None:
+    async def _report_refusal(self, bundle: Bundle, problem: str | None) -> Bundle:
         """The bundle's `Refused` condition, written when it changes, with a Warning Event when the bundle is
-        refused."""
+        refused; returns the bundle as stored."""
         conditions = refusal_conditions(bundle.conditions, problem, bundle.generation,
                                         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock())))
         if conditions is None:
-            return
-        await self.cluster.set_conditions(bundle.namespace, bundle.name, conditions)
+            return bundle
+        stored = await self.cluster.set_conditions(bundle.namespace, bundle.name, conditions)
         if problem:
             log.warning("bundle %s/%s refused: %s", bundle.namespace, bundle.name, problem)
             await self.cluster.post_event(_bundle_ref(bundle), "Warning", "BundleRefused", problem)
+        return stored
 
 
 def _describe(key: Key) -> str:
     return f"bundle {key[0]}/{key[1]}"
+
+
+def _namespace(key: Key) -> str:
+    return key[0]
 
 
 def _milestones(bundle: Bundle) -> tuple[bool, bool]:

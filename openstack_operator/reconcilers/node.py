@@ -4,7 +4,8 @@ NodeMaintenanceRequests.
 Nodes, the DaemonSet pods of the deployment namespaces (label `application`), the node Jobs, the maintenance
 requests and the osdpls are kept in Kopf indexes (controllers.node); Kopf calls the event handlers only once every
 index holds its initial listing, so no pass sees a partial picture (a restarted process never takes a node for
-role-less). Any event schedules its namespace (one osdpl per namespace) on a coalescing work queue; a pass works out
+role-less). Any event schedules its namespace on a coalescing work queue; a pass acts for the namespace's holder
+only (the osdpl its claim names, core.releases.bundles.served_osdpl: one deployment per namespace) and works out
 everything from the indexes (core.nodes.inventory, core.nodes.removal, core.nodes.maintenance) and writes only what
 differs, through the gateway (NodeCluster). All state lives in the cluster (finalizers, Jobs, the requests' and
 osdpl's status), so a restart resumes every state machine where it was.
@@ -25,12 +26,14 @@ from openstack_operator.core.models.osdpl_status import NODE, RolloutView, Secti
 from openstack_operator.core.models.owner import owner_reference
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.errors import Conflict
-from openstack_operator.core.nodes.inventory import (CLEANUP_FINALIZER_PREFIX, MAX_REMOVED, HostEntry, NodeView,
-                                                     PodView, cleanup_finalizer, host_status, inventory,
-                                                     not_ready_for_long, parse_time, pod_view, registering, summary)
+from openstack_operator.core.nodes.inventory import (MAX_REMOVED, HostEntry, NodeView, PodView, cleanup_finalizer,
+                                                     finalizer_namespace, host_status, inventory, not_ready_for_long,
+                                                     ours_to_let_go, parse_time, pod_view, registering, summary,
+                                                     with_cleanup, without_cleanup)
 from openstack_operator.core.nodes.jobs import CLEANUP, JobView, client_image, job_manifest, script
 from openstack_operator.core.nodes.maintenance import HOLDING, Request, Step, plan, request_of
 from openstack_operator.core.nodes.removal import Removal, plan_removals
+from openstack_operator.core.releases.bundles import served_osdpl
 from openstack_operator.core.status.merge import status_patch
 from openstack_operator.kube.process import Runtime
 
@@ -46,7 +49,13 @@ T = TypeVar("T")
 class NodeCluster(Protocol):
     """The writes of the node process (kube.gateways.node). A write from a stale view raises core.errors.Conflict."""
 
-    async def set_node_finalizers(self, name: str, resource_version: str, finalizers: list[str]) -> None: ...
+    async def set_node_finalizers(self, name: str, resource_version: str, finalizers: list[str],
+                                  owners: Mapping[str, str]) -> None:
+        """The Node's finalizers and the record of which installation added each cleanup finalizer
+        (core.nodes.inventory.CLEANUP_OWNERS_ANNOTATION)."""
+
+    async def claim_holder(self, namespace: str) -> str | None:
+        """The osdpl the namespace's claim names (the osdpl process writes it), None without a claim."""
 
     async def set_request_finalizers(self, body: Mapping[str, Any], finalizers: list[str]) -> dict[str, Any]: ...
 
@@ -71,7 +80,7 @@ class Indexes:
     pods: Mapping[str, Iterable[PodView]]  # by namespace: its DaemonSet pods
     jobs: Mapping[str, Iterable[tuple[str, JobView]]]  # by namespace: (name, view) of its node Jobs
     requests: Mapping[str, Iterable[Mapping[str, Any]]]  # by namespace: its NodeMaintenanceRequests
-    osdpls: Mapping[str, Iterable[Mapping[str, Any]]]  # by namespace: its osdpl
+    osdpls: Mapping[str, Iterable[Mapping[str, Any]]]  # by namespace: its osdpls (in no useful order)
 
 
 NO_INDEXES = Indexes({}, {}, {}, {}, {})
@@ -86,11 +95,14 @@ class NodeReconciler:
         self.runtime = runtime
         self.cluster = cluster
         self.clock = clock
+        # Which installation this is, on the Nodes' record of the cleanup finalizers it added: its chart's
+        # namespace (each installation has its own), else one name for a single installation without election.
+        self.installation = runtime.settings.leader_election_namespace or "default"
         self.retry_after = runtime.settings.node_job_retry_seconds  # a failed Job is run again this long after
         self.script = ""  # the Jobs' script, read at start
         self.indexes = NO_INDEXES
         # What this process wrote last is newer than an index that may lag it (it alone writes these):
-        self.written: dict[str, Mapping[str, Any]] = {}  # per namespace: status.nodes
+        self.written: dict[str, tuple[str, Mapping[str, Any]]] = {}  # per namespace: (osdpl, its status.nodes)
         self.request_status: dict[str, Mapping[str, Any]] = {}  # per request uid: its status
         self.created: dict[str, set[str]] = {}  # per namespace: Jobs created that the index may not show yet
         self.conflicts: dict[str, int] = {}  # per namespace: passes in a row that ended in a conflict
@@ -119,16 +131,19 @@ class NodeReconciler:
         for namespace in self.indexes.osdpls:
             self.schedule(namespace)
 
-    def node_changed(self, finalizers: Iterable[str]) -> None:
+    def node_changed(self, node: NodeView) -> None:
         """Every deployment may run something there; a namespace whose finalizer the node holds, too (its osdpl
-        may be gone, and the finalizer must go with it)."""
+        may be gone, or the namespace taken off the watch list: the finalizer must go). The initial listing
+        brings every Node here, so at start every such finalizer is looked at."""
         self.schedule_all()
-        watched = self.runtime.settings.namespaces
-        for finalizer in finalizers:
-            namespace = finalizer[len(CLEANUP_FINALIZER_PREFIX):]
+        for finalizer in node.finalizers:
+            namespace = finalizer_namespace(finalizer)
             # another installation's namespace is not this one's to let go of
-            if finalizer.startswith(CLEANUP_FINALIZER_PREFIX) and (not watched or namespace in watched):
+            if namespace and ours_to_let_go(node, namespace, self.installation, self.runtime.settings.namespaces):
                 self.schedule(namespace)
+
+    def watches(self, namespace: str) -> bool:
+        return not self.runtime.settings.namespaces or namespace in self.runtime.settings.namespaces
 
     def pod_changed(self, body: Mapping[str, Any]) -> None:
         view = pod_view(body)
@@ -156,8 +171,11 @@ class NodeReconciler:
         return again
 
     async def _pass(self, namespace: str) -> float | None:
-        osdpl = next(iter(_in(self.indexes.osdpls, namespace)), None)
         nodes = self._nodes()
+        # The namespace's holder (core.releases.bundles.served_osdpl), whatever order the index holds its osdpls
+        # in; a namespace no longer watched has none (and its claim may not be read).
+        osdpl = served_osdpl(_in(self.indexes.osdpls, namespace), await self.cluster.claim_holder(namespace)) \
+            if self.watches(namespace) else None
         if osdpl is None or osdpl["metadata"].get("deletionTimestamp"):
             await self._let_go(namespace, nodes)
             self.written.pop(namespace, None)
@@ -168,7 +186,8 @@ class NodeReconciler:
         now = self.clock()
         await self._add_finalizers(namespace, nodes, hosts)
         # This process alone writes status.nodes: what it wrote last is newer than an index that may lag it.
-        previous = self.written.get(namespace) or (osdpl.get("status") or {}).get("nodes") or {}
+        name, written = self.written.get(namespace, ("", {}))
+        previous = written if name == osdpl["metadata"]["name"] else (osdpl.get("status") or {}).get("nodes") or {}
         removals = plan_removals(cleanup_finalizer(namespace), nodes, jobs, previous.get("removals") or {}, now,
                                  self.retry_after)
         for removal in removals:
@@ -214,17 +233,26 @@ class NodeReconciler:
     async def _add_finalizers(self, namespace: str, nodes: list[NodeView], hosts: Mapping[str, HostEntry]) -> None:
         finalizer = cleanup_finalizer(namespace)
         for node in nodes:
-            if not node.deleting and finalizer not in node.finalizers and registering(hosts.get(node.name)):
-                await self.cluster.set_node_finalizers(node.name, node.resource_version, [*node.finalizers, finalizer])
-                log.info("node %s: cleanup finalizer for %s added (it runs OpenStack services)", node.name, namespace)
+            # One added before installations were recorded gets its record (it is this installation's namespace).
+            unrecorded = finalizer in node.finalizers and namespace not in node.cleanup_owners
+            if not node.deleting and (unrecorded or finalizer not in node.finalizers and
+                                      registering(hosts.get(node.name))):
+                await self.cluster.set_node_finalizers(node.name, node.resource_version,
+                                                       *with_cleanup(node, namespace, self.installation))
+                log.info("node %s: cleanup finalizer for %s %s", node.name, namespace,
+                         "recorded" if unrecorded else "added (it runs OpenStack services)")
 
     async def _let_go(self, namespace: str, nodes: list[NodeView]) -> None:
-        """No deployment (any more) in the namespace: no OpenStack to clean up or prepare for."""
+        """No deployment (any more) in the namespace, or the namespace no longer watched: no OpenStack to clean up
+        or prepare for (a namespace another installation watches is left to it)."""
         finalizer = cleanup_finalizer(namespace)
         for node in nodes:
-            if finalizer in node.finalizers:
+            if finalizer in node.finalizers and \
+                    ours_to_let_go(node, namespace, self.installation, self.runtime.settings.namespaces):
                 await self.cluster.set_node_finalizers(node.name, node.resource_version,
-                                                       [f for f in node.finalizers if f != finalizer])
+                                                       *without_cleanup(node, namespace))
+                log.info("node %s: cleanup finalizer for %s removed (%s)", node.name, namespace,
+                         "no deployment there" if self.watches(namespace) else "the namespace is no longer watched")
         for body in _in(self.indexes.requests, namespace):
             await self._release_request(body)
 
@@ -254,7 +282,7 @@ class NodeReconciler:
             log.info("node %s: cleanup Job %s created in %s", node.name, created, namespace)
         if removal.release:
             await self.cluster.set_node_finalizers(node.name, node.resource_version,
-                                                   [f for f in node.finalizers if f != cleanup_finalizer(namespace)])
+                                                   *without_cleanup(node, namespace))
             log.info("node %s: %s in %s; its finalizer removed", node.name, removal.result, namespace)
         for kind, reason, message in removal.events:
             await self.cluster.post_event(osdpl, kind, reason, message)
@@ -320,7 +348,7 @@ class NodeReconciler:
             return
         if not await self.cluster.patch_osdpl_status(namespace, osdpl["metadata"]["name"], patch):
             return  # the osdpl is gone
-        self.written[namespace] = fields
+        self.written[namespace] = (osdpl["metadata"]["name"], fields)
         log.info("osdpl %s/%s: nodes: %s", namespace, osdpl["metadata"]["name"], fields["summary"])
 
 

@@ -4,7 +4,8 @@ A reconcile renders every service first and writes only after everything rendere
 rendered changes nothing (reconcilers.osdpl_apply). It then writes what differs (values Secrets, bundles), retires
 bundles of disabled services (their releases are uninstalled, then the bundle goes), and patches the status fields
 that changed. It runs when the osdpl's generation, deletion state or reapply request changes (never for its own
-status writes) and, coalesced, when one of its bundles changes (to mirror release states into `status.children`) or
+status writes), when one of its values Secrets is deleted (written again) and, coalesced, when one of its bundles
+changes (to mirror release states into `status.children`) or
 the health process wrote new workload health (Ready needs every release deployed and every workload ready).
 
 Credentials and Ceph keys come from the secrets process (reconcilers.secrets): a credential is rendered only if its
@@ -35,8 +36,9 @@ from openstack_operator.core.models.osdpl_status import (OSDPL, CephView, Certif
 from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, all_uninstalled,
                                                       bundle_name, namespace_holder)
 from openstack_operator.core.runtime.workqueue import WorkQueue
-from openstack_operator.core.status.conditions import (CONDITION_TYPES, Observed, compute_status, condition_states,
-                                                       failing_releases)
+from openstack_operator.core.schema.manifest import InvalidManifest
+from openstack_operator.core.status.conditions import (CONDITION_TYPES, Observed, bounded, compute_status,
+                                                       condition_states, failing_releases, problems_message)
 from openstack_operator.core.upgrades.guard import version_problem
 from openstack_operator.core.upgrades.rollout import STUCK, UPGRADE_STUCK
 from openstack_operator.kube import metrics
@@ -128,6 +130,15 @@ class OsdplReconciler:
         elif seen[1] != health:
             self.queue.add(key, STATUS_COALESCE_SECONDS)
 
+    def observe_values_secret(self, event_type: str | None, namespace: str, osdpl: str) -> None:
+        """A values Secret (labelled with its osdpl and service) deleted, by hand or by a retire: the osdpl is
+        rendered and written again now (only what is missing is written), not at its next spec change."""
+        key = (namespace, osdpl)
+        if event_type != "DELETED" or key not in self.seen:
+            return
+        self.applier.rendered.pop(key, None)
+        self.queue.add(key, STATUS_COALESCE_SECONDS)
+
     def observe_bundle(self, bundle: Bundle) -> None:
         osdpl = bundle.labels.get(OSDPL_LABEL)
         if osdpl:
@@ -202,8 +213,11 @@ class OsdplReconciler:
         try:
             desired, rollout, recheck = await self.applier.apply(body, bundles)
         except OperatorError as error:  # the spec cannot be rendered: nothing was written
-            log.warning("osdpl %s/%s: %s", *key, error)
-            await self._write_status(body, self._observed(body, reconciled, bundles, spec_error=str(error)))
+            message = problems_message([str(p) for p in error.problems] if isinstance(error, InvalidManifest)
+                                       else [str(error)])
+            log.warning("osdpl %s/%s: %s", *key, message)
+            if await self._write_status(body, self._observed(body, reconciled, bundles, spec_error=message)):
+                await self.cluster.post_event(body, "Warning", "InvalidSpec", message)
             return None
         except ApiWriteError as error:  # nothing after the refused write was written; retried
             return await self._refused(key, body, bundles, error)
@@ -231,7 +245,7 @@ class OsdplReconciler:
                                   deleting=bool(body["metadata"].get("deletionTimestamp")),
                                   api_error=(error.reason, str(error)))
         if await self._write_status(body, observed):
-            await self.cluster.post_event(body, "Warning", error.reason, str(error))
+            await self.cluster.post_event(body, "Warning", error.reason, bounded(str(error)))
         return self.runtime.retry_delay(refusals)
 
     async def _finalize(self, body: Mapping[str, Any], bundles: Bundles) -> float | None:

@@ -1,11 +1,14 @@
 """secrets process: the only writer of a deployment's credentials, and their keeper.
 
 Per osdpl it keeps the Secret `<osdpl>-credentials` (and its copy `<osdpl>-credentials-backup`) holding one record
-per credential the enabled services need, and reports on `status.credentials`: `state` (Ready or Lost), a digest
+per credential the enabled services need, and reports on `status.credentials`: `state` (Ready, Lost, Refused), a digest
 per credential (core.secrets.credentials.digest) and a `revision` that grows with every change. The osdpl process
 renders only credentials whose digest matches, so it never uses a value this process did not vet.
 
-- Generation: a credential the enabled services need and the Secret lacks is created once, never again.
+- Generation: a credential the enabled services need and the Secret lacks is created once, never again. Without
+  a record (a re-created osdpl, a status lost), every earlier copy counts: the Secret and its backup. A Secret of
+  their names that the operator did not write (no label naming the osdpl, no adopt annotation by an admin) is
+  `state: Refused`: neither used nor overwritten. A second osdpl of a namespace gets no credentials: Refused too.
 - Loss: once digests are recorded, a credentials Secret that is being deleted (a finalizer keeps it readable),
   gone, emptied or edited is `state: Lost`, naming what changed; the osdpl turns Degraded and changes no release.
   `openstack.osop.dev/restore-credentials: <new value>` copies the backup back. A write of ours that stopped
@@ -36,12 +39,13 @@ from openstack_operator.core.releases.bundles import OSDPL_LABEL
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.ceph import (consumers, deployed_gateway_credential, gateway_credentials,
-                                                  gateway_secret, placeholder_exchange)
+                                                  gateway_secret, placeholder_exchange, refused_namespaces)
 from openstack_operator.core.secrets.certificates import ERROR, certificate_problems, public_hosts
 from openstack_operator.core.secrets.credentials import (Assessment, Stored, assess, backup_secret_name,
-                                                         credentials_secret_name, digests, end_rotation,
-                                                         parse_secret, required_credentials, rotation_names,
-                                                         start_rotation, with_missing)
+                                                         credentials_secret_name, digests, earlier_records,
+                                                         end_rotation, holds, parse_secret, refusal,
+                                                         required_credentials, rotation_names, start_rotation,
+                                                         unowned, with_missing)
 from openstack_operator.core.secrets.rotation import DONE, RESTORE_ANNOTATION, ROLLING_OUT, Step, next_step, rolled_out
 from openstack_operator.core.upgrades.guard import version_problem
 from openstack_operator.kube import metrics
@@ -50,6 +54,8 @@ from openstack_operator.kube.process import Runtime
 log = logging.getLogger("osop.secrets")
 Key = tuple[str, str]  # namespace, osdpl name
 READY, LOST = "Ready", "Lost"
+REFUSED = "Refused"  # no credentials kept or generated: a Secret of their names someone else made, or the namespace
+# held by another osdpl (the osdpl process shows it as CredentialsLost: nothing is deployed)
 COALESCE_SECONDS = 0.2
 GONE_RETRY_SECONDS = 0.5  # a Secret whose finalizer we removed is about to be gone
 WORKERS = 2
@@ -72,6 +78,10 @@ class SecretsCluster(Protocol):
     async def write_credentials(self, namespace: str, osdpl: str, stored: Stored, labels: Mapping[str, str],
                                 main: Mapping[str, Any] | None, backup: Mapping[str, Any] | None) -> bool:
         """Make both Secrets hold `stored`, the backup first; `main`, `backup`: as read (None: absent)."""
+
+    async def write_backup(self, namespace: str, osdpl: str, stored: Stored, labels: Mapping[str, str],
+                           backup: Mapping[str, Any] | None) -> bool:
+        """Make the backup alone hold `stored`; `backup`: as read (None: absent)."""
 
     async def drop_keep_finalizer(self, secret: Mapping[str, Any]) -> None: ...
 
@@ -102,7 +112,8 @@ class Kept:
     def read(cls, catalog: Catalog, body: Mapping[str, Any] | None) -> Kept:
         if body is None:
             return cls(None)
-        data = {k: base64.b64decode(v).decode() for k, v in (body.get("data") or {}).items()}
+        # errors="replace": a Secret of someone else's may hold binary data; it is refused, not a crash
+        data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (body.get("data") or {}).items()}
         return cls(body, parse_secret(catalog, data), bool(body["metadata"].get("deletionTimestamp")), data)
 
 
@@ -211,8 +222,13 @@ class SecretsReconciler:
             # login goes now: its user goes with the keystone release.
             await self._withdraw_gateway(body, None)
             return None
-        if await self.cluster.namespace_holder(namespace) != name:
-            return None  # the osdpl process claims the namespace first; a second osdpl gets no credentials
+        holder = await self.cluster.namespace_holder(namespace)
+        if holder != name:  # the osdpl process claims the namespace first; a second osdpl gets no credentials
+            if holder is not None:
+                await self._report_on(body, {"state": REFUSED, "message": (
+                    f"namespace {namespace} is held by osdpl {holder} (one deployment per namespace): no "
+                    f"credentials are generated for {name} while {holder} exists")})
+            return None
         try:
             spec = load_osdpl(self.catalog, body).spec
         except OperatorError:
@@ -239,25 +255,67 @@ class SecretsReconciler:
         """The records the credentials Secret holds that may be kept, or None and when to look again: a lost
         Secret is reported (or restored), a Secret being deleted is let go first."""
         main, backup, recorded = seen.main, seen.backup, seen.recorded
-        if recorded is None and main.deleting:  # nothing handed out from it: let it go, then start afresh
-            assert main.body is not None
-            await self.cluster.drop_keep_finalizer(main.body)
-            return None, GONE_RETRY_SECONDS
-        if recorded is None:  # nothing handed out yet: take what is there (earlier versions, a re-created osdpl)
-            stored = main.stored if main.stored is not None and not main.deleting else Stored({})
-        else:
-            assessment = assess(recorded, main.stored, main.deleting)
-            if assessment.lost and not main.deleting and main.data is not None and main.data == backup.data:
-                assessment = Assessment(lost=False)  # our own write stopped half-way: both Secrets agree
-            if assessment.lost:
-                return None, await self._lost(seen, assessment, recorded)
-            assert main.stored is not None
-            stored = main.stored
+        if recorded is None:
+            return await self._earlier(seen)
+        assessment = assess(recorded, main.stored, main.deleting)
+        if assessment.lost and not main.deleting and main.data is not None and main.data == backup.data:
+            assessment = Assessment(lost=False)  # our own write stopped half-way: both Secrets agree
+        if assessment.lost:
+            return None, await self._lost(seen, assessment, recorded)
+        assert main.stored is not None
+        stored = main.stored
         if backup.deleting:  # our copy only: let it go, and write it again next time
             assert backup.body is not None
             await self.cluster.drop_keep_finalizer(backup.body)
             return None, GONE_RETRY_SECONDS
         return stored, None
+
+    async def _earlier(self, seen: Seen) -> tuple[Stored | None, float | None]:
+        """Nothing recorded yet (a first deployment; an osdpl deleted and re-created, restored without its status,
+        or upgraded from an earlier version): start from every earlier copy, the credentials Secret and its backup,
+        and generate only what neither holds. A copy someone else made is refused, not adopted nor overwritten."""
+        main, backup = seen.main, seen.backup
+        foreign = [name for name, kept in ((credentials_secret_name(seen.name), main),
+                                           (backup_secret_name(seen.name), backup))
+                   if kept.body is not None and unowned(kept.body["metadata"], seen.namespace, seen.name)]
+        if foreign:
+            return None, await self._refuse(seen, foreign)
+        if main.deleting:
+            return None, await self._let_go_of_main(seen)
+        if backup.deleting and holds(main.stored, backup.stored):  # our copy only: let it go, write it again
+            assert backup.body is not None
+            await self.cluster.drop_keep_finalizer(backup.body)
+            return None, GONE_RETRY_SECONDS
+        if main.body is None and backup.stored is not None:
+            log.info("osdpl %s/%s: credentials taken from %s", seen.namespace, seen.name,
+                     backup_secret_name(seen.name))
+        return earlier_records(main.stored, backup.stored), None
+
+    async def _let_go_of_main(self, seen: Seen) -> float:
+        """The credentials Secret is being deleted before any of its records was recorded: its records go to the
+        backup first, then it may go, and comes back from the backup. Both being deleted: nothing is kept."""
+        main, backup = seen.main, seen.backup
+        assert main.body is not None
+        if backup.deleting:
+            assert backup.body is not None
+            await self.cluster.drop_keep_finalizer(backup.body)
+        elif not holds(backup.stored, main.stored):
+            await self.cluster.write_backup(seen.namespace, seen.name, earlier_records(main.stored, backup.stored),
+                                            {OSDPL_LABEL: seen.name}, backup.body)
+            return GONE_RETRY_SECONDS  # read again: the finalizer comes off once the backup holds every record
+        await self.cluster.drop_keep_finalizer(main.body)
+        return GONE_RETRY_SECONDS
+
+    async def _refuse(self, seen: Seen, foreign: list[str]) -> float:
+        """Secrets of the credentials' names that someone else made: reported, left as they are, nothing generated.
+        Looked at again every resync: such a Secret carries no label of ours, so the watch does not see it change."""
+        message = refusal(foreign, seen.namespace, seen.name)
+        status = seen.credentials
+        if status.get("state") != REFUSED or status.get("message") != message:
+            log.warning("osdpl %s/%s: credentials refused: %s", seen.namespace, seen.name, message)
+            await self.cluster.post_event(seen.body, "Warning", "CredentialsRefused", message)
+        await self._report(seen, {**status, "state": REFUSED, "message": message})
+        return self.resync_seconds
 
     async def _keep(self, seen: Seen, stored: Stored) -> float | None:
         """Rotate if due, add what is missing, write both Secrets and report; then the exchange."""
@@ -355,9 +413,14 @@ class SecretsReconciler:
         return None
 
     async def _report(self, seen: Seen, report: Mapping[str, Any]) -> None:
-        patch = section_patch(SECRETS, {"credentials": seen.credentials}, {"credentials": report})
+        await self._report_on(seen.body, report)
+
+    async def _report_on(self, body: Mapping[str, Any], report: Mapping[str, Any]) -> None:
+        """Write `report` as status.credentials of the osdpl `body` (as read), if it differs."""
+        credentials = (body.get("status") or {}).get("credentials") or {}
+        patch = section_patch(SECRETS, {"credentials": credentials}, {"credentials": {**credentials, **report}})
         if patch:
-            await self.cluster.patch_osdpl_status(seen.namespace, seen.name, patch)
+            await self.cluster.patch_osdpl_status(body["metadata"]["namespace"], body["metadata"]["name"], patch)
 
     # -- the exchange --------------------------------------------------------------------------------------------
     async def _exchange(self, seen: Seen, stored: Stored, deployed: bool) -> float | None:
@@ -367,10 +430,14 @@ class SecretsReconciler:
         credentials. Returns when to look again, None if none of them is in use."""
         status = seen.status
         reports: dict[str, dict[str, str] | None] = {key: None for key, _ in EXCHANGE_REPORTS}
+        # Only the install-time Ceph namespaces: this process holds Secrets in every deployment namespace.
+        refused = {key: {"state": "Invalid", "message": message} for key, message in
+                   refused_namespaces(seen.spec.features, self.runtime.settings.ceph_namespaces).items()}
         if consumers(seen.spec.features):
-            reports["ceph"] = await self.cluster.copy_ceph_keys(seen.body, seen.spec.features,
-                                                                {OSDPL_LABEL: seen.name})
-        reports["object_gateway"] = await self._publish_gateway(seen, stored, deployed)
+            reports["ceph"] = refused.get("ceph") or await self.cluster.copy_ceph_keys(
+                seen.body, seen.spec.features, {OSDPL_LABEL: seen.name})
+        reports["object_gateway"] = refused.get("object_gateway") or await self._publish_gateway(seen, stored,
+                                                                                                   deployed)
         reports["certificate"] = await self._certificate(seen, stored)
         patch = section_patch(SECRETS, {key: status.get(key) for key in reports}, reports)
         for key, reason in EXCHANGE_REPORTS:

@@ -4,7 +4,13 @@ holds itself). A chart bump that needs one more permission fails here, naming it
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import yaml
+
+from openstack_operator.core.isolation import CLUSTER_OBJECTS, CLUSTER_ROLES, CLUSTER_SCOPED_KINDS, rendered_problems
+from openstack_operator.kube import postrender
 
 from .. import operator_chart
 from .conftest import Deployments
@@ -29,8 +35,9 @@ def test_the_helmbundle_process_may_install_everything_the_charts_render(deploym
             kinds.add(kind)
             scope = "cluster" if kind in CLUSTER_SCOPED else "namespaced"
             resource = PLURALS.get(kind, kind.lower() + "s")
-            missing |= {f"{verb} {resource}.{group or 'core'} ({scope})" for verb in HELM_VERBS
-                        if not operator_chart.allows(scoped[scope], group, resource, verb)}
+            name = manifest["metadata"]["name"]  # cluster RBAC is changed and deleted only by name
+            missing |= {f"{verb} {resource}.{group or 'core'} {name} ({scope})" for verb in HELM_VERBS
+                        if not operator_chart.allows(scoped[scope], group, resource, verb, name)}
             if kind in ("Role", "ClusterRole"):  # what it grants must be held, at its scope
                 held = scoped["cluster" if kind == "ClusterRole" else "namespaced"]
                 missing |= {f"{verb} {resource}.{group or 'core'} (granted by {kind} {manifest['metadata']['name']})"
@@ -39,3 +46,36 @@ def test_the_helmbundle_process_may_install_everything_the_charts_render(deploym
                             if not operator_chart.allows(held, group, resource, verb)}
     assert {"Deployment", "StatefulSet", "DaemonSet", "Job", "Role", "ClusterRole", "Secret"} <= kinds, kinds
     assert not missing, sorted(missing)
+
+
+def test_every_cluster_scoped_object_of_the_charts_is_on_the_allow_list(deployments: Deployments) -> None:
+    """What the real charts render with every feature: in the release namespace, or a cluster-scoped object of
+    core.isolation's allow-list with exactly the charts' content; the post-renderer passes the stream whole."""
+    seen: set[tuple[str, str]] = set()
+    for name in deployments:
+        for rendered in deployments.get_ok(name).ok():
+            namespace = rendered.release.namespace
+            manifests = rendered.manifests
+            seen |= {(m["kind"], m["metadata"]["name"]) for m in manifests if m["kind"] in CLUSTER_SCOPED_KINDS}
+            assert rendered_problems(manifests, namespace) == [], rendered.release.name
+            stream = "".join(f"---\n# Source: {rendered.release.chart}/x.yaml\n{yaml.safe_dump(m)}" for m in manifests)
+            assert postrender.check(stream.encode(), namespace) == [], rendered.release.name
+    assert seen == CLUSTER_OBJECTS, sorted(seen ^ CLUSTER_OBJECTS)
+
+
+def test_the_operator_chart_allows_exactly_the_allow_list(helm: Path) -> None:
+    """The chart's admission policy and RBAC resourceNames name the same objects as core.isolation (the
+    post-renderer's list), from files/cluster-objects.yaml."""
+    listed = yaml.safe_load((operator_chart.CHART / "files" / "cluster-objects.yaml").read_text())
+    assert listed == {name: list(rules) for name, rules in CLUSTER_ROLES.items()}
+    docs = operator_chart.render(helm)
+    rules = operator_chart.cluster_role(docs, "helmbundle", "cluster")["rules"]
+    for kind in ("ClusterRole", "ClusterRoleBinding"):
+        resource = kind.lower() + "s"
+        for verb in ("update", "patch", "delete"):
+            assert not operator_chart.allows(rules, "rbac.authorization.k8s.io", resource, verb, "cluster-admin")
+            assert all(operator_chart.allows(rules, "rbac.authorization.k8s.io", resource, verb, n)
+                       for n in CLUSTER_ROLES)
+    policy = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
+    assert policy["spec"]["variables"] == [{"name": "allowed", "expression": json.dumps(sorted(CLUSTER_ROLES),
+                                                                                       separators=(",", ":"))}]

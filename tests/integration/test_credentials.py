@@ -5,14 +5,17 @@ status; reconciles and restarts change no credential. On the real charts and the
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 from typing import Any
 
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.secrets.credentials import ADOPT_ANNOTATION, KEEP_FINALIZER
 from openstack_operator.core.secrets.rotation import RESTORE_ANNOTATION, rotate_annotation
 
-from .conftest import AuditLog, Deployment, Helm, Kubectl, Operators, wait_for
+from .conftest import (DEPLOY_TIMEOUT, AuditLog, Deployment, Helm, Kubectl, Operators, minimal, temporary_namespace,
+                       wait_for)
 
 SECRET = "osh-dev-credentials"
 
@@ -149,3 +152,138 @@ def test_a_hundred_reconciles_and_three_restarts_change_no_credential(
         assert after[name]["metadata"]["resourceVersion"] == before[name]["metadata"]["resourceVersion"]
     if audit_log is not None:
         assert audit_log.writes(namespace, "secrets", names, since) == 0
+
+
+# -- an osdpl deleted and applied again, and a Secret someone else made ------------------------------------------------
+def _release_secrets(kubectl: Kubectl, namespace: str, passwords: set[str]) -> dict[str, dict[str, str]]:
+    """The Secrets the releases made (Helm's annotation) that hold one of `passwords`: the database, RabbitMQ and
+    Keystone users the services log in with. name -> decoded data."""
+    found = {}
+    for secret in kubectl.json("-n", namespace, "get", "secrets")["items"]:
+        if not (secret["metadata"].get("annotations") or {}).get("meta.helm.sh/release-name"):
+            continue
+        data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (secret.get("data") or {}).items()}
+        if any(p in value for value in data.values() for p in passwords):
+            found[secret["metadata"]["name"]] = data
+    return found
+
+
+def _let_go(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any] | None:
+    """The Secret, once it no longer carries the secrets process's finalizer."""
+    secret: dict[str, Any] = kubectl.json("-n", namespace, "get", "secret", name)
+    return secret if KEEP_FINALIZER not in (secret["metadata"].get("finalizers") or []) else None
+
+
+def _gone(kubectl: Kubectl, namespace: str, kind: str, name: str) -> bool:
+    return not kubectl.run("-n", namespace, "get", kind, name, "--ignore-not-found", "-o", "name").stdout.strip()
+
+
+def _delete_and_wait(kubectl: Kubectl, operators: Operators, helm: Helm, namespace: str, name: str) -> None:
+    """`kubectl delete osdpl`, until it is gone; its two credentials Secrets stay, let go by the secrets process."""
+    kubectl.run("-n", namespace, "delete", "osdpl", name, "--wait=false")
+    wait_for("the osdpl gone", lambda: _gone(kubectl, namespace, "osdpl", name), operators, timeout=DEPLOY_TIMEOUT)
+    assert helm.revisions(namespace) == {}  # every release uninstalled
+    for secret in (f"{name}-credentials", f"{name}-credentials-backup"):  # kept, like a retained volume
+        kept = wait_for(f"{secret} let go", functools.partial(_let_go, kubectl, namespace, secret), operators,
+                        timeout=60)
+        assert not kept["metadata"].get("ownerReferences") and not kept["metadata"].get("deletionTimestamp")
+
+
+def _print_digests(what: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    old, new = before["status"]["credentials"]["digests"], after["status"]["credentials"]["digests"]
+    print(f"\n{what}: osdpl {after['metadata']['namespace']}/{after['metadata']['name']} uid "
+          f"{before['metadata']['uid']} -> {after['metadata']['uid']}")
+    print(f"{'credential':<32} {'digest before':<17} digest after")
+    for name in sorted(set(old) | set(new)):
+        print(f"{name:<32} {old.get(name, '-'):<17} {new.get(name, '-')}")
+
+
+def test_a_deleted_and_re_applied_osdpl_comes_back_with_exactly_the_same_credentials(
+        kubectl: Kubectl, operators: Operators, helm: Helm) -> None:
+    """Applied again once with both Secrets kept, and once more with only the backup left (GitOps pruned the
+    credentials Secret): the same credentials each time, and the releases' own Secrets hold the same passwords."""
+    with temporary_namespace(kubectl, "e2e-recreate") as namespace:
+        cloud = Deployment(kubectl, namespace, minimal("recreate"))
+        secret, backup = "recreate-credentials", "recreate-credentials-backup"
+        cloud.apply()
+        wait_for("Ready", cloud.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+                 describe=lambda: json.dumps(cloud.condition("Ready")))
+        first = cloud.get()
+        records = _records(kubectl, namespace, secret)
+        passwords = {r["password"] for r in records.values()}
+        used = _release_secrets(kubectl, namespace, passwords)
+        assert "keystone-keystone-admin" in used and any("-db-" in n for n in used) and \
+            any("-rabbitmq-" in n for n in used), sorted(used)
+        for what in ("both Secrets kept", "only the backup left"):
+            before = cloud.get()
+            _delete_and_wait(kubectl, operators, helm, namespace, "recreate")
+            if what == "only the backup left":
+                kubectl.run("-n", namespace, "delete", "secret", secret)
+            cloud.apply()  # the same manifest again: a new uid, no status
+            wait_for("Ready again", cloud.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+                     describe=lambda: json.dumps(cloud.condition("Ready")))
+            after = cloud.get()
+            assert after["metadata"]["uid"] != before["metadata"]["uid"]
+            _print_digests(what, before, after)
+            assert after["status"]["credentials"]["digests"] == first["status"]["credentials"]["digests"]
+            assert _records(kubectl, namespace, secret) == records == _records(kubectl, namespace, backup)
+            again = _release_secrets(kubectl, namespace, passwords)
+            print(f"release Secrets holding the same passwords before and after ({len(again)}): {sorted(again)}")
+            assert again == used  # the releases log in with the passwords the volumes hold
+
+
+def test_a_pre_seeded_credentials_secret_nobody_adopted_is_refused_and_left_as_it_was(
+        kubectl: Kubectl, operators: Operators, helm: Helm) -> None:
+    with temporary_namespace(kubectl, "e2e-seeded") as namespace:
+        secret = "seeded-credentials"
+        chosen = {"keystone_admin": json.dumps({"username": "admin", "password": "chosenBySomeoneElse0000000000000"})}
+        kubectl.run("-n", namespace, "create", "secret", "generic", secret,
+                    f"--from-literal=keystone_admin={chosen['keystone_admin']}")
+        seeded = kubectl.json("-n", namespace, "get", "secret", secret)
+        cloud = Deployment(kubectl, namespace, minimal("seeded"))
+        cloud.apply()
+        report = wait_for("credentials Refused", lambda: (r := _credentials_status(cloud)).get("state") == "Refused"
+                          and r, operators, timeout=60)
+        print(f"\nstatus.credentials: {json.dumps(report)}")
+        assert report["message"].startswith(f"Secret {secret} was not written by the operator for osdpl seeded")
+        assert f"{ADOPT_ANNOTATION}={namespace}/seeded" in report["message"] and "digests" not in report
+        degraded = wait_for("Degraded naming the Secret", lambda: (c := cloud.condition("Degraded")).get(
+            "status") == "True" and secret in c.get("message", "") and c, operators)
+        print(f"Degraded: {json.dumps(degraded)}")
+        assert cloud.condition("Ready")["status"] == "False"
+        assert _events(kubectl, namespace, "CredentialsRefused")
+        time.sleep(5)  # several resyncs of the secrets process (5 s) and reconciles of the osdpl process
+        assert kubectl.json("-n", namespace, "get", "secret", secret) == seeded  # not adopted, not overwritten
+        assert _gone(kubectl, namespace, "secret", f"{secret}-backup")
+        assert not kubectl.json("-n", namespace, "get", "helmbundles")["items"] and helm.revisions(namespace) == {}
+        assert "chosenBySomeoneElse" not in json.dumps(cloud.get()) + kubectl.run(
+            "-n", namespace, "get", "events", "-o", "json").stdout
+
+        # Adopted on purpose by the admin: used as it is.
+        kubectl.run("-n", namespace, "annotate", "secret", secret, f"{ADOPT_ANNOTATION}={namespace}/seeded")
+        wait_for("credentials Ready", lambda: _credentials_status(cloud).get("state") == "Ready", operators,
+                 timeout=60)
+        assert _records(kubectl, namespace, secret)["keystone_admin"]["password"] == "chosenBySomeoneElse0000000000000"
+        kubectl.run("-n", namespace, "delete", "osdpl", "seeded", "--wait=false")
+
+
+def test_a_second_osdpl_of_the_namespace_gets_no_credentials_and_is_told_why(
+        deployment: Deployment, operators: Operators, kubectl: Kubectl) -> None:
+    namespace = deployment.namespace
+    second = Deployment(kubectl, namespace, minimal("second"))
+    second.apply()
+    try:
+        report = wait_for("credentials Refused", lambda: (r := _credentials_status(second)).get("state") ==
+                          "Refused" and r, operators, timeout=60)
+        print(f"\nstatus.credentials of the second osdpl: {json.dumps(report)}")
+        assert report["message"] == (f"namespace {namespace} is held by osdpl {deployment.name} (one deployment per "
+                                     f"namespace): no credentials are generated for second while "
+                                     f"{deployment.name} exists")
+        assert wait_for("Degraded NamespaceInUse", lambda: second.condition("Degraded").get("reason") ==
+                        "NamespaceInUse", operators)
+        time.sleep(3)
+        for name in ("second-credentials", "second-credentials-backup"):
+            assert _gone(kubectl, namespace, "secret", name)
+    finally:
+        kubectl.run("-n", namespace, "delete", "osdpl", "second", "--timeout=60s")
+    assert deployment.ready_at_generation()

@@ -80,6 +80,18 @@ def test_a_second_osdpl_in_the_namespace_is_degraded_and_touches_nothing(
         assert not kubectl.json("-n", deployment.namespace, "get", "helmbundles", "-l",
                                 "openstack.osop.dev/osdpl=intruder")["items"]
         assert not _gone(kubectl, deployment.namespace, "osdpl", "intruder")
+        # The node process restarted serves the holder, not the osdpl its index lists first ("intruder" sorts
+        # before the holder's name): the holder's status.nodes, dropped here, is written again, never the intruder's.
+        assert intruder.name < deployment.name
+        kubectl.run("-n", deployment.namespace, "patch", "osdpl", deployment.name, "--subresource=status",
+                    "--type=merge", "-p", json.dumps({"status": {"nodes": None}}))
+        operators.kill("node")
+        operators.start("node")
+        wait_for("the holder's status.nodes written by the restarted node process",
+                 lambda: (deployment.get().get("status") or {}).get("nodes"), operators)
+        time.sleep(2)
+        status = intruder.get().get("status") or {}
+        assert "nodes" not in status and "health" not in status, status
     finally:
         # Deleting the second one uninstalls nothing of the first.
         kubectl.run("-n", deployment.namespace, "delete", "osdpl", "intruder", "--timeout=60s")

@@ -16,8 +16,9 @@ import pytest
 
 from devcluster.cluster import COMPUTE_LABELS, KWOK_ANNOTATION
 from openstack_operator.core.apigroup import GROUP, VERSION
-from tests.integration.conftest import (DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal,
-                                        temporary_namespace, wait_for)
+from openstack_operator.core.nodes.inventory import CLEANUP_OWNERS_ANNOTATION
+from tests.integration.conftest import (DEPLOY_TIMEOUT, OPERATOR_NAMESPACE, Deployment, Helm, Kubectl, Operators,
+                                        minimal, temporary_namespace, wait_for)
 
 GROUP_LABEL = ("osop-test-group", "special")
 NOT_READY_SECONDS = 5
@@ -222,3 +223,44 @@ def test_a_request_names_its_node_for_good(kubectl: Kubectl, namespace: str, crd
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "NodeMaintenanceRequest",
         "metadata": {"name": "no-node", "namespace": namespace}, "spec": {}}))
     assert missing.returncode != 0 and "spec.nodeName: Required value" in missing.stderr
+
+
+def _owners(kubectl: Kubectl, node: str) -> dict[str, str]:
+    found = kubectl.run("get", "node", node, "-o", "json", "--ignore-not-found").stdout
+    annotations = json.loads(found)["metadata"].get("annotations") or {} if found.strip() else {}
+    return dict(json.loads(annotations.get(CLEANUP_OWNERS_ANNOTATION) or "{}"))
+
+
+def _set_cleanup(kubectl: Kubectl, node: str, finalizers: list[str], owners: dict[str, str]) -> None:
+    kubectl.run("patch", "node", node, "--type=merge", "-p", json.dumps({"metadata": {
+        "finalizers": finalizers, "annotations": {CLEANUP_OWNERS_ANNOTATION: json.dumps(owners) if owners else None}}}))
+
+
+def test_a_namespace_taken_off_the_watch_list_loses_its_node_finalizers_at_start_and_another_installation_not(
+        cloud: Deployment, compute_node: str, kubectl: Kubectl, operators: Operators) -> None:
+    _running_compute(cloud, operators, compute_node)
+    ours = f"cleanup.{GROUP}/{cloud.namespace}"
+    wait_for("the finalizer recorded as this installation's", lambda: ours in _finalizers(kubectl, compute_node) and
+             _owners(kubectl, compute_node).get(cloud.namespace) == OPERATOR_NAMESPACE, operators)
+    foreign = f"cleanup.{GROUP}/elsewhere"
+    operators.kill("node")
+    try:
+        # Another installation (of another chart namespace) that watches "elsewhere" holds the node too.
+        _set_cleanup(kubectl, compute_node, [*_finalizers(kubectl, compute_node), foreign],
+                     {**_owners(kubectl, compute_node), "elsewhere": "another-installation"})
+        with temporary_namespace(kubectl, "watched") as watched:
+            operators.start("node", OSOP_NAMESPACES=watched)  # the deployment's namespace taken off the list
+            wait_for("the finalizer of the namespace no longer watched gone", lambda: ours not in _finalizers(
+                kubectl, compute_node), operators)
+            print(f"\n{compute_node}: finalizers {_finalizers(kubectl, compute_node)}, "
+                  f"record {_owners(kubectl, compute_node)}")
+            assert foreign in _finalizers(kubectl, compute_node)
+            assert _owners(kubectl, compute_node) == {"elsewhere": "another-installation"}
+    finally:
+        if "node" in operators.procs:
+            operators.kill("node")
+        _set_cleanup(kubectl, compute_node, [f for f in _finalizers(kubectl, compute_node) if f != foreign],
+                     {k: v for k, v in _owners(kubectl, compute_node).items() if k != "elsewhere"})
+        operators.start("node")
+    wait_for("the finalizer back once the namespace is watched again", lambda: ours in _finalizers(
+        kubectl, compute_node), operators)

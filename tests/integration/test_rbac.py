@@ -19,11 +19,11 @@ from openstack_operator.cli import PROCESSES
 from .. import operator_chart
 from .conftest import RBAC_KINDS, Kubectl
 
-DEPLOY, OTHER, CEPH, OPERATOR, SYSTEM = "deploy", "other", "ceph", "operator", "kube-system"
+DEPLOY, DEPLOY2, OTHER, CEPH, OPERATOR, SYSTEM = "deploy", "deploy2", "other", "ceph", "operator", "kube-system"
 
 
 class Install:
-    """The chart's RBAC, installed as release `name`: namespaces by role (deploy, other, ceph, operator)."""
+    """The chart's RBAC, installed as release `name`: namespaces by role (deploy, deploy2, other, ceph, operator)."""
 
     def __init__(self, kubectl: Kubectl, name: str, namespaces: dict[str, str], docs: list[dict[str, Any]]) -> None:
         self.kubectl, self.name, self.namespaces, self.docs = kubectl, name, namespaces, docs
@@ -45,10 +45,10 @@ class Install:
 @pytest.fixture(scope="module")
 def install(kubectl: Kubectl, binaries: Path, crds: None) -> Iterator[Install]:
     name = f"rbac-{uuid.uuid4().hex[:6]}"
-    namespaces = {role: f"{name}-{role}" for role in (DEPLOY, OTHER, CEPH, OPERATOR)}
+    namespaces = {role: f"{name}-{role}" for role in (DEPLOY, DEPLOY2, OTHER, CEPH, OPERATOR)}
     for namespace in namespaces.values():
         kubectl.run("create", "namespace", namespace)
-    docs = [d for d in operator_chart.render(binaries / "helm", f"namespaces={{{namespaces[DEPLOY]}}}",
+    docs = [d for d in operator_chart.render(binaries / "helm", f"namespaces={{{namespaces[DEPLOY]},{namespaces[DEPLOY2]}}}",
                                              "ceph.enabled=true", f"ceph.namespace={namespaces[CEPH]}",
                                              release=name, namespace=namespaces[OPERATOR])
             if d["kind"] in RBAC_KINDS]
@@ -88,6 +88,15 @@ MATRIX: list[tuple[str, str, str | None, set[str]]] = [
     ("create", "roles.rbac.authorization.k8s.io", DEPLOY, {"helmbundle"}),
     ("create", "clusterroles.rbac.authorization.k8s.io", None, {"helmbundle"}),
     ("bind", "clusterroles.rbac.authorization.k8s.io", None, set()),
+    # Another deployment namespace: Helm holds the same rights there as in the first. An osdpl of one namespace
+    # cannot use them (core.isolation: values checked, the post-renderer; tests/integration/test_tenant_isolation.py).
+    ("create", "rolebindings.rbac.authorization.k8s.io", DEPLOY2, {"helmbundle"}),
+    ("create", "rolebindings.rbac.authorization.k8s.io", OTHER, set()),
+    ("create", "rolebindings.rbac.authorization.k8s.io", SYSTEM, set()),
+    # Cluster RBAC: changed and deleted only by name (test_cluster_rbac_is_changed_only_by_name), never at large.
+    ("delete", "clusterrolebindings.rbac.authorization.k8s.io", None, set()),
+    ("update", "clusterrolebindings.rbac.authorization.k8s.io", None, set()),
+    ("delete", "clusterroles.rbac.authorization.k8s.io", None, set()),
     ("escalate", "clusterroles.rbac.authorization.k8s.io", None, set()),
     ("create", "helmbundles.openstack.osop.dev", DEPLOY, {"osdpl"}),
     ("patch", "helmbundles.openstack.osop.dev/status", DEPLOY, {"helmbundle"}),
@@ -136,3 +145,16 @@ def test_no_rule_of_the_chart_has_a_wildcard(install: Install) -> None:
     assert rules
     assert not [r for r in rules if "*" in [*r[2].get("verbs", []), *r[2].get("resources", []),
                                             *r[2].get("apiGroups", [])]], rules
+
+
+def test_cluster_rbac_is_changed_only_by_name(install: Install) -> None:
+    """The helmbundle process may update and delete the ClusterRoles and ClusterRoleBindings the charts make (by
+    resourceNames), no other one: not the operator's own, not the cluster's (create: the admission policy)."""
+    for resource in ("clusterroles", "clusterrolebindings"):
+        for name, allowed in (("nova-bootstrap", True), ("nova-cell-setup", True), ("cluster-admin", False),
+                              (f"{install.namespaces[OPERATOR]}:{install.name}-openstack-operator-helmbundle-cluster",
+                               False)):
+            for verb in ("update", "patch", "delete"):
+                result = install.kubectl.run("auth", "can-i", verb, f"{resource}.rbac.authorization.k8s.io/{name}",
+                                             f"--as={install.account('helmbundle')}", check=False)
+                assert (result.stdout.strip() == "yes") == allowed, (verb, resource, name, result.stdout)

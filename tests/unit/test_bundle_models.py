@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from openstack_operator.core.models.bundle import Bundle, BundleRelease, BundleSpec, ReleaseStatus, ValuesRef
+from openstack_operator.core.models.bundle import Bundle, BundleOwner, BundleRelease, BundleSpec, ReleaseStatus, ValuesRef
 from openstack_operator.core.releases.helmwork import (UNINSTALL_TARGET, deployed_record, failure_record,
                                                        intent_record, uninstalled_record)
 from openstack_operator.kube.gateways.helmbundle import release_patch
@@ -117,3 +117,13 @@ def test_a_record_written_over_the_stored_one_is_the_record() -> None:
                 else:
                     stored[key] = value
             assert ReleaseStatus.from_api(stored) == record, record.state
+
+
+def test_the_owner_a_trust_check_reads_from_an_osdpl_as_served() -> None:
+    body = {"metadata": {"name": "cloud", "uid": "u-1", "deletionTimestamp": "2026-12-04T00:00:00Z"},
+            "spec": {"artifacts": {"charts_url": "https://charts.mirror.example/osh"}}}
+    assert BundleOwner.from_api(body) == BundleOwner(name="cloud", uid="u-1",
+                                                     charts_url="https://charts.mirror.example/osh", deleting=True)
+    # No artifacts (the schema defaults them to {}; a body read before defaulting may lack them): no repository.
+    assert BundleOwner.from_api({"metadata": {"name": "cloud", "uid": "u-1"}, "spec": {}}) == \
+        BundleOwner(name="cloud", uid="u-1")

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from openstack_operator.cli import main
+from openstack_operator.core.schema.limits import MAX_DEPTH, MAX_SPEC_BYTES
 
 from .conftest import EXAMPLES, REPO
 
@@ -99,3 +103,81 @@ def test_images_lists_every_image_to_mirror_and_where_it_is_pulled_from(capsys: 
         in pairs
     assert all(target.startswith("registry.example.com/openstack/") for _, target in pairs)
     assert all(source.rsplit("/", 1)[-1] == target.rsplit("/", 1)[-1] for source, target in pairs)
+
+
+def _alias_bomb(levels: int) -> str:
+    """A 'billion laughs' YAML: each level nine aliases of the one before (9**levels strings once expanded)."""
+    lines = ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once_naming_the_file_and_the_limit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "bomb.yaml"
+    manifest.write_text(_alias_bomb(9))
+    assert len(manifest.read_bytes()) < 700
+    for command in ("validate", "render", "images"):
+        started = time.monotonic()
+        code, out, err = _run(capsys, command, "-f", str(manifest))
+        assert time.monotonic() - started < 2  # was seconds at 647 bytes, ten times more per 50 bytes
+        assert code == 1 and out == ""
+        assert err.splitlines() == [f"error: {manifest}:1:1: refused: YAML aliases expand to 490329064 nodes, more "
+                                    "than the limit of 100000 added by aliases"]
+
+
+def test_a_few_yaml_aliases_and_merge_keys_are_fine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = (EXAMPLES / "minimal.yaml").read_text()
+    manifest = tmp_path / "anchors.yaml"
+    manifest.write_text("x-defaults: &defaults {openstack_version: epoxy}\n" +
+                        doc.replace("spec:\n", "spec:\n  <<: *defaults\n", 1))
+    code, out, err = _run(capsys, "validate", "-f", str(manifest))
+    assert (code, err) == (0, "") and out.strip().endswith("valid")
+
+
+def test_a_manifest_nested_deeper_than_the_limit_is_refused_with_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "deep.yaml"
+    doc = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    text = yaml.safe_dump(doc) + "x: " + "[" * 5000 + "]" * 5000 + "\n"
+    manifest.write_text(text)
+    code, out, err = _run(capsys, "validate", "-f", str(manifest))
+    line = len(yaml.safe_dump(doc).splitlines()) + 1
+    assert code == 1 and err.splitlines() == [
+        f"error: {manifest}:{line}:{3 + MAX_DEPTH}: refused: nested deeper than {MAX_DEPTH} levels (the limit of "
+        "mappings and lists in one another)"]
+
+
+def test_values_nested_past_the_limit_or_a_spec_too_large_are_refused_naming_the_field(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    deep: Any = "x"
+    for _ in range(MAX_DEPTH - 4):  # under root, spec, services, identity, keystone: one level too deep
+        deep = {"a": deep}
+    doc["spec"]["services"] = {"identity": {"keystone": {"values": deep}}}
+    manifest = tmp_path / "deep.json"  # JSON is YAML
+    manifest.write_text(json.dumps(doc))
+    code, _, err = _run(capsys, "validate", "-f", str(manifest))
+    innermost = json.dumps(doc).index(json.dumps({"a": "x"})) + 1  # the 101st mapping, 1-based column
+    assert code == 1 and err.splitlines() == [
+        f"error: {manifest}:1:{innermost}: refused: nested deeper than {MAX_DEPTH} levels (the limit of mappings "
+        "and lists in one another)"]
+    doc["spec"]["services"] = {"identity": {"keystone": {"values": {"big": "x" * (MAX_SPEC_BYTES + 1)}}}}
+    manifest.write_text(json.dumps(doc))
+    code, _, err = _run(capsys, "validate", "-f", str(manifest))
+    assert code == 1 and err == f"{manifest}: spec: more than {MAX_SPEC_BYTES // 1024} KiB as JSON (the limit of " \
+                                "a spec)\n"
+
+
+def test_aliases_that_nest_a_document_past_the_depth_limit_or_into_itself_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "chain.yaml"
+    half = MAX_DEPTH // 2 + 1  # each anchor nests the one before this deep: two make it too deep, none alone
+    manifest.write_text(f"a: &a {'[' * half}1{']' * half}\nb: &b {'[' * half}*a{']' * half}\n")
+    code, _, err = _run(capsys, "validate", "-f", str(manifest))
+    assert code == 1 and err.splitlines() == [f"error: {manifest}:1:1: refused: YAML aliases nest it deeper than "
+                                              f"{MAX_DEPTH} levels (the limit of mappings and lists in one another)"]
+    manifest.write_text("a: &a [1, *a]\n")  # PyYAML builds a list holding itself: endless for anything walking it
+    code, _, err = _run(capsys, "validate", "-f", str(manifest))
+    assert code == 1 and err.splitlines() == [f"error: {manifest}:1:4: refused: a recursive alias (an anchor used "
+                                              "inside itself)"]

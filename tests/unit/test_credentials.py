@@ -6,10 +6,13 @@ import json
 from typing import Callable
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.secrets.credentials import (ALPHABET, PASSWORD_LENGTH, PREVIOUS, SUFFIX_LENGTH, Assessment,
-                                                 Credential, Stored, assess, digest, digests, end_rotation,
-                                                 generated, parse_secret, rotated, rotation_names, secret_data,
-                                                 start_rotation, with_missing)
+from openstack_operator.core.releases.bundles import OSDPL_LABEL
+from openstack_operator.core.secrets.credentials import (ADOPT_ANNOTATION, ALPHABET, OWNER_LABEL, PASSWORD_LENGTH,
+                                                         PREVIOUS, SUFFIX_LENGTH, Assessment, Credential, Stored,
+                                                         assess, digest, digests, earlier_records, end_rotation,
+                                                         generated, holds, parse_secret, refusal, rotated,
+                                                         rotation_names, secret_data, start_rotation, unowned,
+                                                         with_missing)
 
 PASSWORD = "S3cretPassw0rdS3cretPassw0rdXYZ1"
 OTHER = "An0therPassw0rdAn0therPassw0rdQ2"
@@ -176,3 +179,42 @@ def test_credential_repr_hides_password() -> None:
     assert PASSWORD not in repr(credential) and PASSWORD not in str(credential)
     assert "nova" in repr(credential)
     assert PASSWORD not in repr(Stored({"nova_db": credential}, {"nova_db": credential}))
+
+
+# -- ownership and earlier copies (an osdpl without a record) ---------------------------------------------------------
+def test_the_owner_label_is_the_label_every_osdpl_object_carries() -> None:
+    assert OWNER_LABEL == OSDPL_LABEL
+
+
+def test_a_secret_is_ours_with_our_label_or_the_admins_adopt_annotation_for_this_deployment() -> None:
+    assert not unowned({"labels": {OSDPL_LABEL: "osh"}}, "ns", "osh")
+    assert not unowned({"annotations": {ADOPT_ANNOTATION: "ns/osh"}}, "ns", "osh")
+    assert unowned({}, "ns", "osh")
+    assert unowned({"labels": {OSDPL_LABEL: "other"}, "annotations": {}}, "ns", "osh")
+    assert unowned({"labels": None, "annotations": {ADOPT_ANNOTATION: "other-ns/osh"}}, "ns", "osh")
+    assert unowned({"annotations": {ADOPT_ANNOTATION: "true"}}, "ns", "osh")
+
+
+def test_the_refusal_names_the_secret_and_what_to_do() -> None:
+    message = refusal(["osh-credentials"], "ns", "osh")
+    assert message.startswith("Secret osh-credentials was not written by the operator for osdpl osh")
+    assert f"kubectl -n ns annotate secret osh-credentials {ADOPT_ANNOTATION}=ns/osh" in message
+    assert "delete it" in message
+    assert f"annotate secret <name> {ADOPT_ANNOTATION}=ns/osh" in refusal(["a", "b"], "ns", "osh")
+
+
+def test_earlier_records_keep_every_copy_the_credentials_secret_first() -> None:
+    main = Stored({"nova_db": Credential("nova", PASSWORD)}, {"nova_db": Credential("nova_old", OTHER)})
+    backup = Stored({"nova_db": Credential("nova", OTHER), "glance_db": Credential("glance", OTHER)})
+    assert earlier_records(main, backup) == Stored(
+        {"nova_db": Credential("nova", PASSWORD), "glance_db": Credential("glance", OTHER)},
+        {"nova_db": Credential("nova_old", OTHER)})
+    assert earlier_records(None, backup) == backup
+    assert earlier_records(None, None) == Stored({})
+
+
+def test_holds() -> None:
+    main = Stored({"nova_db": Credential("nova", PASSWORD), "glance_db": Credential("glance", OTHER)})
+    assert holds(main, Stored({"nova_db": Credential("nova", PASSWORD)})) and holds(main, None)
+    assert not holds(main, Stored({"nova_db": Credential("nova", OTHER)}))
+    assert not holds(None, Stored({"nova_db": Credential("nova", PASSWORD)}))

@@ -39,6 +39,11 @@ class FakeApi:
         self.lists = 0
         self.uids_listed_in: set[str] = set()  # the namespaces the last resync LIST read
         self.osdpl_deleted = False  # the PATCH finds no osdpl (404)
+        self.claimed_by: str | None = None  # the osdpl the namespace's claim names
+        self.other_patches: list[str] = []  # osdpls other than KEY patched
+
+    async def claim_holder(self, namespace: str) -> str | None:
+        return self.claimed_by
 
     async def workload_generations(self, namespace: str, selector: str) -> dict[str, tuple[int, str]]:
         assert selector == LABEL_SELECTOR
@@ -54,7 +59,9 @@ class FakeApi:
         return set(await self.workload_generations("", selector))
 
     async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> dict[str, Any] | None:
-        assert (namespace, name) == KEY
+        if (namespace, name) != KEY:
+            self.other_patches.append(name)
+            return {"metadata": {"namespace": namespace, "name": name}, "status": {}}
         sent = patch.sent_by(HEALTH)  # as the gateway's one write (kube.osdpl_status.patch_section) does
         await asyncio.sleep(0)
         if self.during_patch:
@@ -548,4 +555,25 @@ def test_its_writes_are_section_patches_of_the_health_section_only(fake_api: Fak
             await health._write(KEY, fake_api.osdpl["status"], {"health_progress": "0/0", "children": {}})
         assert len(fake_api.patches) == 1
         health.queue.close()
+    _run(scenario)
+
+
+def test_health_is_written_for_the_namespace_holder_only(fake_api: FakeApi) -> None:
+    async def scenario() -> None:
+        fake_api.claimed_by = "osh"
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        # A second osdpl of the namespace, seen first and with the same release names in its children.
+        intruder = {"metadata": {"namespace": "ns", "name": "intruder", "creationTimestamp": "2020-01-01T00:00:00Z"},
+                    "status": {"children": CHILDREN}}
+        health.observe_osdpl("ADDED", intruder)
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+        assert fake_api.osdpl["status"]["health_progress"] == "1/1" and fake_api.other_patches == []
+        fake_api.claimed_by = "intruder"  # the claim decides, not the age or the order seen
+        cluster.put(_deployment("api", available=0))
+        await asyncio.sleep(0.3)  # not join(): the grace timer is pending work
+        assert fake_api.other_patches == ["intruder"]
+        assert fake_api.osdpl["status"]["health_progress"] == "1/1"  # osh's health no longer written
+        health.queue.close()
+
     _run(scenario)

@@ -13,7 +13,7 @@ import yaml
 
 from openstack_operator.core.apigroup import API_VERSION
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.models.bundle import Bundle, ReleaseStatus
+from openstack_operator.core.models.bundle import Bundle, BundleOwner, ReleaseStatus
 from openstack_operator.core.releases.bundles import OSDPL_LABEL
 from openstack_operator.core.rendering.renderer import fingerprint
 from openstack_operator.core.settings import Settings
@@ -26,6 +26,7 @@ from .merge_patch import merged
 
 NS, OSDPL, OSDPL_UID = "cloud", "osdpl", "0b5e55ed-0000-4000-8000-000000000001"
 RELEASE, CHART, VERSION = "openstack-mariadb", "mariadb", "2026.1.0"
+DIGEST = "sha256:f28160dfa623bcb33d06133078f42b7b38586c784b2e4403c8b81c236f379ba2"  # the catalog's
 PASSWORD = "Db0password0that0must0never0show"
 VALUES = {"endpoints": {"oslo_db": {"auth": {"admin": {"password": PASSWORD}}}}, "pod": {"replicas": {"server": 1}}}
 T0 = 1_800_000_000.0
@@ -69,9 +70,9 @@ class FakeCluster:
         found = self.bundles.get((namespace, name))
         return Bundle.from_api(copy.deepcopy(found)) if found is not None else None
 
-    async def osdpl(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def osdpl(self, namespace: str, name: str) -> BundleOwner | None:
         found = self.osdpls.get((namespace, name))
-        return copy.deepcopy(found) if found is not None else None
+        return BundleOwner.from_api(copy.deepcopy(found)) if found is not None else None
 
     async def namespace_terminating(self, namespace: str) -> bool:
         return namespace in self.terminating
@@ -87,8 +88,8 @@ class FakeCluster:
                              observed_generation: int | None = None) -> Bundle:
         return self._patch_status(namespace, name, release_patch(release, status, observed_generation))
 
-    async def set_conditions(self, namespace: str, name: str, conditions: list[dict[str, Any]]) -> None:
-        self._patch_status(namespace, name, {"conditions": conditions})
+    async def set_conditions(self, namespace: str, name: str, conditions: list[dict[str, Any]]) -> Bundle:
+        return self._patch_status(namespace, name, {"conditions": conditions})
 
     def _patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> Bundle:
         stored = self.bundles[(namespace, name)]
@@ -153,9 +154,9 @@ def _bundle(values: Mapping[str, Any] = VALUES, release_namespace: str = NS, **s
                      "ownerReferences": [{"apiVersion": API_VERSION, "kind": "OpenStackDeployment", "name": OSDPL,
                                           "uid": OSDPL_UID, "controller": True}]},
         "spec": {"service": "database", "depends_on": [], "uninstall": False, "releases": [{
-            "name": RELEASE, "chart": CHART, "version": VERSION, "namespace": release_namespace,
+            "name": RELEASE, "chart": CHART, "version": VERSION, "digest": DIGEST, "namespace": release_namespace,
             "values_from": {"secret_name": f"{OSDPL}-database-values", "key": RELEASE},
-            "fingerprint": fingerprint(CHART, VERSION, "", release_namespace, values), "timeout_seconds": 600}],
+            "fingerprint": fingerprint(CHART, VERSION, DIGEST, release_namespace, values), "timeout_seconds": 600}],
             **spec},
     }
 
@@ -333,3 +334,135 @@ def test_a_bundle_deleted_by_hand_while_its_deployment_stays_keeps_its_releases(
     assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
     assert world.helm.uninstalls == []
     assert (NS, f"{OSDPL}-database") not in world.cluster.bundles
+
+
+@pytest.mark.parametrize("release, why", [
+    ({"chart": "evil"}, f"chart evil is not the catalog's {CHART}"),
+    ({"version": "0.0.1"}, f"version 0.0.1 is not the catalog's {VERSION}"),
+    ({"digest": ""}, f"digest (unset) is not the catalog's {DIGEST}"),
+    ({"repository": "https://charts.evil.example"}, "repository is not spec.artifacts.charts_url of osdpl osdpl"),
+    ({"values_from": {"secret_name": "forged-values", "key": RELEASE}}, "values_from Secret forged-values key"),
+])
+def test_a_forged_bundle_with_the_right_name_and_label_is_refused_and_nothing_is_run(
+        world: World, release: dict[str, Any], why: str) -> None:
+    forged = _bundle()
+    forged["spec"]["releases"][0].update(release)
+    world.cluster.secrets[(NS, "forged-values")] = {RELEASE: yaml.safe_dump(VALUES)}
+    world.cluster.put(forged)
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
+    assert world.helm.installs == [] and world.helm.uninstalls == []
+    refused = world.cluster.stored(f"{OSDPL}-database")["status"]["conditions"][0]
+    assert (refused["type"], refused["status"]) == ("Refused", "True") and why in refused["message"]
+    assert [(reason, why in message) for _, _, _, reason, message in world.cluster.events] == \
+        [("BundleRefused", True)]
+
+
+def test_a_bundle_names_the_chart_repository_its_osdpl_sets(world: World) -> None:
+    mirror = "https://charts.mirror.example/osh"
+    world.cluster.osdpls[(NS, OSDPL)]["spec"] = {"artifacts": {"charts_url": mirror}}
+    world.cluster.put(_bundle())  # no repository: not what the osdpl writes now
+    _run(world, lambda: world.settle(f"{OSDPL}-database"))
+    assert world.helm.installs == []
+    stored = world.cluster.stored(f"{OSDPL}-database")  # as the osdpl process writes it again
+    stored["spec"]["releases"][0]["repository"] = mirror
+    stored["metadata"]["generation"] += 1
+    _run(world, lambda: world.settle(f"{OSDPL}-database"))
+    assert len(world.helm.installs) == 1 and world.release()["state"] == "deployed"
+    refused = world.cluster.stored(f"{OSDPL}-database")["status"]["conditions"][0]
+    assert (refused["type"], refused["status"]) == ("Refused", "False")
+
+
+def _leftover(world: World) -> None:
+    """The deployed bundle deleted as the leftover of an osdpl no longer there."""
+    _deployed(world)
+    world.cluster.stored(f"{OSDPL}-database")["metadata"]["deletionTimestamp"] = "2027-01-15T08:00:00Z"
+    world.cluster.events.clear()
+
+
+def _kept(world: World, why: str) -> None:
+    """Helm untouched, the finalizer dropped (the API server let the bundle go), and Events saying why."""
+    assert world.helm.uninstalls == [] and len(world.helm.installs) == 1
+    assert (NS, f"{OSDPL}-database") not in world.cluster.bundles
+    assert [(kind, reason) for kind, _, _, reason, _ in world.cluster.events] == [("HelmBundle", "ReleasesKept")]
+    assert why in world.cluster.events[0][4] and "left as they are" in world.cluster.events[0][4]
+
+
+@pytest.mark.parametrize("osdpl_deleting", [False, True])
+def test_a_leftover_bundle_of_an_earlier_osdpl_of_the_same_name_never_uninstalls_the_current_releases(
+        world: World, osdpl_deleting: bool) -> None:
+    """The osdpl was deleted and created again (another uid). Were it being deleted too, its own bundles uninstall
+    its releases: never a leftover."""
+    _leftover(world)
+    deleting = {"deletionTimestamp": "2027-01-15T08:00:00Z"} if osdpl_deleting else {}
+    world.cluster.osdpls[(NS, OSDPL)] = _osdpl(uid="0b5e55ed-0000-4000-8000-000000000002", **deleting)
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
+    _kept(world, "a bundle of an earlier osdpl")
+
+
+def test_a_leftover_bundle_of_a_gone_osdpl_never_uninstalls_the_releases_of_the_osdpl_now_in_the_namespace(
+        world: World) -> None:
+    _leftover(world)
+    del world.cluster.osdpls[(NS, OSDPL)]
+    world.cluster.osdpls[(NS, "other")] = _osdpl(name="other", uid="0b5e55ed-0000-4000-8000-000000000003")
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
+    _kept(world, f"osdpl {OSDPL} does not exist")
+
+
+def test_a_bundle_of_a_gone_osdpl_in_a_namespace_being_deleted_is_uninstalled(world: World) -> None:
+    """Nothing can be created in a namespace being deleted: its releases are nobody else's (cluster-scoped objects
+    of the charts would be left behind otherwise)."""
+    _leftover(world)
+    del world.cluster.osdpls[(NS, OSDPL)]
+    world.cluster.terminating.add(NS)
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
+    assert world.helm.uninstalls == [(RELEASE, NS, False)]
+    assert (NS, f"{OSDPL}-database") not in world.cluster.bundles
+
+
+def test_a_retired_bundle_of_an_earlier_osdpl_does_not_uninstall(world: World) -> None:
+    _deployed(world, uninstall=True)
+    world.cluster.osdpls[(NS, OSDPL)] = _osdpl(uid="0b5e55ed-0000-4000-8000-000000000002")
+    world.helm.uninstalls.clear()
+    _run(world, lambda: world.settle(f"{OSDPL}-database"))
+    assert world.helm.uninstalls == []
+    refused = world.cluster.stored(f"{OSDPL}-database")["status"]["conditions"][0]
+    assert refused["status"] == "True" and "a bundle of an earlier osdpl" in refused["message"]
+
+
+def test_a_deployment_whose_helm_hangs_does_not_hold_up_another_deployment(catalog: Catalog) -> None:
+    """One Helm slot (OSOP_HELM_CONCURRENCY=1), taken by a release of namespace `cloud` whose hooks hang: the
+    release of namespace `cloud-2` is installed meanwhile (slots are per namespace)."""
+    world = World(catalog)
+    world.reconciler = HelmBundleReconciler(Runtime("helmbundle", catalog, Settings(helm_concurrency=1)),
+                                            world.cluster, world.helm, clock=world.clock)
+    hanging = asyncio.Event()
+    install = world.helm.install
+
+    async def hang_in_cloud(name: str, namespace: str, *args: Any, **kwargs: Any) -> Installed:
+        if namespace == NS:
+            await hanging.wait()
+        return await install(name, namespace, *args, **kwargs)
+
+    world.helm.install = hang_in_cloud  # type: ignore[method-assign]
+    other = "cloud-2"
+    second = _bundle(release_namespace=other)
+    second["metadata"]["namespace"] = other
+    world.cluster.osdpls[(other, OSDPL)] = {**_osdpl(), "metadata": {**_osdpl()["metadata"], "namespace": other}}
+    world.cluster.secrets[(other, f"{OSDPL}-database-values")] = {RELEASE: yaml.safe_dump(VALUES)}
+    world.cluster.put(_bundle())
+    world.cluster.put(second)
+
+    async def scenario() -> None:
+        world.reconciler.observe("ADDED", Bundle.from_api(world.cluster.stored(f"{OSDPL}-database")))
+        await asyncio.sleep(0.05)
+        world.reconciler.observe("ADDED", Bundle.from_api(second))
+        for _ in range(200):
+            if world.helm.installs:
+                break
+            await asyncio.sleep(0.01)
+        assert [(i["name"], i["namespace"]) for i in world.helm.installs] == [(RELEASE, other)]
+        hanging.set()
+        await world.reconciler.queue.join()
+
+    _run(world, scenario)
+    assert sorted(i["namespace"] for i in world.helm.installs) == [NS, other]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import time
 from typing import Any, Awaitable, Callable, Collection, Mapping
 
@@ -19,7 +20,8 @@ from openstack_operator.core.apigroup import API_VERSION
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.errors import Conflict
 from openstack_operator.core.models.osdpl_status import NODE, SectionPatch
-from openstack_operator.core.nodes.inventory import PodView, cleanup_finalizer, node_view, pod_view
+from openstack_operator.core.nodes.inventory import (CLEANUP_OWNERS_ANNOTATION, PodView, cleanup_finalizer, node_view,
+                                                     pod_view)
 from openstack_operator.core.nodes.jobs import JobView, job_name, job_view
 from openstack_operator.core.runtime.retry import FIRST_RETRY_SECONDS, JITTER
 from openstack_operator.core.settings import Settings
@@ -45,7 +47,11 @@ class FakeCluster:
         self.pods: list[dict[str, Any]] = []
         self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
         self.requests: dict[tuple[str, str], dict[str, Any]] = {}
-        self.osdpls: dict[str, dict[str, Any]] = {}
+        self.osdpls: dict[str, dict[str, Any]] = {}  # the namespace's holder (unless `claims` says otherwise)
+        self.others: list[dict[str, Any]] = []  # more osdpls of NS: indexed before `osdpls[NS]`
+        self.claims: dict[str, str] = {}  # namespace -> the osdpl its claim names
+        self.claims_read: list[str] = []
+        self.other_patches: list[str] = []  # names of `others` whose status was patched
         self.events: list[tuple[str, str, str]] = []  # (involved kind, its name, reason)
         self.status_patches: list[dict[str, Any]] = []  # of the osdpl
         self.created_jobs: list[str] = []  # every creation asked for
@@ -63,10 +69,12 @@ class FakeCluster:
         return str(self.versions)
 
     def add_node(self, name: str, labels: Mapping[str, str], finalizers: tuple[str, ...] = (),
-                 ready_since: str = "") -> None:
+                 ready_since: str = "", owners: Mapping[str, str] | None = None) -> None:
         ready = {"type": "Ready", "status": "False" if ready_since else "True", "lastTransitionTime": ready_since}
+        annotations = {CLEANUP_OWNERS_ANNOTATION: json.dumps(owners)} if owners else {}
         self.nodes[name] = {"metadata": {"name": name, "uid": f"uid-{name}", "labels": dict(labels),
-                                         "finalizers": list(finalizers), "resourceVersion": self._version()},
+                                         "finalizers": list(finalizers), "resourceVersion": self._version(),
+                                         "annotations": annotations},
                             "status": {"conditions": [ready]}}
 
     def add_pod(self, node: str, application: str, component: str) -> None:
@@ -75,10 +83,16 @@ class FakeCluster:
                                        "ownerReferences": [{"kind": "DaemonSet", "name": component}]},
                           "spec": {"nodeName": node}})
 
-    def add_osdpl(self, spec: Mapping[str, Any] | None = None) -> None:
-        self.osdpls[NS] = {"apiVersion": API_VERSION, "kind": "OpenStackDeployment",
-                           "metadata": {"name": "cloud", "namespace": NS, "uid": "uid-osdpl"},
-                           "spec": {"openstack_version": "epoxy", **(spec or {})}, "status": {}}
+    def add_osdpl(self, spec: Mapping[str, Any] | None = None, name: str = "cloud",
+                  created: str = "2026-01-01T00:00:00Z") -> None:
+        body = {"apiVersion": API_VERSION, "kind": "OpenStackDeployment",
+                "metadata": {"name": name, "namespace": NS, "creationTimestamp": created,
+                             "uid": "uid-osdpl" if name == "cloud" else f"uid-{name}"},
+                "spec": {"openstack_version": "epoxy", **(spec or {})}, "status": {}}
+        if name == "cloud":
+            self.osdpls[NS] = body
+        else:
+            self.others.append(body)
 
     def add_request(self, name: str, node: str, created: str = "2026-01-01T00:00:00Z") -> None:
         self.requests[NS, name] = {"apiVersion": API_VERSION, "kind": "NodeMaintenanceRequest",
@@ -107,7 +121,8 @@ class FakeCluster:
             requests.setdefault(namespace, []).append(copy.deepcopy(body))
         fresh: dict[str, dict[str, list[Any]]] = {
             "nodes": {n: [node_view(b)] for n, b in self.nodes.items()}, "pods": pods, "jobs": jobs,
-            "requests": requests, "osdpls": {n: [copy.deepcopy(b)] for n, b in self.osdpls.items()}}
+            "requests": requests, "osdpls": {n: [*map(copy.deepcopy, self.others if n == NS else []),
+                                                 copy.deepcopy(b)] for n, b in self.osdpls.items()}}
         for name, entries in fresh.items():
             if name not in lagging:
                 self.live[name].clear()
@@ -121,10 +136,12 @@ class FakeCluster:
             raise Conflict(f"{metadata['name']}: the object has been modified")
         metadata["resourceVersion"] = self._version()
 
-    async def set_node_finalizers(self, name: str, resource_version: str, finalizers: list[str]) -> None:
+    async def set_node_finalizers(self, name: str, resource_version: str, finalizers: list[str],
+                                  owners: Mapping[str, str]) -> None:
         metadata = self.nodes[name]["metadata"]
         self._write(metadata, resource_version)
         metadata["finalizers"] = list(finalizers)
+        metadata["annotations"] = {CLEANUP_OWNERS_ANNOTATION: json.dumps(dict(owners))} if owners else {}
         if metadata.get("deletionTimestamp") and not finalizers:
             del self.nodes[name]
 
@@ -158,8 +175,15 @@ class FakeCluster:
         stored["status"] = merged(stored.get("status") or {}, patch)
         return copy.deepcopy(stored)
 
+    async def claim_holder(self, namespace: str) -> str | None:
+        self.claims_read.append(namespace)
+        return self.claims.get(namespace)
+
     async def patch_osdpl_status(self, namespace: str, name: str, patch: SectionPatch) -> bool:
         sent = patch.sent_by(NODE)  # as the gateway's one write (kube.osdpl_status.patch_section) does
+        if any(o["metadata"]["name"] == name for o in self.others):
+            self.other_patches.append(name)
+            return True
         stored = self.osdpls.get(namespace)
         if stored is None:
             return False
@@ -181,6 +205,9 @@ class FakeCluster:
 
     def finalizers(self, node: str) -> list[str]:
         return list(self.nodes[node]["metadata"]["finalizers"]) if node in self.nodes else []
+
+    def owners(self, node: str) -> dict[str, str]:
+        return dict(node_view(self.nodes[node]).cleanup_owners)
 
 
 class Clock:
@@ -385,9 +412,70 @@ def test_a_node_event_schedules_the_deployments_and_watched_namespaces_of_its_fi
     async def scenario(cluster: FakeCluster, reconciler: NodeReconciler, clock: Clock) -> None:
         cluster.add_osdpl()
         cluster.sync()
-        reconciler.node_changed([cleanup_finalizer("gone"), cleanup_finalizer("elsewhere"), "other/finalizer"])
+        cluster.add_node("n", {}, (cleanup_finalizer("gone"), cleanup_finalizer("elsewhere"), "other/finalizer"))
+        reconciler.node_changed(node_view(cluster.nodes["n"]))
         assert reconciler.queue.pending() == {NS, "gone"}  # "elsewhere" is another installation's
         reconciler.pod_changed({"metadata": {"namespace": "x", "labels": {}}, "spec": {}})  # no DaemonSet pod
         reconciler.request_changed("requests", "uid-a", deleted=True)
         assert reconciler.queue.pending() == {NS, "gone", "requests"}
     _run(scenario, catalog, namespaces=(NS, "gone", "requests"))
+
+
+def test_the_namespace_holder_is_served_whatever_order_the_index_holds_the_osdpls_in(catalog: Catalog) -> None:
+    async def scenario(cluster: FakeCluster, reconciler: NodeReconciler, clock: Clock) -> None:
+        cluster.add_osdpl()
+        cluster.add_osdpl(name="intruder", created="2026-02-01T00:00:00Z")  # indexed first, refused by the claim
+        _compute_node(cluster, "cmp-0")
+        cluster.claims[NS] = "cloud"
+        await _pass(cluster, reconciler)
+        assert cluster.live["osdpls"][NS][0]["metadata"]["name"] == "intruder"
+        assert cluster.nodes_status()["compute"] == 1 and cluster.other_patches == []
+        # Without a claim (before the osdpl process wrote one) the oldest: still not the first indexed.
+        del cluster.claims[NS]
+        cluster.osdpls[NS]["status"] = {}
+        reconciler.written.clear()
+        await _pass(cluster, reconciler)
+        assert cluster.nodes_status()["compute"] == 1 and cluster.other_patches == []
+        # The claim decides, whatever the age: the intruder once it holds the namespace.
+        cluster.claims[NS] = "intruder"
+        await _pass(cluster, reconciler)
+        assert cluster.other_patches == ["intruder"]
+    _run(scenario, catalog)
+
+
+def test_finalizers_of_a_namespace_taken_off_the_watch_list_go_and_another_installations_stay(
+        catalog: Catalog) -> None:
+    async def scenario(cluster: FakeCluster, reconciler: NodeReconciler, clock: Clock) -> None:
+        cluster.add_osdpl()
+        kept = ("someone.else/keep", cleanup_finalizer("theirs"), cleanup_finalizer("legacy"))
+        _compute_node(cluster, "cmp-0", (*kept, cleanup_finalizer("dropped"), cleanup_finalizer(NS)))
+        cluster.nodes["cmp-0"]["metadata"]["annotations"] = {CLEANUP_OWNERS_ANNOTATION: json.dumps(
+            {"dropped": "default", "theirs": "other-installation", NS: "default"})}
+        cluster.sync()
+        # At start the initial listing hands every Node over: the dropped namespace is looked at, no other.
+        reconciler.node_changed(node_view(cluster.nodes["cmp-0"]))
+        assert reconciler.queue.pending() == {NS, "dropped"}
+        assert await _pass_over(cluster, reconciler, "dropped") is None
+        assert cluster.finalizers("cmp-0") == [*kept, cleanup_finalizer(NS)]
+        assert cluster.owners("cmp-0") == {"theirs": "other-installation", NS: "default"}
+        assert "dropped" not in cluster.claims_read  # not watched: not read
+    _run(scenario, catalog, namespaces=(NS,))
+
+
+def test_a_cleanup_finalizer_is_recorded_as_this_installations_one_added_before_too(catalog: Catalog) -> None:
+    async def scenario(cluster: FakeCluster, reconciler: NodeReconciler, clock: Clock) -> None:
+        cluster.add_osdpl()
+        _compute_node(cluster, "cmp-0")
+        cluster.add_node("cmp-1", COMPUTE, (cleanup_finalizer(NS),))  # from before the record
+        await _pass(cluster, reconciler)
+        assert cluster.owners("cmp-0") == cluster.owners("cmp-1") == {NS: "default"}
+        assert cluster.finalizers("cmp-1") == [cleanup_finalizer(NS)]
+        del cluster.osdpls[NS]
+        await _pass(cluster, reconciler)
+        assert cluster.finalizers("cmp-0") == [] and cluster.owners("cmp-0") == {}
+    _run(scenario, catalog)
+
+
+async def _pass_over(cluster: FakeCluster, reconciler: NodeReconciler, namespace: str) -> float | None:
+    cluster.sync()
+    return await reconciler.reconcile(namespace)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.secrets.credentials import generated_credentials, required_credentials
+from openstack_operator.core.secrets.ceph import placeholder_exchange
+from openstack_operator.core.secrets.credentials import (generated_credentials, placeholder_credentials,
+                                                         required_credentials)
 from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.redact import MASK, redact, sensitive_strings
 from openstack_operator.core.rendering.renderer import Renderer
@@ -42,3 +44,28 @@ def _walk_dicts(node: Any) -> Iterator[dict[str, Any]]:
 
 def test_longest_secret_first() -> None:
     assert redact("a=abcdef b=abcdefgh", {"abcdef", "abcdefgh"}) == f"a={MASK} b={MASK}"
+
+
+def test_a_ceph_keyring_value_is_redacted() -> None:
+    values = {"conf": {"ceph": {"cinder": {"user": "cinder", "keyring": "AQBcephKeyOfCinder==",
+                                           "client.admin.keyring": "AQBadminKey=="}}}}
+    assert sensitive_strings(values) == {"AQBcephKeyOfCinder==", "AQBadminKey=="}
+    assert "AQBcephKeyOfCinder" not in redact(f"bad values {values}", sensitive_strings(values))
+
+
+def test_the_cinder_key_rendered_for_nova_and_libvirt_is_redacted(catalog: Catalog, renderer: Renderer) -> None:
+    """nova and libvirt get the cinder client's cephx key as `conf.ceph.cinder.keyring`, not from a Secret."""
+    doc = load_example("full")
+    doc["spec"]["features"].update({"ceph": {"enabled": True}, "cinder": {"backend": "rbd"}})
+    osdpl = load_osdpl(catalog, doc)
+    enabled = osdpl.spec.enabled_services(catalog)
+    credentials = placeholder_credentials(catalog, required_credentials(catalog, enabled))
+    exchange = placeholder_exchange()
+    key = exchange.cinder.key
+    readers = {release.name: release.values for service in renderer.render(osdpl.spec, credentials, "openstack",
+                                                                            ceph=exchange)
+               for release in service.releases if key in str(release.values)}
+    assert {"openstack-nova", "openstack-libvirt"} <= set(readers)
+    for name, values in readers.items():
+        assert key in sensitive_strings(values), name
+        assert key not in redact(f"Job of {name} invalid: {values}", sensitive_strings(values))

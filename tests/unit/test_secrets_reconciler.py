@@ -11,11 +11,13 @@ import copy
 import json
 from typing import Any, Awaitable, Mapping, TypeVar
 
+import kopf
 import pytest
 
+from openstack_operator.controllers.secrets import build
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.errors import ApiWriteError
-from openstack_operator.core.models.osdpl_status import SECRETS, SectionPatch
+from openstack_operator.core.models.osdpl_status import SECRETS, CredentialsView, SectionPatch
 from openstack_operator.core.secrets.ceph import GATEWAY_CREDENTIAL
 from openstack_operator.core.secrets.credentials import (PREVIOUS, Stored, digests, parse_secret,
                                                          required_credentials, secret_data)
@@ -32,6 +34,7 @@ NS, NAME = "ns", "osh"
 KEY = (NS, NAME)
 MAIN, BACKUP = f"{NAME}-credentials", f"{NAME}-credentials-backup"
 KEEP = "secrets.openstack.osop.dev/keep-credentials"
+OURS = {"openstack.osop.dev/osdpl": NAME}  # the label the secrets process writes on both Secrets
 T = TypeVar("T")
 
 
@@ -93,11 +96,13 @@ class FakeCluster:
         return parse_secret(catalog, data)
 
     def put_secret(self, name: str, data: Mapping[str, str], finalizers: list[str] | None = None,
-                   labels: Mapping[str, str] | None = None, creation: str = "2024-01-01T00:00:00Z") -> None:
+                   labels: Mapping[str, str] | None = None, creation: str = "2024-01-01T00:00:00Z",
+                   annotations: Mapping[str, str] | None = None) -> None:
         """Create or replace a Secret as someone else would (no resourceVersion check)."""
         self.secrets[(NS, name)] = {
             "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": {"name": name, "namespace": NS, "labels": dict(labels or {}),
+                         **({"annotations": dict(annotations)} if annotations else {}),
                          "finalizers": list(finalizers or []), "resourceVersion": self._next_version(),
                          "creationTimestamp": creation},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
@@ -145,6 +150,10 @@ class FakeCluster:
         self.put_secret(name, data, finalizers, labels, creation)
         self.secret_writes.append(name)
         return True
+
+    async def write_backup(self, namespace: str, osdpl: str, stored: Stored, labels: Mapping[str, str],
+                           backup: Mapping[str, Any] | None) -> bool:
+        return self._apply(namespace, backup_secret_name(osdpl), secret_data(stored), labels, backup)
 
     async def drop_keep_finalizer(self, secret: Mapping[str, Any]) -> None:
         stored = self.secrets[(NS, secret["metadata"]["name"])]
@@ -261,17 +270,153 @@ def test_a_newly_enabled_service_adds_its_credentials_and_keeps_the_others(
 
 
 def test_credentials_an_earlier_version_left_are_taken_as_they_are(catalog: Catalog, cluster: FakeCluster) -> None:
-    cluster.put_secret(MAIN, {"keystone_admin": "plainOldPassword"})  # the password alone: the old format
+    # The password alone: the old format; with the label every version wrote.
+    cluster.put_secret(MAIN, {"keystone_admin": "plainOldPassword"}, labels=OURS)
     run(_reconciler(catalog, cluster).reconcile(KEY))
     stored = cluster.stored(catalog, MAIN)
     assert stored.current["keystone_admin"].password == "plainOldPassword"
     assert stored.current["keystone_admin"].username == catalog.credentials["keystone_admin"].username
 
 
-def test_a_second_osdpl_of_the_namespace_gets_no_credentials(catalog: Catalog, cluster: FakeCluster) -> None:
+def test_a_second_osdpl_of_the_namespace_gets_no_credentials_and_is_told_why(
+        catalog: Catalog, cluster: FakeCluster) -> None:
     cluster.holders[NS] = "another"
+    reconciler = _reconciler(catalog, cluster)
+    assert run(reconciler.reconcile(KEY)) is None
+    assert not cluster.secrets
+    report = cluster.status()["credentials"]
+    assert report == {"state": "Refused", "message": f"namespace {NS} is held by osdpl another (one deployment per "
+                                                     f"namespace): no credentials are generated for {NAME} while "
+                                                     f"another exists"}
+    assert CredentialsView.of(cluster.status()).lost  # the osdpl process deploys nothing for it
+    patches = len(cluster.status_patches)
+    run(reconciler.reconcile(KEY))
+    assert len(cluster.status_patches) == patches  # told once
+    cluster.holders[NS] = NAME  # the holder went: this one claimed the namespace
+    run(reconciler.reconcile(KEY))
+    assert cluster.status()["credentials"]["state"] == "Ready" and (NS, MAIN) in cluster.secrets
+
+
+def test_no_claim_yet_waits_without_a_report(catalog: Catalog, cluster: FakeCluster) -> None:
+    del cluster.holders[NS]
     assert run(_reconciler(catalog, cluster).reconcile(KEY)) is None
     assert not cluster.secrets and not cluster.status_patches
+
+
+# -- an osdpl without a record: every earlier copy counts, someone else's is refused ---------------------------------
+def _recreate(cluster: FakeCluster) -> None:
+    """`kubectl delete osdpl` (its Secrets' finalizers come off), then the same manifest applied again: a new uid
+    and no status."""
+    body = _osdpl()
+    body["metadata"]["uid"] = "uid-2"
+    cluster.add_osdpl(body)
+
+
+def test_a_deleted_and_re_applied_osdpl_gets_exactly_the_same_credentials(
+        catalog: Catalog, cluster: FakeCluster) -> None:
+    reconciler = _reconciler(catalog, cluster)
+    run(reconciler.reconcile(KEY))
+    before, recorded = cluster.stored(catalog, MAIN), cluster.status()["credentials"]["digests"]
+    del cluster.osdpls[KEY]
+    run(reconciler.reconcile(KEY))  # gone: the finalizers come off, the Secrets stay
+    assert {n for _, n in cluster.secrets} == {MAIN, BACKUP}
+    writes = list(cluster.secret_writes)
+
+    _recreate(cluster)
+    assert run(reconciler.reconcile(KEY)) is None
+    assert cluster.stored(catalog, MAIN) == before == cluster.stored(catalog, BACKUP)
+    assert cluster.status()["credentials"]["digests"] == recorded
+    assert cluster.status()["credentials"]["state"] == "Ready"
+    # Only the finalizers put back, no value changed.
+    assert cluster.secret_writes == writes + [BACKUP, MAIN]
+    for name in (MAIN, BACKUP):
+        assert cluster.secrets[(NS, name)]["metadata"]["finalizers"] == [KEEP]
+
+
+def test_a_re_applied_osdpl_whose_credentials_secret_is_gone_takes_the_backup(
+        catalog: Catalog, cluster: FakeCluster) -> None:
+    reconciler = _reconciler(catalog, cluster)
+    run(reconciler.reconcile(KEY))
+    before, recorded = cluster.stored(catalog, BACKUP), cluster.status()["credentials"]["digests"]
+    del cluster.osdpls[KEY]
+    run(reconciler.reconcile(KEY))
+    del cluster.secrets[(NS, MAIN)]
+    _recreate(cluster)
+    run(reconciler.reconcile(KEY))
+    assert cluster.stored(catalog, MAIN) == before == cluster.stored(catalog, BACKUP)  # not overwritten
+    assert cluster.status()["credentials"]["digests"] == recorded
+
+
+def test_records_only_the_backup_holds_are_kept_too(catalog: Catalog, cluster: FakeCluster) -> None:
+    old = json.dumps({"username": "glance", "password": "G" * 32})
+    cluster.put_secret(MAIN, {"keystone_admin": json.dumps({"username": "admin", "password": "K" * 32})},
+                       labels=OURS)
+    cluster.put_secret(BACKUP, {"glance_db": old, "keystone_admin": "stale"}, labels=OURS)
+    run(_reconciler(catalog, cluster).reconcile(KEY))
+    stored = cluster.stored(catalog, MAIN)
+    assert stored.current["glance_db"].password == "G" * 32
+    assert stored.current["keystone_admin"].password == "K" * 32  # the credentials Secret wins over its backup
+    assert cluster.data(BACKUP) == cluster.data(MAIN)
+
+
+@pytest.mark.parametrize("secret", [MAIN, BACKUP])
+def test_a_pre_seeded_secret_someone_else_made_is_refused_and_left_as_it_is(
+        catalog: Catalog, cluster: FakeCluster, secret: str) -> None:
+    seeded = {"keystone_admin": json.dumps({"username": "admin", "password": "chosenByAnAttacker00000000000000"})}
+    cluster.put_secret(secret, seeded)
+    reconciler = _reconciler(catalog, cluster, secrets_resync_seconds=9.0)
+    assert run(reconciler.reconcile(KEY)) == 9.0  # looked at again: its change raises no event of the watch
+    assert cluster.data(secret) == seeded and not cluster.secret_writes
+    assert {n for _, n in cluster.secrets} == {secret}  # the other one is not generated either
+    report = cluster.status()["credentials"]
+    assert report["state"] == "Refused" and "digests" not in report
+    assert report["message"].startswith(f"Secret {secret} was not written by the operator for osdpl {NAME} (no "
+                                        f"label openstack.osop.dev/osdpl={NAME}): refused, neither used nor "
+                                        f"overwritten")
+    assert f"annotate secret {secret} openstack.osop.dev/adopt-credentials={NS}/{NAME}" in report["message"]
+    assert "chosenByAnAttacker" not in json.dumps(cluster.status()) + json.dumps(cluster.events)
+    assert cluster.events == [("Warning", "CredentialsRefused", report["message"])]
+    assert CredentialsView.of(cluster.status()).lost  # the osdpl process deploys nothing
+    run(reconciler.reconcile(KEY))
+    assert len(cluster.events) == 1 and cluster.data(secret) == seeded
+
+    del cluster.secrets[(NS, secret)]  # its maker removed it: credentials are generated
+    run(reconciler.reconcile(KEY))
+    assert cluster.status()["credentials"]["state"] == "Ready"
+    assert cluster.stored(catalog, MAIN).current["keystone_admin"].password != "chosenByAnAttacker00000000000000"
+
+
+def test_a_secret_labelled_for_another_osdpl_or_adopted_for_another_deployment_is_refused(
+        catalog: Catalog, cluster: FakeCluster) -> None:
+    cluster.put_secret(MAIN, {"keystone_admin": "x" * 32}, labels={"openstack.osop.dev/osdpl": "other"},
+                       annotations={"openstack.osop.dev/adopt-credentials": f"elsewhere/{NAME}"})
+    run(_reconciler(catalog, cluster).reconcile(KEY))
+    assert cluster.status()["credentials"]["state"] == "Refused" and not cluster.secret_writes
+
+
+def test_a_secret_the_admin_adopts_on_purpose_is_used_and_becomes_ours(catalog: Catalog, cluster: FakeCluster) -> None:
+    restored = {"keystone_admin": json.dumps({"username": "admin", "password": "R" * 32})}
+    cluster.put_secret(MAIN, restored, annotations={"openstack.osop.dev/adopt-credentials": f"{NS}/{NAME}"})
+    run(_reconciler(catalog, cluster).reconcile(KEY))
+    assert cluster.status()["credentials"]["state"] == "Ready"
+    assert cluster.stored(catalog, MAIN).current["keystone_admin"].password == "R" * 32
+    for name in (MAIN, BACKUP):
+        assert cluster.secrets[(NS, name)]["metadata"]["labels"] == OURS
+
+
+def test_a_refused_secret_with_binary_data_is_reported_not_a_crash(catalog: Catalog, cluster: FakeCluster) -> None:
+    cluster.put_secret(MAIN, {})
+    cluster.secrets[(NS, MAIN)]["data"] = {"blob": base64.b64encode(bytes([0xff, 0xfe, 0x00])).decode()}
+    run(_reconciler(catalog, cluster).reconcile(KEY))
+    assert cluster.status()["credentials"]["state"] == "Refused"
+
+
+def test_the_secret_watch_is_filtered_by_the_api_server() -> None:
+    """Without a server-side selector Kopf lists and watches every Secret of the cluster."""
+    settings = kopf.OperatorSettings()
+    build(Runtime("secrets", Catalog.load(), Settings()), settings)
+    selector = settings.watching.label_selectors.collect(kopf.Resource("", "v1", "secrets"))
+    assert selector == ["openstack.osop.dev/osdpl,!openstack.osop.dev/service"]
 
 
 def test_an_invalid_spec_is_left_to_the_osdpl_process(catalog: Catalog, cluster: FakeCluster) -> None:
@@ -366,13 +511,29 @@ def test_our_own_write_that_stopped_half_way_is_no_loss(catalog: Catalog, cluste
     assert not cluster.events
 
 
-def test_a_secret_deleted_before_anything_was_handed_out_starts_afresh(
+def test_a_secret_deleted_before_anything_was_recorded_keeps_its_records_in_the_backup(
         catalog: Catalog, cluster: FakeCluster) -> None:
-    cluster.put_secret(MAIN, {"keystone_admin": "plainOldPassword"}, [KEEP])
+    cluster.put_secret(MAIN, {"keystone_admin": "plainOldPassword"}, [KEEP], labels=OURS)
     cluster.delete_secret(MAIN)
     reconciler = _reconciler(catalog, cluster)
-    assert run(reconciler.reconcile(KEY)) == GONE_RETRY_SECONDS
+    assert run(reconciler.reconcile(KEY)) == GONE_RETRY_SECONDS  # its records go to the backup first
+    assert cluster.stored(catalog, BACKUP).current["keystone_admin"].password == "plainOldPassword"
+    assert (NS, MAIN) in cluster.secrets
+    assert run(reconciler.reconcile(KEY)) == GONE_RETRY_SECONDS  # then it may go
     assert (NS, MAIN) not in cluster.secrets
+    assert run(reconciler.reconcile(KEY)) is None  # and comes back from the backup
+    assert cluster.stored(catalog, MAIN).current["keystone_admin"].password == "plainOldPassword"
+    assert cluster.status()["credentials"]["state"] == "Ready"
+
+
+def test_both_secrets_deleted_before_anything_was_recorded_start_afresh(
+        catalog: Catalog, cluster: FakeCluster) -> None:
+    for name in (MAIN, BACKUP):
+        cluster.put_secret(name, {"keystone_admin": "plainOldPassword"}, [KEEP], labels=OURS)
+        cluster.delete_secret(name)
+    reconciler = _reconciler(catalog, cluster)
+    assert run(reconciler.reconcile(KEY)) == GONE_RETRY_SECONDS
+    assert not cluster.secrets  # deleting every copy is how they are really removed
     run(reconciler.reconcile(KEY))
     assert cluster.stored(catalog, MAIN).current["keystone_admin"].password != "plainOldPassword"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Coroutine
+from typing import Any, Callable, Coroutine
 
 from openstack_operator.core.runtime.workqueue import WorkQueue
 
@@ -140,3 +140,61 @@ def test_each_run_is_reported_with_its_failure_and_the_waiting_keys_are_counted(
     _run(main())
     assert [failed for _, failed in done[:2]] == [False, True]
     assert done[0][0] >= 0.09  # "slow" ran while the others waited
+
+
+def test_a_second_group_progresses_while_every_slot_of_the_first_is_stuck() -> None:
+    """Slots per group (the helmbundle process: per namespace): eight stuck releases of one deployment hold that
+    deployment's slots only; another deployment's work runs at once, and the stuck group's keys wait their turn."""
+    stuck = asyncio.Event()  # never set while the second group runs: the first group's hooks hang
+    done: list[tuple[str, str]] = []
+    started: list[tuple[str, str]] = []
+
+    async def main() -> None:
+        async def work(key: tuple[str, str]) -> float | None:
+            started.append(key)
+            if key[0] == "cloud-a":
+                await stuck.wait()
+            done.append(key)
+            return None
+
+        queue: WorkQueue[tuple[str, str]] = WorkQueue(work, 4, lambda k, e: None, group=lambda key: key[0])
+        for release in range(8):
+            queue.add(("cloud-a", f"r{release}"))
+        await asyncio.sleep(0.05)
+        queue.add(("cloud-b", "r0"))
+        queue.add(("cloud-b", "r1"))
+        await asyncio.wait_for(_until(lambda: len(done) == 2), 2)
+        assert sorted(done) == [("cloud-b", "r0"), ("cloud-b", "r1")]
+        assert sum(1 for key in started if key[0] == "cloud-a") == 4  # its own limit: the other four wait
+        stuck.set()
+        await asyncio.wait_for(queue.join(), 2)
+        assert len(done) == 10
+
+    _run(main())
+
+
+def test_without_groups_the_limit_is_for_all_keys() -> None:
+    running = most = 0
+
+    async def main() -> None:
+        async def work(key: tuple[str, str]) -> float | None:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0.01)
+            running -= 1
+            return None
+
+        queue: WorkQueue[tuple[str, str]] = WorkQueue(work, 2, lambda k, e: None)
+        for namespace in ("a", "b", "c"):
+            for release in range(3):
+                queue.add((namespace, f"r{release}"))
+        await asyncio.wait_for(queue.join(), 2)
+
+    _run(main())
+    assert most == 2
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.005)

@@ -217,6 +217,26 @@ class OwnerRef:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BundleOwner:
+    """The osdpl a bundle's label names, as the helmbundle process's trust check reads it
+    (core.releases.bundles.trust_problem): who it is now (its uid: a bundle of an earlier osdpl of the same name
+    has another), what it overrides of the catalog's charts (spec.artifacts.charts_url, the one override) and
+    whether it is being deleted."""
+    name: str
+    uid: str
+    charts_url: str = ""  # empty: releases name no repository (the helmbundle process's chart source)
+    deleting: bool = False
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> BundleOwner:
+        metadata = body.get("metadata") or {}
+        artifacts = (body.get("spec") or {}).get("artifacts") or {}
+        return cls(name=str(metadata.get("name", "")), uid=str(metadata.get("uid", "")),
+                   charts_url=str(artifacts.get("charts_url") or ""),
+                   deleting=bool(metadata.get("deletionTimestamp")))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Bundle:
     """A HelmBundle as stored: the metadata the processes act on, its spec, and its status (`releases`: release
     name -> its status; `conditions`: the helmbundle process's `Refused`)."""

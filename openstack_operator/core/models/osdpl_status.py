@@ -126,7 +126,9 @@ class CredentialsView:
 
     @property
     def lost(self) -> bool:
-        return self.state == "Lost"
+        """Nothing may be deployed: the Secret lost what the cloud uses, or was refused (someone else made it, or
+        another osdpl holds the namespace); the message says which."""
+        return self.state in ("Lost", "Refused")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ finalizer. Pure: the node process (reconcilers.node) feeds it projections of the
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -21,6 +22,10 @@ COMPUTE, NETWORK, CONTROL_PLANE = "compute", "network", "control-plane"
 ROLES = (COMPUTE, NETWORK, CONTROL_PLANE)
 LABEL_ROLES = {("openstack-compute-node", "enabled"): COMPUTE, ("openstack-control-plane", "enabled"): CONTROL_PLANE}
 CLEANUP_FINALIZER_PREFIX = f"cleanup.{GROUP}/"
+# Which installation of the operator added each cleanup finalizer of a Node (JSON: namespace -> installation): a
+# namespace later taken off an installation's watch list is let go of by that installation only, never one that
+# another installation sharing the cluster watches.
+CLEANUP_OWNERS_ANNOTATION = f"cleanup.{GROUP}/installations"
 SKIP_CLEANUP_ANNOTATION = f"{GROUP}/skip-cleanup"  # "true": remove the node without the OpenStack cleanup
 MAX_REMOVED = 10  # removal results kept on status.nodes.removed, newest first
 
@@ -37,6 +42,7 @@ class NodeView:
     finalizers: tuple[str, ...]
     skip_cleanup: bool
     resource_version: str
+    cleanup_owners: Mapping[str, str] = field(default_factory=dict)  # CLEANUP_OWNERS_ANNOTATION
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,44 @@ def node_view(body: Mapping[str, Any]) -> NodeView:
                     deleting=bool(metadata.get("deletionTimestamp")),
                     finalizers=tuple(metadata.get("finalizers") or ()),
                     skip_cleanup=(metadata.get("annotations") or {}).get(SKIP_CLEANUP_ANNOTATION) == "true",
-                    resource_version=metadata.get("resourceVersion", ""))
+                    resource_version=metadata.get("resourceVersion", ""),
+                    cleanup_owners=_owners((metadata.get("annotations") or {}).get(CLEANUP_OWNERS_ANNOTATION)))
+
+
+def _owners(text: str | None) -> dict[str, str]:
+    """The annotation's record; one edited into something else counts as no record (nothing is let go of)."""
+    try:
+        record = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in record.items()} if isinstance(record, dict) else {}
+
+
+def finalizer_namespace(finalizer: str) -> str | None:
+    """The namespace a cleanup finalizer names; None for another finalizer."""
+    return finalizer[len(CLEANUP_FINALIZER_PREFIX):] if finalizer.startswith(CLEANUP_FINALIZER_PREFIX) else None
+
+
+def ours_to_let_go(node: NodeView, namespace: str, installation: str, watched: Iterable[str]) -> bool:
+    """Whether this installation (watching `watched`, empty: every namespace) decides on `namespace`'s cleanup
+    finalizer of `node`: a namespace it watches, or one it recorded adding the finalizer for and no longer
+    watches (taken off its watch list); never another installation's."""
+    watched = set(watched)
+    return not watched or namespace in watched or node.cleanup_owners.get(namespace) == installation
+
+
+def with_cleanup(node: NodeView, namespace: str, installation: str) -> tuple[list[str], dict[str, str]]:
+    """The node's finalizers and owners record with `namespace`'s cleanup finalizer added by `installation`."""
+    finalizer = cleanup_finalizer(namespace)
+    finalizers = list(node.finalizers) + ([] if finalizer in node.finalizers else [finalizer])
+    return finalizers, {**node.cleanup_owners, namespace: installation}
+
+
+def without_cleanup(node: NodeView, namespace: str) -> tuple[list[str], dict[str, str]]:
+    """The node's finalizers and owners record without `namespace`'s cleanup finalizer."""
+    finalizer = cleanup_finalizer(namespace)
+    return [f for f in node.finalizers if f != finalizer], \
+        {k: v for k, v in node.cleanup_owners.items() if k != namespace}
 
 
 def pod_view(body: Mapping[str, Any]) -> PodView | None:

@@ -16,8 +16,8 @@ import yaml
 
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.errors import OperatorError
-from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.models.bundle import Bundle, BundleRelease, BundleSpec, ValuesRef
+from openstack_operator.core.catalog import Catalog, Chart
+from openstack_operator.core.models.bundle import Bundle, BundleOwner, BundleRelease, BundleSpec, ValuesRef
 from openstack_operator.core.rendering.renderer import RenderedRelease, RenderedService, release_name
 
 OSDPL_LABEL = "openstack.osop.dev/osdpl"
@@ -74,11 +74,14 @@ def with_requests(spec: BundleSpec, existing: Bundle | None, osdpl: Mapping[str,
     """`spec` with what the user asked for since the bundle was written (core.releases.helmwork):
     - `retry`: the osdpl's generation, on a bundle with a failing release only, so any change of the osdpl retries
       failures at once while a bundle that is fine is not rewritten for a change that is not its own;
-    - `reapply`: the osdpl's REAPPLY_ANNOTATION, on every bundle."""
+    - `reapply`: the osdpl's REAPPLY_ANNOTATION, on every bundle. A removed annotation asks for nothing: the bundle
+      keeps the last request (removing it from the bundle would apply every release again, and the merge patch
+      that writes a bundle's spec cannot remove a key: it would be written again on every reconcile)."""
     failing = existing is not None and any(status.state == "failed" for status in existing.releases.values())
     retry = str(osdpl["metadata"].get("generation")) if failing else existing.spec.retry if existing else ""
     reapply = str((osdpl["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION) or "")
-    return replace(spec, retry=retry or spec.retry, reapply=reapply or spec.reapply)
+    kept = existing.spec.reapply if existing else ""
+    return replace(spec, retry=retry or spec.retry, reapply=reapply or kept or spec.reapply)
 
 
 def namespace_holder(name: str, osdpls: Iterable[Mapping[str, Any]], bundle_owners: Iterable[str],
@@ -101,6 +104,21 @@ def namespace_holder(name: str, osdpls: Iterable[Mapping[str, Any]], bundle_owne
     if not live or live[0][1] == name:
         return None
     return str(live[0][1])
+
+
+def served_osdpl(osdpls: Iterable[Mapping[str, Any]], claimed_by: str | None) -> Mapping[str, Any] | None:
+    """The osdpl of a namespace that the node and health processes act for: its holder, never whichever one a
+    listing or an index happens to show first. The claim's holder while it exists (being deleted included: its
+    releases are uninstalled, so it is let go of). Before the osdpl process claimed the namespace (or after its
+    holder went), the osdpl namespace_holder would let deploy there, bundles aside (these processes do not read
+    them): the oldest not being deleted. None when there is none (nothing to act for: let the namespace go)."""
+    osdpls = list(osdpls)
+    claimed = next((o for o in osdpls if claimed_by and o["metadata"]["name"] == claimed_by), None)
+    if claimed is not None:
+        return claimed
+    live = sorted((o for o in osdpls if not o["metadata"].get("deletionTimestamp")),
+                  key=lambda o: (o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]))
+    return next((o for o in live if namespace_holder(o["metadata"]["name"], live, [], None) is None), None)
 
 
 @dataclass(frozen=True)
@@ -129,15 +147,21 @@ def all_uninstalled(bundle: Bundle) -> bool:
 
 
 
-def trust_problem(bundle: Bundle, owner_uid: str | None, catalog: Catalog) -> str | None:
+def trust_problem(bundle: Bundle, owner: BundleOwner | None, catalog: Catalog,
+                  namespace_terminating: bool = False) -> str | None:
     """Why the helmbundle process must not act on `bundle`, or None. The boundary is the bundle's namespace: the
     process acts only on bundles as the osdpl of that namespace writes them (its label, the name
-    `<osdpl>-<service>`, the service's own releases) and installs or uninstalls releases only in that namespace, so
-    whoever may write HelmBundles in one namespace cannot reach another. `owner_uid`: the uid of the osdpl the
-    bundle's label names, as it exists in the bundle's namespace (None: there is none).
+    `<osdpl>-<service>`, the service's own releases, the catalog's chart, version and digest of each, the osdpl's
+    own chart repository and values Secret) and installs or uninstalls releases only in that namespace, so whoever
+    may write HelmBundles in one namespace cannot reach another, nor install another chart or other values than
+    the osdpl asks for. `owner`: the osdpl the bundle's label names, as it exists in the bundle's namespace now
+    (None: there is none).
 
-    A controller reference is not required: deleting the osdpl with orphan propagation strips it from its bundles
-    before they are uninstalled. One that is there must be that osdpl's."""
+    Release names are the same for every osdpl of a namespace, so an uninstall is allowed only to a bundle of the
+    osdpl there now: a bundle whose controller reference names another uid (an earlier osdpl of that name), or
+    whose osdpl is gone, never uninstalls (the one exception: a namespace being deleted, where no other osdpl can
+    appear). A controller reference is not required: deleting the osdpl with orphan propagation strips it from its
+    bundles before they are uninstalled. The chart pins apply to what is installed: an uninstall reads no chart."""
     namespace = bundle.namespace
     releases = bundle.spec.releases
     elsewhere = [f"{r.name} (namespace {r.namespace})" for r in releases if r.namespace != namespace]
@@ -149,15 +173,69 @@ def trust_problem(bundle: Bundle, owner_uid: str | None, catalog: Catalog) -> st
     if not osdpl or service is None or bundle.name != bundle_name(osdpl, service.name):
         return (f"not a bundle of an osdpl: the helmbundle process acts only on bundles named <osdpl>-<service> with "
                 f"label {OSDPL_LABEL}, as the osdpl of namespace {namespace} writes them")
-    own = {release_name(chart.name) for chart in service.charts}
-    foreign = sorted(r.name for r in releases if r.name not in own)
+    charts = {release_name(chart.name): chart for chart in service.charts}
+    foreign = sorted(r.name for r in releases if r.name not in charts)
     if foreign:
         return f"releases that are not of service {service.name}: {', '.join(foreign)}"
-    if owner_uid is None:
-        # Its deletion may outlive the osdpl (the osdpl's finalizer removed by hand): its releases still go.
-        return None if bundle.deleting else f"osdpl {osdpl} does not exist in namespace {namespace}"
-    owner = next((ref for ref in bundle.owner_references if ref.controller), None)
-    if owner is not None and (owner.kind != "OpenStackDeployment" or owner.uid != owner_uid or
-                              owner.api_version.split("/")[0] != GROUP):
-        return f"its controller reference names another object than osdpl {osdpl} of namespace {namespace}"
+    removing = bundle.deleting or bundle.spec.uninstall
+    problem = _owner_problem(bundle, osdpl, owner, removing, namespace_terminating)
+    if problem is not None or removing or owner is None:
+        return problem
+    return _pin_problem(bundle, owner, charts)
+
+
+KEPT = "; its releases are left as they are (they may be another osdpl's: release names are the same for every one)"
+
+
+def _owner_problem(bundle: Bundle, osdpl: str, owner: BundleOwner | None, removing: bool,
+                   namespace_terminating: bool) -> str | None:
+    """Whether the bundle is of the osdpl `osdpl` now in its namespace (see trust_problem)."""
+    namespace = bundle.namespace
+    if owner is None:
+        if not removing:
+            return f"osdpl {osdpl} does not exist in namespace {namespace}"
+        # Nothing can be created in a namespace being deleted: its releases are nobody else's.
+        return None if namespace_terminating else \
+            f"osdpl {osdpl} does not exist in namespace {namespace}: a bundle of a gone osdpl never uninstalls{KEPT}"
+    ref = next((ref for ref in bundle.owner_references if ref.controller), None)
+    if ref is None:
+        return None
+    if ref.kind != "OpenStackDeployment" or ref.api_version.split("/")[0] != GROUP:
+        return (f"its controller reference names another object than osdpl {osdpl} of namespace {namespace}"
+                f"{KEPT if removing else ''}")
+    if ref.uid != owner.uid:
+        return (f"its controller reference names another object than osdpl {osdpl} of namespace {namespace}: "
+                f"osdpl {_short(ref.name)} uid {_short(ref.uid)}, not the uid {owner.uid} of osdpl {osdpl} now "
+                f"(a bundle of an earlier osdpl){KEPT if removing else ''}")
     return None
+
+
+def _pin_problem(bundle: Bundle, owner: BundleOwner, charts: Mapping[str, Chart]) -> str | None:
+    """What differs from the catalog's chart, version and digest of each release, from the osdpl's chart repository
+    (spec.artifacts.charts_url, not named: a URL may hold credentials) and from the values Secret the osdpl
+    writes; None if nothing does."""
+    secret = values_secret_name(owner.name, bundle.spec.service)
+    differences: list[str] = []
+    for release in bundle.spec.releases:
+        chart = charts[release.name]
+        for field, got, wanted in (("chart", release.chart, chart.name), ("version", release.version, chart.version),
+                                   ("digest", release.digest, chart.digest)):
+            if got != wanted:
+                differences.append(f"release {release.name}: {field} {_short(got) or '(unset)'} is not the "
+                                   f"catalog's {wanted}")
+        if release.repository != owner.charts_url:
+            differences.append(f"release {release.name}: repository is not spec.artifacts.charts_url of osdpl "
+                               f"{owner.name}" + ("" if owner.charts_url else " (unset: no repository)"))
+        ref = release.values_from
+        if (ref.secret_name, ref.key) != (secret, release.name):
+            differences.append(f"release {release.name}: values_from Secret {_short(ref.secret_name)} key "
+                               f"{_short(ref.key)} is not Secret {secret} key {release.name}, which osdpl "
+                               f"{owner.name} writes")
+    if not differences:
+        return None
+    return f"not as osdpl {owner.name} writes it: {'; '.join(differences)}"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """A field of a bundle in a message: whoever wrote the bundle chose it, so its length is bounded."""
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -8,7 +8,9 @@
 - an exception from the work function is logged by the caller's `on_error` and retried after `backoff(failures
   in a row)` seconds (the process's retry policy; by default a doubling from 1 s to 60 s);
 - `on_done` (optional) learns how long each run took and whether it failed; `depth` and `oldest_wait` tell how
-  much waits for a worker (the metrics of kube.metrics).
+  much waits for a worker (the metrics of kube.metrics);
+- `concurrency` bounds the keys run at once, in all, or with `group` (a function of the key, e.g. its namespace) per
+  group: work that hangs in one group then holds that group's slots only, and every other group keeps its own.
 Pure asyncio: no Kubernetes here.
 """
 
@@ -28,16 +30,24 @@ def _doubling(failures: int) -> float:
     return min(ERROR_BACKOFF_FIRST * 2.0 ** (failures - 1), ERROR_BACKOFF_MAX)
 
 
+def _one_group(key: Hashable) -> Hashable:
+    return None
+
+
 class WorkQueue(Generic[K]):
     def __init__(self, work: Callable[[K], Awaitable[float | None]], concurrency: int,
                  on_error: Callable[[K, BaseException], None],
                  on_done: Callable[[float, bool], None] | None = None,
-                 backoff: Callable[[int], float] | None = None) -> None:
+                 backoff: Callable[[int], float] | None = None,
+                 group: Callable[[K], Hashable] | None = None) -> None:
         self._work = work
         self._backoff = backoff or _doubling
         self._on_error = on_error
         self._on_done = on_done
-        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._group = group or _one_group
+        # group -> its slots and the keys started that use them (dropped with the last: groups come and go)
+        self._slots: dict[Hashable, tuple[asyncio.Semaphore, set[K]]] = {}
         self._due: dict[K, float] = {}        # key -> monotonic time it should run at
         self._timers: dict[K, asyncio.TimerHandle] = {}
         self._running: set[K] = set()
@@ -74,8 +84,11 @@ class WorkQueue(Generic[K]):
 
     async def _run(self, key: K) -> None:
         again: float | None = None
+        group = self._group(key)
+        slots, users = self._slots.setdefault(group, (asyncio.Semaphore(self._concurrency), set()))
+        users.add(key)
         try:
-            async with self._slots:
+            async with slots:
                 del self._due[key]  # from now on, a new add() means "run again after this one"
                 started, failed = time.monotonic(), False
                 try:
@@ -93,6 +106,9 @@ class WorkQueue(Generic[K]):
                     self._on_done(time.monotonic() - started, failed)
         finally:
             self._running.discard(key)
+            users.discard(key)
+            if not users:
+                self._slots.pop(group, None)
         if again is not None:
             due = time.monotonic() + again
             self._due[key] = min(self._due.get(key, due), due)

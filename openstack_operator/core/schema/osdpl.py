@@ -7,6 +7,7 @@ The `features` block is in features.py, the status in status.py.
 from __future__ import annotations
 
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.isolation import CHARTS_URL_RULE
 from openstack_operator.core.schema.builders import (Schema, boolean, free_form, mapping, obj, string,
                                                      values_holder)
 from openstack_operator.core.schema.features import features, maintenance_policy
@@ -73,8 +74,10 @@ def _artifacts() -> Schema:
                                    minLength=1),
          "charts_url": string("Helm chart repository URL, or a directory the helmbundle process can read, "
                               "holding the OpenStack-Helm chart set. Unset: the operator's configured "
-                              "source (default: the public OpenStack-Helm repository).", minLength=1)},
+                              "source (default: the public OpenStack-Helm repository). No credentials "
+                              "(user:password@): use an unauthenticated mirror.", minLength=1, maxLength=2048)},
         default={},
+        rules=[CHARTS_URL_RULE],
     )
 
 

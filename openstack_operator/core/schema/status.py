@@ -114,7 +114,7 @@ def _credentials_status() -> Schema:
                     "started": string(format="date-time"), "finished": string(format="date-time"),
                     "credentials": {"type": "integer", "description": "Credentials rotated."},
                     "revision": {**revision, "description": "The credentials revision that rotated them."}})
-    return obj({"state": string(enum=["Ready", "Lost"]),
+    return obj({"state": string(enum=["Ready", "Lost", "Refused"]),
                 "message": string(),
                 "revision": {**revision, "description": "Grows with every change of the credentials."},
                 "digests": mapping(string(), "Per credential: a digest of user and password (never the password)."),

@@ -230,8 +230,8 @@ def _check_rules(schema: Schema, value: Any, path: str, old: Any) -> Iterator[Pr
         except CELEvalError as exc:
             yield Problem(path, f"Invalid value: rule {expression!r} could not be evaluated: {exc.args[0]}")
             continue
-        if not passed:
-            yield Problem(path, f"Invalid value: {rule.get('message', expression)}")  # as kube-apiserver 1.36
+        if not passed:  # as kube-apiserver 1.36, at the rule's fieldPath if it names one (".a.b")
+            yield Problem(path + rule.get("fieldPath", ""), f"Invalid value: {rule.get('message', expression)}")
 
 
 # Property names that are CEL keywords: the API server exposes them to rules as __<name>__.

@@ -386,3 +386,27 @@ def gateway_template_facts(features: Mapping[str, Any]) -> dict[str, str] | None
     return {"credential": GATEWAY_CREDENTIAL, "domain": GATEWAY_DOMAIN, "project": GATEWAY_PROJECT,
             "role": GATEWAY_ROLE, "password_secret": GATEWAY_PASSWORD_SECRET, "password_dir": GATEWAY_PASSWORD_DIR,
             "password_key": GATEWAY_PASSWORD_KEY}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Which namespaces the exchange may reach
+
+
+def refused_namespaces(features: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, str]:
+    """Per exchange report ("ceph", "object_gateway"), why its Secret is refused under these (defaulted) features:
+    it names a namespace outside `allowed` (the setting OSOP_CEPH_NAMESPACES). The secrets process holds Secrets in
+    every deployment namespace, so without this an osdpl could copy another deployment's keys or overwrite its
+    Secrets. The message names the field, never a key."""
+    refused = {}
+    shown = ", ".join(allowed) or "(none)"
+    if consumers(features):
+        namespace = features["ceph"]["keys_secret"]["namespace"]
+        if namespace not in allowed:
+            refused["ceph"] = (f"spec.features.ceph.keys_secret.namespace: {namespace} is not a Ceph namespace the "
+                               f"operator is installed for ({shown}; the operator chart's ceph.namespace)")
+    published = gateway_secret(features)
+    if published is not None and published[0] not in allowed:
+        refused["object_gateway"] = (
+            f"spec.features.ceph.object_gateway.credentials_secret.namespace: {published[0]} is not a Ceph "
+            f"namespace the operator is installed for ({shown}; the operator chart's ceph.namespace)")
+    return refused

@@ -14,7 +14,7 @@ import json
 import secrets
 import string
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.catalog import Catalog
@@ -28,6 +28,12 @@ PREVIOUS = ".previous"  # Secret key suffix of the record a rotation replaces, k
 
 # The secrets process's finalizer on both credentials Secrets: they go only when the osdpl goes.
 KEEP_FINALIZER = f"secrets.{GROUP}/keep-credentials"
+# Ownership of both Secrets: the label naming their osdpl (core.releases.bundles.OSDPL_LABEL), which every version of
+# the secrets process wrote on them. A Secret of one of their names without it was made by someone else and is refused.
+OWNER_LABEL = f"{GROUP}/osdpl"
+# The admin's deliberate opt-in for such a Secret (credentials restored by hand from their own backup): set on the
+# Secret, naming the deployment as `<namespace>/<osdpl>`. Never the default: nothing else adopts a Secret.
+ADOPT_ANNOTATION = f"{GROUP}/adopt-credentials"
 
 
 def credentials_secret_name(osdpl: str) -> str:
@@ -114,6 +120,41 @@ def secret_data(stored: Stored) -> dict[str, str]:
         return json.dumps({"username": credential.username, "password": credential.password}, sort_keys=True)
     return {**{name: encode(c) for name, c in stored.current.items()},
             **{name + PREVIOUS: encode(c) for name, c in stored.previous.items()}}
+
+
+def unowned(metadata: Mapping[str, Any], namespace: str, osdpl: str) -> bool:
+    """Whether a Secret named as one of the osdpl's credentials Secrets (`metadata` as read) was made by someone
+    else: it carries neither our label naming `osdpl` nor the admin's adopt annotation naming this deployment.
+    (Within its namespace this tells our Secrets from accidents and leftovers; who may write Secrets there may
+    also read the credentials, so RBAC of the namespace, not a label, is the boundary against them.)"""
+    labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
+    return labels.get(OWNER_LABEL) != osdpl and annotations.get(ADOPT_ANNOTATION) != f"{namespace}/{osdpl}"
+
+
+def refusal(secrets: Iterable[str], namespace: str, osdpl: str) -> str:
+    """What the osdpl reports about Secrets of its credentials' names that someone else made: named, and what to do."""
+    names = list(secrets)
+    target = names[0] if len(names) == 1 else "<name>"
+    return (f"Secret {', '.join(names)} was not written by the operator for osdpl {osdpl} (no label "
+            f"{OWNER_LABEL}={osdpl}): refused, neither used nor overwritten, and nothing is deployed; delete it to "
+            f"have new credentials generated, or to use its credentials on purpose: `kubectl -n {namespace} annotate "
+            f"secret {target} {ADOPT_ANNOTATION}={namespace}/{osdpl}`")
+
+
+def earlier_records(main: Stored | None, backup: Stored | None) -> Stored:
+    """What a deployment without a record (no status.credentials.digests: a first deployment, or an osdpl deleted
+    and re-created, restored without its status, or upgraded from an earlier version) starts from: every record the
+    credentials Secret holds, and those only its backup still holds. Nothing that has a copy is generated again."""
+    base = main if main is not None else backup
+    current = {**(backup.current if backup is not None else {}), **(main.current if main is not None else {})}
+    return Stored(current, dict(base.previous) if base is not None else {})
+
+
+def holds(container: Stored | None, records: Stored | None) -> bool:
+    """Whether `container` has every current record of `records`, with the same value."""
+    if records is None:
+        return True
+    return container is not None and all(container.current.get(n) == c for n, c in records.current.items())
 
 
 def digest(credential: Credential) -> str:

@@ -23,6 +23,9 @@ from openstack_operator.core.upgrades.rollout import COMPLETED, STUCK, UPGRADE_S
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 CREDENTIALS_LOST = "CredentialsLost"
 MAX_LISTED = 10  # entries named in a condition message; the rest are counted
+MAX_PROBLEMS = 5  # problems of a spec named in a condition or Event; the rest are counted
+# A condition's or Event's message is cut to this: a spec error may list hundreds of problems, each quoting a value.
+MAX_MESSAGE_CHARS = 2048
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,24 @@ def condition(previous: Mapping[str, Any], kind: str, status: bool, reason: str,
     """Condition `kind` in the standard shape; its transition time stays while its status does."""
     old: Mapping[str, Any] = next((c for c in previous.get("conditions", []) if c.get("type") == kind), {})
     value = "True" if status else "False"
-    return {"type": kind, "status": value, "reason": reason, "message": message,
+    return {"type": kind, "status": value, "reason": reason, "message": bounded(message),
             "lastTransitionTime": old.get("lastTransitionTime", now) if old.get("status") == value else now,
             "observedGeneration": generation}
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`message` cut to `limit` characters, saying how many were left out."""
+    if len(message) <= limit:
+        return message
+    cut = limit - 40  # room for the suffix
+    return message[:cut] + f"... ({len(message) - cut} more characters)"
+
+
+def problems_message(problems: Sequence[str]) -> str:
+    """The first MAX_PROBLEMS problems of a spec, saying how many more there are, within MAX_MESSAGE_CHARS."""
+    shown = "; ".join(problems[:MAX_PROBLEMS])
+    more = len(problems) - MAX_PROBLEMS
+    return bounded(shown + (f"; and {more} more problems" if more > 0 else ""))
 
 
 def _listing(items: list[str], separator: str = ", ") -> str:

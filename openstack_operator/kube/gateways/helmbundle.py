@@ -14,7 +14,7 @@ import pykube
 from pykube.exceptions import HTTPError
 
 from openstack_operator.core.errors import ApiWriteError
-from openstack_operator.core.models.bundle import Bundle, ReleaseStatus
+from openstack_operator.core.models.bundle import Bundle, BundleOwner, ReleaseStatus
 from openstack_operator.kube import children, objects
 from openstack_operator.kube.client import HelmBundle, OpenStackDeployment
 from openstack_operator.kube.events import post_event
@@ -28,8 +28,11 @@ class HelmBundleGateway:
         body = await asyncio.to_thread(_body, HelmBundle, namespace, name)
         return Bundle.from_api(body) if body is not None else None
 
-    async def osdpl(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await asyncio.to_thread(_body, OpenStackDeployment, namespace, name)
+    async def osdpl(self, namespace: str, name: str) -> BundleOwner | None:
+        """The osdpl `name` as the trust check reads it (its uid, chart repository, deletion), None if it is
+        gone."""
+        body = await asyncio.to_thread(_body, OpenStackDeployment, namespace, name)
+        return BundleOwner.from_api(body) if body is not None else None
 
     async def namespace_terminating(self, namespace: str) -> bool:
         """Whether the namespace is being deleted, or gone."""
@@ -47,8 +50,10 @@ class HelmBundleGateway:
         return Bundle.from_api(await asyncio.to_thread(objects.patch_status, HelmBundle, namespace, name,
                                                        release_patch(release, status, observed_generation)))
 
-    async def set_conditions(self, namespace: str, name: str, conditions: list[dict[str, Any]]) -> None:
-        await asyncio.to_thread(objects.patch_status, HelmBundle, namespace, name, {"conditions": conditions})
+    async def set_conditions(self, namespace: str, name: str, conditions: list[dict[str, Any]]) -> Bundle:
+        """The bundle's conditions replaced; returns the bundle stored."""
+        return Bundle.from_api(await asyncio.to_thread(objects.patch_status, HelmBundle, namespace, name,
+                                                       {"conditions": conditions}))
 
     async def post_event(self, involved: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
         await asyncio.to_thread(post_event, involved, kind, reason, message)

@@ -16,7 +16,7 @@ from openstack_operator.core.errors import Conflict
 from openstack_operator.core.models.osdpl_status import NODE, SectionPatch
 from openstack_operator.kube import events, nodes
 from openstack_operator.kube.client import NodeMaintenanceRequest
-from openstack_operator.kube.objects import CONFLICT, NOT_FOUND, patch_status, set_finalizers
+from openstack_operator.kube.objects import CONFLICT, NOT_FOUND, claim_holder, patch_status, set_finalizers
 from openstack_operator.kube.osdpl_status import patch_section
 
 
@@ -31,10 +31,16 @@ def _stale_is_conflict(what: str) -> Iterator[None]:
 
 
 class NodeGateway:
-    async def set_node_finalizers(self, name: str, resource_version: str, finalizers: list[str]) -> None:
-        """Replace the Node's finalizers as read at `resource_version` (Conflict if it changed since)."""
+    async def set_node_finalizers(self, name: str, resource_version: str, finalizers: list[str],
+                                  owners: Mapping[str, str]) -> None:
+        """Replace the Node's finalizers and their owners record as read at `resource_version` (Conflict if it
+        changed since)."""
         with _stale_is_conflict(f"finalizers of Node {name}"):
-            await asyncio.to_thread(nodes.set_node_finalizers, name, resource_version, finalizers)
+            await asyncio.to_thread(nodes.set_node_finalizers, name, resource_version, finalizers, owners)
+
+    async def claim_holder(self, namespace: str) -> str | None:
+        """The osdpl the namespace's claim (a Lease the osdpl process writes) names; None without one."""
+        return await asyncio.to_thread(claim_holder, namespace)
 
     async def set_request_finalizers(self, body: Mapping[str, Any], finalizers: list[str]) -> dict[str, Any]:
         """Replace the request's finalizers as read in `body` (Conflict if it changed since); the request stored."""

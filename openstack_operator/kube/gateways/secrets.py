@@ -15,7 +15,7 @@ from openstack_operator.core.models.owner import owner_reference
 from openstack_operator.kube.ceph import (copy_ceph_keys, publish_gateway_credentials, publisher_labels,
                                           withdraw_gateway_credentials)
 from openstack_operator.kube.client import OpenStackDeployment, api
-from openstack_operator.kube.credentials import SecretState, drop_keep_finalizer, write_credentials
+from openstack_operator.kube.credentials import SecretState, drop_keep_finalizer, write_backup, write_credentials
 from openstack_operator.kube.events import post_event
 from openstack_operator.kube.objects import get_or_none, namespace_claim
 from openstack_operator.kube.osdpl_status import patch_section
@@ -40,6 +40,11 @@ def _state(body: Mapping[str, Any] | None) -> SecretState:
 def _write_credentials(namespace: str, osdpl: str, stored: Stored, labels: Mapping[str, str],
                        main: Mapping[str, Any] | None, backup: Mapping[str, Any] | None) -> bool:
     return write_credentials(namespace, osdpl, stored, labels, _state(main), _state(backup))
+
+
+def _write_backup(namespace: str, osdpl: str, stored: Stored, labels: Mapping[str, str],
+                  backup: Mapping[str, Any] | None) -> bool:
+    return write_backup(namespace, osdpl, stored, labels, _state(backup))
 
 
 def _drop_keep_finalizer(secret: Mapping[str, Any]) -> None:
@@ -67,6 +72,10 @@ class SecretsGateway:
     async def write_credentials(self, namespace: str, osdpl: str, stored: Stored, labels: Mapping[str, str],
                                 main: Mapping[str, Any] | None, backup: Mapping[str, Any] | None) -> bool:
         return await asyncio.to_thread(_write_credentials, namespace, osdpl, stored, labels, main, backup)
+
+    async def write_backup(self, namespace: str, osdpl: str, stored: Stored, labels: Mapping[str, str],
+                           backup: Mapping[str, Any] | None) -> bool:
+        return await asyncio.to_thread(_write_backup, namespace, osdpl, stored, labels, backup)
 
     async def drop_keep_finalizer(self, secret: Mapping[str, Any]) -> None:
         await asyncio.to_thread(_drop_keep_finalizer, secret)
