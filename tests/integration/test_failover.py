@@ -245,6 +245,19 @@ def _acquired(events: list[dict[str, Any]], lease: str) -> float:
                "leases" and (e.get("responseStatus") or {}).get("code", 0) < 300)
 
 
+def _renewing(kubectl: Kubectl, lease: str, operators: Operators) -> None:
+    """Until the holder has renewed `lease` twice (through the proxy, before it freezes)."""
+    def renew_time() -> str:
+        found = kubectl.json("-n", OPERATOR_NAMESPACE, "get", "lease", lease)
+        return str((found.get("spec") or {}).get("renewTime"))
+    seen = {renew_time()}
+
+    def renewed_twice() -> bool:
+        seen.add(renew_time())
+        return len(seen) > 2
+    wait_for("two renewals", renewed_twice, operators, timeout=30)
+
+
 def _by_resource(events: list[dict[str, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for event in events:
@@ -298,6 +311,7 @@ def test_a_leader_whose_api_requests_hang_stops_before_the_standby_takes_over(
     try:
         wait_for("the proxied replica leading", lambda: _holder(kubectl, "helmbundle") ==
                  f"{socket.gethostname()}_{old.pid}", operators, timeout=60)
+        _renewing(kubectl, lease, operators)
         standby, _ = operators.replica("helmbundle")
         # Work under way when the connection freezes: a change makes the leader run helm, through the proxy too.
         deployment.merge_patch({"spec": {"services": {"dashboard": {"horizon": {"values": {"pod": {"replicas": {

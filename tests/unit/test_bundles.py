@@ -256,6 +256,16 @@ def test_a_bundle_of_a_gone_osdpl_uninstalls_only_in_a_namespace_being_deleted(c
     assert trust_problem(earlier, _owner("u-1", deleting=True), catalog, namespace_terminating=True) is not None
 
 
+def test_only_the_namespace_holders_bundles_are_trusted(catalog: Catalog) -> None:
+    """A blocked osdpl is never written bundles: one naming it, even with its uid, would act on the holder's
+    releases (release names are the same for every osdpl of a namespace)."""
+    blocked = BundleOwner(name="cloud", uid="u-1", claimed_by="first")
+    for bundle in (_bundle(), _bundle(spec__uninstall=True), _bundle(metadata__deletionTimestamp=DELETED)):
+        problem = trust_problem(bundle, blocked, catalog)
+        assert problem is not None and "namespace openstack is held by osdpl first, not osdpl cloud" in problem
+    assert trust_problem(_bundle(), BundleOwner(name="cloud", uid="u-1", claimed_by="cloud"), catalog) is None
+
+
 def test_a_forged_field_in_a_refusal_is_bounded(catalog: Catalog) -> None:
     problem = trust_problem(_bundle(spec__releases__0__chart="x" * 5000), _owner("u-1"), catalog)
     assert problem is not None and len(problem) < 400

@@ -47,6 +47,7 @@ class FakeCluster:
         self.osdpls: dict[tuple[str, str], dict[str, Any]] = {}
         self.secrets: dict[tuple[str, str], dict[str, str]] = {}
         self.terminating: set[str] = set()
+        self.claims: dict[str, str] = {}  # namespace -> the osdpl its claim names
         self.events: list[tuple[str, str, str, str, str]] = []  # kind of the object, its name, type, reason, message
         self.orphans_ended = 0
         self._version = 0
@@ -72,7 +73,7 @@ class FakeCluster:
 
     async def osdpl(self, namespace: str, name: str) -> BundleOwner | None:
         found = self.osdpls.get((namespace, name))
-        return BundleOwner.from_api(copy.deepcopy(found)) if found is not None else None
+        return BundleOwner.from_api(copy.deepcopy(found), self.claims.get(namespace)) if found is not None else None
 
     async def namespace_terminating(self, namespace: str) -> bool:
         return namespace in self.terminating
@@ -355,6 +356,16 @@ def test_a_forged_bundle_with_the_right_name_and_label_is_refused_and_nothing_is
     assert (refused["type"], refused["status"]) == ("Refused", "True") and why in refused["message"]
     assert [(reason, why in message) for _, _, _, reason, message in world.cluster.events] == \
         [("BundleRefused", True)]
+
+
+def test_a_bundle_of_an_osdpl_blocked_from_the_namespace_is_refused_and_nothing_is_run(world: World) -> None:
+    world.cluster.claims[NS] = "holder"
+    world.cluster.put(_bundle())
+    assert _run(world, lambda: world.settle(f"{OSDPL}-database")) is None
+    assert world.helm.installs == [] and world.helm.uninstalls == []
+    refused = world.cluster.stored(f"{OSDPL}-database")["status"]["conditions"][0]
+    assert (refused["type"], refused["status"]) == ("Refused", "True")
+    assert f"is held by osdpl holder, not osdpl {OSDPL}" in refused["message"]
 
 
 def test_a_bundle_names_the_chart_repository_its_osdpl_sets(world: World) -> None:

@@ -221,19 +221,20 @@ class BundleOwner:
     """The osdpl a bundle's label names, as the helmbundle process's trust check reads it
     (core.releases.bundles.trust_problem): who it is now (its uid: a bundle of an earlier osdpl of the same name
     has another), what it overrides of the catalog's charts (spec.artifacts.charts_url, the one override) and
-    whether it is being deleted."""
+    whether it is being deleted, and which osdpl the namespace's claim names (one deployment per namespace)."""
     name: str
     uid: str
     charts_url: str = ""  # empty: releases name no repository (the helmbundle process's chart source)
     deleting: bool = False
+    claimed_by: str | None = None  # the namespace claim's holder; None: no claim (yet)
 
     @classmethod
-    def from_api(cls, body: Mapping[str, Any]) -> BundleOwner:
+    def from_api(cls, body: Mapping[str, Any], claimed_by: str | None = None) -> BundleOwner:
         metadata = body.get("metadata") or {}
         artifacts = (body.get("spec") or {}).get("artifacts") or {}
         return cls(name=str(metadata.get("name", "")), uid=str(metadata.get("uid", "")),
                    charts_url=str(artifacts.get("charts_url") or ""),
-                   deleting=bool(metadata.get("deletionTimestamp")))
+                   deleting=bool(metadata.get("deletionTimestamp")), claimed_by=claimed_by)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -197,6 +197,11 @@ def _owner_problem(bundle: Bundle, osdpl: str, owner: BundleOwner | None, removi
         # Nothing can be created in a namespace being deleted: its releases are nobody else's.
         return None if namespace_terminating else \
             f"osdpl {osdpl} does not exist in namespace {namespace}: a bundle of a gone osdpl never uninstalls{KEPT}"
+    if owner.claimed_by and owner.claimed_by != osdpl:
+        # A blocked osdpl is never written bundles: one naming it (even with its uid) is forged, and would act on
+        # the holder's releases.
+        return (f"namespace {namespace} is held by osdpl {_short(owner.claimed_by)}, not osdpl {osdpl}: only the "
+                f"holder's bundles are acted on{KEPT if removing else ''}")
     ref = next((ref for ref in bundle.owner_references if ref.controller), None)
     if ref is None:
         return None

@@ -29,10 +29,12 @@ class HelmBundleGateway:
         return Bundle.from_api(body) if body is not None else None
 
     async def osdpl(self, namespace: str, name: str) -> BundleOwner | None:
-        """The osdpl `name` as the trust check reads it (its uid, chart repository, deletion), None if it is
-        gone."""
+        """The osdpl `name` as the trust check reads it (its uid, chart repository, deletion, the namespace claim's
+        holder), None if it is gone."""
         body = await asyncio.to_thread(_body, OpenStackDeployment, namespace, name)
-        return BundleOwner.from_api(body) if body is not None else None
+        if body is None:
+            return None
+        return BundleOwner.from_api(body, await asyncio.to_thread(objects.claim_holder, namespace))
 
     async def namespace_terminating(self, namespace: str) -> bool:
         """Whether the namespace is being deleted, or gone."""
