@@ -25,6 +25,7 @@ from devcluster.charts import chart_repository as serve_chart_repository
 from devcluster.operators import launch
 from devcluster.processes import free_port
 from openstack_operator.cli import PROCESSES
+from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.settings import Settings
 
 from .. import operator_chart
@@ -423,8 +424,13 @@ class Deployment:
             self.apply()
             return
         # A JSON patch replaces the spec whole and the server retries it on conflict; kubectl replace would
-        # read the resourceVersion first and fail when a status write comes in between.
-        patch = [{"op": "replace", "path": "/spec", "value": self.manifest["spec"]}]
+        # read the resourceVersion first and fail when a status write comes in between. The operator's
+        # annotations a test set (reapply, restore, rotate) go too: a later test must not inherit a request.
+        patch: list[dict[str, Any]] = [{"op": "replace", "path": "/spec", "value": self.manifest["spec"]}]
+        base = self.manifest["metadata"].get("annotations") or {}
+        patch += [{"op": "remove", "path": f"/metadata/annotations/{key.replace('/', '~1')}"}
+                  for key in (body["metadata"].get("annotations") or {})
+                  if key.startswith(f"{GROUP}/") and key not in base]
         self.kubectl.run("-n", self.namespace, "patch", "osdpl", self.name, "--type=json", "--patch-file=/dev/stdin",
                          input=json.dumps(patch))
 
