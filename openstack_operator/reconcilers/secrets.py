@@ -432,7 +432,8 @@ class SecretsReconciler:
         reports: dict[str, dict[str, str] | None] = {key: None for key, _ in EXCHANGE_REPORTS}
         # Only the install-time Ceph namespaces: this process holds Secrets in every deployment namespace.
         refused = {key: {"state": "Invalid", "message": message} for key, message in
-                   refused_namespaces(seen.spec.features, self.runtime.settings.ceph_namespaces).items()}
+                   refused_namespaces(seen.spec.features, self.runtime.settings.ceph_namespaces,
+                                                      seen.namespace).items()}
         if consumers(seen.spec.features):
             reports["ceph"] = refused.get("ceph") or await self.cluster.copy_ceph_keys(
                 seen.body, seen.spec.features, {OSDPL_LABEL: seen.name})

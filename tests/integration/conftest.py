@@ -153,6 +153,11 @@ def kubectl(binaries: Path, kubeconfig: Path) -> Kubectl:
     return Kubectl(binaries / "kubectl", kubeconfig)
 
 
+# The storage side's namespace of this session (the operator chart's ceph.namespace: the one namespace besides a
+# deployment's own that its features.ceph Secrets may name).
+STORAGE_NAMESPACE = f"t-storage-{uuid.uuid4().hex[:8]}"
+
+
 @contextmanager
 def temporary_namespace(kubectl: Kubectl, prefix: str = "t") -> Iterator[str]:
     """A new namespace, deleted (without waiting) afterwards."""
@@ -259,7 +264,8 @@ class Operators:
             helm=str(helm), leader_election_namespace=OPERATOR_NAMESPACE, chart_source=chart_source,
             chart_cache=str(chart_cache), metrics_address="127.0.0.1",
             health_grace_seconds=self.HEALTH_GRACE_SECONDS, retry_max_seconds=self.RETRY_MAX_SECONDS,
-            health_resync_seconds=self.HEALTH_RESYNC_SECONDS, secrets_resync_seconds=self.SECRETS_RESYNC_SECONDS)
+            health_resync_seconds=self.HEALTH_RESYNC_SECONDS, secrets_resync_seconds=self.SECRETS_RESYNC_SECONDS,
+            ceph_namespaces=(STORAGE_NAMESPACE,))
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.overrides: dict[str, dict[str, str]] = {}  # the `env` each running process was started with

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from openstack_operator.core.secrets.ceph import GATEWAY_CREDENTIAL
 from openstack_operator.core.secrets.rotation import rotate_annotation
 
-from .conftest import (DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal, temporary_namespace,
+from .conftest import (DEPLOY_TIMEOUT, STORAGE_NAMESPACE, Deployment, Helm, Kubectl, Operators, minimal,
                        wait_for)
 
 CEPH_USERS = {"openstack-glance", "openstack-cinder", "openstack-nova", "openstack-libvirt"}
@@ -96,11 +96,13 @@ def test_changed_ceph_keys_re_render_exactly_glance_cinder_nova_and_libvirt(
     assert not {where for where, text in texts.items() for key in keys if key in text}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def storage_namespace(kubectl: Kubectl) -> Iterator[str]:
-    """The storage side's namespace, where the gateway's credentials are published."""
-    with temporary_namespace(kubectl, "t-storage") as name:
-        yield name
+    """The storage side's namespace, where the gateway's credentials are published: the one the operators are
+    started for (OSOP_CEPH_NAMESPACES)."""
+    kubectl.run("create", "namespace", STORAGE_NAMESPACE)
+    yield STORAGE_NAMESPACE
+    kubectl.run("delete", "namespace", STORAGE_NAMESPACE, "--wait=false")
 
 
 def _published(kubectl: Kubectl, namespace: str) -> dict[str, str] | None:

@@ -18,14 +18,24 @@ def test_refused_namespaces_names_each_field(catalog: Catalog) -> None:
                          "object_gateway": {"enabled": True, "credentials_secret": {"namespace": "kube-system",
                                                                                     "name": "c"}}},
                 "glance": {"backend": "rbd"}, "cinder": {"backend": "lvm"}}
-    assert refused_namespaces(features, ("openstack-ceph-shared",)) == {
+    assert refused_namespaces(features, ("openstack-ceph-shared",), "openstack") == {
         "ceph": "spec.features.ceph.keys_secret.namespace: tenant-b is not a Ceph namespace the operator is "
                 "installed for (openstack-ceph-shared; the operator chart's ceph.namespace)",
         "object_gateway": "spec.features.ceph.object_gateway.credentials_secret.namespace: kube-system is not a "
                           "Ceph namespace the operator is installed for (openstack-ceph-shared; the operator "
                           "chart's ceph.namespace)"}
-    assert refused_namespaces(features, ("tenant-b", "kube-system")) == {}
-    assert refused_namespaces({**features, "ceph": {**features["ceph"], "enabled": False}}, ()) == {}
+    assert refused_namespaces(features, ("tenant-b", "kube-system"), "openstack") == {}
+    assert refused_namespaces({**features, "ceph": {**features["ceph"], "enabled": False}}, (), "openstack") == {}
+
+
+def test_the_deployments_own_namespace_is_always_allowed(catalog: Catalog) -> None:
+    """Its own Secrets are the osdpl writer's already: nothing of another deployment is reached."""
+    features: dict[str, Any] = {"ceph": {"enabled": True, "keys_secret": {"namespace": "openstack", "name": "k"},
+                         "object_gateway": {"enabled": True, "credentials_secret": {"namespace": "openstack",
+                                                                                    "name": "c"}}},
+                "glance": {"backend": "rbd"}, "cinder": {"backend": "lvm"}}
+    assert refused_namespaces(features, (), "openstack") == {}
+    assert set(refused_namespaces(features, (), "tenant-b")) == {"ceph", "object_gateway"}
 
 
 def test_a_keys_secret_in_another_namespace_is_never_read(catalog: Catalog, cluster: FakeCluster) -> None:

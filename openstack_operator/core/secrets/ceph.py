@@ -392,13 +392,14 @@ def gateway_template_facts(features: Mapping[str, Any]) -> dict[str, str] | None
 # Which namespaces the exchange may reach
 
 
-def refused_namespaces(features: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, str]:
+def refused_namespaces(features: Mapping[str, Any], allowed: tuple[str, ...], own: str) -> dict[str, str]:
     """Per exchange report ("ceph", "object_gateway"), why its Secret is refused under these (defaulted) features:
-    it names a namespace outside `allowed` (the setting OSOP_CEPH_NAMESPACES). The secrets process holds Secrets in
-    every deployment namespace, so without this an osdpl could copy another deployment's keys or overwrite its
-    Secrets. The message names the field, never a key."""
+    it names a namespace other than the deployment's own (`own`) and outside `allowed` (the setting
+    OSOP_CEPH_NAMESPACES). The secrets process holds Secrets in every deployment namespace, so without this an osdpl
+    could copy another deployment's keys or overwrite its Secrets. The message names the field, never a key."""
     refused = {}
     shown = ", ".join(allowed) or "(none)"
+    allowed = (*allowed, own)
     if consumers(features):
         namespace = features["ceph"]["keys_secret"]["namespace"]
         if namespace not in allowed:
