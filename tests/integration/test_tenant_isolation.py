@@ -182,7 +182,9 @@ def admission(kubectl: Kubectl, binaries: Path, deployment: Deployment) -> Itera
     a ClusterRole the process holds (so that RBAC alone would let it bind it)."""
     docs = [d for d in operator_chart.render(binaries / "helm", f"namespaces={{{deployment.namespace}}}",
                                              namespace=OPERATOR_NAMESPACE)
-            if d["kind"].startswith("ValidatingAdmissionPolicy")]
+            if d["kind"].startswith("ValidatingAdmissionPolicy")
+            and d["metadata"]["name"].endswith("-helmbundle-cluster-rbac")]  # not the session's upgrade policy
+    assert len(docs) == 2, [d["metadata"]["name"] for d in docs]
     reader = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": READER},
               "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]}]}
     kubectl.run("apply", "--server-side", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
