@@ -250,8 +250,10 @@ class HealthReconciler:
     async def _holds_namespace(self, key: Key) -> bool:
         """Whether osdpl `key` holds its namespace (core.releases.bundles.served_osdpl): the releases there are its
         (their names are the same for every osdpl), and the health of another is not written."""
-        served = served_osdpl([body for k, body in self.osdpls.items() if k[0] == key[0]],
-                              await self.cluster.claim_holder(key[0]))
+        osdpls = [body for k, body in self.osdpls.items() if k[0] == key[0]]
+        if len(osdpls) == 1 and not osdpls[0]["metadata"].get("deletionTimestamp"):
+            return True  # the only one, and staying: no claim to read (a burst's checks cost no extra request)
+        served = served_osdpl(osdpls, await self.cluster.claim_holder(key[0]))
         return served is not None and served["metadata"]["name"] == key[1]
 
     async def _work(self, key: Key) -> float | None:
