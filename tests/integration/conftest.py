@@ -282,9 +282,17 @@ class Operators:
                 if name not in self.procs:
                     self._start(name, env)
 
+    @staticmethod
+    def identity(name: str) -> str:
+        """The Lease identity of process `name`'s primary: the same across its restarts, as a pod's name is across
+        its container's restarts, so a restarted primary takes its own Lease back at once instead of waiting out
+        the lease of its killed self. Replicas (`replica`) keep the host-and-pid identity."""
+        return f"e2e-{name}-0"
+
     def _start(self, name: str, env: dict[str, str]) -> None:
         with (self.logs / f"{name}.log").open("ab") as log:
-            self.procs[name] = self.spawn(name, self.metrics_ports[name], log, **env)
+            self.procs[name] = self.spawn(name, self.metrics_ports[name], log,
+                                          **{"OSOP_POD_NAME": self.identity(name), **env})
         self.overrides[name] = env
 
     def _supervise(self) -> None:

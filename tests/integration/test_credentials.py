@@ -200,8 +200,9 @@ def _print_digests(what: str, before: dict[str, Any], after: dict[str, Any]) -> 
 
 def test_a_deleted_and_re_applied_osdpl_comes_back_with_exactly_the_same_credentials(
         kubectl: Kubectl, operators: Operators, helm: Helm) -> None:
-    """Applied again once with both Secrets kept, and once more with only the backup left (GitOps pruned the
-    credentials Secret): the same credentials each time, and the releases' own Secrets hold the same passwords."""
+    """Deleted, then applied again with only the backup left (GitOps pruned the credentials Secret; the case with
+    both Secrets kept is a unit test of the secrets reconciler): the same credentials, and the releases' own
+    Secrets hold the same passwords."""
     with temporary_namespace(kubectl, "e2e-recreate") as namespace:
         cloud = Deployment(kubectl, namespace, minimal("recreate"))
         secret, backup = "recreate-credentials", "recreate-credentials-backup"
@@ -214,22 +215,19 @@ def test_a_deleted_and_re_applied_osdpl_comes_back_with_exactly_the_same_credent
         used = _release_secrets(kubectl, namespace, passwords)
         assert "keystone-keystone-admin" in used and any("-db-" in n for n in used) and \
             any("-rabbitmq-" in n for n in used), sorted(used)
-        for what in ("both Secrets kept", "only the backup left"):
-            before = cloud.get()
-            _delete_and_wait(kubectl, operators, helm, namespace, "recreate")
-            if what == "only the backup left":
-                kubectl.run("-n", namespace, "delete", "secret", secret)
-            cloud.apply()  # the same manifest again: a new uid, no status
-            wait_for("Ready again", cloud.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
-                     describe=lambda: json.dumps(cloud.condition("Ready")))
-            after = cloud.get()
-            assert after["metadata"]["uid"] != before["metadata"]["uid"]
-            _print_digests(what, before, after)
-            assert after["status"]["credentials"]["digests"] == first["status"]["credentials"]["digests"]
-            assert _records(kubectl, namespace, secret) == records == _records(kubectl, namespace, backup)
-            again = _release_secrets(kubectl, namespace, passwords)
-            print(f"release Secrets holding the same passwords before and after ({len(again)}): {sorted(again)}")
-            assert again == used  # the releases log in with the passwords the volumes hold
+        _delete_and_wait(kubectl, operators, helm, namespace, "recreate")
+        kubectl.run("-n", namespace, "delete", "secret", secret)
+        cloud.apply()  # the same manifest again: a new uid, no status
+        wait_for("Ready again", cloud.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+                 describe=lambda: json.dumps(cloud.condition("Ready")))
+        after = cloud.get()
+        assert after["metadata"]["uid"] != first["metadata"]["uid"]
+        _print_digests("only the backup left", first, after)
+        assert after["status"]["credentials"]["digests"] == first["status"]["credentials"]["digests"]
+        assert _records(kubectl, namespace, secret) == records == _records(kubectl, namespace, backup)
+        again = _release_secrets(kubectl, namespace, passwords)
+        print(f"release Secrets holding the same passwords before and after ({len(again)}): {sorted(again)}")
+        assert again == used  # the releases log in with the passwords the volumes hold
 
 
 def test_a_pre_seeded_credentials_secret_nobody_adopted_is_refused_and_left_as_it_was(

@@ -46,8 +46,7 @@ def _leader_gauge(port: int, process: str) -> float:
 @pytest.mark.parametrize("process", ["helmbundle", "osdpl"])
 def test_killing_the_leader_hands_over_within_a_lease_and_the_change_is_applied_once(
         process: str, deployment: Deployment, operators: Operators, kubectl: Kubectl, helm: Helm) -> None:
-    leader = operators.procs[process]
-    assert _holder(kubectl, process) == f"{socket.gethostname()}_{leader.pid}"
+    assert _holder(kubectl, process) == operators.identity(process)
     standby, port = operators.replica(process)
     try:
         wait_for("the standby's probes", lambda: _answers(port), operators, timeout=60)
@@ -81,7 +80,7 @@ def test_killing_the_leader_hands_over_within_a_lease_and_the_change_is_applied_
             standby.wait()
         operators.start(process)
     wait_for("the restarted process leading", lambda: _holder(kubectl, process) ==
-             f"{socket.gethostname()}_{operators.procs[process].pid}", operators, timeout=30)
+             operators.identity(process), operators, timeout=30)
 
 
 def _answers(port: int) -> bool:
@@ -350,4 +349,4 @@ def test_a_leader_whose_api_requests_hang_stops_before_the_standby_takes_over(
         operators.start("helmbundle")
         deployment.reset()
     wait_for("the restarted process leading", lambda: _holder(kubectl, "helmbundle") ==
-             f"{socket.gethostname()}_{operators.procs['helmbundle'].pid}", operators, timeout=60)
+             operators.identity("helmbundle"), operators, timeout=60)
