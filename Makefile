@@ -5,6 +5,8 @@ SHELL := /bin/bash
 export PYTHONPATH := $(CURDIR)
 PY = $$(tools/venv.sh)/bin/python
 VENV_BIN = $$(tools/venv.sh)/bin
+# The operator chart's copy of crds/: real files (a symlink breaks a copied or packaged chart)
+CHART_CRDS = charts/openstack-operator/files/crds
 
 .PHONY: help test check unit integration conformance bench bench-deploy bench-faults bench-health bench-upgrade crds kustomize release-data lock binaries image cluster-up cluster-down demo
 
@@ -12,13 +14,15 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 test: check ## everything CI runs: static checks, then unit and integration tests against a local control plane
-	$(PY) -m pytest tests
+	$(PY) -m pytest --durations=25 tests
 
 check: ## mypy, the import boundary of the pure core, generated CRDs, kustomize base and release data up to date
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/lint-imports
 	@tmp=$$(mktemp -d) && $(PY) -m openstack_operator crds --output-dir $$tmp && \
-	  diff -ru crds $$tmp >/dev/null || { echo "crds/ is stale: run 'make crds'"; exit 1; }
+	  diff -ru crds $$tmp >/dev/null || { echo "crds/ is stale: run 'make crds'"; exit 1; }; \
+	  { [ ! -L $(CHART_CRDS) ] && diff -ru $(CHART_CRDS) $$tmp >/dev/null; } || \
+	  { echo "$(CHART_CRDS) is stale: run 'make crds'"; exit 1; }; rm -rf $$tmp
 	$(PY) tools/kustomize_base.py --check
 	@if [ -d ../shared/openstack-helm/charts ]; then $(PY) tools/release_data.py --check; \
 	  else echo "release data not checked: no ../shared/openstack-helm chart set here"; fi
@@ -53,8 +57,9 @@ release-data: ## regenerate openstack_operator/templates/releases/ from the Open
 kustomize: ## regenerate deploy/kustomize/openstack-operator.yaml from charts/openstack-operator
 	$(PY) tools/kustomize_base.py
 
-crds: ## regenerate crds/ (the operator chart's CRDs too) from openstack_operator/templates/catalog.yaml
+crds: ## regenerate crds/ and the operator chart's copy (files/crds) from the schema and the catalog
 	$(PY) -m openstack_operator crds --output-dir crds
+	rm -rf $(CHART_CRDS) && mkdir $(CHART_CRDS) && cp crds/*.yaml $(CHART_CRDS)/
 
 lock: ## re-pin requirements.lock from requirements.in
 	@tmp=$$(mktemp -d) && python3 -m venv $$tmp && $$tmp/bin/pip install -q -r requirements.in && \

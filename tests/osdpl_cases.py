@@ -10,6 +10,7 @@ import yaml
 
 from openstack_operator.core.isolation import CHARTS_URL_MESSAGE
 from openstack_operator.core.schema.osdpl import MAX_OSDPL_NAME
+from openstack_operator.core.schema.semantics import RANGE_MESSAGE, cron_rule
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "deploy" / "examples"
 
@@ -88,7 +89,8 @@ INVALID: list[tuple[str, Edit, str]] = [
      'spec.features.ssl.public_endpoints: Invalid value: secret_name is required when '
      "public_endpoints.enabled is true"),
     ("vlan-range-format", _set("spec.features.neutron.external_networks",
-                               [{"physnet": "p", "interface": "i", "vlan_ranges": "10-20"}]),
+                               [{"physnet": "p", "interface": "i", "network_types": ["vlan"],
+                                 "vlan_ranges": "10-20"}]),
      "spec.features.neutron.external_networks[0].vlan_ranges: Invalid value: \"10-20\": "
      "spec.features.neutron.external_networks[0].vlan_ranges in body should match '^[0-9]+:[0-9]+$'"),
     ("bad-log-level", _set("spec.features.logging", {"nova": {"level": "LOUD"}}),
@@ -119,7 +121,8 @@ INVALID += [
      'spec.features.services[2]: Duplicate value: "compute"'),
     ("duplicate-physnet", _set("spec.features.neutron.external_networks",
                                [{"physnet": "physnet1", "interface": "eth1"},
-                                {"physnet": "physnet1", "interface": "eth2", "vlan_ranges": "10:20"}]),
+                                {"physnet": "physnet1", "interface": "eth2", "network_types": ["vlan"],
+                                 "vlan_ranges": "10:20"}]),
      'spec.features.neutron.external_networks[1]: Duplicate value: {"physnet":"physnet1"}'),
     ("null-required-field", _set("spec.size", None), "spec.size: Required value"),  # dropped, then missing
     ("null-spec", _set("spec", None), "spec: Required value"),
@@ -128,6 +131,7 @@ INVALID += [
      f"spec.artifacts.charts_url: Invalid value: {CHARTS_URL_MESSAGE}"),
 ]
 
+CRON_MESSAGE = cron_rule("schedule_time")["message"]
 ABSENT = object()  # an expected value: the key is not in the stored object
 
 # Accepted manifests and what the API server stores (defaults and dropped nulls): path -> value.
@@ -167,6 +171,125 @@ VALID: list[tuple[str, Edit, dict[str, Any]]] = [
 ]
 
 
+# Issue 24: values that cannot work, refused by CEL rules with the same message offline (core/schema/semantics.py).
+_SUBNET = {"range": "10.11.12.0/24", "pool_start": "10.11.12.100", "pool_end": "10.11.12.200",
+           "gateway": "10.11.12.1"}
+_FLAT = {"physnet": "physnet1", "interface": "ens5"}
+_VLAN = {"physnet": "physnet2", "interface": "bond1", "network_types": ["vlan"]}
+
+
+def _neutron(external: list[dict[str, Any]] | None = None, dns: list[str] | None = None, **floating: Any) -> Edit:
+    """features.neutron with an enabled floating network on physnet1 (flat) and the subnet above, changed by
+    `floating` (its `subnet` entries update the subnet; None drops a key)."""
+    subnet = {k: v for k, v in {**_SUBNET, **floating.pop("subnet", {})}.items() if v is not None}
+    fl = {k: v for k, v in {"enabled": True, "physnet": "physnet1", "subnet": subnet, **floating}.items()
+          if v is not None}
+    return _set("spec.features.neutron", {"external_networks": external or [_FLAT], "floating_network": fl,
+                                          **({"dns_servers": dns} if dns is not None else {})})
+
+
+_SUBNET_PATH = "spec.features.neutron.floating_network.subnet"
+_HOST = "must be a host address of range (inside it, neither its network nor its broadcast address)"
+SEMANTIC_INVALID: list[tuple[str, Edit, str]] = [
+    ("subnet-prefix-too-long", _neutron(subnet={"range": "10.11.12.0/33"}),
+     f'{_SUBNET_PATH}.range: Invalid value: "10.11.12.0/33": {RANGE_MESSAGE}'),
+    ("subnet-ipv6", _neutron(subnet={"range": "2001:db8::/64"}),
+     f'{_SUBNET_PATH}.range: Invalid value: "2001:db8::/64": {RANGE_MESSAGE}'),
+    ("subnet-without-range", _neutron(subnet={"range": None}), f"{_SUBNET_PATH}.range: Required value"),
+    ("pool-start-not-an-ip", _neutron(subnet={"pool_start": "banana"}),
+     f'{_SUBNET_PATH}.pool_start: Invalid value: "banana": pool_start must be an IP address, e.g. 10.11.12.100'),
+    ("gateway-not-an-ip", _neutron(subnet={"gateway": "300.1.1.1"}),
+     f'{_SUBNET_PATH}.gateway: Invalid value: "300.1.1.1": gateway must be an IP address, e.g. 10.11.12.1'),
+    ("dns-server-not-an-ip", _neutron(dns=["10.0.0.53", "not-an-ip"]),
+     'spec.features.neutron.dns_servers[1]: Invalid value: "not-an-ip": each of dns_servers must be an IP '
+     "address, e.g. 10.0.0.53"),
+    ("pool-end-outside-range", _neutron(subnet={"pool_end": "10.11.13.5"}),
+     f"{_SUBNET_PATH}.pool_end: Invalid value: pool_end {_HOST}"),
+    ("pool-start-network-address", _neutron(subnet={"pool_start": "10.11.12.0"}),
+     f"{_SUBNET_PATH}.pool_start: Invalid value: pool_start {_HOST}"),
+    ("gateway-broadcast-address", _neutron(subnet={"gateway": "10.11.12.255"}),
+     f"{_SUBNET_PATH}.gateway: Invalid value: gateway {_HOST}"),
+    ("gateway-outside-range", _neutron(subnet={"gateway": "10.11.0.1"}),
+     f"{_SUBNET_PATH}.gateway: Invalid value: gateway {_HOST}"),
+    ("pool-reversed", _neutron(subnet={"pool_start": "10.11.12.200", "pool_end": "10.11.12.100"}),
+     f"{_SUBNET_PATH}.pool_end: Invalid value: pool_end must not be lower than pool_start"),
+    ("pool-reversed-low-bit", _neutron(subnet={"pool_start": "10.11.12.101", "pool_end": "10.11.12.100"}),
+     f"{_SUBNET_PATH}.pool_end: Invalid value: pool_end must not be lower than pool_start"),
+    ("gateway-inside-pool", _neutron(subnet={"gateway": "10.11.12.150"}),
+     f"{_SUBNET_PATH}.gateway: Invalid value: gateway must be outside the pool pool_start to pool_end (Neutron "
+     "refuses a gateway inside an allocation pool)"),
+    ("pool-holds-default-gateway", _neutron(subnet={"pool_start": "10.11.12.1", "gateway": None}),
+     f"{_SUBNET_PATH}.pool_start: Invalid value: pool_start must not be the first address of range while "
+     "gateway is unset (Neutron makes that address the gateway, and a gateway may not be in the pool)"),
+    ("pool-without-end", _neutron(subnet={"pool_end": None}),
+     f"{_SUBNET_PATH}: Invalid value: pool_start and pool_end go together: set both or neither"),
+    ("floating-physnet-undeclared", _neutron(physnet="physnet9"),
+     "spec.features.neutron.floating_network.physnet: Invalid value: floating_network.physnet must be the physnet "
+     "of one of external_networks"),
+    ("floating-type-not-offered", _neutron(network_type="vlan", segmentation_id=100),
+     "spec.features.neutron.floating_network.network_type: Invalid value: floating_network.network_type must be "
+     "one of the network_types of its physnet in external_networks"),
+    ("floating-vlan-without-segment", _neutron(external=[_FLAT, _VLAN], physnet="physnet2", network_type="vlan"),
+     "spec.features.neutron.floating_network.segmentation_id: Invalid value: floating_network.segmentation_id is "
+     "required: its physnet has no vlan_ranges to allocate a VLAN from"),
+    ("segmentation-id-on-flat", _neutron(segmentation_id=100),
+     "spec.features.neutron.floating_network.segmentation_id: Invalid value: segmentation_id is for network_type "
+     "vlan only"),
+    ("cron-words", _set("spec.features.database.backup", {"enabled": True, "schedule_time": "every day"}),
+     f'spec.features.database.backup.schedule_time: Invalid value: "every day": {CRON_MESSAGE}'),
+    ("cron-hour-24", _set("spec.features.database.backup", {"schedule_time": "0 24 * * *"}),
+     f'spec.features.database.backup.schedule_time: Invalid value: "0 24 * * *": {CRON_MESSAGE}'),
+    ("cron-six-fields", _set("spec.features.database.backup", {"schedule_time": "0 0 1 * * *"}),
+     f'spec.features.database.backup.schedule_time: Invalid value: "0 0 1 * * *": {CRON_MESSAGE}'),
+    ("public-domain-not-dns", _set("spec.public_domain_name", "Not A Domain!"),
+     'spec.public_domain_name: Invalid value: "Not A Domain!": public_domain_name must be a lowercase DNS name '
+     "(RFC 1123: letters, digits, '-' and '.', labels of at most 63 characters), e.g. cloud.example.com"),
+    ("internal-domain-trailing-dot", _set("spec.internal_domain_name", "cluster.local."),
+     'spec.internal_domain_name: Invalid value: "cluster.local.": internal_domain_name must be a lowercase DNS '
+     "name (RFC 1123: letters, digits, '-' and '.', labels of at most 63 characters), e.g. cluster.local"),
+    ("vlan-range-backwards", _set("spec.features.neutron.external_networks", [{**_VLAN, "vlan_ranges": "2000:1000"}]),
+     'spec.features.neutron.external_networks[0].vlan_ranges: Invalid value: "2000:1000": vlan_ranges must be '
+     "min:max with VLAN IDs 1 to 4094 and min <= max, e.g. 1000:1999"),
+    ("vlan-range-beyond-4094", _set("spec.features.neutron.external_networks", [{**_VLAN, "vlan_ranges": "4000:4095"}]),
+     'spec.features.neutron.external_networks[0].vlan_ranges: Invalid value: "4000:4095": vlan_ranges must be '
+     "min:max with VLAN IDs 1 to 4094 and min <= max, e.g. 1000:1999"),
+    ("vlan-ranges-on-flat", _set("spec.features.neutron.external_networks", [{**_FLAT, "vlan_ranges": "10:20"}]),
+     "spec.features.neutron.external_networks[0].vlan_ranges: Invalid value: vlan_ranges is for a physnet whose "
+     "network_types include vlan"),
+    ("keystone-domain-without-config", _set("spec.features.keystone.domains", {"ldap": {"enabled": True}}),
+     "spec.features.keystone.domains[ldap].config: Invalid value: config is required for an enabled domain "
+     "(Keystone refuses an empty domain config): set its sections, e.g. identity.driver, or enabled: false"),
+    ("keystone-domain-name", _set("spec.features.keystone.domains", {"my domain": {"enabled": False}}),
+     "spec.features.keystone.domains: Invalid value: domains keys must be Keystone domain names of 1 to 64 "
+     "letters, digits, '-', '_' and '.'"),
+]
+INVALID += SEMANTIC_INVALID
+
+VALID += [
+    ("cron-descriptor", _set("spec.features.database.backup", {"enabled": True, "schedule_time": "@daily"}),
+     {"spec.features.database.backup.schedule_time": "@daily"}),
+    ("cron-ranges-names-steps", _set("spec.features.database.backup.schedule_time", "*/15 0-6,22 * JAN-mar mon-FRI"),
+     {"spec.features.database.backup.schedule_time": "*/15 0-6,22 * JAN-mar mon-FRI"}),
+    ("smallest-subnet", _neutron(subnet={"range": "10.0.0.0/30", "pool_start": "10.0.0.1", "pool_end": "10.0.0.1",
+                                         "gateway": "10.0.0.2"}),
+     {f"{_SUBNET_PATH}.pool_end": "10.0.0.1"}),
+    ("pool-from-first-address-with-gateway", _neutron(subnet={"pool_start": "10.11.12.1", "gateway": "10.11.12.254"}),
+     {f"{_SUBNET_PATH}.pool_start": "10.11.12.1"}),
+    ("subnet-without-pool", _neutron(subnet={"pool_start": None, "pool_end": None, "gateway": "10.11.12.254"}),
+     {f"{_SUBNET_PATH}.pool_start": ABSENT}),
+    ("floating-vlan-from-ranges", _neutron(external=[_FLAT, {**_VLAN, "vlan_ranges": "1000:1999"}],
+                                           physnet="physnet2", network_type="vlan"),
+     {"spec.features.neutron.floating_network.network_type": "vlan"}),
+    ("floating-vlan-given-segment", _neutron(external=[_VLAN], physnet="physnet2", network_type="vlan",
+                                             segmentation_id=4094),
+     {"spec.features.neutron.floating_network.segmentation_id": 4094}),
+    ("dns-servers-ipv6", _set("spec.features.neutron.dns_servers", ["2001:db8::53", "10.0.0.53"]),
+     {"spec.features.neutron.dns_servers": ["2001:db8::53", "10.0.0.53"]}),
+    ("keystone-domain-disabled-without-config", _set("spec.features.keystone.domains", {"ldap": {"enabled": False}}),
+     {"spec.features.keystone.domains.ldap": {"enabled": False, "config": {}}}),
+]
+
+
 def stored_value(doc: Any, path: str) -> Any:
     """The value at a dotted path of `doc`, or ABSENT."""
     for key in path.split("."):
@@ -192,7 +315,7 @@ UPDATES = [
     ("slurp-to-slurp", {"openstack_version": "epoxy"}, {"openstack_version": "gazpacho"}, []),
     ("back-is-for-the-policy", {"openstack_version": "gazpacho"}, {"openstack_version": "flamingo"}, []),
     ("preset-change", {"preset": "core"}, {"preset": "compute"},
-     ['spec.preset: Invalid value: preset is immutable']),
+     ['spec.preset: Invalid value: "compute": preset is immutable']),
     ("size-change-allowed", {"size": "tiny"}, {"size": "medium"}, []),
 ]
 

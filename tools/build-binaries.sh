@@ -49,7 +49,15 @@ build kube kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$kube_version"
 build kube kubectl k8s.io/kubernetes/cmd/kubectl "$kube_version"
 build etcd etcd osop.dev/tools/etcd
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
-build helm helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+# helm renders offline (`helm template`, `helm lint`) for the Kubernetes of its client-go, as its release build sets
+# it; a plain `go build` says v1.20 and so refuses every chart with a newer kubeVersion (the operator's: >=1.30).
+client_go=$(cd "$here/go/helm" && go list -m -f '{{.Version}}' k8s.io/client-go)  # v0.36.2: Kubernetes 1.36
+helm_kube_minor=${client_go#v0.}; helm_kube_minor=${helm_kube_minor%%.*}
+helm_flags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+  helm_flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_kube_minor"
+done
+build helm helm helm.sh/helm/v3/cmd/helm "$helm_flags"
 
 # The Gateway API CRDs (HTTPRoute, Gateway, ...) are YAML files in the pinned module's source: no build, a copy.
 # Only the CRDs: the safe-upgrades ValidatingAdmissionPolicy next to them guards a long-lived cluster's CRDs against

@@ -224,7 +224,9 @@ def identities(kubectl: Kubectl, binaries: Path, kubeconfig: Path, crds: None,
     watches one namespace."""
     if kubectl.run("get", "namespace", OPERATOR_NAMESPACE, check=False).returncode != 0:
         kubectl.run("create", "namespace", OPERATOR_NAMESPACE)
-    docs = [d for d in operator_chart.render(binaries / "helm", "namespaces=null") if d["kind"] in RBAC_KINDS]
+    # all but the RoleBindings in the deployment namespaces (the chart refuses an empty `namespaces`)
+    docs = [d for d in operator_chart.render(binaries / "helm") if d["kind"] in RBAC_KINDS
+            and d["metadata"].get("namespace", OPERATOR_NAMESPACE) == OPERATOR_NAMESPACE]
     accounts = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d["metadata"]["name"]
                 for d in docs if d["kind"] == "ServiceAccount"}
     for process, account in accounts.items():

@@ -4,7 +4,10 @@ API server and `helm uninstall`, and the kustomize base rendered from it."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -64,11 +67,18 @@ def test_the_chart_installs_every_process_and_uninstalls_keeping_the_crds(binari
         assert kubectl.json("-n", home, "get", "configmap", "osop-openstack-operator-dashboard")["data"]
         bound = {b["metadata"]["name"] for b in kubectl.json("-n", cloud, "get", "rolebindings")["items"]}
         assert bound == {f"osop-openstack-operator-{p}-namespaced" for p in PROCESSES}
+        # the helmbundle process's cluster RBAC rule: installed with the chart, removed with it (install.md)
+        policy = f"{home}-osop-openstack-operator-helmbundle-cluster-rbac"
+        admission = ("validatingadmissionpolicy", "validatingadmissionpolicybinding")
+        for kind in admission:
+            kubectl.run("get", kind, policy)
         uninstalled = _helm(binaries, kubectl, "uninstall", "osop", "-n", home, "--wait")
         assert uninstalled.returncode == 0, uninstalled.stderr
         assert not kubectl.json("-n", home, "get", "deployments")["items"]
         assert not [r for r in kubectl.json("get", "clusterroles")["items"]
                     if r["metadata"]["name"].startswith(f"{home}:")]
+        for kind in admission:
+            assert "NotFound" in kubectl.run("get", kind, policy, check=False).stderr
     kubectl.run("get", "crd", "openstackdeployments.openstack.osop.dev")
 
 
@@ -92,3 +102,114 @@ def test_the_kustomize_base_is_the_chart_and_the_api_server_accepts_it(binaries:
             kubectl.run("create", "namespace", namespace)
     kubectl.run("apply", "--dry-run=server", "--server-side", "--force-conflicts", "-f", "-",
                 input=json.dumps({"apiVersion": "v1", "kind": "List", "items": base}))
+
+
+# -- helm's own defaults (no --kube-version), the schema, and docs/install.md against what the chart renders ----------
+
+def _template(binaries: Path, chart: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`helm template` as a user runs it: no --kube-version, no kubeconfig."""
+    return subprocess.run([str(binaries / "helm"), "template", "openstack-operator", str(chart), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_copy_of_the_chart_templates_with_helms_defaults(binaries: Path, tmp_path: Path) -> None:
+    """A copy as `cp -r` makes it (links kept as links) renders for helm's default Kubernetes version, silently,
+    with every generated CRD and the upgrade rule."""
+    copy = tmp_path / "openstack-operator"
+    shutil.copytree(operator_chart.CHART, copy, symlinks=True)
+    result = _template(binaries, copy)
+    assert result.returncode == 0 and not result.stderr, result.stderr
+    rendered = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(result.stdout) if d}
+    generated = {(d["kind"], d["metadata"]["name"]) for d in map(yaml.safe_load, map(Path.read_text,
+                                                                                    (REPO / "crds").glob("*.yaml")))}
+    assert len(generated) == 5 and generated <= rendered
+
+
+REFUSED = [  # (values, what helm's error names)
+    (["--set", "namespaces=null"], "missing property 'namespaces'"),
+    (["-f", "EMPTY_NAMESPACES"], "/namespaces': minItems: got 0, want 1"),
+    (["--set", "processes.node=null"], "/processes': missing property 'node'"),
+    (["--set", "processes.osdpl.replicas=0"], "/processes/osdpl/replicas': minimum: got 0, want 1"),
+    (["--set", "processes.osdpl.replica=1"], "/processes/osdpl': additional properties 'replica'"),
+    (["--set", "processes.osdpl.resources.requests.memory=128MB"], "/processes/osdpl/resources/requests/memory'"),
+    (["--set", "processes.osdpl.resources.limit.memory=1Gi"], "/processes/osdpl/resources': additional properties"),
+    (["--set", "image.repository=registry.example.org/openstack-operator:0.1.0"], "/image/repository'"),
+    (["--set", "image.tag=0.1.0 beta"], "/image/tag'"),
+    (["--set", "image.tag=1"], "/image/tag': got number, want string"),
+    (["--set", "imagePullSecrets={regcred}"], "/imagePullSecrets/0': got string, want object"),
+    (["--set", "ceph.namespace=null"], "/ceph': missing property 'namespace'"),
+    (["--set", "log.level=TRACE"], "/log/level'"),
+    (["--set", "extraEnv[0].name=OSOP_HELM_CONCURRENCY,extraEnv[0].value=4"], "/extraEnv/0/value': got number"),
+    (["--set", "podDisruptionBudget.maxUnavailable=0"], "/podDisruptionBudget/maxUnavailable'"),
+    (["--set", "chartSource=https://user:secret@charts.example.org/"], "/chartSource': 'not' failed"),
+    (["--set", "serviceMonitor.interval=30 seconds"], "/serviceMonitor/interval'"),
+    (["--set", "metrics.port=0"], "/metrics/port"),
+    (["--set", "namespaces={Open_Stack}"], "/namespaces/0"),
+]
+ACCEPTED = [  # what works stays accepted
+    "image.tag=",
+    "image.repository=registry.example.org:5000/osop/openstack-operator,image.tag=0.1.0@sha256:" + "a" * 64,
+    "processes.osdpl.replicas=1,processes.osdpl.resources.requests.cpu=1,processes.node.resources.limits.memory=1.5Gi",
+    "podDisruptionBudget.maxUnavailable=50%,ceph.enabled=true,namespaces={openstack,openstack-two}",
+    "extraEnv[0].name=OSOP_HELM_CONCURRENCY,extraEnv[0].value=4",  # with --set-string below
+    "chartSource=https://charts.example.org/openstack-helm,log.level=CRITICAL",
+]
+
+
+def test_the_schema_refuses_values_the_operator_cannot_work_with(binaries: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-namespaces.yaml"
+    empty.write_text("namespaces: []\n")
+    for args, named in REFUSED:
+        args = [str(empty) if a == "EMPTY_NAMESPACES" else a for a in args]
+        result = _template(binaries, operator_chart.CHART, *args)
+        assert result.returncode != 0 and named in result.stderr, (args, result.stderr)
+        assert "secret@" not in result.stderr  # a chartSource's password is not echoed
+
+
+def test_the_schema_accepts_what_works(binaries: Path) -> None:
+    for values in ACCEPTED:
+        flag = "--set-string" if "extraEnv" in values else "--set"
+        result = _template(binaries, operator_chart.CHART, flag, values)
+        assert result.returncode == 0, (values, result.stderr)
+
+
+def _install_md() -> str:
+    return (REPO / "docs" / "install.md").read_text()
+
+
+def _objects_table() -> dict[str, int]:
+    """install.md's table of what the chart creates with its defaults: kind -> count."""
+    section = _install_md().split("With the defaults it holds:", 1)[1].split("\n\n", 2)[1]
+    counts: dict[str, int] = {}
+    for row in section.splitlines()[2:]:
+        kinds, numbers = (cell.strip() for cell in row.strip("|").split("|")[:2])
+        pairs = list(zip(kinds.split(", "), numbers.split(", "), strict=True))
+        counts.update((kind, int(number)) for kind, number in pairs)
+    return counts
+
+
+def test_install_md_counts_what_the_chart_creates(binaries: Path) -> None:
+    docs = operator_chart.render(binaries / "helm")
+    assert _objects_table() == dict(Counter(d["kind"] for d in docs))
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    assert set(re.findall(r"(\d+) Deployments of (\d+) replicas", _install_md())) == {
+        (str(len(deployments)), str(d["spec"]["replicas"])) for d in deployments}
+    namespaced = [d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"].endswith("-namespaced")]
+    assert set(re.findall(r"the (\d+) `\*-namespaced` RoleBindings", _install_md())) == {str(len(namespaced))}
+    # "5 per namespace; one more, the secrets process's, in ceph.namespace with ceph.enabled"
+    wider = operator_chart.render(binaries / "helm", "namespaces={a,b}", "ceph.enabled=true")
+    where = Counter(d["metadata"]["namespace"] for d in wider if d["kind"] == "RoleBinding")
+    assert where == {"openstack-operator": len(PROCESSES), "a": len(namespaced), "b": len(namespaced),
+                     "openstack-ceph-shared": 1}
+
+
+def test_install_md_removes_by_hand_exactly_what_helm_uninstall_keeps(binaries: Path) -> None:
+    kept = {(d["kind"].lower(), d["metadata"]["name"]) for d in operator_chart.render(binaries / "helm")
+            if d["metadata"].get("annotations", {}).get("helm.sh/resource-policy") == "keep"}
+    uninstalling = _install_md().split("## Uninstalling", 1)[1]
+    by_hand = set()
+    for kind, names in re.findall(r"^kubectl delete (\w+) ([^-\s][^\n#]*?)\s*$", uninstalling, re.MULTILINE):
+        if kind != "namespace":
+            kind = {"crd": "customresourcedefinition"}.get(kind, kind)
+            by_hand |= {(kind, name) for name in names.split()}
+    assert by_hand == kept

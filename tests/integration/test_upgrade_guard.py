@@ -96,7 +96,7 @@ def test_without_the_policy_the_operator_holds_the_change_and_says_why(kubectl: 
             wait_for("the change of release accepted by the API server", lambda: _set_release(
                 kubectl, deployment, "flamingo").returncode == 0, operators, timeout=30)
             ready = wait_for("Ready=False UpgradeRefused", lambda: (c := deployment.condition("Ready")).get(
-                "reason") == "UpgradeRefused" and c, operators)
+                "reason") == "UpgradeRefused" and "flamingo" in c["message"] and c, operators)  # not epoxy's refusal
             print(ready["message"])
             assert ready["message"].startswith("spec.openstack_version: flamingo cannot follow the deployed gazpacho "
                                                "(downgrade)")
@@ -104,8 +104,16 @@ def test_without_the_policy_the_operator_holds_the_change_and_says_why(kubectl: 
                                   "reason=UpgradeRefused")["items"]
             assert events and events[0]["type"] == "Warning"
             stored = deployment.get()
-            # nothing was rendered for the new generation, and the status still names what runs
-            assert stored["status"].get("observedGeneration", 0) < stored["metadata"]["generation"]
+            # Judged for its generation, so GitOps tools (kstatus, Flux) read it as failed at once, not in progress;
+            # the status still names what runs.
+            assert stored["status"]["observedGeneration"] == stored["metadata"]["generation"]
+            assert {c["type"]: (c["status"], c["reason"]) for c in stored["status"]["conditions"]} == {
+                "Ready": ("False", "UpgradeRefused"), "Progressing": ("False", "UpgradeRefused"),
+                "Degraded": ("True", "UpgradeRefused"), "Stalled": ("True", "UpgradeRefused")}
             assert stored["status"]["openstack_version"] == "gazpacho"
+            wide = kubectl.run("-n", namespace, "get", "osdpl", "-o", "wide").stdout
+            print(wide)
+            header, row = wide.splitlines()[:2]
+            assert row[header.index("REASON"):].split()[0] == "UpgradeRefused"  # the column -o wide adds
     finally:
         kubectl.run("apply", "--server-side", "-f", str(BINDING))

@@ -58,7 +58,8 @@ def test_validate_judges_the_release_against_the_deployed_one(tmp_path: Path,
     [
         ("spec: [unclosed\n", "invalid YAML"),
         ("", "expected one OpenStackDeployment document, found 0"),
-        ("a: 1\n---\nb: 2\n", "expected one OpenStackDeployment document, found 2"),
+        ("a: 1\n---\nb: 2\n", "expected one OpenStackDeployment document, found 0 among 2 documents (kinds: "
+                               "(no kind), (no kind))"),
     ],
 )
 def test_bad_files_give_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
@@ -129,10 +130,13 @@ def test_a_yaml_alias_bomb_is_refused_at_once_naming_the_file_and_the_limit(
 def test_a_few_yaml_aliases_and_merge_keys_are_fine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = (EXAMPLES / "minimal.yaml").read_text()
     manifest = tmp_path / "anchors.yaml"
-    manifest.write_text("x-defaults: &defaults {openstack_version: epoxy}\n" +
-                        doc.replace("spec:\n", "spec:\n  <<: *defaults\n", 1))
+    manifest.write_text(doc + "  common:\n    openstack:\n      values: &defaults {conf: {a: 1, b: 2}}\n"
+                              "  services:\n    identity:\n      keystone:\n        values: {<<: *defaults, x: 3}\n")
     code, out, err = _run(capsys, "validate", "-f", str(manifest))
     assert (code, err) == (0, "") and out.strip().endswith("valid")
+    code, out, err = _run(capsys, "render", "-f", str(manifest), "--service", "identity")
+    values = yaml.safe_load(out)["values"]
+    assert code == 0 and values["conf"]["a"] == 1 and values["x"] == 3
 
 
 def test_a_manifest_nested_deeper_than_the_limit_is_refused_with_its_line(
@@ -181,3 +185,106 @@ def test_aliases_that_nest_a_document_past_the_depth_limit_or_into_itself_are_re
     code, _, err = _run(capsys, "validate", "-f", str(manifest))
     assert code == 1 and err.splitlines() == [f"error: {manifest}:1:4: refused: a recursive alias (an anchor used "
                                               "inside itself)"]
+
+
+def _manifest(tmp_path: Path, text: str, name: str = "m.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _with_values(conf: str) -> str:
+    return (EXAMPLES / "minimal.yaml").read_text() + \
+        f"  services:\n    identity:\n      keystone:\n        values:\n          conf:\n{conf}"
+
+
+def test_keys_and_scalars_are_read_as_kubectl_reads_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """sigs.k8s.io/yaml (go-yaml v2, then JSON): YAML 1.1 booleans and numbers as keys become strings, next to
+    string keys (render used to end in a TypeError sorting them); `n` is false, `12:30` and a date stay text."""
+    manifest = _manifest(tmp_path, _with_values(
+        "            1: one\n            on: two\n            name: three\n            1.5: four\n"
+        "            n: 1e3\n            time: 12:30\n            day: 2024-01-02\n            0x1F: hex\n"
+        "            .inf: infinity\n"))
+    code, out, err = _run(capsys, "render", "-f", manifest, "--service", "identity")
+    assert code == 0, err
+    conf = yaml.safe_load(out.split("---\n")[1])["values"]["conf"]
+    assert {k: conf[k] for k in ("1", "true", "name", "1.5", "false", "time", "day", "31", ".inf")} == {
+        "1": "one", "true": "two", "name": "three", "1.5": "four", "false": 1000.0, "time": "12:30",
+        "day": "2024-01-02", "31": "hex", ".inf": "infinity"}
+
+
+def test_float_keys_are_written_as_go_writes_a_float32() -> None:
+    from openstack_operator.core.schema.goyaml import json_key
+
+    assert [json_key(v) for v in (1.0, 0.1, 1e6, 123456.0, 1234567.0, 1e-5, -2.5, float("inf"), True, 7)] == [
+        "1", "0.1", "1e+06", "123456", "1.234567e+06", "1e-05", "-2.5", ".inf", "true", "7"]
+
+
+def test_a_namespace_and_an_osdpl_in_one_stream_is_one_manifest(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    minimal = (EXAMPLES / "minimal.yaml").read_text()
+    stream = _manifest(tmp_path, "apiVersion: v1\nkind: Namespace\nmetadata: {name: openstack}\n---\n" + minimal +
+                       "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: elsewhere}\n")
+    code, out, err = _run(capsys, "validate", "-f", stream)
+    assert (code, err) == (0, "") and out.strip().endswith("valid")
+    listed = _manifest(tmp_path, yaml.safe_dump({"apiVersion": "v1", "kind": "List",
+                                                 "items": [yaml.safe_load(minimal)]}), "list.yaml")
+    assert _run(capsys, "images", "-f", listed)[0] == 0
+
+
+def test_without_a_namespace_the_assumed_one_is_said_once_and_n_sets_it(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = _manifest(tmp_path, (EXAMPLES / "minimal.yaml").read_text().replace("  namespace: openstack\n", ""))
+    code, out, err = _run(capsys, "render", "-f", manifest, "--service", "identity")
+    assert code == 0 and err == f"note: {manifest}: no metadata.namespace and no -n/--namespace: assuming " \
+                                "namespace openstack\n"
+    assert "namespace: openstack\n" in out
+    code, out, err = _run(capsys, "render", "-f", manifest, "--service", "identity", "-n", "cloud")
+    assert (code, err) == (0, "") and "namespace: cloud\n" in out and "namespace: openstack\n" not in out
+    code, out, err = _run(capsys, "render", "-f", str(EXAMPLES / "minimal.yaml"), "-n", "openstack",
+                          "--service", "identity")
+    assert (code, err) == (0, "")
+
+
+def test_every_merge_problem_is_told_not_the_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = _manifest(tmp_path, (EXAMPLES / "minimal.yaml").read_text() +
+                         "  services:\n    identity:\n      keystone:\n        values:\n"
+                         "          pod: {replicas: {api: [1]}}\n          conf: [not, a, mapping]\n"
+                         "    image:\n      glance:\n        values:\n          pod: {replicas: {api: {n: 1}}}\n")
+    for command, prefix in (("validate", f"{manifest}: "), ("render", "error: ")):
+        code, out, err = _run(capsys, command, "-f", manifest)
+        assert code == 1 and out == ""
+        assert sorted(err.splitlines()) == sorted(prefix + line for line in [
+            "spec.services.identity.keystone.values.pod.replicas.api: cannot merge a list over a int",
+            "spec.services.identity.keystone.values.conf: cannot merge a list over a mapping",
+            "spec.services.image.glance.values.pod.replicas.api: cannot merge a mapping over a int"])
+
+
+def test_metadata_is_checked_as_the_api_server_does() -> None:
+    from openstack_operator.core.schema.metadata import metadata_problems, qualified_name_problems, root_problems
+
+    assert qualified_name_problems("example.com/app") == [] and qualified_name_problems("a" * 63) == []
+    assert qualified_name_problems("a" * 64) == ["name part must be no more than 63 bytes"]
+    assert qualified_name_problems("/x") == ["prefix part must be non-empty"]
+    assert qualified_name_problems("Bad_Prefix/x")[0].startswith("prefix part a lowercase RFC 1123 subdomain")
+    problems = [str(p) for p in metadata_problems({
+        "name": "x", "nme": "x", "labels": {"ok": "", "v": "-bad"}, "annotations": {"Upper.Case/Key": "fine"},
+        "namespace": "a" * 64})]
+    assert problems[0] == 'metadata.nme: unknown field "metadata.nme"'
+    assert problems[1] == f'metadata.namespace: Invalid value: "{"a" * 64}": must be no more than 63 bytes'
+    assert problems[2].startswith('metadata.labels: Invalid value: "-bad": a valid label must be an empty string')
+    assert len(problems) == 3  # annotation keys are checked in lower case
+    assert [str(p) for p in root_problems({"apiVersion": 1, "kind": 1, "metadata": 1, "spec": 1, "x": 1})] == [
+        'x: unknown field "x"']
+
+
+def test_the_operator_shares_the_values_size_check(tmp_path: Path) -> None:
+    """The Secret limit that `validate` reports is the one the osdpl process refuses with (core.preflight calls
+    core.releases.bundles.values_secret_data, as the reconciler does)."""
+    from openstack_operator.core.catalog import Catalog
+    from openstack_operator.core.preflight import preflight
+
+    doc = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    doc["spec"]["services"] = {"identity": {"keystone": {"values": {"big": "x" * 1_040_000}}}}
+    problems = preflight(Catalog.load(), doc, "openstack").problems
+    assert len(problems) == 1 and problems[0].startswith("spec.services.identity: the rendered values take")

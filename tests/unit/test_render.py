@@ -190,5 +190,6 @@ def test_provider_network_mtu_and_the_floating_network_reach_neutron(renderer: R
 def test_spec_strings_in_the_bootstrap_script_are_shell_quoted(renderer: Renderer) -> None:
     doc = load_example("full")
     doc["spec"]["features"]["neutron"]["floating_network"]["physnet"] = "physnet1; rm -rf /"
+    doc["spec"]["features"]["neutron"]["external_networks"][0]["physnet"] = "physnet1; rm -rf /"  # as it must be
     neutron = next(s for s in _render(renderer, doc) if s.name == "networking").releases[1].values
     assert "--provider-physical-network 'physnet1; rm -rf /'" in neutron["bootstrap"]["script"]

@@ -281,16 +281,18 @@ def test_the_status_says_upgrading_then_stuck_naming_the_service_and_keeps_the_r
     observed = Observed(generation=5, reconciled_generation=5, draft=False, openstack_version="flamingo",
                         desired={}, bundles={}, upgrade=rollout, previous={"openstack_version": "epoxy"})
     status = compute_status(observed, T0)
-    ready, progressing, degraded = status["conditions"]
+    ready, progressing, degraded, stalled = status["conditions"]
     assert (ready["status"], ready["reason"]) == ("False", "Upgrading")
     assert ready["message"] == "upgrading epoxy -> flamingo: identity (1/3 services done)"
-    assert (progressing["status"], degraded["status"]) == ("True", "False")
+    assert (progressing["status"], degraded["status"], stalled["status"]) == ("True", "False", "False")
     assert status["openstack_version"] == "epoxy" and status["upgrade"] == rollout
     stuck = {**rollout, "phase": STUCK, "message": "identity: unhealthy: keystone/api (no progress)"}
     status = compute_status(Observed(generation=5, reconciled_generation=5, draft=False, openstack_version="flamingo",
                                      desired={}, bundles={}, upgrade=stuck, previous={"openstack_version": "epoxy"}),
                             T0)
-    ready, progressing, degraded = status["conditions"]
+    ready, progressing, degraded, stalled = status["conditions"]
+    assert (ready["status"], ready["reason"]) == ("False", "UpgradeStuck")
+    assert (stalled["status"], stalled["reason"]) == ("True", "UpgradeStuck")  # kstatus: failed, not in progress
     assert (progressing["status"], progressing["reason"]) == ("False", "UpgradeStuck")
     assert (degraded["status"], degraded["reason"]) == ("True", "UpgradeStuck")
     assert degraded["message"] == "the upgrade to flamingo stopped at identity: unhealthy: keystone/api (no progress)"

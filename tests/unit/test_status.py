@@ -47,7 +47,7 @@ HEALTHY = _health()
 def test_all_releases_at_their_fingerprint_and_healthy_workloads_is_ready() -> None:
     status = compute_status(_observed(DEPLOYED, previous=HEALTHY), NOW)
     assert _conditions(status) == {"Ready": ("True", "Deployed"), "Progressing": ("False", "Deployed"),
-                                   "Degraded": ("False", "AsExpected")}
+                                   "Degraded": ("False", "AsExpected"), "Stalled": ("False", "AsExpected")}
     assert "2 services deployed, 2/2 components ready" in status["conditions"][0]["message"]
     assert status["lcm_progress"] == "2/2" and status["observedGeneration"] == 3
     assert status["openstack_version"] == "epoxy"
@@ -59,7 +59,7 @@ def test_an_old_fingerprint_is_pending_not_deployed() -> None:
     status = compute_status(observed, NOW)
     assert status["children"]["database"]["mariadb"]["state"] == "pending"
     assert status["lcm_progress"] == "1/2"
-    assert _conditions(status)["Ready"] == ("False", "NotReady")
+    assert _conditions(status)["Ready"] == ("False", "Deploying")
     assert _conditions(status)["Progressing"] == ("True", "Deploying")
 
 
@@ -86,8 +86,9 @@ UNAVAILABLE = {"state": "failed", "reason": "ChartUnavailable", "target": "k1", 
 def test_an_unavailable_chart_says_so_on_ready_and_degraded_and_is_never_given_up() -> None:
     bundles = {**DEPLOYED, "identity": _bundle({"keystone": UNAVAILABLE})}
     status = compute_status(_observed(bundles), NOW)
-    assert _conditions(status) == {"Ready": ("False", "ChartUnavailable"), "Progressing": ("True", "Deploying"),
-                                   "Degraded": ("True", "ChartUnavailable")}
+    # Nothing else moves: stalled until the chart source is fixed (retried meanwhile), not progressing.
+    assert _conditions(status) == {"Ready": ("False", "ChartUnavailable"), "Progressing": ("False", "ChartUnavailable"),
+                                   "Degraded": ("True", "ChartUnavailable"), "Stalled": ("True", "ChartUnavailable")}
     conditions = {c["type"]: c["message"] for c in status["conditions"]}
     expected = "identity/keystone: chart keystone 2026.1.0 from https://charts.example/osh: chart"
     assert conditions["Degraded"].startswith(expected)
@@ -108,7 +109,7 @@ def test_a_release_that_fails_again_after_its_chart_came_back_is_a_release_failu
     helm_failure = {"state": "failed", "target": "k1", "attempts": 1, "last_error": "UPGRADE FAILED: timed out"}
     status = compute_status(_observed({**DEPLOYED, "identity": _bundle({"keystone": helm_failure})}), NOW)
     assert _conditions(status)["Degraded"] == ("True", "ReleaseFailed")
-    assert _conditions(status)["Ready"] == ("False", "NotReady")
+    assert _conditions(status)["Ready"] == ("False", "ReleaseFailed")
     assert "reason" not in status["children"]["identity"]["keystone"]
 
 
@@ -126,7 +127,7 @@ def test_deployed_releases_are_not_ready_until_the_health_process_checked_them()
     for previous in ({}, _health(basis="checked-before-the-last-upgrade")):
         status = compute_status(_observed(DEPLOYED, previous=previous), NOW)
         assert _conditions(status)["Ready"] == ("False", "HealthPending")
-        assert _conditions(status)["Progressing"] == ("True", "WorkloadsProgressing")
+        assert _conditions(status)["Progressing"] == ("True", "HealthPending")
 
 
 def test_an_unhealthy_workload_makes_ready_false_and_degraded_naming_it() -> None:
@@ -151,7 +152,7 @@ def test_a_rolling_workload_is_progressing_not_ready() -> None:
     status = compute_status(_observed(DEPLOYED, previous=_health("Progressing", "1/2 replicas available")), NOW)
     assert _conditions(status) == {"Ready": ("False", "WorkloadsProgressing"),
                                    "Progressing": ("True", "WorkloadsProgressing"),
-                                   "Degraded": ("False", "AsExpected")}
+                                   "Degraded": ("False", "AsExpected"), "Stalled": ("False", "AsExpected")}
     # Components by name only: a rollout's changing counts do not rewrite the conditions.
     assert status["conditions"][0]["message"] == "not ready yet: keystone/api"
 
@@ -198,8 +199,10 @@ def test_a_failing_release_shows_its_next_attempt_and_is_never_exhausted() -> No
     status = compute_status(_observed({**DEPLOYED, "identity": _bundle({"keystone": failing})}), NOW)
     assert status["children"]["identity"]["keystone"] == {"state": "failed", "attempts": 40, "last_error": "boom",
                                                           "next_attempt": "2026-01-01T00:05:00Z"}
-    assert _conditions(status)["Progressing"] == ("True", "Deploying")
+    # The only release not deployed is failing: retried, but nothing moves until it is fixed.
+    assert _conditions(status)["Progressing"] == ("False", "ReleaseFailed")
     assert _conditions(status)["Degraded"] == ("True", "ReleaseFailed")
+    assert _conditions(status)["Stalled"] == ("True", "ReleaseFailed")
 
 
 def test_a_deployed_release_lists_the_workloads_it_runs() -> None:
@@ -212,17 +215,21 @@ def test_a_deployed_release_lists_the_workloads_it_runs() -> None:
 def test_a_second_osdpl_in_a_namespace_is_degraded_and_shows_nothing_deployed() -> None:
     status = compute_status(_observed(DEPLOYED, blocked_by="cloud-a"), NOW)
     assert _conditions(status) == {kind: (value, "NamespaceInUse") for kind, value in
-                                   (("Ready", "False"), ("Progressing", "False"), ("Degraded", "True"))}
+                                   (("Ready", "False"), ("Progressing", "False"), ("Degraded", "True"),
+                                    ("Stalled", "True"))}
     assert "cloud-a" in status["conditions"][2]["message"]
     assert status["children"] == {} and status["lcm_progress"] == "0/0"
+    assert status["observedGeneration"] == 3  # judged: kstatus reads the conditions of this generation
 
 
 def test_a_refused_write_is_a_condition_with_the_api_servers_reason() -> None:
     message = 'creating Secret ns/x-values: 403 secrets "x-values" is forbidden: exceeded quota: q'
     status = compute_status(_observed(DEPLOYED, api_error=("QuotaExceeded", message)), NOW)
-    assert _conditions(status) == {"Ready": ("False", "QuotaExceeded"), "Progressing": ("True", "Retrying"),
-                                   "Degraded": ("True", "QuotaExceeded")}
+    assert _conditions(status) == {kind: ("False" if kind in ("Ready", "Progressing") else "True", "QuotaExceeded")
+                                   for kind in ("Ready", "Progressing", "Degraded", "Stalled")}
     assert status["conditions"][2]["message"] == message
+    # Retried with backoff meanwhile: the next attempt that goes through clears the conditions.
+    assert status["conditions"][1]["message"] == "the API server refused a write; retried with backoff"
 
 
 def test_a_retry_in_flight_still_counts_as_failing_so_conditions_do_not_flap() -> None:
@@ -240,11 +247,11 @@ def test_credentials_not_provided_yet_are_progressing_and_lost_ones_degraded_wit
         "WaitingForCredentials", "waiting for the secrets process to provide 2 credentials")), NOW)
     assert _conditions(waiting) == {"Ready": ("False", "WaitingForCredentials"),
                                     "Progressing": ("True", "WaitingForCredentials"),
-                                    "Degraded": ("False", "AsExpected")}
+                                    "Degraded": ("False", "AsExpected"), "Stalled": ("False", "AsExpected")}
     lost = compute_status(_observed(DEPLOYED, previous=HEALTHY, credentials_problem=(
         "CredentialsLost", "Secret x-credentials: deleted")), NOW)
     assert _conditions(lost) == {"Ready": ("False", "CredentialsLost"), "Progressing": ("False", "CredentialsLost"),
-                                 "Degraded": ("True", "CredentialsLost")}
+                                 "Degraded": ("True", "CredentialsLost"), "Stalled": ("True", "CredentialsLost")}
     assert "applied_credentials" not in lost  # only a full apply says which credentials the releases use
     applied = compute_status(_observed(DEPLOYED, previous=HEALTHY, applied_credentials=4), NOW)
     assert applied["applied_credentials"] == 4

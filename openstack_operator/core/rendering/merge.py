@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 from deepmerge import Merger
 
-from openstack_operator.core.errors import MergeConflict
+from openstack_operator.core.errors import MergeConflict, OperatorError
 
 
 @dataclass(frozen=True)
@@ -39,40 +39,61 @@ def kind_of(value: Any) -> str:
     return "scalar"
 
 
-class _Conflict(Exception):
-    def __init__(self, path: list[str], base: Any, override: Any) -> None:
-        self.path, self.base, self.override = path, base, override
+class MergeConflicts(OperatorError):
+    """Every conflict of one merge, each a MergeConflict naming its path: told together, not the first alone."""
+
+    def __init__(self, conflicts: Sequence[MergeConflict]) -> None:
+        self.conflicts = list(conflicts)
+        super().__init__("; ".join(map(str, self.conflicts)))
 
 
-def _on_type_mismatch(config: Merger, path: list[str], base: Any, override: Any) -> Any:
+@dataclass(frozen=True)
+class _Conflict:
+    path: list[str]
+    base: Any
+    override: Any
+
+
+class _Merger(Merger):
+    """A merger for one layer: a conflict is noted and the earlier value kept, so the merge goes on to the next."""
+
+    def __init__(self) -> None:
+        super().__init__(type_strategies=[(dict, ["merge"]), (list, ["override"])], fallback_strategies=["override"],
+                         type_conflict_strategies=[_on_type_mismatch])
+        self.conflicts: list[_Conflict] = []
+
+
+def _on_type_mismatch(config: Merger, path: list[Any], base: Any, override: Any) -> Any:
     base_kind, override_kind = kind_of(base), kind_of(override)
     if base_kind == override_kind or "null" in (base_kind, override_kind):
         return override  # e.g. an int replacing a string: both scalars
-    raise _Conflict(path, base, override)
-
-
-_MERGER = Merger(
-    type_strategies=[(dict, ["merge"]), (list, ["override"])],
-    fallback_strategies=["override"],
-    type_conflict_strategies=[_on_type_mismatch],
-)
+    assert isinstance(config, _Merger)
+    config.conflicts.append(_Conflict(path, base, override))
+    return base
 
 
 def merge_layers(layers: Sequence[Layer]) -> dict[str, Any]:
-    """Merge layers in order (later wins) into a new dict; the inputs are never modified."""
+    """Merge layers in order (later wins) into a new dict; the inputs are never modified. Raises MergeConflict,
+    or MergeConflicts naming every conflict when there are several."""
     result: dict[str, Any] = {}
+    errors: list[MergeConflict] = []
     for index, layer in enumerate(layers):
-        try:
-            _MERGER.merge(result, copy.deepcopy(dict(layer.values)))
-        except _Conflict as conflict:
-            path = [str(key) for key in conflict.path]
-            base, override = _describe(conflict.base), _describe(conflict.override)
-            origin = None if layer.addressable else _origin(layers[:index], path)
-            if origin is None:
-                raise MergeConflict(".".join([layer.source, *path]), base, override) from None
-            raise MergeConflict(".".join([origin.source, *path]), base, override,
-                                by=f"{layer.source} (at {'.'.join(path)})") from None
+        merger = _Merger()
+        merger.merge(result, copy.deepcopy(dict(layer.values)))
+        errors += [_error(layers, index, conflict) for conflict in merger.conflicts]
+    if errors:
+        raise errors[0] if len(errors) == 1 else MergeConflicts(errors)
     return result
+
+
+def _error(layers: Sequence[Layer], index: int, conflict: _Conflict) -> MergeConflict:
+    layer = layers[index]
+    path = [str(key) for key in conflict.path]
+    base, override = _describe(conflict.base), _describe(conflict.override)
+    origin = None if layer.addressable else _origin(layers[:index], path)
+    if origin is None:
+        return MergeConflict(".".join([layer.source, *path]), base, override)
+    return MergeConflict(".".join([origin.source, *path]), base, override, by=f"{layer.source} (at {'.'.join(path)})")
 
 
 def _origin(layers: Sequence[Layer], path: list[str]) -> Layer | None:

@@ -20,7 +20,7 @@ import shlex
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import jinja2
 import yaml
@@ -29,8 +29,8 @@ from openstack_operator.core.secrets import ceph as ceph_exchange
 from openstack_operator.core.catalog import Catalog, Chart, Release
 from openstack_operator.core.secrets.ceph import CephExchange
 from openstack_operator.core.secrets.credentials import Credential, Credentials
-from openstack_operator.core.errors import RenderError
-from openstack_operator.core.rendering.merge import Layer, merge_layers
+from openstack_operator.core.errors import OperatorError, RenderError
+from openstack_operator.core.rendering.merge import Layer, MergeConflicts, merge_layers
 from openstack_operator.core.models.spec import DeploymentSpec
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -45,6 +45,14 @@ def yaml_safe_json(value: Any, **kwargs: Any) -> str:
     """JSON text (for the templates' `tojson`) that YAML reads back as the same value, whatever the strings hold."""
     text = json.dumps(value, ensure_ascii=False, **kwargs)
     return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+class RenderProblems(RenderError):
+    """Every problem of one render (a merge conflict, a template error), each naming its field or chart."""
+
+    def __init__(self, errors: Sequence[OperatorError]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(map(str, errors)))
 
 
 @dataclass(frozen=True)
@@ -105,14 +113,23 @@ class Renderer:
         selected = [name for name in enabled if only is None or name in only]
         facts = self._facts(spec, namespace, enabled)
         ceph_facts = self._ceph_facts(spec, namespace, selected, ceph)
-        rendered = []
-        for name in selected:
+        rendered: list[RenderedService] = []
+        errors: list[OperatorError] = []
+        for name in selected:  # every chart, so that every problem is told, not the first one
             service = self.catalog.services[name]
-            releases = tuple(self._render_chart(spec, chart, {**facts, "ceph": ceph_facts.get(chart.name)},
-                                                credentials, namespace)
-                             for chart in service.charts)
+            releases = []
+            for chart in service.charts:
+                try:
+                    releases.append(self._render_chart(spec, chart, {**facts, "ceph": ceph_facts.get(chart.name)},
+                                                       credentials, namespace))
+                except MergeConflicts as conflicts:
+                    errors += conflicts.conflicts
+                except OperatorError as error:
+                    errors.append(error)
             depends_on = tuple(dep for dep in service.depends_on if dep in enabled)
-            rendered.append(RenderedService(name=name, depends_on=depends_on, releases=releases))
+            rendered.append(RenderedService(name=name, depends_on=depends_on, releases=tuple(releases)))
+        if errors:
+            raise errors[0] if len(errors) == 1 else RenderProblems(errors)
         return rendered
 
     def _ceph_facts(self, spec: DeploymentSpec, namespace: str, selected: list[str],

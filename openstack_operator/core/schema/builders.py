@@ -46,3 +46,13 @@ def free_form(description: str) -> Schema:
 
 def values_holder(description: str) -> Schema:
     return obj({"values": free_form(description)})
+
+
+def object_fields(kind: str, metadata: Schema | None = None) -> dict[str, Schema]:
+    """apiVersion, kind and metadata of a custom resource, described for `kubectl explain`. metadata itself takes
+    no description: the API server refuses one (it publishes ObjectMeta's own)."""
+    return {
+        "apiVersion": string(f"The API group and version of this {kind} (openstack.osop.dev/<version>)."),
+        "kind": string(f"{kind}."),
+        "metadata": metadata or {"type": "object"},
+    }

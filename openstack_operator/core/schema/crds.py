@@ -45,6 +45,8 @@ def osdpl_crd(catalog: Catalog) -> dict[str, Any]:
         {"name": "OpenStack", "type": "string", "jsonPath": ".status.openstack_version",
          "description": "Deployed OpenStack release"},
         {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+        {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+         "priority": 1, "description": "Why Ready is what it is: the osdpl's verdict (docs/gitops.md)."},
         {"name": "LCM Progress", "type": "string", "jsonPath": ".status.lcm_progress"},
         {"name": "Health", "type": "string", "jsonPath": ".status.health_progress"},
         {"name": "Upgrade", "type": "string", "jsonPath": ".status.upgrade.phase",

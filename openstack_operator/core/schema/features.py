@@ -10,6 +10,12 @@ from typing import Any
 
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.schema.builders import Schema, boolean, mapping, obj, string
+from openstack_operator.core.schema.semantics import (DOMAIN_CONFIG_RULE, DOMAIN_NAME_RULE, MAX_CIDR_LENGTH,
+                                                      MAX_CRON_LENGTH, MAX_DNS_SERVERS, MAX_IP_LENGTH,
+                                                      MAX_EXTERNAL_NETWORKS, MAX_PHYSNET_LENGTH,
+                                                      MAX_VLAN_RANGE_LENGTH, SEGMENTATION_ID_RULE, VLAN_RANGE_RULE,
+                                                      VLAN_RANGES_NEED_VLAN, checked, cron_rule,
+                                                      floating_network_rules, ip_rule, range_rule, subnet_rules)
 from openstack_operator.core.secrets.ceph import DEFAULT_GATEWAY_SECRET_NAME, DEFAULT_KEYS_NAME, DEFAULT_KEYS_NAMESPACE
 from openstack_operator.core.upgrades.rollout import ALL_AT_ONCE, ORDERED
 
@@ -23,19 +29,32 @@ def features(catalog: Catalog) -> Schema:
             "neutron": _neutron(),
             "nova": _nova(),
             "keystone": _keystone(),
-            "glance": obj({"backend": string("Image store.", enum=["pvc", "rbd"], default="pvc")}, default={}),
-            "cinder": obj({"backend": string("Volume backend.", enum=["rbd", "lvm"], default="rbd")}, default={}),
+            "glance": obj({"backend": string("Image store: pvc (one PersistentVolume of "
+                                             "persistent_volume_storage_class) or rbd (a Ceph pool).",
+                                             enum=["pvc", "rbd"], default="pvc")},
+                          default={}, description="The image service (glance)."),
+            "cinder": obj({"backend": string("Volume backend: rbd (Ceph, the chart's backend) or lvm (a volume "
+                                             "group on the volume nodes).", enum=["rbd", "lvm"], default="rbd")},
+                          default={}, description="The block storage service (cinder)."),
             "ceph": _ceph(),
             "database": _database(),
             "messaging": obj(
-                {"notifications": obj({"enabled": boolean("Emit oslo.messaging notifications.")}, default={})},
+                {"notifications": obj({"enabled": boolean("Reserved: accepted, but this version of the "
+                                                          "operator does not act on it (the charts' notification "
+                                                          "settings are left as they are).")},
+                                      default={}, description="oslo.messaging notifications of the OpenStack "
+                                                              "services.")},
                 default={},
+                description="The message queue (RabbitMQ) as the OpenStack services use it.",
             ),
             "node_lifecycle": _node_lifecycle(),
             "upgrade": _upgrade(),
             "logging": _logging(),
         },
         default={},
+        description="What the cloud does beyond the preset's services: TLS, the Gateway, networking, compute, "
+                    "storage backends, Ceph, backups, node maintenance, upgrades, log levels. Every block has "
+                    "defaults that deploy.",
         # Without a consumer, enabling Ceph would only make the deployment wait for a Secret nothing reads.
         rules=[{"rule": "!has(self.ceph) || !self.ceph.enabled || self.glance.backend == 'rbd' "
                         "|| self.cinder.backend == 'rbd'",
@@ -72,9 +91,11 @@ def _ssl() -> Schema:
                 default={},
                 rules=[{"rule": "!has(self.enabled) || !self.enabled || has(self.secret_name)",
                         "message": "secret_name is required when public_endpoints.enabled is true"}],
+                description="TLS of the public endpoints, ended at the Gateway.",
             )
         },
         default={},
+        description="TLS.",
     )
 
 
@@ -91,6 +112,7 @@ def _gateway() -> Schema:
                                  "ending TLS with that Secret. Unset: the Gateway exists already."),
         },
         default={},
+        description="The Gateway API Gateway the public endpoints (one HTTPRoute each) are published through.",
         rules=[{"rule": "!has(self.class_name) || !has(self.__namespace__)",
                 "message": "a Gateway the deployment creates (class_name) lives in its namespace: "
                            "leave namespace unset"},
@@ -107,27 +129,41 @@ def _neutron() -> Schema:
             "tunnel_interface": string("Host interface carrying tenant (VXLAN) traffic.", default="ens3"),
             "external_networks": _external_networks(),
             "floating_network": _floating_network(),
-            "dns_servers": {"type": "array", "items": string(), "default": []},
+            "dns_servers": {"type": "array", "default": [], "maxItems": MAX_DNS_SERVERS,
+                            "items": checked(string(), ip_rule("each of dns_servers", "10.0.0.53"),
+                                             maxLength=MAX_IP_LENGTH),
+                            "description": "DNS servers the DHCP agents' dnsmasq forwards to (IP addresses). "
+                                           "Empty: the agent pods' own resolvers."},
         },
         default={},
+        description="Networking (neutron, ML2 with Open vSwitch).",
+        rules=floating_network_rules(),
     )
 
 
 def _external_networks() -> Schema:
-    network_types = {"type": "array", "items": string(enum=["flat", "vlan"]), "default": ["flat"]}
+    network_types = {"type": "array", "items": string(enum=["flat", "vlan"]), "default": ["flat"],
+                     "maxItems": 2,
+                     "description": "Provider network types on this physnet: flat, vlan (VLAN segments from "
+                                    "vlan_ranges), or both."}
     return {
         "type": "array",
         "description": "Provider networks reachable from the nodes.",
+        "maxItems": MAX_EXTERNAL_NETWORKS,
         "items": obj(
             {
-                "physnet": string("Physical network name.", minLength=1),
+                "physnet": string("Physical network name.", minLength=1, maxLength=MAX_PHYSNET_LENGTH),
                 "interface": string("Host interface plugged into the bridge.", minLength=1),
                 "bridge": string("OVS bridge.", default="br-ex"),
                 "network_types": network_types,
-                "vlan_ranges": string("VLAN range, e.g. 1000:1999.", pattern="^[0-9]+:[0-9]+$"),
-                "mtu": {"type": "integer", "minimum": 68, "maximum": 9216},
+                "vlan_ranges": checked(string("VLAN range, e.g. 1000:1999.", pattern="^[0-9]+:[0-9]+$"),
+                                       VLAN_RANGE_RULE, maxLength=MAX_VLAN_RANGE_LENGTH),
+                "mtu": {"type": "integer", "minimum": 68, "maximum": 9216,
+                        "description": "MTU of this physnet in bytes (neutron's physical_network_mtus). Unset: "
+                                       "neutron's global MTU."},
             },
             required=["physnet", "interface"],
+            rules=[VLAN_RANGES_NEED_VLAN],
         ),
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["physnet"],
@@ -139,21 +175,36 @@ def _floating_network() -> Schema:
     return obj(
         {
             "enabled": boolean("Create the floating (public) network at bootstrap."),
-            "physnet": string("Physical network of the floating network."),
-            "network_type": string(enum=["flat", "vlan"], default="flat"),
-            "segmentation_id": {"type": "integer", "minimum": 1, "maximum": 4094},
+            "physnet": string("Physical network of the floating network.", maxLength=MAX_PHYSNET_LENGTH),
+            "network_type": string("Provider network type of the floating network: flat or vlan.",
+                                   enum=["flat", "vlan"], default="flat"),
+            "segmentation_id": {"type": "integer", "minimum": 1, "maximum": 4094,
+                                "description": "VLAN ID of a vlan floating network. Unset: neutron picks one "
+                                               "from the physnet's vlan_ranges."},
             "subnet": obj(
                 {
-                    "range": string("CIDR."),
-                    "pool_start": string(),
-                    "pool_end": string(),
-                    "gateway": string(),
-                }
+                    "range": checked(string("CIDR of the subnet, e.g. 10.11.12.0/24."), range_rule(),
+                                     maxLength=MAX_CIDR_LENGTH),
+                    "pool_start": checked(string("First IP address of the floating IP pool. Unset, with "
+                                                 "pool_end: the whole range but the gateway."),
+                                          ip_rule("pool_start", "10.11.12.100"), maxLength=MAX_IP_LENGTH),
+                    "pool_end": checked(string("Last IP address of the floating IP pool."),
+                                        ip_rule("pool_end", "10.11.12.200"), maxLength=MAX_IP_LENGTH),
+                    "gateway": checked(string("Gateway IP address of the subnet. Unset: the first address of the "
+                                              "range."),
+                                       ip_rule("gateway", "10.11.12.1"), maxLength=MAX_IP_LENGTH),
+                },
+                required=["range"],
+                description="The floating network's subnet (created without DHCP).",
+                rules=subnet_rules(),
             ),
         },
         default={},
         rules=[{"rule": "!has(self.enabled) || !self.enabled || (has(self.physnet) && has(self.subnet))",
-                "message": "physnet and subnet are required when floating_network.enabled is true"}],
+                "message": "physnet and subnet are required when floating_network.enabled is true"},
+               SEGMENTATION_ID_RULE],
+        description="The external network `public` floating IPs come from, created once by neutron's "
+                    "bootstrap Job when it does not exist.",
     )
 
 
@@ -161,21 +212,31 @@ def _nova() -> Schema:
     return obj(
         {
             "console": obj(
-                {"novnc": obj({"enabled": boolean("Deploy the noVNC console proxy.", True)}, default={})},
+                {"novnc": obj({"enabled": boolean("Deploy the noVNC console proxy.", True)}, default={},
+                              description="The noVNC console proxy and its public endpoint.")},
                 default={},
+                description="Instance consoles.",
             ),
             "live_migration_interface": string("Host interface used for live migration traffic."),
             "maintenance_policy": maintenance_policy(default="migrate"),
             "allocation_ratios": obj(
                 {
-                    "cpu": {"type": "number", "minimum": 0, "default": 8.0},
-                    "ram": {"type": "number", "minimum": 0, "default": 1.0},
-                    "disk": {"type": "number", "minimum": 0, "default": 1.6},
+                    "cpu": {"type": "number", "minimum": 0, "default": 8.0,
+                            "description": "Virtual CPUs scheduled per physical CPU (nova's "
+                                           "cpu_allocation_ratio)."},
+                    "ram": {"type": "number", "minimum": 0, "default": 1.0,
+                            "description": "Instance memory scheduled per unit of host memory (nova's "
+                                           "ram_allocation_ratio)."},
+                    "disk": {"type": "number", "minimum": 0, "default": 1.6,
+                             "description": "Instance disk scheduled per unit of host disk (nova's "
+                                            "disk_allocation_ratio)."},
                 },
                 default={},
+                description="Overcommit ratios of the compute nodes; per node group in spec.nodes.",
             ),
         },
         default={},
+        description="The compute service (nova).",
     )
 
 
@@ -188,13 +249,16 @@ def _keystone() -> Schema:
                         "enabled": boolean("Configure this domain.", True),
                         "config": mapping(mapping(string()), "Domain config file: section -> option -> value.",
                                           default={}),
-                    }
+                    },
+                    rules=[DOMAIN_CONFIG_RULE],
                 ),
                 "Domain-specific identity backends (e.g. LDAP), by domain name.",
                 default={},
+                **{"x-kubernetes-validations": [DOMAIN_NAME_RULE]},
             )
         },
         default={},
+        description="The identity service (keystone).",
     )
 
 
@@ -224,6 +288,7 @@ def _ceph() -> Schema:
         # The credentials go to the storage side features.ceph connects: without it there is no one to read them.
         rules=[{"rule": "!has(self.object_gateway) || !self.object_gateway.enabled || self.enabled",
                 "message": "object_gateway.enabled needs ceph.enabled"}],
+        description="An external Ceph cluster for the rbd backends and its object gateway.",
     )
 
 
@@ -245,6 +310,7 @@ def _ceph_object_gateway() -> Schema:
             ),
         },
         default={},
+        description="Keystone credentials for the storage side's Ceph object gateway (RGW).",
     )
 
 
@@ -254,15 +320,23 @@ def _database() -> Schema:
             "backup": obj(
                 {
                     "enabled": boolean("Run periodic MariaDB backups."),
-                    "schedule_time": string("Cron schedule.", default="0 1 * * *"),
-                    "backups_to_keep": {"type": "integer", "minimum": 1, "default": 10},
+                    "schedule_time": checked(string("Cron schedule of the backup (five fields, UTC), e.g. the "
+                                                    "default 0 1 * * * (01:00 every day).", default="0 1 * * *"),
+                                             cron_rule("schedule_time"), maxLength=MAX_CRON_LENGTH),
+                    "backups_to_keep": {"type": "integer", "minimum": 1, "default": 10,
+                                        "description": "Days a backup is kept (the mariadb chart's "
+                                                       "days_to_keep): with the default daily schedule, the "
+                                                       "number of backups kept."},
                 },
                 default={},
+                description="A CronJob that backs MariaDB up to a volume of persistent_volume_storage_class.",
             ),
-            "cleanup": obj({"enabled": boolean("Purge soft-deleted database rows periodically.")},
-                           default={}),
+            "cleanup": obj({"enabled": boolean("Reserved: accepted, but this version of the operator does not "
+                                               "act on it (no purge of soft-deleted rows is scheduled).")},
+                           default={}, description="Periodic purge of soft-deleted database rows."),
         },
         default={},
+        description="The database (MariaDB): backups.",
     )
 
 
@@ -283,6 +357,7 @@ def _node_lifecycle() -> Schema:
                                "only a deleted Node is)."},
         },
         default={},
+        description="Node maintenance and readiness reporting (the node process).",
     )
 
 
@@ -300,13 +375,15 @@ def _upgrade() -> Schema:
                                "Default: the Helm timeouts of its releases, summed."},
         },
         default={},
+        description="How a change of openstack_version rolls out.",
     )
 
 
 def _logging() -> Schema:
     log_levels = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
     return mapping(
-        obj({"level": string(enum=log_levels)}, required=["level"]),
+        obj({"level": string("oslo.log level of the service's own and root loggers. Unset service: INFO.",
+                             enum=log_levels)}, required=["level"]),
         "Log level per OpenStack service (keystone, nova, ...).",
         default={},
     )

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import yaml
-
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.apigroup import GROUP, VERSION
-from openstack_operator.core.schema.limits import MAX_ALIAS_NODES, MAX_DEPTH, spec_limit_problem
+from openstack_operator.core.schema.limits import spec_limit_problem
+from openstack_operator.core.schema.metadata import dns_subdomain_problems, metadata_problems, quoted
 from openstack_operator.core.schema.osdpl import osdpl_schema
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.isolation import spec_problems
 from openstack_operator.core.models.spec import DeploymentSpec
 from openstack_operator.core.schema.validation import Problem, apply_defaults, validate
+from openstack_operator.core.schema.yaml_input import InvalidYaml, decode_text, parse_yaml
 
 API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "OpenStackDeployment"
@@ -36,109 +35,38 @@ class Osdpl:
     defaulted_spec: Mapping[str, Any]
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """A safe loader that refuses nesting deeper than MAX_DEPTH while it composes (PyYAML's composer recurses per
-    level: a deep document would end in a RecursionError)."""
-
-    depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.depth >= MAX_DEPTH and not self.check_event(yaml.ScalarEvent, yaml.AliasEvent):
-            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-            raise _Refused(mark, f"nested deeper than {MAX_DEPTH} levels (the limit of mappings and lists in one "
-                                 "another)")
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-
-class _Refused(Exception):
-    def __init__(self, mark: Any, problem: str) -> None:
-        super().__init__(problem)
-        self.mark, self.problem = mark, problem
-
-
-def _expansion(root: yaml.Node) -> tuple[int, int]:
-    """How many nodes `root` holds with every alias expanded, and how deep it nests then, counted over the node
-    graph (an anchor's node is shared by its aliases) without expanding anything: linear in the document's size,
-    iterative. A recursive alias is refused."""
-    sizes: dict[int, tuple[int, int]] = {}
-    on_path: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else \
-            list(node.value) if isinstance(node, yaml.SequenceNode) else []
-        if done:
-            on_path.discard(id(node))
-            inner = [sizes[id(c)] for c in children]
-            sizes[id(node)] = (1 + sum(s for s, _ in inner),
-                               (1 + max((d for _, d in inner), default=0)) if children or
-                               not isinstance(node, yaml.ScalarNode) else 0)
-            continue
-        if id(node) in sizes:
-            continue
-        if id(node) in on_path:
-            raise _Refused(node.start_mark, "a recursive alias (an anchor used inside itself)")
-        on_path.add(id(node))
-        stack.append((node, True))
-        stack.extend((c, False) for c in children if id(c) not in sizes)
-    return sizes[id(root)]
-
-
-def _distinct(root: yaml.Node) -> int:
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            stack.extend(n for pair in node.value for n in pair)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return len(seen)
-
-
-def _check_expansion(node: yaml.Node) -> None:
-    expanded, depth = _expansion(node)
-    if expanded - _distinct(node) > MAX_ALIAS_NODES:
-        raise _Refused(node.start_mark, f"YAML aliases expand to {expanded} nodes, more than the limit of "
-                                        f"{MAX_ALIAS_NODES} added by aliases")
-    if depth > MAX_DEPTH:
-        raise _Refused(node.start_mark, f"YAML aliases nest it deeper than {MAX_DEPTH} levels (the limit of "
-                                        "mappings and lists in one another)")
-
-
-def parse_documents(text: str, source: str) -> list[Any]:
-    """All YAML documents of `text`; a syntax error, or a document past a bound of core.schema.limits (nesting
-    depth, alias expansion), names the source, line and column. Each document is composed and checked before it is
-    built, so a bomb costs no more than its text."""
-    loader = _BoundedLoader(text)
-    documents = []
+def parse_documents(text: str | bytes, source: str) -> list[Any]:
+    """All YAML documents of `text` (bytes: UTF-8, or UTF-16 with a BOM), read as kubectl reads them
+    (core.schema.yaml_input); a syntax error, a duplicate key or a bound passed names the source, line and column."""
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            _check_expansion(node)
-            doc = loader.construct_document(node)
-            if doc is not None:
-                documents.append(doc)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InvalidManifest([Problem(where, f"invalid YAML: {problem}")]) from None
-    except _Refused as refused:
-        where = f"{source}:{refused.mark.line + 1}:{refused.mark.column + 1}" if refused.mark else source
-        raise InvalidManifest([Problem(where, f"refused: {refused.problem}")]) from None
-    finally:
-        loader.dispose()
-    return documents
+        return parse_yaml(decode_text(text, source) if isinstance(text, bytes) else text, source)
+    except InvalidYaml as exc:
+        raise InvalidManifest([Problem(exc.where, exc.problem)]) from None
+
+
+def _kind(doc: Any) -> str:
+    return str(doc.get("kind")) if isinstance(doc, dict) and doc.get("kind") is not None else "(no kind)"
+
+
+def select_osdpl(documents: list[Any], source: str) -> Any:
+    """The one OpenStackDeployment of a stream (kustomize output holds a Namespace too; a `kind: List`'s items
+    count as documents); the other documents are not the operator's and are skipped. A stream of one document is
+    taken as the osdpl whatever it holds, so its own problems (kind, apiVersion) are told."""
+    flat = [item for doc in documents for item in
+            (doc["items"] if _kind(doc) == "List" and isinstance(doc.get("items"), list) else [doc])]
+    if len(flat) == 1:
+        return flat[0]
+    found = [doc for doc in flat if _kind(doc) == KIND]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        among = f" among {len(flat)} documents (kinds: {', '.join(_kind(doc) for doc in flat)})" if flat else \
+            " (no document at all)"
+        raise OperatorError(f"{source}: expected one OpenStackDeployment document, found 0{among}")
+    names = ", ".join(str((doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None)
+                      for doc in found)
+    raise OperatorError(f"{source}: expected one OpenStackDeployment document, found {len(found)} ({names}); give "
+                        "each its own file")
 
 
 def osdpl_problems(catalog: Catalog, doc: Any, old: Any = None) -> list[Problem]:
@@ -158,10 +86,13 @@ def osdpl_problems(catalog: Catalog, doc: Any, old: Any = None) -> list[Problem]
     root = osdpl_schema(catalog)
     doc = apply_defaults({"properties": {"spec": root["properties"]["spec"]}}, doc)  # `spec: null` is dropped
     metadata = doc.get("metadata")
-    if not isinstance(metadata, dict) or not metadata.get("name"):
+    if metadata is not None and not isinstance(metadata, dict):
+        problems += validate(root["properties"]["metadata"], metadata, "metadata")
+    elif not isinstance(metadata, dict) or not metadata.get("name"):
         problems.append(Problem("metadata.name", "Required value"))
     else:
         problems += _name_problems(root["properties"]["metadata"]["properties"]["name"], metadata["name"])
+    problems += metadata_problems(metadata) if isinstance(metadata, dict) else []
     schema = root["properties"]["spec"]
     if "spec" not in doc:
         return problems + [Problem("spec", "Required value")]
@@ -177,23 +108,12 @@ def osdpl_problems(catalog: Catalog, doc: Any, old: Any = None) -> list[Problem]
                                     or DEFAULT_NAMESPACE)
 
 
-# What kube-apiserver requires of every custom resource's name (a DNS subdomain), with its message.
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DNS_SUBDOMAIN_MESSAGE = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
-    "and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
-
-
 def _name_problems(schema: Mapping[str, Any], name: Any) -> list[Problem]:
     """The API server's own name check, then the CRD's limit (MAX_OSDPL_NAME: names derived from it stay valid)."""
     if not isinstance(name, str):
         return validate(schema, name, "metadata.name")
-    problems = []
-    if len(name) > 253:
-        problems.append(Problem("metadata.name", f'Invalid value: "{name}": must be no more than 253 characters'))
-    if not _DNS_SUBDOMAIN.fullmatch(name):
-        problems.append(Problem("metadata.name", f'Invalid value: "{name}": {_DNS_SUBDOMAIN_MESSAGE}'))
+    problems = [Problem("metadata.name", f"Invalid value: {quoted(name)}: {message}")
+                for message in dns_subdomain_problems(name)]
     return problems + validate(schema, name, "metadata.name")
 
 

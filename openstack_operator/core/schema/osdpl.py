@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.isolation import CHARTS_URL_RULE
-from openstack_operator.core.schema.builders import (Schema, boolean, free_form, mapping, obj, string,
+from openstack_operator.core.schema.builders import (Schema, boolean, free_form, mapping, obj, object_fields, string,
                                                      values_holder)
 from openstack_operator.core.schema.features import features, maintenance_policy
+from openstack_operator.core.schema.semantics import MAX_DNS_NAME, checked, dns_name_rule
 from openstack_operator.core.schema.status import osdpl_status
 from openstack_operator.core.schema.upgrade_policy import UPGRADE_POLICY
 from openstack_operator.core.upgrades.guard import upgrade_path
@@ -28,9 +29,15 @@ MAX_OSDPL_NAME = 63
 
 
 def osdpl_schema(catalog: Catalog) -> Schema:
-    metadata = obj({"name": string(maxLength=MAX_OSDPL_NAME)})
-    return obj({"apiVersion": string(), "kind": string(), "metadata": metadata, "spec": _spec(catalog),
-                "status": osdpl_status()}, required=["spec"])
+    metadata = obj({"name": string(f"Name of the deployment, at most {MAX_OSDPL_NAME} characters: it labels "
+                                   "every object the operator writes for it.", maxLength=MAX_OSDPL_NAME)})
+    return obj({**object_fields("OpenStackDeployment", metadata),
+                "spec": _spec(catalog),
+                "status": {**osdpl_status(), "description": "What the operator's processes observed and did; "
+                                                            "written by them only."}},
+               required=["spec"],
+               description="An OpenStack cloud: its release, services, features and per-service values. The "
+                           "operator renders one HelmBundle per enabled service from it, in dependency order.")
 
 
 def _spec(catalog: Catalog) -> Schema:
@@ -49,21 +56,33 @@ def _spec(catalog: Catalog) -> Schema:
             "draft": boolean("When true, the operator changes nothing (pause)."),
             "artifacts": _artifacts(),
             "region_name": string("Keystone region.", default="RegionOne", minLength=1),
-            "public_domain_name": string("DNS domain of public endpoints.", minLength=1),
-            "internal_domain_name": string("Cluster DNS domain.", default="cluster.local", minLength=1),
+            "public_domain_name": checked(string("DNS domain of public endpoints.", minLength=1),
+                                          dns_name_rule("public_domain_name", "cloud.example.com"),
+                                          maxLength=MAX_DNS_NAME),
+            "internal_domain_name": checked(string("Cluster DNS domain.", default="cluster.local", minLength=1),
+                                            dns_name_rule("internal_domain_name", "cluster.local"),
+                                            maxLength=MAX_DNS_NAME),
             "local_volume_storage_class": string("StorageClass for node-local volumes.", default="local-storage"),
             "persistent_volume_storage_class": string("StorageClass for replicated volumes.", default="default"),
             "features": features(catalog),
             "common": obj(
                 {
-                    "openstack": values_holder("Values merged into every OpenStack chart."),
-                    "infra": values_holder("Values merged into every infrastructure chart."),
-                }
+                    "openstack": _described(values_holder("Values merged into every OpenStack chart."),
+                                            "Values for every OpenStack chart (keystone, nova, ...), merged "
+                                            "over the operator's and under spec.services."),
+                    "infra": _described(values_holder("Values merged into every infrastructure chart."),
+                                        "Values for every infrastructure chart (mariadb, rabbitmq, memcached, "
+                                        "openvswitch, libvirt), merged over the operator's and under "
+                                        "spec.services."),
+                },
+                description="Chart values shared by a group of charts.",
             ),
             "services": _services(catalog),
             "nodes": _nodes(catalog),
         },
         required=["openstack_version", "preset", "size", "public_domain_name"],
+        description="The cloud wanted: release, services, features and values. Changes are rolled out by the "
+                    "operator; a change of openstack_version service by service.",
     )
 
 
@@ -78,6 +97,8 @@ def _artifacts() -> Schema:
                               "(user:password@): use an unauthenticated mirror.", minLength=1, maxLength=2048)},
         default={},
         rules=[CHARTS_URL_RULE],
+        description="Where images and charts come from (a mirror for air-gapped clouds). Unset fields: the "
+                    "upstream sources.",
     )
 
 
@@ -85,8 +106,10 @@ def _services(catalog: Catalog) -> Schema:
     return obj(
         {
             service.name: obj(
-                {chart.name: values_holder(f"Values for the {chart.name} chart, merged last.")
-                 for chart in service.charts}
+                {chart.name: _described(values_holder(f"Values for the {chart.name} chart, merged last."),
+                                        f"Overrides of the {chart.name} chart.")
+                 for chart in service.charts},
+                description=f"The {service.name} service's charts ({', '.join(c.name for c in service.charts)}).",
             )
             for service in catalog.services.values()
         },
@@ -97,8 +120,10 @@ def _services(catalog: Catalog) -> Schema:
 def _nodes(catalog: Catalog) -> Schema:
     return mapping(
         obj({"services": _node_services(catalog),
-             "features": obj({"nova": obj({"maintenance_policy": maintenance_policy()})},
-                             description="Per node group features: the maintenance policy.")}),
+             "features": obj({"nova": obj({"maintenance_policy": maintenance_policy()},
+                                         description="Compute features of these nodes.")},
+                             description="Per node group features: the maintenance policy.")},
+            description="Overrides for the nodes whose label <label> has the value <value>."),
         'Per node group overrides, keyed "<label>::<value>".',
         **{"x-kubernetes-validations": [{
             "rule": f"self.all(k, k.matches('{NODE_KEY_PATTERN}'))",
@@ -110,18 +135,25 @@ def _nodes(catalog: Catalog) -> Schema:
 def _node_values(daemonset: str, shape: str) -> Schema:
     if shape == "conf":  # the chart's DaemonSet takes only configuration per node group
         return obj({"values": obj({"conf": free_form(f"Configuration of the {daemonset} pods on these nodes.")},
-                                  description="Only `conf` can differ per node group for this DaemonSet.")})
-    return values_holder(f"Values for the {daemonset} pods on these nodes.")
+                                  description="Only `conf` can differ per node group for this DaemonSet.")},
+                   description=f"Overrides of the {daemonset} DaemonSet on these nodes.")
+    return _described(values_holder(f"Values for the {daemonset} pods on these nodes."),
+                      f"Overrides of the {daemonset} DaemonSet on these nodes.")
 
 
 def _node_services(catalog: Catalog) -> Schema:
     services = {}
     for service in catalog.services.values():
         charts = {
-            chart.name: obj({ds: _node_values(ds, shape) for ds, shape in chart.daemonsets.items()})
+            chart.name: obj({ds: _node_values(ds, shape) for ds, shape in chart.daemonsets.items()},
+                            description=f"The {chart.name} chart's DaemonSets that take per node overrides.")
             for chart in service.charts
             if chart.daemonsets
         }
         if charts:
-            services[service.name] = obj(charts)
-    return obj(services)
+            services[service.name] = obj(charts, description=f"The {service.name} service on these nodes.")
+    return obj(services, description="Per service and chart, values for DaemonSet pods on these nodes only.")
+
+
+def _described(schema: Schema, description: str) -> Schema:
+    return {**schema, "description": description}

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
-import celpy
 from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
+
+from openstack_operator.core.schema.cel_library import program
 
 Schema = Mapping[str, Any]
 
@@ -120,7 +121,9 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _check(schema: Schema, value: Any, path: str, old: Any) -> Iterator[Problem]:
+def _check(schema: Schema, value: Any, path: str, old: Any, cel_path: str | None = None) -> Iterator[Problem]:
+    """`cel_path`: the path CEL rules report, where a map entry is `[key]` (the schema's own checks: `.key`)."""
+    cel_path = path if cel_path is None else cel_path
     expected = schema.get("type")
     if expected and _type_name(value) != expected and not (expected == "number" and _type_name(value) == "integer"):
         actual = _type_name(value)
@@ -131,13 +134,13 @@ def _check(schema: Schema, value: Any, path: str, old: Any) -> Iterator[Problem]
         yield Problem(path, f'Unsupported value: {_go_value(value)}: supported values: {allowed}')
     yield from _check_bounds(schema, value, path)
     if isinstance(value, dict):
-        yield from _check_object(schema, value, path, old)
+        yield from _check_object(schema, value, path, old, cel_path)
     elif isinstance(value, list):
         if "items" in schema:
             for index, item in enumerate(value):
-                yield from _check(schema["items"], item, f"{path}[{index}]", _MISSING)
+                yield from _check(schema["items"], item, f"{path}[{index}]", _MISSING, f"{cel_path}[{index}]")
         yield from _check_list_type(schema, value, path)
-    yield from _check_rules(schema, value, path, old)
+    yield from _check_rules(schema, value, cel_path, old)
 
 
 def _check_list_type(schema: Schema, value: list[Any], path: str) -> Iterator[Problem]:
@@ -200,7 +203,7 @@ def _check_bounds(schema: Schema, value: Any, path: str) -> Iterator[Problem]:
                                 f"to {_go_value(schema['maximum'])}")
 
 
-def _check_object(schema: Schema, value: dict[str, Any], path: str, old: Any) -> Iterator[Problem]:
+def _check_object(schema: Schema, value: dict[str, Any], path: str, old: Any, cel_path: str) -> Iterator[Problem]:
     properties = schema.get("properties", {})
     extra = schema.get("additionalProperties")
     for name in schema.get("required", []):
@@ -209,9 +212,10 @@ def _check_object(schema: Schema, value: dict[str, Any], path: str, old: Any) ->
     for name, item in value.items():
         old_item = old.get(name, _MISSING) if isinstance(old, dict) else _MISSING
         if name in properties:
-            yield from _check(properties[name], item, f"{path}.{name}", old_item)
+            yield from _check(properties[name], item, f"{path}.{name}", old_item, f"{cel_path}.{name}")
         elif isinstance(extra, Mapping):
-            yield from _check(extra, item, f"{path}.{name}", old_item)  # map keys: dotted, as the API server
+            # map keys: dotted in the schema's errors, [key] in CEL's, as the API server
+            yield from _check(extra, item, f"{path}.{name}", old_item, f"{cel_path}[{name}]")
         elif not schema.get("x-kubernetes-preserve-unknown-fields") and (properties or extra is False):
             yield Problem(f"{path}.{name}", "unknown field")
 
@@ -230,8 +234,10 @@ def _check_rules(schema: Schema, value: Any, path: str, old: Any) -> Iterator[Pr
         except CELEvalError as exc:
             yield Problem(path, f"Invalid value: rule {expression!r} could not be evaluated: {exc.args[0]}")
             continue
-        if not passed:  # as kube-apiserver 1.36, at the rule's fieldPath if it names one (".a.b")
-            yield Problem(path + rule.get("fieldPath", ""), f"Invalid value: {rule.get('message', expression)}")
+        if not passed:  # as kube-apiserver 1.36, at the rule's fieldPath if it names one (".a.b"), with the value
+            # when the rule is on a scalar
+            shown = f"{_go_value(value)}: " if isinstance(value, (str, int, float)) else ""
+            yield Problem(path + rule.get("fieldPath", ""), f"Invalid value: {shown}{rule.get('message', expression)}")
 
 
 # Property names that are CEL keywords: the API server exposes them to rules as __<name>__.
@@ -257,5 +263,4 @@ def _cel_input(schema: Schema | None, value: Any) -> Any:
 
 @lru_cache(maxsize=None)
 def _program(expression: str) -> Any:
-    environment = celpy.Environment()
-    return environment.program(environment.compile(expression))
+    return program(expression)  # celpy with kube-apiserver's short-circuits and libraries

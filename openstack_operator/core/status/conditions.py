@@ -2,6 +2,9 @@
 workload health the health process wrote on the osdpl (`status.health`, read back from `previous` through
 core.models.osdpl_status.HealthView). Pure.
 
+One reason is the osdpl's verdict (Ready's); the table of reasons (core.status.reasons) says what it sets on
+Progressing, Degraded and Stalled, so GitOps tools read every state the same way (docs/gitops.md).
+
 The status writer compares the result with the stored status and patches only differences, so calling this on
 every event costs no API write unless something a user can see changed.
 """
@@ -18,10 +21,12 @@ from openstack_operator.core.models.osdpl_status import CephView, CertificateVie
 from openstack_operator.core.models.bundle import NOT_RECORDED, Bundle, ReleaseStatus
 from openstack_operator.core.releases.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
 from openstack_operator.core.status.merge import status_patch as status_patch  # still importable from here
+from openstack_operator.core.status import reasons
+from openstack_operator.core.status.reasons import meaning
 from openstack_operator.core.upgrades.rollout import COMPLETED, STUCK, UPGRADE_STUCK, active, summary
 
-CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
-CREDENTIALS_LOST = "CredentialsLost"
+# Stalled: kstatus's "abnormal-true" condition (Flux and kpt read it): True when nothing moves until a person acts.
+CONDITION_TYPES = ("Ready", "Progressing", "Degraded", "Stalled")
 MAX_LISTED = 10  # entries named in a condition message; the rest are counted
 MAX_PROBLEMS = 5  # problems of a spec named in a condition or Event; the rest are counted
 # A condition's or Event's message is cut to this: a spec error may list hundreds of problems, each quoting a value.
@@ -130,6 +135,7 @@ class _Facts:
     unavailable: list[str]
     failed: list[str]
     waiting: list[str]
+    moving: bool  # a release not deployed is on its way (not failed): the helmbundle process works on it
     uninstalling: list[str]
     current: bool
     upgrade: Mapping[str, Any] | None
@@ -151,6 +157,10 @@ def _facts(observed: Observed) -> _Facts:
     # A look that did not advance the rollout (a refused write, a held change) still reports the one on the status.
     upgrade = observed.upgrade if observed.upgrade is not None else previous.get("upgrade")
     rolling = active(upgrade)
+    # Nothing of this look may count as done: a refusal, a pause or a deletion says so instead (and the release that
+    # runs stays what the status says).
+    held = bool(observed.spec_error or observed.deleting or observed.upgrade_held or observed.api_error
+                or observed.credentials_problem or observed.draft)
     return _Facts(
         kids=kids, health=health, health_current=health_current,
         unhealthy=not_ready(health.health, UNHEALTHY, reasons=True) if health_current else [],
@@ -165,92 +175,118 @@ def _facts(observed: Observed) -> _Facts:
         failed=[f"{s}/{name}: {r.get('last_error', 'failed')}" for s, releases in kids.items()
                 for name, r in releases.items() if r["state"] == "failed" and r.get("reason") != CHART_UNAVAILABLE],
         waiting=waiting,
+        moving=any(r["state"] not in ("deployed", "failed") for s in waiting for r in kids[s].values()),
         uninstalling=[s for s, releases in kids.items()
                       if any(r["state"] != "uninstalled" for r in releases.values())],
         current=current, upgrade=upgrade, rolling=rolling,
         stuck=rolling and (upgrade or {}).get("phase") == STUCK,
-        all_done=current and not waiting and not observed.spec_error and not observed.deleting
-        and not observed.upgrade_held and not rolling)
+        all_done=current and not waiting and not held and not rolling)
 
 
-Verdict = tuple[bool, str, str]  # a condition's status, reason and message
+@dataclass(frozen=True)
+class Verdict:
+    """The osdpl's one reason (core.status.reasons) and the messages of the conditions it sets: `progressing` and
+    `degraded` when they differ from Ready's `message`."""
+    reason: str
+    message: str
+    progressing: str = ""
+    degraded: str = ""
 
 
-def _ready(observed: Observed, f: _Facts) -> Verdict:
+def _refusal(observed: Observed) -> Verdict | None:
+    """What stops this look before any work: a deletion, a pause, a spec or write refused, missing credentials."""
     if observed.deleting:
-        return (False, "Deleting", "the deployment is being deleted")
-    if observed.spec_error:
-        return (False, "InvalidSpec", observed.spec_error)
-    if observed.upgrade_held:
-        return (False, *observed.upgrade_held)
-    if observed.api_error:
-        return (False, *observed.api_error)
-    if observed.credentials_problem:
-        return (False, *observed.credentials_problem)
-    if f.rolling:
-        return (False, "Upgrading", "upgrading " + summary(f.upgrade or {}))
-    if f.all_done and not f.health_current:
-        return (False, "HealthPending", "waiting for the health process to check the workloads of the releases")
-    if f.all_done and f.unhealthy:
-        return (False, "WorkloadsUnhealthy", "unhealthy: " + _listing(f.unhealthy))
-    if f.all_done and f.starting:
-        return (False, "WorkloadsProgressing", "not ready yet: " + _listing(f.starting))
-    if f.all_done:
-        return (True, "Deployed",
-                f"{len(f.deployed)} services deployed, {health_progress(f.health.health)} components ready")
-    if not f.current:
-        return (False, "Reconciling", f"generation {observed.generation} not applied yet")
-    if f.unavailable:
-        return (False, CHART_UNAVAILABLE, "chart not available: " + _listing(f.unavailable, "; "))
-    return (False, "NotReady", "not deployed: " + ", ".join(f.waiting))
-
-
-def _progressing(observed: Observed, f: _Facts) -> Verdict:
-    if observed.deleting:
-        return (True, "Deleting", "uninstalling: " + ", ".join(f.uninstalling) if f.uninstalling else "finishing")
+        return None  # _work says what is left to uninstall
     if observed.draft:
-        return (False, "Draft", "spec.draft is true: changes are paused")
+        return Verdict(reasons.DRAFT, "spec.draft is true: changes are paused")
     if observed.spec_error:
-        return (False, "InvalidSpec", observed.spec_error)
+        return Verdict(reasons.INVALID_SPEC, observed.spec_error)
     if observed.upgrade_held:  # nothing moves until the spec names a release that can follow
-        return (False, *observed.upgrade_held)
+        return Verdict(*observed.upgrade_held)
     if observed.api_error:
-        return (True, "Retrying", "the API server refused a write; retrying with backoff")
-    if observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:
-        return (False, CREDENTIALS_LOST, "no release is changed until the credentials are restored")
+        reason, message = observed.api_error  # retried with backoff, but a person must look: stalled meanwhile
+        return Verdict(reason, message, progressing="the API server refused a write; retried with backoff")
     if observed.credentials_problem:
-        return (True, *observed.credentials_problem)
+        reason, message = observed.credentials_problem
+        return Verdict(reason, message, progressing="no release is changed until the credentials are restored"
+                       if reason == reasons.CREDENTIALS_LOST else "")
+    return None
+
+
+def _work(observed: Observed, f: _Facts) -> Verdict:
+    """Where the work of the current generation stands."""
+    if observed.deleting:
+        return Verdict(reasons.DELETING, "the deployment is being deleted", progressing="uninstalling: " +
+                       ", ".join(f.uninstalling) if f.uninstalling else "finishing")
     if f.stuck:  # as a Deployment past its progress deadline: nothing moves until the service is fixed
-        return (False, UPGRADE_STUCK, "upgrade stopped at " + summary(f.upgrade or {}))
+        return Verdict(UPGRADE_STUCK, "upgrade stopped at " + summary(f.upgrade or {}),
+                       degraded=f"the upgrade to {(f.upgrade or {}).get('to')} stopped at "
+                                f"{(f.upgrade or {}).get('message')}")
     if f.rolling:
-        return (True, "Upgrading", "upgrading " + summary(f.upgrade or {}))
-    if f.all_done and (f.starting or not f.health_current):
-        return (True, "WorkloadsProgressing", "rolling out: " + _listing(f.starting) if f.starting
-                else "checking workload health")
+        return Verdict(reasons.UPGRADING, "upgrading " + summary(f.upgrade or {}))
     if f.all_done:
-        return (False, "Deployed", "nothing to do")
-    return (True, "Deploying", "working on: " + ", ".join(f.waiting) if f.waiting else "applying spec")
+        return _done(f)
+    if not f.current:
+        return Verdict(reasons.RECONCILING, f"generation {observed.generation} not applied yet",
+                       progressing="applying spec")
+    if not f.moving and f.unavailable:  # retried, but nothing else moves: the chart source needs fixing
+        return Verdict(CHART_UNAVAILABLE, "chart not available: " + _listing(f.unavailable, "; "),
+                       degraded=_listing(f.unavailable + f.failed, "; "))
+    if not f.moving and f.failed:
+        return Verdict(reasons.RELEASE_FAILED, "failed: " + _listing(f.failed, "; "), degraded="; ".join(f.failed))
+    return Verdict(reasons.DEPLOYING, "not deployed: " + ", ".join(f.waiting),
+                   progressing="working on: " + ", ".join(f.waiting))
 
 
-def _degraded(observed: Observed, f: _Facts) -> Verdict:
-    if observed.api_error:
-        return (True, *observed.api_error)
-    if observed.credentials_problem and observed.credentials_problem[0] == CREDENTIALS_LOST:
-        return (True, *observed.credentials_problem)
-    if f.stuck:
-        return (True, UPGRADE_STUCK, f"the upgrade to {(f.upgrade or {}).get('to')} stopped at "
-                                     f"{(f.upgrade or {}).get('message')}")
-    if f.unavailable:
-        return (True, CHART_UNAVAILABLE, _listing(f.unavailable + f.failed, "; "))
-    if f.failed:
-        return (True, "ReleaseFailed", "; ".join(f.failed))
+def _done(f: _Facts) -> Verdict:
+    """Every release deployed at this generation's values: where their workloads stand."""
+    if not f.health_current:
+        return Verdict(reasons.HEALTH_PENDING, "waiting for the health process to check the workloads of the "
+                                               "releases", progressing="checking workload health")
     if f.unhealthy:
-        return (True, "WorkloadsUnhealthy", "unhealthy: " + _listing(f.unhealthy))
+        return Verdict(reasons.WORKLOADS_UNHEALTHY, "unhealthy: " + _listing(f.unhealthy))
+    if f.starting:
+        return Verdict(reasons.WORKLOADS_PROGRESSING, "not ready yet: " + _listing(f.starting),
+                       progressing="rolling out: " + _listing(f.starting))
+    return Verdict(reasons.DEPLOYED,
+                   f"{len(f.deployed)} services deployed, {health_progress(f.health.health)} components ready",
+                   progressing="nothing to do")
+
+
+def _beside(observed: Observed, f: _Facts) -> tuple[str, str] | None:
+    """A problem that degrades the deployment beside a verdict that does not say so."""
+    if observed.api_error:  # while deleting
+        return observed.api_error
+    if f.unavailable:
+        return CHART_UNAVAILABLE, _listing(f.unavailable + f.failed, "; ")
+    if f.failed:
+        return reasons.RELEASE_FAILED, "; ".join(f.failed)
+    if f.unhealthy:
+        return reasons.WORKLOADS_UNHEALTHY, "unhealthy: " + _listing(f.unhealthy)
     if (ceph := CephView.of(observed.previous)).state == "Invalid":  # the copy in use stays; a new one waits
-        return (True, "CephKeysInvalid", ceph.message)
+        return reasons.CEPH_KEYS_INVALID, ceph.message
     if (certificate := CertificateView.of(observed.previous)).state == "Invalid":  # the Gateway's; releases fine
-        return (True, "CertificateInvalid", certificate.message)
-    return (False, "AsExpected", "")
+        return reasons.CERTIFICATE_INVALID, certificate.message
+    return None
+
+
+Verdicts = tuple[tuple[bool, str, str], ...]  # each condition's status, reason and message, as CONDITION_TYPES
+
+
+def verdicts(verdict: Verdict, beside: tuple[str, str] | None) -> Verdicts:
+    """The conditions of `verdict`, as the table of reasons says; Degraded names `beside` where the verdict does not
+    degrade."""
+    row = meaning(verdict.reason)
+    if row.degraded:
+        degraded = (True, verdict.reason, verdict.degraded or verdict.message)
+    elif beside is not None:
+        degraded = (True, *beside)
+    else:
+        degraded = (False, reasons.AS_EXPECTED, "")
+    return ((bool(row.ready), verdict.reason, verdict.message),
+            (bool(row.progressing), verdict.reason, verdict.progressing or verdict.message),
+            degraded,
+            (True, verdict.reason, verdict.message) if row.stalled else (False, reasons.AS_EXPECTED, ""))
 
 
 def compute_status(observed: Observed, now: str) -> dict[str, Any]:
@@ -261,16 +297,19 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
         return _blocked_status(observed, taken, now)
     f = _facts(observed)
     previous = observed.previous
-    verdicts = (_ready(observed, f), _progressing(observed, f), _degraded(observed, f))
+    verdict = _refusal(observed) or _work(observed, f)
     conditions = [condition(previous, kind, *value, observed.generation, now)
-                  for kind, value in zip(CONDITION_TYPES, verdicts)]
+                  for kind, value in zip(CONDITION_TYPES, verdicts(verdict, _beside(observed, f)))]
     status: dict[str, Any] = {
         "conditions": conditions,
         "children": f.kids,
         "lcm_progress": f"{len(f.deployed)}/{len(f.kids)}",
     }
-    if observed.reconciled_generation is not None:
-        status["observedGeneration"] = observed.reconciled_generation
+    # kstatus and Flux read the conditions only when status.observedGeneration is the object's generation: a
+    # generation refused (Stalled) counts as judged, so they report the failure instead of waiting for it.
+    judged = observed.generation if meaning(verdict.reason).stalled else observed.reconciled_generation
+    if judged is not None:
+        status["observedGeneration"] = judged
     if observed.applied_credentials is not None:
         status["applied_credentials"] = observed.applied_credentials
     if observed.upgrade is not None:
@@ -286,10 +325,10 @@ def compute_status(observed: Observed, now: str) -> dict[str, Any]:
 
 
 def _blocked_status(observed: Observed, message: str, now: str) -> dict[str, Any]:
-    reason = "NamespaceInUse"
-    conditions = [condition(observed.previous, kind, value, reason, message, observed.generation, now)
-                  for kind, value in zip(CONDITION_TYPES, (False, False, True))]
-    return {"conditions": conditions, "children": {}, "lcm_progress": "0/0"}
+    values = verdicts(Verdict(reasons.NAMESPACE_IN_USE, message), None)
+    conditions = [condition(observed.previous, kind, *value, observed.generation, now)
+                  for kind, value in zip(CONDITION_TYPES, values)]
+    return {"conditions": conditions, "children": {}, "lcm_progress": "0/0", "observedGeneration": observed.generation}
 
 
 REFUSED = "Refused"  # a HelmBundle's condition: the helmbundle process does not act on it
