@@ -204,7 +204,7 @@ def _refusal(observed: Observed) -> Verdict | None:
     if observed.upgrade_held:  # nothing moves until the spec names a release that can follow
         return Verdict(*observed.upgrade_held)
     if observed.api_error:
-        reason, message = observed.api_error  # retried with backoff, but a person must look: stalled meanwhile
+        reason, message = observed.api_error  # retried with backoff; a refusal needs a person (stalled), a 5xx not
         return Verdict(reason, message, progressing="the API server refused a write; retried with backoff")
     if observed.credentials_problem:
         reason, message = observed.credentials_problem
@@ -255,7 +255,7 @@ def _done(f: _Facts) -> Verdict:
 
 def _beside(observed: Observed, f: _Facts) -> tuple[str, str] | None:
     """A problem that degrades the deployment beside a verdict that does not say so."""
-    if observed.api_error:  # while deleting
+    if observed.api_error and meaning(observed.api_error[0]).degraded:  # while deleting: a refusal, not a 5xx
         return observed.api_error
     if f.unavailable:
         return CHART_UNAVAILABLE, _listing(f.unavailable + f.failed, "; ")

@@ -92,7 +92,8 @@ REASONS: dict[str, Meaning] = {
     QUOTA_EXCEEDED: _stalled("the API server refused a write: a quota (retried with backoff)"),
     ADMISSION_DENIED: _stalled("an admission webhook or policy refused a write (retried with backoff)"),
     REJECTED: _stalled("the API server rejected an object as invalid (retried with backoff)"),
-    API_ERROR: _stalled("the API server failed a write otherwise (a 5xx, a timeout; retried with backoff)"),
+    # Not a refusal of the change: an API server that is away or overloaded answers again, and the write is retried.
+    API_ERROR: _working("the API server failed a write otherwise (a 5xx, a timeout): retried with backoff"),
     CHART_UNAVAILABLE: _stalled("a chart could not be fetched or verified (see charts.md) and nothing else moves; "
                                 "retried without limit"),
     RELEASE_FAILED: _stalled("a Helm release failed (Helm's message) and nothing else moves; retried with backoff"),
