@@ -16,9 +16,13 @@ class MergeConflict(OperatorError):
     def __init__(self, path: str, base_type: str, override_type: str, by: str = "") -> None:
         self.path = path
         if by:
-            super().__init__(f"{path}: a {base_type} where {by} merges a {override_type}")
+            super().__init__(f"{path}: {_article(base_type)} where {by} merges {_article(override_type)}")
         else:
-            super().__init__(f"{path}: cannot merge a {override_type} over a {base_type}")
+            super().__init__(f"{path}: cannot merge {_article(override_type)} over {_article(base_type)}")
+
+
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 
 
 class RenderError(OperatorError):

@@ -130,5 +130,6 @@ def _parse(env: str, raw: str, default: Any) -> Any:
         if isinstance(default, float):
             return float(raw)
     except ValueError:
-        raise OperatorError(f"{env}: {raw!r} is not a {type(default).__name__}") from None
+        raise OperatorError(f"{env}: {raw!r} is not {'an integer' if isinstance(default, int) else 'a number'}") \
+            from None
     return raw.upper() if env == "OSOP_LOG_LEVEL" else raw

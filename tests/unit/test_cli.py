@@ -255,9 +255,9 @@ def test_every_merge_problem_is_told_not_the_first(tmp_path: Path, capsys: pytes
         code, out, err = _run(capsys, command, "-f", manifest)
         assert code == 1 and out == ""
         assert sorted(err.splitlines()) == sorted(prefix + line for line in [
-            "spec.services.identity.keystone.values.pod.replicas.api: cannot merge a list over a int",
+            "spec.services.identity.keystone.values.pod.replicas.api: cannot merge a list over an integer",
             "spec.services.identity.keystone.values.conf: cannot merge a list over a mapping",
-            "spec.services.image.glance.values.pod.replicas.api: cannot merge a mapping over a int"])
+            "spec.services.image.glance.values.pod.replicas.api: cannot merge a mapping over an integer"])
 
 
 def test_metadata_is_checked_as_the_api_server_does() -> None:

@@ -29,11 +29,11 @@ def test_merge_rules(base: dict[str, Any], override: dict[str, Any], expected: d
     ("base", "override", "message"),
     [
         ({"conf": {"nova": {"DEFAULT": {"x": 1}}}}, {"conf": {"nova": {"DEFAULT": "oops"}}},
-         "spec.services.compute.nova.values.conf.nova.DEFAULT: cannot merge a str over a mapping"),
+         "spec.services.compute.nova.values.conf.nova.DEFAULT: cannot merge a string over a mapping"),
         ({"conf": {"list": [1]}}, {"conf": {"list": {"k": 1}}},
          "spec.services.compute.nova.values.conf.list: cannot merge a mapping over a list"),
         ({"conf": {"x": 1}}, {"conf": {"x": [1]}},
-         "spec.services.compute.nova.values.conf.x: cannot merge a list over a int"),
+         "spec.services.compute.nova.values.conf.x: cannot merge a list over an integer"),
     ],
 )
 def test_type_conflict_names_the_path(base: dict[str, Any], override: dict[str, Any], message: str) -> None:

@@ -48,7 +48,7 @@ def test_the_watched_namespaces_are_names_and_a_pattern_is_refused_naming_it() -
 
 
 @pytest.mark.parametrize("variable, value, message", [
-    ("OSOP_HELM_CONCURRENCY", "four", "OSOP_HELM_CONCURRENCY: 'four' is not a int"),
+    ("OSOP_HELM_CONCURRENCY", "four", "OSOP_HELM_CONCURRENCY: 'four' is not an integer"),
     ("OSOP_HELM_CONCURRENCY", "0", "OSOP_HELM_CONCURRENCY: 0 is less than 1"),
     ("OSOP_RETRY_MAX_SECONDS", "-1", "OSOP_RETRY_MAX_SECONDS: -1.0 is negative"),
     ("OSOP_LOG_LEVEL", "verbose", "OSOP_LOG_LEVEL: 'VERBOSE' is not one of"),

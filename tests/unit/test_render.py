@@ -105,7 +105,7 @@ def test_type_conflict_in_services_names_the_path(renderer: Renderer) -> None:
     doc = load_example("full")
     doc["spec"]["services"]["compute"]["nova"]["values"]["conf"]["nova"]["DEFAULT"] = "not-a-mapping"
     with pytest.raises(MergeConflict, match=r"^spec\.services\.compute\.nova\.values\.conf\.nova\.DEFAULT: "
-                                            r"cannot merge a str over a mapping$"):
+                                            r"cannot merge a string over a mapping$"):
         _render(renderer, doc)
 
 

@@ -109,6 +109,10 @@ def _origin(layers: Sequence[Layer], path: list[str]) -> Layer | None:
     return None
 
 
+# A scalar's type in the words of a YAML reader, not Python's.
+_SCALAR_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
+
+
 def _describe(value: Any) -> str:
     kind = kind_of(value)
-    return kind if kind != "scalar" else type(value).__name__
+    return kind if kind != "scalar" else _SCALAR_NAMES.get(type(value), type(value).__name__)
