@@ -204,6 +204,9 @@ def _configure_logging(settings: Settings) -> None:
     # pyhelm3 warns about every non-zero helm exit, including the expected "release not found" before a first
     # install; real failures are logged by the controllers, with the attempt count.
     logging.getLogger("pyhelm3.command").setLevel(logging.ERROR)
+    # celpy traces every step of every CEL evaluation at DEBUG, the spec's values with them (megabytes a minute, and
+    # whatever a user put in those values): DEBUG is for this project's own lines.
+    logging.getLogger("celpy").setLevel(logging.WARNING)
 
 
 def run(process: str, catalog: Catalog) -> None:

@@ -78,6 +78,7 @@ class HealthReconciler:
         self.debounce = debounce
         self.last_write: dict[Key, float] = {}
         self.osdpls: dict[Key, Mapping[str, Any]] = {}  # the latest osdpl seen (watch or our own PATCH response)
+        self.osdpl_events: dict[Key, int] = {}  # per osdpl: watch events seen, to tell one that came during a PATCH
         # Not-ready workloads by uid: their reason and since when it has not changed (progress resets the clock).
         self.stalled: dict[str, tuple[str, float]] = {}
         self.jobs_done_at: dict[Key, float | None] = {}  # per osdpl: when its last Job finished (None: one runs)
@@ -147,6 +148,7 @@ class HealthReconciler:
             self._drop(key)
             return
         self.osdpls[key] = body
+        self.osdpl_events[key] = self.osdpl_events.get(key, 0) + 1
         # The osdpl process wrote new children (release revisions) or someone changed status.health: re-check.
         self._schedule(key)
 
@@ -155,7 +157,7 @@ class HealthReconciler:
         self.queue.add(key, max(self.debounce, self.coalesce - since_write))
 
     def _drop(self, key: Key) -> None:
-        for state in (self.osdpls, self.last_write, self.jobs_done_at, self.barrier_waits):
+        for state in (self.osdpls, self.osdpl_events, self.last_write, self.jobs_done_at, self.barrier_waits):
             state.pop(key, None)
 
     # --- the indexes, and the deletions their watches missed ---
@@ -284,11 +286,23 @@ class HealthReconciler:
             return True
         # Stamped before the PATCH: events arriving while it is in flight wait for the end of this window.
         self.last_write[key] = time.monotonic()
+        events = self.osdpl_events.get(key, 0)
         stored = await self.cluster.patch_osdpl_status(key[0], key[1], patch)
         if stored is None:
             self._drop(key)
             return False
-        if key in self.osdpls:
+        if key in self.osdpls and (self.osdpl_events.get(key, 0) == events or _newer(stored, self.osdpls[key])):
+            # An event that arrived while the PATCH was in flight may hold a later write (new children from the
+            # osdpl process): the response must not replace it, or the check that event scheduled sees old releases.
             self.osdpls[key] = stored
         log.info("osdpl %s/%s: health %s", *key, fields["health_progress"])
         return True
+
+
+def _newer(stored: Mapping[str, Any], seen: Mapping[str, Any]) -> bool:
+    """Whether `stored` is a later version of the object than `seen`. resourceVersions are opaque to clients but
+    etcd's are increasing integers; anything else is not known to be newer (the watch's copy is kept)."""
+    versions = [str((body.get("metadata") or {}).get("resourceVersion") or "") for body in (stored, seen)]
+    if not all(v.isdigit() for v in versions):
+        return False
+    return int(versions[0]) > int(versions[1])

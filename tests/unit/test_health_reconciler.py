@@ -406,6 +406,32 @@ def test_a_workload_a_helm_upgrade_adds_holds_the_basis_until_indexed_and_is_the
     _run(scenario)
 
 
+def test_new_releases_seen_while_a_patch_is_in_flight_are_checked_not_replaced_by_its_response(
+        fake_api: FakeApi) -> None:
+    """The osdpl process records a new revision just after our PATCH is applied, and its watch event arrives before
+    the PATCH's response: the response (older) must not replace it, or the health keeps the old basis for ever."""
+    async def scenario() -> None:
+        _expecting(fake_api, "api")
+        health, cluster = _watching(fake_api, grace=60, coalesce=0.01)
+        cluster.put(_deployment("api", available=1))
+        await health.queue.join()
+        upgraded = {"identity": {"openstack-keystone": {"state": "deployed", "revision": 2,
+                                                        "workloads": ["keystone/api/Deployment/api"]}}}
+
+        def recorded_meanwhile() -> None:
+            later = copy.deepcopy(fake_api.osdpl)
+            later["status"]["children"] = upgraded
+            health.observe_osdpl("MODIFIED", later)
+
+        fake_api.during_patch = recorded_meanwhile
+        cluster.put(_deployment("api", available=2, replicas=2))  # a change that is written: the PATCH it races
+        await health.queue.join()
+        assert fake_api.patches[-1]["health_basis"] == release_basis(upgraded)
+        health.queue.close()
+
+    _run(scenario)
+
+
 def test_a_deletion_the_watch_missed_is_found_by_a_resync(fake_api: FakeApi) -> None:
     async def scenario() -> None:
         _expecting(fake_api, "api", "worker")
