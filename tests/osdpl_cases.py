@@ -259,6 +259,12 @@ SEMANTIC_INVALID: list[tuple[str, Edit, str]] = [
     ("keystone-domain-without-config", _set("spec.features.keystone.domains", {"ldap": {"enabled": True}}),
      "spec.features.keystone.domains[ldap].config: Invalid value: config is required for an enabled domain "
      "(Keystone refuses an empty domain config): set its sections, e.g. identity.driver, or enabled: false"),
+    ("notifications-enabled", _set("spec.features.messaging.notifications", {"enabled": True}),
+     "spec.features.messaging.notifications.enabled: Invalid value: notifications cannot be enabled by this version: "
+     "nothing it deploys consumes them (no telemetry); set false or remove the field"),
+    ("database-cleanup-enabled", _set("spec.features.database.cleanup", {"enabled": True}),
+     "spec.features.database.cleanup.enabled: Invalid value: cleanup cannot be enabled by this version: it schedules "
+     "no purge of soft-deleted rows; set false or remove the field"),
     ("keystone-domain-name", _set("spec.features.keystone.domains", {"my domain": {"enabled": False}}),
      "spec.features.keystone.domains: Invalid value: domains keys must be Keystone domain names of 1 to 64 "
      "letters, digits, '-', '_' and '.'"),

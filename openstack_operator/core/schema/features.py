@@ -39,11 +39,15 @@ def features(catalog: Catalog) -> Schema:
             "ceph": _ceph(),
             "database": _database(),
             "messaging": obj(
-                {"notifications": obj({"enabled": boolean("Reserved: accepted, but this version of the "
-                                                          "operator does not act on it (the charts' notification "
-                                                          "settings are left as they are).")},
+                {"notifications": obj({"enabled": boolean("Must be false: this version deploys nothing that "
+                                                          "consumes notifications (no telemetry), so true is "
+                                                          "refused rather than ignored.")},
                                       default={}, description="oslo.messaging notifications of the OpenStack "
-                                                              "services.")},
+                                                              "services.",
+                                      rules=[{"rule": "!has(self.enabled) || !self.enabled", "fieldPath": ".enabled",
+                                              "message": "notifications cannot be enabled by this version: nothing "
+                                                         "it deploys consumes them (no telemetry); set false or "
+                                                         "remove the field"}])},
                 default={},
                 description="The message queue (RabbitMQ) as the OpenStack services use it.",
             ),
@@ -331,9 +335,12 @@ def _database() -> Schema:
                 default={},
                 description="A CronJob that backs MariaDB up to a volume of persistent_volume_storage_class.",
             ),
-            "cleanup": obj({"enabled": boolean("Reserved: accepted, but this version of the operator does not "
-                                               "act on it (no purge of soft-deleted rows is scheduled).")},
-                           default={}, description="Periodic purge of soft-deleted database rows."),
+            "cleanup": obj({"enabled": boolean("Must be false: this version schedules no purge of soft-deleted "
+                                               "rows, so true is refused rather than ignored.")},
+                           default={}, description="Periodic purge of soft-deleted database rows.",
+                           rules=[{"rule": "!has(self.enabled) || !self.enabled", "fieldPath": ".enabled",
+                                   "message": "cleanup cannot be enabled by this version: it schedules no purge of "
+                                              "soft-deleted rows; set false or remove the field"}]),
         },
         default={},
         description="The database (MariaDB): backups.",
