@@ -1,4 +1,4 @@
-"""python -m devcluster up|down|status [--dir DIR]"""
+"""python -m devcluster up|down|status [--dir DIR] [--real-node]"""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="devcluster", description=__doc__)
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--dir", type=Path, default=Path(".cluster"), help="state folder (default .cluster)")
+    parser.add_argument("--real-node", action="store_true",
+                        help="up: a real node (containerd, kubelet) in a network namespace next to the kwok nodes")
     args = parser.parse_args()
     cluster = Cluster(args.dir)
     if args.action == "up":
         start = time.monotonic()
         reused = cluster.running() is not None
         try:
-            kubeconfig = cluster.up()
+            kubeconfig = cluster.up(real_node=args.real_node)
         except ClusterError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1

@@ -20,17 +20,24 @@ def _signed(pki: Path, name: str, subject: str, extensions: str) -> None:
              "-extfile", str(ext))
 
 
-def make_pki(pki: Path) -> None:
-    """CA, API server serving certificate, admin client certificate and the service account key pair."""
+def make_pki(pki: Path, node: tuple[str, str] | None = None) -> None:
+    """CA, API server serving certificate, admin client certificate and the service account key pair; with `node`
+    (its name and IP) the real node's client certificates too: the kubelet's as system:node:<name> (the Node
+    authorizer limits it to its own pods' objects), kube-proxy's, and the API server's to call the kubelet."""
     pki.mkdir(parents=True, exist_ok=True)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(pki / "ca.key"),
              "-out", str(pki / "ca.crt"), "-days", "3650", "-subj", "/CN=devcluster-ca")
-    sans = ",".join(["IP:127.0.0.1", "IP:10.96.0.1", "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default",
+    sans = ",".join(["IP:127.0.0.1", "IP:10.96.0.1", *([f"IP:{node[1]}"] if node else []), "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default",
                      "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local"])
     _signed(pki, "apiserver", "/CN=kube-apiserver",
             f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n")
     # O=system:masters: the admin client is a cluster superuser under RBAC.
     _signed(pki, "admin", "/O=system:masters/CN=devcluster-admin",
             "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n")
+    if node:
+        client = "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n"
+        _signed(pki, "kubelet", f"/O=system:nodes/CN=system:node:{node[0]}", client)
+        _signed(pki, "kube-proxy", "/CN=system:kube-proxy", client)  # bound to system:node-proxier by default
+        _signed(pki, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", client)
     _openssl("genrsa", "-out", str(pki / "sa.key"), "2048")
     _openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from devcluster import addons, processes
+from devcluster import addons, netns, node, processes
 from devcluster.api import AdminClient
-from devcluster.binaries import bin_dir
+from devcluster.binaries import REPO, bin_dir
 from devcluster.certs import make_pki
 
 # Fake nodes kwok keeps Ready, with the node labels OpenStack-Helm charts select by default (their `labels:`
@@ -40,6 +42,8 @@ class ClusterError(Exception):
 class State:
     pids: dict[str, int]
     ports: dict[str, int]
+    # The network namespace the control plane and the real node run in (None: the host's loopback, kwok only).
+    netns: str | None = None
 
     @property
     def server(self) -> str:
@@ -60,38 +64,66 @@ class Cluster:
             raw = json.loads(self._state_file.read_text())
         except (OSError, ValueError):
             return None
-        return State(pids=raw["pids"], ports=raw["ports"])
+        return State(pids=raw["pids"], ports=raw["ports"], netns=raw.get("netns"))
 
     def _save_state(self, state: State) -> None:
-        self._state_file.write_text(json.dumps({"pids": state.pids, "ports": state.ports}, indent=2))
+        self._state_file.write_text(json.dumps({"pids": state.pids, "ports": state.ports, "netns": state.netns},
+                                               indent=2))
+
+    def _netns_name(self) -> str:
+        return "osop-" + node.NodePaths.of(self.dir).cgroup_name.removeprefix("osop-")
+
+    def _inside(self, state: State) -> list[str]:
+        """The prefix that runs a control-plane process where the cluster lives."""
+        return netns.enter_argv(state.netns) if state.netns else []
 
     CORE = ("etcd", "apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
     def running(self) -> State | None:
         """The state of a live cluster in this folder (every control-plane process alive and the API ready)."""
         state = self._load_state()
-        if state is None or not all(processes.alive(pid) for name, pid in state.pids.items() if name in self.CORE):
+        if state is None or not all(processes.alive(pid) for name, pid in state.pids.items()
+                                    if name in (*self.CORE, "relay", *node.NODE_PROCESSES)):
             return None
         return state if AdminClient(state.server, self.pki).ready() else None
 
     # -- up ----------------------------------------------------------------------------------------------------
-    def up(self, timeout: float = 120.0, controllers: bool = True) -> Path:
+    def up(self, timeout: float = 120.0, controllers: bool = True, real_node: bool = False,
+           images: list[Path] | None = None) -> Path:
         """Start the control plane (or reuse a live one) and return the admin kubeconfig path.
 
         `controllers=False`: etcd and kube-apiserver only (as envtest), for benchmarks that write workload
-        statuses themselves and must not have a controller overwrite them."""
+        statuses themselves and must not have a controller overwrite them.
+
+        `real_node=True`: the control plane runs in a network namespace of its own next to a real node
+        (devcluster.node) that runs pods for real, with `images` (OCI archives) imported into its containerd; the
+        kwok nodes are compute nodes only, so the control-plane services land on the real node. The kubeconfig's
+        address reaches it from the host through a relay."""
         state = self.running()
-        if state and (not controllers or "kwok" in state.pids):
+        if state and (not controllers or "kwok" in state.pids) and bool(state.netns) == real_node:
             return self.kubeconfig
         self.down()  # whatever half-started before goes first
         binaries = bin_dir()
+        if real_node:
+            reason = netns.unavailable()
+            if reason:
+                raise ClusterError(reason)
+            node.node_bin_dir()  # built before anything starts: minutes, cold
         self.logs.mkdir(parents=True, exist_ok=True)
-        make_pki(self.pki)
-        state = State(pids={}, ports={name: processes.free_port() for name in ("etcd", "etcd_peer", "apiserver")})
+        make_pki(self.pki, (node.NODE_NAME, node.NODE_IP) if real_node else None)
+        state = State(pids={}, ports={name: processes.free_port() for name in ("etcd", "etcd_peer", "apiserver")},
+                      netns=self._netns_name() if real_node else None)
         self._save_state(state)
         self._write_kubeconfig(state)
         start = time.monotonic()
         try:
+            if state.netns:
+                netns.create(state.netns, node.NODE_IP)
+                # The same port on the host's loopback as inside: one kubeconfig serves both sides.
+                state.pids["relay"] = processes.start(
+                    [sys.executable, "-m", "devcluster.relay", str(state.ports["apiserver"]), state.netns,
+                     f"127.0.0.1:{state.ports['apiserver']}"], self.logs / "relay.log",
+                    {**os.environ, "PYTHONPATH": str(REPO)})
             state.pids["etcd"] = processes.start(self._etcd_argv(binaries, state), self.logs / "etcd.log")
             self._save_state(state)
             state.pids["apiserver"] = processes.start(self._apiserver_argv(binaries, state),
@@ -100,19 +132,23 @@ class Cluster:
             client = AdminClient(state.server, self.pki)
             self._wait("kube-apiserver ready", client.ready, start + timeout, state)
             if controllers:
-                for name, argv in self._controller_argvs(binaries).items():
+                for name, argv in self._controller_argvs(binaries, state).items():
                     state.pids[name] = processes.start(argv, self.logs / f"{name}.log")
                     self._save_state(state)
-                self._create_nodes(client)
+                self._create_nodes(client, real_node)
+                if state.netns:
+                    self._real_node(state).start(state.pids, images or [])
+                    self._save_state(state)
+                    node.add_cluster_dns(client)
             # Gateway API CRDs and StorageClasses, in every mode; meanwhile the controllers start and kwok takes the
             # nodes over. No workload exists before `up` returns: none misses a StorageClass.
             crds = addons.install(client, binaries)
             if controllers:
-                self._wait("nodes Ready", lambda: self._nodes_ready(client), start + timeout, state)
+                self._wait("nodes Ready", lambda: self._nodes_ready(client, real_node), start + timeout, state)
                 self._wait("default service account", lambda: self._has_default_sa(client), start + timeout, state)
             self._wait("Gateway API CRDs Established", lambda: addons.established(client, crds), start + timeout,
                        state)
-        except addons.AddonError as error:
+        except (addons.AddonError, netns.NetnsError, node.NodeError) as error:
             self.down()
             raise ClusterError(str(error)) from error
         except BaseException:
@@ -130,10 +166,15 @@ class Cluster:
             time.sleep(0.25)
         raise ClusterError(f"timed out waiting for {what}; see {self.logs}")
 
+    def _real_node(self, state: State) -> node.RealNode:
+        assert state.netns
+        return node.RealNode(self.dir, self.pki, self.logs, state.netns, state.server,
+                             {**CONTROL_PLANE_LABELS, "type": "real"})
+
     def _etcd_argv(self, binaries: Path, state: State) -> list[str]:
         client = f"http://127.0.0.1:{state.ports['etcd']}"
         peer = f"http://127.0.0.1:{state.ports['etcd_peer']}"
-        return [str(binaries / "etcd"), "--name=devcluster", f"--data-dir={self.dir / 'etcd'}",
+        return [*self._inside(state), str(binaries / "etcd"), "--name=devcluster", f"--data-dir={self.dir / 'etcd'}",
                 f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
                 f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
                 f"--initial-cluster=devcluster={peer}",
@@ -142,13 +183,21 @@ class Cluster:
 
     def _apiserver_argv(self, binaries: Path, state: State) -> list[str]:
         pki = self.pki
-        return [str(binaries / "kube-apiserver"),
-                f"--etcd-servers=http://127.0.0.1:{state.ports['etcd']}",
-                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+        # With a real node, inside its namespace: on every address there (the pods reach it at the node's IP
+        # through the `kubernetes` Service), calling kubelets with a certificate of its own, nodes held to their own
+        # objects by the Node authorizer and NodeRestriction.
+        placement = ["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--authorization-mode=RBAC"]
+        if state.netns:
+            placement = ["--bind-address=0.0.0.0", f"--advertise-address={node.NODE_IP}",
+                         "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+                         f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+                         f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+                         "--kubelet-preferred-address-types=InternalIP,Hostname"]
+        return [*self._inside(state), str(binaries / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{state.ports['etcd']}", *placement,
                 f"--secure-port={state.ports['apiserver']}",
                 f"--cert-dir={pki}", f"--tls-cert-file={pki / 'apiserver.crt'}",
                 f"--tls-private-key-file={pki / 'apiserver.key'}", f"--client-ca-file={pki / 'ca.crt'}",
-                "--authorization-mode=RBAC",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
@@ -168,12 +217,13 @@ class Cluster:
         }))
         return policy
 
-    def _controller_argvs(self, binaries: Path) -> dict[str, list[str]]:
+    def _controller_argvs(self, binaries: Path, state: State) -> dict[str, list[str]]:
         kubeconfig = f"--kubeconfig={self.kubeconfig}"
         pki = self.pki
+        inside = self._inside(state)
         return {
             "kube-controller-manager": [
-                str(binaries / "kube-controller-manager"), kubeconfig, "--leader-elect=false",
+                *inside, str(binaries / "kube-controller-manager"), kubeconfig, "--leader-elect=false",
                 "--bind-address=127.0.0.1", "--secure-port=0",
                 f"--service-account-private-key-file={pki / 'sa.key'}", f"--root-ca-file={pki / 'ca.crt'}",
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
@@ -185,9 +235,9 @@ class Cluster:
                 # templates (MariaDB, RabbitMQ) get scheduled.
                 "--enable-hostpath-provisioner",
             ],
-            "kube-scheduler": [str(binaries / "kube-scheduler"), kubeconfig, "--leader-elect=false",
+            "kube-scheduler": [*inside, str(binaries / "kube-scheduler"), kubeconfig, "--leader-elect=false",
                                "--bind-address=127.0.0.1", "--secure-port=0"],
-            "kwok": [str(binaries / "kwok"), kubeconfig, "--manage-all-nodes=false",
+            "kwok": [*inside, str(binaries / "kwok"), kubeconfig, "--manage-all-nodes=false",
                      f"--manage-nodes-with-annotation-selector={'='.join(KWOK_ANNOTATION)}",
                      "--cidr=10.244.0.1/16", "--node-ip=10.0.0.1",
                      # Heartbeats by Lease: without them kwok posts node status only every minute or so, the node
@@ -210,8 +260,13 @@ class Cluster:
         self.kubeconfig.write_text(yaml.safe_dump(config))
         self.kubeconfig.chmod(0o600)
 
-    def _create_nodes(self, client: AdminClient) -> None:
-        for name, labels in NODES.items():
+    @staticmethod
+    def _kwok_nodes(real_node: bool) -> dict[str, dict[str, str]]:
+        """With a real node the control-plane role is its own: the kwok nodes keep the compute role alone."""
+        return {name: labels for name, labels in NODES.items() if not real_node or labels is COMPUTE_LABELS}
+
+    def _create_nodes(self, client: AdminClient, real_node: bool) -> None:
+        for name, labels in self._kwok_nodes(real_node).items():
             node = {
                 "apiVersion": "v1", "kind": "Node",
                 "metadata": {"name": name, "annotations": {KWOK_ANNOTATION[0]: KWOK_ANNOTATION[1]},
@@ -224,15 +279,14 @@ class Cluster:
             if status not in (201, 409):
                 raise ClusterError(f"cannot create node {name}: {status} {body}")
 
-    @staticmethod
-    def _nodes_ready(client: AdminClient) -> bool:
+    def _nodes_ready(self, client: AdminClient, real_node: bool) -> bool:
         status, body = client.request("GET", "/api/v1/nodes")
         if status != 200:
             return False
         ready = {item["metadata"]["name"] for item in body["items"]
                  if any(c["type"] == "Ready" and c["status"] == "True"
                         for c in item.get("status", {}).get("conditions", []))}
-        return set(NODES) <= ready
+        return {*self._kwok_nodes(real_node), *([node.NODE_NAME] if real_node else [])} <= ready
 
     @staticmethod
     def _has_default_sa(client: AdminClient) -> bool:
@@ -251,7 +305,8 @@ class Cluster:
         state = self.running()
         if state is None:
             raise ClusterError("the cluster is not running")
-        controllers = {name: argv for name, argv in self._controller_argvs(bin_dir()).items() if name in state.pids}
+        controllers = {name: argv for name, argv in self._controller_argvs(bin_dir(), state).items()
+                       if name in state.pids}
         for name in controllers:
             processes.stop(state.pids.pop(name))
         processes.stop(state.pids["apiserver"])
@@ -286,9 +341,18 @@ class Cluster:
             if processes.alive(state.pids.get("apiserver", 0)) and (self.pki / "admin.key").exists():
                 addons.remove_volume_directories(AdminClient(state.server, self.pki))
             core = list(reversed(self.CORE))
-            for name in [*(n for n in state.pids if n not in core), *core]:  # processes started on top first
+            on_top = [n for n in state.pids if n not in core and n not in node.NODE_PROCESSES]
+            for name in on_top:  # processes started on top first (operators)
+                processes.stop(state.pids[name])
+            if state.netns:
+                self._real_node(state).stop(state.pids)
+            for name in core:
                 if name in state.pids:
                     processes.stop(state.pids[name])
+            if state.netns:
+                for pid in netns.pids_inside(state.netns):  # anything else someone started in there
+                    processes.stop(pid, timeout=5.0)
+                netns.delete(state.netns)
         for path in (self.dir / "etcd", self.pki, self._state_file, self.kubeconfig):
             if path.is_dir():
                 shutil.rmtree(path)
