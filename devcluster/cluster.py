@@ -350,8 +350,7 @@ class Cluster:
                 if name in state.pids:
                     processes.stop(state.pids[name])
             if state.netns:
-                for pid in netns.pids_inside(state.netns):  # anything else someone started in there
-                    processes.stop(pid, timeout=5.0)
+                netns.kill_inside(state.netns)  # anything else someone started in there
                 netns.delete(state.netns)
         for path in (self.dir / "etcd", self.pki, self._state_file, self.kubeconfig):
             if path.is_dir():

@@ -9,7 +9,9 @@ from __future__ import annotations
 import ctypes
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 NETNS_DIR = Path("/run/netns")
@@ -94,6 +96,31 @@ def pids_inside(name: str) -> list[int]:
             if (ns.st_dev, ns.st_ino) == (target.st_dev, target.st_ino):
                 found.append(int(entry.name))
     return found
+
+
+def kill_inside(name: str, timeout: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL, every process left in the namespace (each alone: it need not lead a process group)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = pids_inside(name)
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while pids and time.monotonic() < deadline:
+            pids = [pid for pid in pids if Path(f"/proc/{pid}").exists() and _running(pid)]
+            time.sleep(0.1)
+        if not pids:
+            return
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def join(name: str) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -31,9 +32,11 @@ CNI_BRIDGE = "osop0"
 # The node's processes in the cluster's state, in the order they start.
 NODE_PROCESSES = ("containerd", "kubelet", "kube-proxy", "coredns")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# containerd puts these below /run and /var/lib whatever its root and state are (shim sockets; the CNI library's
-# result cache).
-CONTAINERD_FIXED_PATHS = (Path("/run/containerd"), Path("/var/lib/cni"))
+# containerd puts its shims' sockets below /run/containerd/s and the CNI library its results below
+# /var/lib/cni/results whatever containerd's root and state are: shared with any other node on this machine (the
+# demo's next to a test run's), so a teardown removes its own entries there and the folders only once empty.
+SHIM_SOCKETS = Path("/run/containerd/s")
+CNI_RESULTS = Path("/var/lib/cni/results")
 
 
 class NodeError(Exception):
@@ -54,8 +57,9 @@ def pinned_node_versions() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class NodePaths:
-    """Where the node keeps its state. The sockets live in a short directory below /run: a unix socket path is
-    limited to 107 bytes and a cluster folder can be deep."""
+    """Where the node keeps its state: short folders of its own below /var/lib and /run, not in the cluster's
+    folder, because a unix socket's path is limited to 107 bytes (the kubelet makes its sockets below its root) and
+    a cluster folder can be deep."""
 
     state: Path
     run: Path
@@ -63,7 +67,7 @@ class NodePaths:
     @classmethod
     def of(cls, cluster_dir: Path) -> NodePaths:
         digest = hashlib.sha256(str(cluster_dir).encode()).hexdigest()[:8]
-        return cls(state=cluster_dir / "node", run=Path("/run") / f"osop-{digest}")
+        return cls(state=Path("/var/lib") / f"osop-{digest}", run=Path("/run") / f"osop-{digest}")
 
     @property
     def containerd_socket(self) -> Path:
@@ -145,7 +149,8 @@ class RealNode:
     def _cgroup_roots() -> list[Path]:
         if (CGROUP_ROOT / "cgroup.controllers").exists():  # v2: one tree
             return [CGROUP_ROOT]
-        return [p for p in CGROUP_ROOT.iterdir() if p.is_dir() and not p.is_symlink() and (p / "tasks").exists()]
+        # v1 hierarchies, and the v2 tree a hybrid host mounts at `unified` (runc makes the pods' folders there too)
+        return [p for p in CGROUP_ROOT.iterdir() if p.is_dir() and not p.is_symlink() and (p / "cgroup.procs").exists()]
 
     def _write_configs(self) -> None:
         state, pki = self.paths.state, self.pki
@@ -165,14 +170,17 @@ state = "{self.paths.run / 'containerd-state'}"
   netns_mounts_under_state_dir = true
 [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
   BinaryName = "{self.bin / 'runc'}"
+  Root = "{self.paths.run / 'runc'}"
   SystemdCgroup = false
 [plugins.'io.containerd.cri.v1.runtime'.cni]
   bin_dirs = ["{self.bin / 'cni'}"]
   conf_dir = "{state / 'cni'}"
+  # Loopback set up by containerd itself: no CNI result of its own in the shared cache.
+  use_internal_loopback = true
 """)
         (state / "cni").mkdir(exist_ok=True)
         (state / "cni" / "10-osop.conflist").write_text(json.dumps({
-            "cniVersion": "1.0.0", "name": "osop",
+            "cniVersion": "1.0.0", "name": self.paths.cgroup_name,  # names its entries in CNI_RESULTS
             "plugins": [{"type": "bridge", "bridge": CNI_BRIDGE, "isGateway": True, "ipMasq": True,
                          "hairpinMode": True,
                          "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_SUBNET}]],
@@ -250,9 +258,26 @@ state = "{self.paths.run / 'containerd-state'}"
             processes.stop(pids.pop("containerd"))
         self._unmount_below([self.paths.state, self.paths.run])
         self._remove_cgroups()
-        for path in (self.paths.run, *CONTAINERD_FIXED_PATHS):
-            shutil.rmtree(path, ignore_errors=True)
+        self._remove_shared_entries()
+        shutil.rmtree(self.paths.run, ignore_errors=True)
         shutil.rmtree(self.paths.state, ignore_errors=True)
+
+    def _remove_shared_entries(self) -> None:
+        for result in CNI_RESULTS.glob(f"{self.paths.cgroup_name}-*"):
+            result.unlink(missing_ok=True)
+        for path in SHIM_SOCKETS.glob("*"):  # ours are the ones no shim answers on any more
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect(str(path))
+                except (ConnectionRefusedError, FileNotFoundError):
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass
+        for folder in (SHIM_SOCKETS, SHIM_SOCKETS.parent, CNI_RESULTS, CNI_RESULTS.parent):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (another node's) or gone
+                pass
 
     def _stop_containers(self) -> None:
         listed = self._ctr("tasks", "list", "--quiet")
@@ -266,7 +291,7 @@ state = "{self.paths.run / 'containerd-state'}"
 
     def _shim_pids(self) -> list[int]:
         """containerd's shims start their own sessions: ending containerd leaves them running."""
-        socket = str(self.paths.containerd_socket)
+        address = str(self.paths.containerd_socket)
         found = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -274,7 +299,7 @@ state = "{self.paths.run / 'containerd-state'}"
                     argv = (entry / "cmdline").read_bytes().split(b"\0")
                 except OSError:
                     continue
-                if argv and argv[0].endswith(b"containerd-shim-runc-v2") and socket.encode() in argv:
+                if argv and argv[0].endswith(b"containerd-shim-runc-v2") and address.encode() in argv:
                     found.append(int(entry.name))
         return found
 

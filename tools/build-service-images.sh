@@ -10,12 +10,22 @@
 #
 # Debian trixie for all three: its MariaDB 11.8 and memcached 1.6.38 are the nearest to the upstream images'
 # 11.4.8 and 1.6.32 (bookworm has 10.11 and 1.6.18), its RabbitMQ 4.0.5 the nearest to 4.3.5 (bookworm: 3.10.8,
-# which lacks settings the chart's rabbitmq.conf uses), and only trixie packages pykube-ng, which the mariadb
-# chart's controller imports. docs/local-cluster.md says what the version differences change.
+# older even than the 3.13 the catalog pins for epoxy), and only trixie packages
+# pykube-ng, which the mariadb chart's controller imports. What the differences change for the charts:
+# - MariaDB 11.8 rather than 11.4: the chart's my.cnf still starts it (innodb_file_format and
+#   innodb_locks_unsafe_for_binlog are accepted and ignored, as in 11.4; `utf8` is still utf8mb3); a data
+#   directory of 11.4 is moved forward by start.py's mariadb-upgrade, one written by 11.8 cannot go back to 11.4.
+# - RabbitMQ 4.0 rather than 4.3: a new node keeps its metadata in Mnesia (Khepri is the default from 4.2 on);
+#   the k8s peer discovery asks the API server for the endpoints of $K8S_SERVICE_NAME (the chart's Role allows
+#   it) and tries to post Events (the Role does not allow it: answered 403, ignored), where 4.1 and later derive
+#   the peers from the StatefulSet ordinal without the API; a node cannot start on a data directory or join a
+#   cluster of 4.1 and later (their feature flags); rabbitmqadmin is version 1 (Python), which the charts'
+#   scripts detect. The chart's plugin names and rabbitmq.conf keys all exist in 4.0.
+# - memcached 1.6.38 rather than 1.6.32: the same options.
 #
 # Cached in the per-user cache (tools/cache-dir.sh) per image, keyed by a digest of this script, its hook, the
 # archive writer, the Debian suite and mmdebstrap's version. Debian replaces a package's version within the suite
-# (security fixes), so a build checks the series it expects (the *_series below) and records the exact versions
+# (security fixes), so a build checks the series it expects (`series` in recipe below) and records the exact versions
 # in packages.txt next to the archive.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -83,11 +93,11 @@ human() { numfmt --to=iec-i --suffix=B "$1"; }
 build_image() {  # build_image NAME: prints the image's cache directory
   local name=$1 key dir rootfs t options=() spec pkg want have i
   recipe "$name"
-  key=$( (cat "$here/build-service-images.sh" "$hook" "$here/oci_archive.py"; printf '%s\n' "$name" "$suite" "${sources[@]}"
-          mmdebstrap --version) | sha256sum | cut -c1-16)
+  key=$( (cat "$here/build-service-images.sh" "$hook" "$here/oci_archive.py"
+          printf '%s\n' "$name" "$suite" "${sources[@]}"; mmdebstrap --version) | sha256sum | cut -c1-16)
   dir="$cache/$name/$key"
   if [ -f "$dir/.complete" ]; then
-    echo "$name: cached in $dir ($(human "$(stat -c %s "$dir/${files[0]}")"))" >&2
+    echo "$name: cached in $dir ($(cat "$dir/build.txt"))" >&2
     echo "$dir"
     return 0
   fi
@@ -140,8 +150,10 @@ build_image() {  # build_image NAME: prints the image's cache directory
     mv "$dir/${files[$i]}.tmp" "$dir/${files[$i]}"
   done
   rm -f "$rootfs"
+  echo "built in $((SECONDS - t))s, $(human "$(stat -c %s "$dir/${files[0]}")") uncompressed;$versions" \
+    >"$dir/build.txt"
   touch "$dir/.complete"
-  echo "$name: built in $((SECONDS - t))s, $(human "$(stat -c %s "$dir/${files[0]}")") uncompressed;$versions" >&2
+  echo "$name: $(cat "$dir/build.txt")" >&2
   echo "$dir"
 }
 

@@ -39,28 +39,36 @@ tidy_mariadb() {
   rm -rf "$root/etc/mysql/mariadb.conf.d"
   printf '[client-server]\n!includedir /etc/mysql/conf.d/\n' >"$root/etc/mysql/my.cnf"
   mkdir -p "$root/etc/mysql/conf.d"
-  # The data directory is the pod's volume: the system tables the package made here would only hide nothing and
-  # weigh 100 MiB. The socket directory and the log directory belong to mysql (uid 999).
+  # The pod's volume covers the data directory: the system tables the package made there would only add 100 MiB.
+  # (The socket's directory, /run/mysqld, is an emptyDir of the pod; mmdebstrap leaves /run empty.)
   rm -rf "$root/var/lib/mysql"
-  mkdir -p "$root/var/lib/mysql" "$root/run/mysqld" "$root/var/log/mysql"
-  chown 999:999 "$root/var/lib/mysql" "$root/run/mysqld" "$root/var/log/mysql"
+  mkdir -p "$root/var/lib/mysql" "$root/var/log/mysql"
+  chown 999:999 "$root/var/lib/mysql" "$root/var/log/mysql"
   chmod 0700 "$root/var/lib/mysql"
 }
 
 tidy_rabbitmq() {
-  local root=$1 admin
+  local root=$1 tool
   # The cookie and the database come from the pod's volume; the package's first-boot leftovers are not wanted.
   find "$root/var/lib/rabbitmq" -mindepth 1 -delete
   chown 999:999 "$root/var/lib/rabbitmq" "$root/var/log/rabbitmq"
-  # The charts' scripts look for rabbitmqadmin on PATH (version 1 is the Python script the management plugin
-  # carries; the scripts tell it from version 2 by its '#!').
-  admin=$(cd "$root" && find usr/lib/rabbitmq -path '*rabbitmq_management*' -name rabbitmqadmin -type f | head -n 1)
-  if [ -z "$admin" ]; then
-    echo "rabbitmqadmin not found in the rabbitmq-server package" >&2
+  # Debian's commands in /usr/sbin are wrappers for a system service: as rabbitmq they send the server's output to
+  # /var/log/rabbitmq/startup_log (not to the pod's log), as root they su to rabbitmq, as any other uid they
+  # refuse. The charts call them as uid 999 or root and expect the server's log on stdout, as upstream's image
+  # does: the commands point at the real scripts. Those source rabbitmq-env from the directory they were called
+  # by, so it goes there too.
+  for tool in rabbitmq-server rabbitmqctl rabbitmq-plugins rabbitmq-diagnostics rabbitmq-queues rabbitmq-upgrade \
+              rabbitmq-streams rabbitmq-env; do
+    if [ -e "$root/usr/lib/rabbitmq/bin/$tool" ]; then
+      ln -sfn "../lib/rabbitmq/bin/$tool" "$root/usr/sbin/$tool"
+    fi
+  done
+  # The charts' scripts look for rabbitmqadmin on PATH; Debian's is version 1 (Python), which they tell from
+  # version 2 by its '#!'.
+  if ! head -c 2 "$root/usr/bin/rabbitmqadmin" | grep -q '#!'; then
+    echo "rabbitmqadmin (version 1) missing from the rabbitmq-server package" >&2
     exit 1
   fi
-  chmod 0755 "$root/$admin"
-  ln -sf "/$admin" "$root/usr/local/bin/rabbitmqadmin"
 }
 
 tidy_common() {

@@ -88,6 +88,7 @@ func TestProcessWaitsThenRunsCommand(t *testing.T) {
 		t.Fatalf("still waiting after 15 s\n%s", stderr)
 	}
 	log := stderr.String()
+	t.Logf("its log (go test -v shows it):\n%s", log)
 	for _, want := range []string{
 		"waiting for Service openstack/mariadb: none of its 1 endpoints is ready",
 		"Job openstack/keystone-db-sync: met",

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 )
@@ -13,16 +12,6 @@ import (
 type daemonSetDependency struct {
 	namespace, name string
 	self            *self
-}
-
-// metAnyway is returned by a check that is met in a way worth logging.
-type metAnyway struct{ why string }
-
-func (m metAnyway) Error() string { return m.why }
-
-func isMet(err error) bool {
-	var m metAnyway
-	return err == nil || errors.As(err, &m)
 }
 
 func (d daemonSetDependency) String() string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -12,6 +13,16 @@ import (
 type dependency interface {
 	String() string
 	check(ctx context.Context, api *apiClient) error
+}
+
+// metAnyway is returned by a check that is met in a way worth logging.
+type metAnyway struct{ why string }
+
+func (m metAnyway) Error() string { return m.why }
+
+func isMet(err error) bool {
+	var m metAnyway
+	return err == nil || errors.As(err, &m)
 }
 
 // self is the pod running this init container (POD_NAME in NAMESPACE, from the downward API): container
