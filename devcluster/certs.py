@@ -12,7 +12,7 @@ def _openssl(*args: str) -> None:
 
 def _signed(pki: Path, name: str, subject: str, extensions: str) -> None:
     ext = pki / f"{name}.ext"
-    ext.write_text(extensions)
+    ext.write_text(extensions + "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
     _openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(pki / f"{name}.key"),
              "-out", str(pki / f"{name}.csr"), "-subj", subject)
     _openssl("x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.crt"), "-CAkey",
@@ -25,8 +25,12 @@ def make_pki(pki: Path, node: tuple[str, str] | None = None) -> None:
     (its name and IP) the real node's client certificates too: the kubelet's as system:node:<name> (the Node
     authorizer limits it to its own pods' objects), kube-proxy's, and the API server's to call the kubelet."""
     pki.mkdir(parents=True, exist_ok=True)
+    # The extensions a strict verifier (Python 3.13's ssl, as in the charts' images) requires of a CA and of the
+    # certificates it signs: key usage on the CA, key identifiers on both.
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(pki / "ca.key"),
-             "-out", str(pki / "ca.crt"), "-days", "3650", "-subj", "/CN=devcluster-ca")
+             "-out", str(pki / "ca.crt"), "-days", "3650", "-subj", "/CN=devcluster-ca",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-addext", "subjectKeyIdentifier=hash")
     sans = ",".join(["IP:127.0.0.1", "IP:10.96.0.1", *([f"IP:{node[1]}"] if node else []), "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default",
                      "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local"])
     _signed(pki, "apiserver", "/CN=kube-apiserver",

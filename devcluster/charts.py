@@ -124,9 +124,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         sys.stderr.write(f"chart repository: {format % args}\n")
 
 
-def _server(directory: Path, port: int) -> http.server.ThreadingHTTPServer:
+def _server(directory: Path, port: int, address: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
     handler = partial(_QuietHandler, directory=str(directory))
-    return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    return http.server.ThreadingHTTPServer((address, port), handler)
 
 
 @contextlib.contextmanager
@@ -172,6 +172,8 @@ def main() -> int:
     commands.add_parser("prepare", help="check or fetch the chart set; print its directory")
     serve = commands.add_parser("serve", help="serve the chart set on 127.0.0.1 until stopped")
     serve.add_argument("--port", type=int, default=0, help="default: a free port")
+    serve.add_argument("--address", default="127.0.0.1",
+                       help="where to listen (the real node's IP, for operators running as its pods)")
     serve.add_argument("--directory", type=Path, help="a prepared directory (default: prepare one)")
     args = parser.parse_args()
     try:
@@ -182,8 +184,8 @@ def main() -> int:
     if args.command == "prepare":
         print(directory)
         return 0
-    server = _server(directory, args.port or free_port())
-    print(f"serving {directory} at http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server = _server(directory, args.port or free_port(), args.address)
+    print(f"serving {directory} at http://{args.address}:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -96,8 +96,9 @@ class Cluster:
         statuses themselves and must not have a controller overwrite them.
 
         `real_node=True`: the control plane runs in a network namespace of its own next to a real node
-        (devcluster.node) that runs pods for real, with `images` (OCI archives) imported into its containerd; the
-        kwok nodes are compute nodes only, so the control-plane services land on the real node. The kubeconfig's
+        (devcluster.node) that runs pods for real, with `images` (OCI archives) imported into its containerd. The
+        real node carries none of the charts' node labels, only `type=real`: the kwok nodes keep every role, and a
+        pod runs for real where it asks for that node (a nodeSelector, a chart's `labels` values). The kubeconfig's
         address reaches it from the host through a relay."""
         state = self.running()
         if state and (not controllers or "kwok" in state.pids) and bool(state.netns) == real_node:
@@ -135,7 +136,7 @@ class Cluster:
                 for name, argv in self._controller_argvs(binaries, state).items():
                     state.pids[name] = processes.start(argv, self.logs / f"{name}.log")
                     self._save_state(state)
-                self._create_nodes(client, real_node)
+                self._create_nodes(client)
                 if state.netns:
                     self._real_node(state).start(state.pids, images or [])
                     self._save_state(state)
@@ -169,7 +170,7 @@ class Cluster:
     def _real_node(self, state: State) -> node.RealNode:
         assert state.netns
         return node.RealNode(self.dir, self.pki, self.logs, state.netns, state.server,
-                             {**CONTROL_PLANE_LABELS, "type": "real"})
+                             {"type": "real"})
 
     def _etcd_argv(self, binaries: Path, state: State) -> list[str]:
         client = f"http://127.0.0.1:{state.ports['etcd']}"
@@ -260,13 +261,8 @@ class Cluster:
         self.kubeconfig.write_text(yaml.safe_dump(config))
         self.kubeconfig.chmod(0o600)
 
-    @staticmethod
-    def _kwok_nodes(real_node: bool) -> dict[str, dict[str, str]]:
-        """With a real node the control-plane role is its own: the kwok nodes keep the compute role alone."""
-        return {name: labels for name, labels in NODES.items() if not real_node or labels is COMPUTE_LABELS}
-
-    def _create_nodes(self, client: AdminClient, real_node: bool) -> None:
-        for name, labels in self._kwok_nodes(real_node).items():
+    def _create_nodes(self, client: AdminClient) -> None:
+        for name, labels in NODES.items():
             node = {
                 "apiVersion": "v1", "kind": "Node",
                 "metadata": {"name": name, "annotations": {KWOK_ANNOTATION[0]: KWOK_ANNOTATION[1]},
@@ -286,7 +282,7 @@ class Cluster:
         ready = {item["metadata"]["name"] for item in body["items"]
                  if any(c["type"] == "Ready" and c["status"] == "True"
                         for c in item.get("status", {}).get("conditions", []))}
-        return {*self._kwok_nodes(real_node), *([node.NODE_NAME] if real_node else [])} <= ready
+        return {*NODES, *([node.NODE_NAME] if real_node else [])} <= ready
 
     @staticmethod
     def _has_default_sa(client: AdminClient) -> bool:

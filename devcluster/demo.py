@@ -1,7 +1,11 @@
-"""The main job, locally: a control plane, the CRDs, the operator processes and the minimal example, then
-`kubectl get osdpl` until it is Ready (or the reason it is not).
+"""The main job, locally: a control plane, the CRDs, the operator processes and an example, then `kubectl get osdpl`
+until it is Ready (or the reason it is not).
 
-python -m devcluster.demo [-f MANIFEST] [--timeout SECONDS]
+Where the machine allows it (root, network namespaces), the cluster has a real node and the example is
+deploy/examples/real-node.yaml: the identity service and its dependencies run there as real containers, the rest on
+kwok's simulated nodes. Elsewhere it says why and deploys deploy/examples/minimal.yaml on kwok alone.
+
+python -m devcluster.demo [-f MANIFEST] [--timeout SECONDS] [--kwok-only]
 The operators keep running with the cluster; `make cluster-down` stops both. Charts come from $OSOP_CHART_SOURCE
 (a chart repository URL or a directory) when set; by default from a chart repository on loopback that serves the
 OpenStack-Helm chart set the catalog pins (devcluster.charts), started with the cluster and stopped with it.
@@ -19,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from devcluster import images, netns
 from devcluster.binaries import REPO, bin_dir
 from devcluster.charts import ChartSetError, chart_directory, wait_until_serving
 from devcluster.cluster import Cluster, ClusterError
@@ -31,13 +36,22 @@ from openstack_operator.core.settings import Settings
 def main() -> int:
     parser = argparse.ArgumentParser(prog="devcluster.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-f", "--file", type=Path, default=REPO / "deploy" / "examples" / "minimal.yaml")
-    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("-f", "--file", type=Path, help="default: the real-node example, or the minimal one on kwok")
+    parser.add_argument("--timeout", type=float, help="seconds until Ready (default: 1200 with a real node, else 300)")
+    parser.add_argument("--kwok-only", action="store_true", help="no real node even where the machine allows one")
     args = parser.parse_args()
+    reason = "--kwok-only" if args.kwok_only else netns.unavailable()
+    if reason:
+        print(f"no real node ({reason}): every pod is simulated by kwok")
+    real_node = reason is None
+    examples = REPO / "deploy" / "examples"
+    args.file = args.file or examples / ("real-node.yaml" if real_node else "minimal.yaml")
+    args.timeout = args.timeout or (1200.0 if real_node else 300.0)
     cluster = Cluster(REPO / ".cluster")
     try:
-        kubeconfig = cluster.up()
-    except ClusterError as error:
+        node_images = [images.entrypoint(), *images.identity_stack()] if real_node else []
+        kubeconfig = cluster.up(real_node=real_node, images=node_images)
+    except (ClusterError, images.ImageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     binaries = bin_dir()
@@ -78,6 +92,9 @@ def main() -> int:
     subprocess.run([*helm, "list"], check=True)
     print(created_objects(helm, namespace))
     kubectl("get", "httproutes", "-A")
+    if real_node:
+        kubectl("get", "nodes", "-o", "wide")
+        kubectl("-n", namespace, "get", "pods", "-o", "wide", "--field-selector", "spec.nodeName=real-0")
     if ready != "True":
         kubectl("-n", namespace, "get", "osdpl", name, "-o",
                 "jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{\"\\n\"}{end}")

@@ -47,3 +47,15 @@ def operator() -> tuple[str, Path]:
         _last_line([*buildah, "push", "--quiet", name, f"oci-archive:{partial}:{name}"], env)
         partial.rename(archive)
     return name, archive
+
+
+def _set(script: str) -> list[Path]:
+    """The archives of an image set script (tools/build-service-images.sh, tools/build-openstack-images.sh): its
+    last line is a folder of *.tar."""
+    return sorted(Path(_last_line([str(REPO / "tools" / script)])).glob("*.tar"))
+
+
+def identity_stack() -> list[Path]:
+    """What the identity service and its dependencies run on the real node: MariaDB, RabbitMQ, memcached (Debian's
+    packages), Keystone and the OpenStack client (PyPI, release 2026.1), each under the name the catalog pins."""
+    return [*_set("build-service-images.sh"), *_set("build-openstack-images.sh")]

@@ -26,7 +26,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 root_cache=$("$here/cache-dir.sh")
 cache="$root_cache/openstack-images"
 hook="$here/openstack-image-hook.sh"
-user_hook="$here/service-image-hook.sh"  # its `users` step: fixed uids before the packages install
 locks="$here/images"
 
 # The OpenStack 2026.1 (gazpacho) releases on PyPI: keystone's latest stable/2026.1 release and the client the
@@ -77,7 +76,7 @@ recipe() {  # sets: include users series ref file cmd
       # fernet-manage.py (fernet/credential setup and rotate): `python` with requests, keystone-manage, the user
       # and group keystone (uid/gid 42424, the pods' runAsUser); domain-manage.sh: the openstack CLI.
       include=python3,python3-venv,apache2,libapache2-mod-wsgi-py3,ca-certificates
-      users=(keystone:42424:42424:/var/lib/keystone)
+      users=(keystone 42424 /var/lib/keystone)
       series="python3 3.13. apache2 2.4. libapache2-mod-wsgi-py3 5."
       ref=quay.io/airshipit/keystone:2026.1-ubuntu_noble file=keystone.tar
       cmd=(keystone-manage --help) ;;
@@ -110,7 +109,7 @@ mmdebstrap_options() {  # mmdebstrap_options NAME: sets options (all but the hoo
            --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*'
            --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/lintian/*')
   if [ ${#users[@]} -gt 0 ]; then
-    options+=(--essential-hook="$(printf '%q ' "$user_hook" users)\"\$1\" $(printf '%q ' "${users[@]}")")
+    options+=(--essential-hook="$(printf '%q ' "$hook" user)\"\$1\" $(printf '%q ' "${users[@]}")")
   fi
 }
 
@@ -150,7 +149,7 @@ build_image() {  # build_image NAME: prints the image's cache directory
     echo "$name: $lock is missing; run $0 --relock" >&2
     exit 1
   fi
-  key=$( (cat "$here/build-openstack-images.sh" "$hook" "$user_hook" "$here/oci_archive.py" "$lock"
+  key=$( (cat "$here/build-openstack-images.sh" "$hook" "$here/oci_archive.py" "$lock"
           printf '%s\n' "$name" "$suite" "${sources[@]}"; mmdebstrap --version) | sha256sum | cut -c1-16)
   dir="$cache/$name/$key"
   if [ -f "$dir/.complete" ]; then

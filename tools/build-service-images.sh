@@ -28,6 +28,8 @@
 # (security fixes), so a build checks the series it expects (`series` in recipe below) and records the exact versions
 # in packages.txt next to the archive.
 set -euo pipefail
+# The images are built in command substitutions: a failure there must stop the script too.
+shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
 cache="$("$here/cache-dir.sh")/service-images"
 hook="$here/service-image-hook.sh"
@@ -81,7 +83,8 @@ recipe() {  # sets: include users series refs files env cmd user
       env+=(HOME=/var/lib/rabbitmq RABBITMQ_LOGS=-)
       # One root filesystem under both names: the management variant differs upstream by rabbitmqadmin and a
       # default enabled_plugins, and both charts that use it bring their own enabled_plugins or need none.
-      refs=(docker.io/rabbitmq:4.3.5 docker.io/rabbitmq:4.3.5-management)
+      # The charts say docker.io/rabbitmq; the kubelet asks containerd for the normalized name (library/).
+      refs=(docker.io/library/rabbitmq:4.3.5 docker.io/library/rabbitmq:4.3.5-management)
       files=(rabbitmq.tar rabbitmq-management.tar)
       cmd=(rabbitmq-server) ;;
     *) echo "unknown image $1 (known: ${all[*]})" >&2; exit 2 ;;

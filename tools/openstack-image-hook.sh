@@ -2,6 +2,7 @@
 # mmdebstrap hooks of tools/build-openstack-images.sh: the Python virtualenv from PyPI and the layout the
 # OpenStack-Helm charts' scripts expect in the keystone and openstack-client images.
 #
+#   openstack-image-hook.sh user ROOT NAME UID HOME                          (essential hook: before the packages)
 #   openstack-image-hook.sh install ROOT LOCK PIP_CACHE                      (the venv, exactly as the lock says)
 #   openstack-image-hook.sh resolve ROOT REQUIREMENTS CONSTRAINTS PIP_CACHE REPORT   (--relock: let pip choose)
 #   openstack-image-hook.sh tidy IMAGE ROOT
@@ -37,6 +38,20 @@ with_network() {  # with_network ROOT PIP_CACHE COMMAND...
   rm -f "$root/tmp/osop-ca.crt"
   [ "$had_resolv" = yes ] || rm -f "$root/etc/resolv.conf"
   return "$rc"
+}
+
+# The charts run keystone as uid/gid 42424 and its scripts chown to the user `keystone` by name. Made before the
+# packages install, so nothing else takes the ids first.
+add_user() {
+  local root=$1 name=$2 id=$3 home=$4
+  if cut -d: -f3 "$root/etc/passwd" "$root/etc/group" | grep -qx "$id"; then
+    echo "id $id is taken in the image; cannot add $name" >&2
+    exit 1
+  fi
+  echo "$name:x:$id:" >>"$root/etc/group"
+  echo "$name:x:$id:$id:$name:$home:/usr/sbin/nologin" >>"$root/etc/passwd"
+  if [ -f "$root/etc/shadow" ]; then echo "$name:!:1::::::" >>"$root/etc/shadow"; fi
+  if [ -f "$root/etc/gshadow" ]; then echo "$name:!::" >>"$root/etc/gshadow"; fi
 }
 
 make_venv() {
@@ -112,6 +127,7 @@ tidy_common() {
 }
 
 case ${1:-} in
+  user) shift; add_user "$@" ;;
   install) shift; install_locked "$@" ;;
   resolve) shift; resolve "$@" ;;
   tidy)
@@ -121,6 +137,6 @@ case ${1:-} in
       *) echo "unknown image $2" >&2; exit 2 ;;
     esac
     tidy_common "$3" ;;
-  *) echo "usage: $0 install ROOT LOCK PIP_CACHE | resolve ROOT REQS CONSTRAINTS PIP_CACHE REPORT | tidy IMAGE ROOT" >&2
+  *) echo "usage: $0 user ROOT NAME ID HOME | install ROOT LOCK PIP_CACHE | resolve ROOT REQS CONSTRAINTS PIP_CACHE REPORT | tidy IMAGE ROOT" >&2
      exit 2 ;;
 esac

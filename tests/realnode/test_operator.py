@@ -4,40 +4,10 @@ the metrics are scraped from the pod."""
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-from typing import Iterator
-
-import pytest
-
 from openstack_operator.cli import PROCESSES
 
+from .conftest import OPERATOR_NAMESPACE as NAMESPACE
 from .conftest import RealCluster, wait_until
-
-REPO = Path(__file__).resolve().parents[2]
-NAMESPACE = "openstack-operator"
-WATCHED = "openstack-real"
-
-
-def _helm(real: RealCluster, *args: str) -> subprocess.CompletedProcess[str]:
-    helm = real.kubectl.binary.parent / "helm"  # the pinned helm, built next to kubectl
-    return subprocess.run([str(helm), f"--kubeconfig={real.cluster.kubeconfig}", "--namespace", NAMESPACE, *args],
-                          capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def installed(real: RealCluster) -> Iterator[str]:
-    """The chart with the image imported on the node (its `IfNotPresent` pull policy finds it there), every pod on
-    the real node."""
-    repository, tag = real.operator_image.rsplit(":", 1)
-    release = "openstack-operator"
-    real.kubectl.run("create", "namespace", WATCHED, check=False)  # the chart binds its Roles there
-    result = _helm(real, "install", release, str(REPO / "charts" / "openstack-operator"), "--create-namespace",
-                   f"--set=image.repository={repository}", f"--set=image.tag={tag}",
-                   "--set=nodeSelector.type=real", f"--set=namespaces={{{WATCHED}}}", "--wait", "--timeout=240s")
-    assert result.returncode == 0, result.stderr
-    yield release
-    _helm(real, "uninstall", release, "--wait")
 
 
 def _pods(real: RealCluster, process: str) -> list[dict[str, object]]:
@@ -52,7 +22,7 @@ def _holder(real: RealCluster, process: str) -> str:
 
 
 def test_every_process_runs_as_a_real_pod_leads_by_its_lease_and_serves_metrics(real: RealCluster,
-                                                                                installed: str) -> None:
+                                                                                operator_release: str) -> None:
     print(real.kubectl.run("-n", NAMESPACE, "get", "pods", "-o", "wide").stdout)
     for process in PROCESSES:
         pods = _pods(real, process)
@@ -65,7 +35,7 @@ def test_every_process_runs_as_a_real_pod_leads_by_its_lease_and_serves_metrics(
         assert "osop_workqueue_depth" in metrics, metrics[:500]
 
 
-def test_a_deleted_leader_pods_lease_is_taken_by_a_live_replica(real: RealCluster, installed: str) -> None:
+def test_a_deleted_leader_pods_lease_is_taken_by_a_live_replica(real: RealCluster, operator_release: str) -> None:
     before = wait_until("an osdpl leader", lambda: _holder(real, "osdpl"))
     real.kubectl.run("-n", NAMESPACE, "delete", "pod", before, "--wait=false")
 
