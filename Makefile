@@ -14,9 +14,10 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 test: check ## everything CI runs: static checks, then unit and integration tests against a local control plane
-	@# The real-node tier's parts build (cold: minutes) at the lowest priority while the first tests run: their idle
-	@# core builds them. The tier's own call waits for this build (a lock) or reports its failure.
-	@if [ "$$(id -u)" = 0 ]; then nice -n 19 tools/build-node.sh >/dev/null 2>&1 & fi
+	@# The real-node tier's parts and images build (cold: minutes) at the lowest priority while the tests before it
+	@# run: their idle CPU builds them. The tier's own calls wait for these builds (locks) or report their failure.
+	@if [ "$$(id -u)" = 0 ]; then { for build in node entrypoint-image service-images openstack-images; do \
+	  nice -n 19 tools/build-$$build.sh; done; } >/dev/null 2>&1 & fi
 	$(PY) -m pytest --durations=25 tests
 
 check: ## mypy, the import boundary of the pure core, generated CRDs, kustomize base and release data up to date
@@ -80,5 +81,5 @@ cluster-up: ## start a local control plane; kubeconfig in .cluster/kubeconfig
 cluster-down: ## stop it and every process it started
 	$(PY) -m devcluster down
 
-demo: ## the main job: local control plane, CRDs, operators, the minimal example, `kubectl get osdpl` until Ready
-	$(PY) -m devcluster.demo
+demo: ## the main job: local control plane (a real node where it can), CRDs, operators, an example, until Ready (ARGS=--kwok-only)
+	$(PY) -m devcluster.demo $(ARGS)
