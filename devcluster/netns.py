@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from devcluster import processes
+
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 
@@ -109,18 +111,10 @@ def kill_inside(name: str, timeout: float = 5.0) -> None:
                 pass
         deadline = time.monotonic() + timeout
         while pids and time.monotonic() < deadline:
-            pids = [pid for pid in pids if Path(f"/proc/{pid}").exists() and _running(pid)]
+            pids = [pid for pid in pids if processes.alive(pid)]
             time.sleep(0.1)
         if not pids:
             return
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def join(name: str) -> None:
