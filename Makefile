@@ -13,12 +13,16 @@ CHART_CRDS = charts/openstack-operator/files/crds
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-test: check ## everything CI runs: static checks, then unit and integration tests against a local control plane
-	@# The real-node tier's parts and images build (cold: minutes) at the lowest priority while the tests before it
-	@# run: their idle CPU builds them. The tier's own calls wait for these builds (locks) or report their failure.
+test: ## everything CI runs: static checks, then the test tiers (tools/run-tests.sh: two pytest runs side by side)
+	@# The control plane builds (cold: minutes) while mypy runs; the check that needs helm waits for it (a lock) and
+	@# builds it itself if this build failed. The real-node tier's parts and images build at the lowest priority
+	@# while the tests before it run: their idle CPU builds them; the tier's own calls wait for these builds (locks)
+	@# or report their failure.
+	@tools/build-binaries.sh >/dev/null 2>&1 &
 	@if [ "$$(id -u)" = 0 ]; then { for build in node entrypoint-image service-images openstack-images; do \
 	  nice -n 19 tools/build-$$build.sh; done; } >/dev/null 2>&1 & fi
-	$(PY) -m pytest --durations=25 tests
+	@$(MAKE) --no-print-directory check
+	tools/run-tests.sh
 
 check: ## mypy, the import boundary of the pure core, generated CRDs, kustomize base and release data up to date
 	$(VENV_BIN)/mypy

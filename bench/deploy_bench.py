@@ -22,6 +22,7 @@ Run: make bench-deploy
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import math
@@ -156,9 +157,19 @@ class Bench:
         return self.api.request("GET", path, timeout=30)[0] == 404
 
     def create_namespace(self, namespace: str) -> None:
+        """The namespace, with the charts' own Ceph wiring in it as ceph-adapter-rook creates it: the full
+        example's rbd backends mount it, and the operator writes nothing without it (WaitingForCephWiring)."""
         status, body = self.api.request("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
         if status != 201:
             raise BenchError(f"cannot create namespace {namespace}: {status} {body}")
+        for path, obj in ((f"/api/v1/namespaces/{namespace}/configmaps",
+                           {"metadata": {"name": "ceph-etc"}, "data": {"ceph.conf": "[global]\n"}}),
+                          (f"/api/v1/namespaces/{namespace}/secrets",
+                           {"metadata": {"name": "pvc-ceph-client-key"},
+                            "stringData": {"key": base64.b64encode(os.urandom(16)).decode()}})):
+            status, body = self.api.request("POST", path, obj)
+            if status != 201:
+                raise BenchError(f"cannot create {obj['metadata']['name']} in {namespace}: {status} {body}")
 
     def delete_namespace(self, namespace: str) -> None:
         self.api.request("DELETE", f"/api/v1/namespaces/{namespace}")

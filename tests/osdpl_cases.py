@@ -62,7 +62,7 @@ INVALID: list[tuple[str, Edit, str]] = [
     ("unknown-service", _set("spec.features.services", ["telemetry"]),
      'spec.features.services[0]: Unsupported value: "telemetry": supported values: "database", "messaging", '
      '"memcached", "identity", "image", "placement", "networking", "compute", "block-storage", '
-     '"dashboard", "orchestration"'),
+     '"dashboard", "orchestration", "key-manager"'),
     ("unknown-service-override", _set("spec.services.telemetry", {"aodh": {"values": {}}}),
      "spec.services.telemetry: unknown field"),
     ("unknown-chart-override", _set("spec.services.compute.novaa", {"values": {}}),

@@ -100,7 +100,7 @@ def main() -> int:
     parser.add_argument("--chart-set", type=Path, default=DEFAULT_CHART_SET)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    catalog = Catalog.load()
+    catalog = Catalog.load(check=False)  # a chart new to the catalog has no release data before this run
     stale = []
     for name in catalog.releases:
         path = catalog.templates_dir / "releases" / f"{name}.yaml"

@@ -105,7 +105,8 @@ class Catalog:
     upgrade_order: tuple[str, ...] = ()  # every service, in the order a release change moves them
 
     @classmethod
-    def load(cls, templates_dir: Path = DEFAULT_TEMPLATES_DIR) -> Catalog:
+    def load(cls, templates_dir: Path = DEFAULT_TEMPLATES_DIR, check: bool = True) -> Catalog:
+        """The catalog; `check=False` only for the tool that writes the release data check() requires."""
         raw = _load_yaml(templates_dir / "catalog.yaml")
         chart_set = ChartSet(version=str(raw["chart_set"]["version"]), repository=raw["chart_set"]["repository"])
         services: dict[str, Service] = {}
@@ -144,7 +145,8 @@ class Catalog:
         catalog = cls(templates_dir=templates_dir, chart_set=chart_set, services=services, credentials=credentials,
                       releases=releases, presets=presets, sizes=sizes,
                       upgrade_order=tuple(raw.get("upgrade_order") or ()))
-        catalog.check()
+        if check:
+            catalog.check()
         return catalog
 
     @cached_property

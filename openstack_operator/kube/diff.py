@@ -45,7 +45,7 @@ def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[st
     credentials: dict[str, Credential] = placeholder_credentials(catalog, required_credentials(catalog, enabled))
     if stored is not None:
         credentials.update({k: v for k, v in stored.current.items() if k in credentials})
-    ceph = (read_ceph_copy(osdpl.namespace, osdpl.name) if consumers(osdpl.spec.features) else None) or \
+    ceph = (read_ceph_copy(osdpl.namespace, osdpl.name) if consumers(osdpl.spec.features, enabled) else None) or \
         placeholder_exchange()
     services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph)
     diffs: list[ReleaseDiff] = []

@@ -10,7 +10,8 @@ the health process wrote new workload health (Ready needs every release deployed
 
 Credentials and Ceph keys come from the secrets process (reconcilers.secrets): a credential is rendered only if its
 digest matches that process's record on `status.credentials`, so until it is there, or while the Secret is lost,
-nothing is written and the status says why (WaitingForCredentials, CredentialsLost, WaitingForCephKeys).
+nothing is written and the status says why (WaitingForCredentials, CredentialsLost, WaitingForCephKeys,
+WaitingForCephWiring).
 
 One deployment per namespace (core.releases.bundles.namespace_holder): a second osdpl gets `Degraded`
 (NamespaceInUse) and writes nothing. A write the API server refuses (permissions, quota, admission) is a condition
@@ -221,10 +222,10 @@ class OsdplReconciler:
             return None
         except ApiWriteError as error:  # nothing after the refused write was written; retried
             return await self._refused(key, body, bundles, error)
-        except CredentialsUnavailable as waiting:  # the secrets process's status change brings us back
+        except CredentialsUnavailable as waiting:  # the secrets process's status change brings us back, or a recheck
             await self._write_status(body, self._observed(body, reconciled, bundles,
                                                           credentials_problem=(waiting.reason, str(waiting))))
-            return None
+            return waiting.recheck_seconds
         self.refusals.pop(key, None)
         applied = self.applier.rendered.get(key)
         observed = Observed(generation=body["metadata"]["generation"],

@@ -28,13 +28,16 @@ from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOT
                                                       values_secret_name, with_requests)
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.manifest import load_osdpl
-from openstack_operator.core.secrets.ceph import CephExchange, consumers, keys_source
+from openstack_operator.core.secrets.ceph import (CHART_WIRING, CephExchange, chart_wiring_readers, consumers,
+                                                  keys_source)
 from openstack_operator.core.secrets.credentials import (Credential, Stored, credentials_secret_name, digest,
                                                          required_credentials)
+from openstack_operator.core.status import reasons
 from openstack_operator.core.status.conditions import release_states
 from openstack_operator.core.upgrades.rollout import COMPLETED, ORDERED, Step, advance, begin
 
 log = logging.getLogger("osop.osdpl")
+CEPH_WIRING_RECHECK_SECONDS = 15.0  # nothing tells the operator when someone creates the charts' Ceph wiring
 BUNDLE_FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"  # the helmbundle process's (see there)
 Key = tuple[str, str]  # namespace, osdpl name
 Bundles = Mapping[str, Bundle]  # service -> its bundle, as listed
@@ -47,6 +50,9 @@ class OsdplWrites(Protocol):
     async def read_credentials(self, namespace: str, osdpl: str) -> tuple[Stored | None, bool]: ...
 
     async def read_ceph_copy(self, namespace: str, osdpl: str) -> CephExchange | None: ...
+
+    async def missing_objects(self, namespace: str, refs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+        """Those of `refs` ((kind, name): ConfigMap or Secret) that do not exist in `namespace`."""
 
     async def ensure_kept_secrets(self, namespace: str, names: list[str], labels: Mapping[str, str]) -> None: ...
 
@@ -67,11 +73,14 @@ class OsdplWrites(Protocol):
 
 
 class CredentialsUnavailable(Exception):
-    """The credentials the enabled services need are not (all) vetted by the secrets process: nothing is written."""
+    """The credentials the enabled services need are not (all) vetted by the secrets process, or the Ceph objects
+    they mount are not there: nothing is written. `recheck_seconds`: when to look again, for what no status change
+    of the secrets process brings back."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, recheck_seconds: float | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.recheck_seconds = recheck_seconds
 
 
 @dataclass(frozen=True)
@@ -162,7 +171,7 @@ class OsdplApply:
         osdpl = load_osdpl(self.catalog, body)
         enabled = osdpl.spec.enabled_services(self.catalog)
         credentials = await self._vetted_credentials(body, required_credentials(self.catalog, enabled))
-        ceph = await self._ceph_keys(body, osdpl.spec)
+        ceph = await self._ceph_keys(body, osdpl.spec, enabled)
         services = self.renderer.render(osdpl.spec, credentials, namespace, ceph=ceph)
         values = {service.name: values_secret_data(name, service) for service in services}  # all fit, or none
         await self.cluster.ensure_kept_secrets(
@@ -253,10 +262,22 @@ class OsdplApply:
                                          f"{', '.join(waiting[:5])}{' and more' if len(waiting) > 5 else ''}")
         return {n: current[n] for n in needed}
 
-    async def _ceph_keys(self, body: Mapping[str, Any], spec: DeploymentSpec) -> CephExchange | None:
+    async def _ceph_keys(self, body: Mapping[str, Any], spec: DeploymentSpec,
+                         enabled: list[str]) -> CephExchange | None:
         """The Ceph keys as the secrets process copied them, if a chart reads them; raises CredentialsUnavailable
-        before the first copy."""
-        if not consumers(spec.features):
+        before the first copy, and while an rbd chart without features.ceph would mount a missing object of the
+        charts' own wiring (its pods would never start)."""
+        namespace = body["metadata"]["namespace"]
+        wired = chart_wiring_readers(spec.features, enabled)
+        missing = await self.cluster.missing_objects(namespace, CHART_WIRING) if wired else []
+        if missing:
+            raise CredentialsUnavailable(
+                reasons.WAITING_FOR_CEPH_WIRING,
+                f"{', '.join(sorted(wired))} use Ceph through the charts' own wiring (spec.features.ceph.enabled is "
+                f"false), which needs {' and '.join(f'{kind} {namespace}/{name}' for kind, name in missing)} "
+                f"(ceph-adapter-rook creates them): create them, or set spec.features.ceph.enabled, or choose "
+                f"glance.backend pvc and cinder.backend lvm", recheck_seconds=CEPH_WIRING_RECHECK_SECONDS)
+        if not consumers(spec.features, enabled):
             return None
         exchange = await self.cluster.read_ceph_copy(body["metadata"]["namespace"], body["metadata"]["name"])
         if exchange is None:

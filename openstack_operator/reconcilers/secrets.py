@@ -434,7 +434,7 @@ class SecretsReconciler:
         refused = {key: {"state": "Invalid", "message": message} for key, message in
                    refused_namespaces(seen.spec.features, self.runtime.settings.ceph_namespaces,
                                                       seen.namespace).items()}
-        if consumers(seen.spec.features):
+        if consumers(seen.spec.features, seen.spec.enabled_services(self.catalog)):
             reports["ceph"] = refused.get("ceph") or await self.cluster.copy_ceph_keys(
                 seen.body, seen.spec.features, {OSDPL_LABEL: seen.name})
         reports["object_gateway"] = refused.get("object_gateway") or await self._publish_gateway(seen, stored,

@@ -22,6 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
+from openstack_operator.core.rendering.renderer import aes256_key
 from openstack_operator.core.secrets.credentials import Credential
 
 Manifest = dict[str, Any]
@@ -420,8 +421,9 @@ def _mounted(daemonset: Manifest) -> list[tuple[str, str]]:
 def credential_problems(manifests_by_release: Mapping[str, Sequence[Manifest]],
                         credentials: Mapping[str, Credential], consumers: Mapping[str, Sequence[str]],
                         kinds: Mapping[str, str]) -> list[str]:
-    """Each credential's password reaches every release that declares it (in a Secret's or ConfigMap's data),
-    and no two credentials of one kind share a user name.
+    """Each credential's password reaches every release that declares it (in a Secret's or ConfigMap's data, as
+    itself or as the key derived from it where the service wants a key: barbican's KEK), and no two credentials
+    of one kind share a user name.
 
     Kind is the system that checks the credential (catalog.yaml `credentials.<name>.kind`): `database` (one
     MariaDB server), `messaging` (one RabbitMQ cluster), `keystone` (one Keystone). Within one system a user name
@@ -433,7 +435,8 @@ def credential_problems(manifests_by_release: Mapping[str, Sequence[Manifest]],
     for release, names in sorted(consumers.items()):
         texts = [text for obj in manifests_by_release.get(release, ()) for text in _config_files(obj).values()]
         for name in sorted(names):
-            if name in credentials and not any(credentials[name].password in text for text in texts):
+            forms = (credentials[name].password, aes256_key(credentials[name].password)) if name in credentials else ()
+            if forms and not any(form in text for text in texts for form in forms):
                 problems.append(f"{release}: credential {name} declared but its password is in no Secret or "
                                 f"ConfigMap")
     owners: dict[tuple[str, str], list[str]] = {}
@@ -591,6 +594,14 @@ def external_objects(manifests: Sequence[Manifest]) -> dict[ObjectRef, set[str]]
                     if isinstance(ref, dict) and not ref.get("optional"):
                         needed.setdefault((kind, str(ref.get("name"))), set())
     return {ref: keys for ref, keys in needed.items() if ref not in own}
+
+
+def job_written_secrets(manifests: Sequence[Manifest]) -> set[str]:
+    """Secrets a Job of the release is told to write: the storage-init Jobs take the keyring's name in
+    RBD_POOL_SECRET."""
+    return {str(env.get("value")) for m in manifests if m.get("kind") == "Job" for pod in _pod_specs(m)
+            for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
+            for env in container.get("env") or [] if env.get("name") == "RBD_POOL_SECRET" and env.get("value")}
 
 
 def missing_dependency_jobs(manifests: Sequence[Manifest]) -> list[str]:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.secrets.ceph import GATEWAY_CREDENTIAL, gateway_secret
+from openstack_operator.core.secrets.ceph import (CHART_WIRING, GATEWAY_CREDENTIAL, chart_wiring_readers,
+                                                  gateway_secret, namespace_objects)
 
 from . import lib
 from .conftest import Deployment, Deployments
@@ -78,6 +79,28 @@ def test_no_pod_waits_for_a_job_its_release_does_not_render(deployment: Deployme
     """A Job a template turns off (glance's and cinder's storage-init with features.ceph) leaves no pod waiting
     for it: helm-toolkit drops a dependency on a Job whose manifests.job_* flag is off."""
     conforms([f"{r.release.name}: {p}" for r in deployment.ok() for p in lib.missing_dependency_jobs(r.manifests)])
+
+
+def test_every_object_a_pod_mounts_is_created_by_someone(deployment: Deployment, catalog: Catalog) -> None:
+    """A pod whose ConfigMap or Secret nobody creates never starts on a real node (kwok would call it Ready). Each
+    one a release's pods need comes from a release of the deployment, the operator (the charts' kept Secrets, the
+    Ceph copy), a Job of the release that is told to write it (the storage-init Jobs' keyrings), or is the charts'
+    own Ceph wiring, which the operator waits for before it writes anything (core.secrets.ceph.CHART_WIRING)."""
+    spec = deployment.osdpl.spec
+    enabled = spec.enabled_services(catalog)
+    created = {(str(m.get("kind")), lib.name_of(m)) for m in deployment.all_manifests()}
+    created |= {("Secret", secret) for service in enabled for chart in catalog.services[service].charts
+                for secret in chart.kept_secrets}
+    if spec.features["ceph"]["enabled"]:
+        created |= {(o.kind, o.name) for o in namespace_objects(deployment.ceph)}
+    wired = chart_wiring_readers(spec.features, enabled)
+    problems = []
+    for r in deployment.ok():
+        made_by_jobs = {("Secret", secret) for secret in lib.job_written_secrets(r.manifests)}
+        allowed = created | made_by_jobs | (set(CHART_WIRING) if r.release.chart in wired else set())
+        problems += [f"{r.release.name}: pods need {kind}/{name}, which nothing creates"
+                     for kind, name in sorted(lib.external_objects(r.manifests)) if (kind, name) not in allowed]
+    conforms(problems)
 
 
 def test_every_value_is_read_by_the_chart(deployment: Deployment) -> None:

@@ -1,8 +1,8 @@
 """End to end, what the secrets process exchanges through Secrets with its neighbours: the storage side's Ceph keys,
 copied into the deployment's namespace in the charts' form (a change re-renders exactly their four users), the
 object gateway's Keystone credentials published back (the deployed user, through a rotation, withdrawn with the
-osdpl), and the public endpoints' certificate, checked against the routed host names. Each test has a deployment of
-its own."""
+osdpl), and the public endpoints' certificate, checked against the routed host names; without features.ceph, the
+charts' own Ceph wiring waited for. Each test has a deployment of its own."""
 
 from __future__ import annotations
 
@@ -44,6 +44,28 @@ def _apply_secret(kubectl: Kubectl, namespace: str, name: str, data: dict[str, s
     body = {"apiVersion": "v1", "kind": "Secret", "type": kind, "metadata": {"name": name, "namespace": namespace},
             "stringData": data}
     kubectl.run("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(body))
+
+
+def test_without_features_ceph_an_rbd_backend_waits_for_the_charts_own_ceph_wiring(
+        namespace: str, operators: Operators, kubectl: Kubectl) -> None:
+    """cinder's default rbd backend without features.ceph mounts ceph-etc and pvc-ceph-client-key (ceph-adapter-rook
+    creates them): until both exist nothing is written, since those pods could never start."""
+    manifest = minimal("osh-wired")
+    manifest["spec"]["preset"] = "compute"
+    deployment = Deployment(kubectl, namespace, manifest)
+    deployment.apply()
+    wait_for("waiting for the charts' Ceph wiring", lambda: deployment.condition("Progressing").get("reason") ==
+             "WaitingForCephWiring", operators)
+    message = deployment.condition("Progressing")["message"]
+    assert f"ConfigMap {namespace}/ceph-etc and Secret {namespace}/pvc-ceph-client-key" in message, message
+    assert kubectl.json("-n", namespace, "get", "helmbundles")["items"] == []
+    kubectl.run("-n", namespace, "create", "configmap", "ceph-etc", "--from-literal=ceph.conf=[global]")
+    wait_for("only the Secret named", lambda: "ConfigMap" not in deployment.condition("Progressing")["message"],
+             operators)
+    assert kubectl.json("-n", namespace, "get", "helmbundles")["items"] == []
+    _apply_secret(kubectl, namespace, "pvc-ceph-client-key", {"key": _key("admin")})
+    wait_for("the block storage bundle written", lambda: "block-storage" in {
+        b["spec"]["service"] for b in kubectl.json("-n", namespace, "get", "helmbundles")["items"]}, operators)
 
 
 def test_changed_ceph_keys_re_render_exactly_glance_cinder_nova_and_libvirt(

@@ -22,8 +22,8 @@ PARALLEL = 2
 _CATALOG = Catalog.load()  # the bundled catalog, read once: every case reads the same one (no --templates-dir)
 
 
-def _bundled(templates_dir: Any = None) -> Catalog:
-    return _CATALOG if templates_dir is None else _LOAD(templates_dir)
+def _bundled(templates_dir: Any = None, check: bool = True) -> Catalog:
+    return _CATALOG if templates_dir is None else _LOAD(templates_dir, check)
 
 
 _LOAD = Catalog.load

@@ -9,7 +9,8 @@ from typing import Callable
 import pytest
 
 from openstack_operator.core.secrets.ceph import (CINDER_KEYRING_SECRET, CONFIGMAP, GLANCE_KEYRING_SECRET,
-                                          LIBVIRT_SECRET_UUID, CephExchange, NamespaceObject, consumers,
+                                          LIBVIRT_SECRET_UUID, CephExchange, NamespaceObject, chart_wiring_readers,
+                                          consumers, rbd_charts,
                                           exchange_digest, from_secret_data, namespace_objects, parse_ceph_keys,
                                           placeholder_exchange, template_facts, to_secret_data)
 from openstack_operator.core.errors import OperatorError
@@ -210,15 +211,18 @@ def test_local_copy_errors_name_the_copy() -> None:
         from_secret_data(data, "openstack/osh-ceph-keys")
 
 
-@pytest.mark.parametrize("ceph, glance, cinder, expected", [
-    (False, "rbd", "rbd", set()),
-    (True, "rbd", "rbd", {"glance", "cinder", "nova", "libvirt"}),
-    (True, "pvc", "rbd", {"cinder", "nova", "libvirt"}),
-    (True, "rbd", "lvm", {"glance"}),
+@pytest.mark.parametrize("ceph, glance, cinder, enabled, expected", [
+    (False, "rbd", "rbd", {"image", "block-storage", "compute"}, set()),
+    (True, "rbd", "rbd", {"image", "block-storage", "compute"}, {"glance", "cinder", "nova", "libvirt"}),
+    (True, "pvc", "rbd", {"image", "block-storage", "compute"}, {"cinder", "nova", "libvirt"}),
+    (True, "rbd", "lvm", {"image", "block-storage", "compute"}, {"glance"}),
+    (True, "rbd", "rbd", {"image", "compute"}, {"glance"}),  # no cinder: nova attaches no rbd volume
+    (True, "rbd", "rbd", {"block-storage"}, {"cinder", "nova", "libvirt"}),
 ])
-def test_consumers(ceph: bool, glance: str, cinder: str, expected: set[str]) -> None:
+def test_consumers(ceph: bool, glance: str, cinder: str, enabled: set[str], expected: set[str]) -> None:
     features = {"ceph": {"enabled": ceph}, "glance": {"backend": glance}, "cinder": {"backend": cinder}}
-    assert consumers(features) == expected
+    assert consumers(features, enabled) == expected
+    assert chart_wiring_readers(features, enabled) == (set() if ceph else rbd_charts(features, enabled))
 
 
 def test_placeholder_exchange_renders_facts() -> None:

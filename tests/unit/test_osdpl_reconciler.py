@@ -22,7 +22,7 @@ from openstack_operator.core.secrets.credentials import Stored, digests, generat
 from openstack_operator.core.settings import Settings
 from openstack_operator.kube.process import Runtime
 from openstack_operator.reconcilers.osdpl import BUNDLES_GONE_POLL_SECONDS, FINALIZER, OsdplReconciler
-from openstack_operator.reconcilers.osdpl_apply import BUNDLE_FINALIZER
+from openstack_operator.reconcilers.osdpl_apply import BUNDLE_FINALIZER, CEPH_WIRING_RECHECK_SECONDS
 
 from .conftest import load_example
 
@@ -59,6 +59,7 @@ class FakeCluster:
         self.credential_reads = 0
         self.refused: set[str] = set()  # names of objects the API server refuses to write
         self.kept: list[str] = []
+        self.foreign: set[tuple[str, str, str]] = set()  # (namespace, kind, name) of objects others created
         self.versions = 0
 
     def _version(self) -> str:
@@ -94,6 +95,9 @@ class FakeCluster:
 
     async def read_ceph_copy(self, namespace: str, osdpl: str) -> CephExchange | None:
         return None
+
+    async def missing_objects(self, namespace: str, refs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+        return [ref for ref in refs if (namespace, *ref) not in self.foreign]
 
     # -- writes
     async def claim_namespace(self, namespace: str, osdpl: str, current: Mapping[str, Any] | None,
@@ -304,6 +308,35 @@ def test_nothing_is_written_until_the_secrets_process_vetted_every_credential(ca
         assert cluster.bundles == {} and cluster.secrets == {}
         assert cluster.conditions()["Ready"] == ("False", "WaitingForCredentials")
         assert "osh-dev-credentials" in str(cluster.osdpls[KEY]["status"]["conditions"])
+    run(catalog, scenario)
+
+
+def test_an_rbd_backend_without_features_ceph_writes_nothing_until_the_charts_ceph_wiring_exists(
+        catalog: Catalog) -> None:
+    """cinder's rbd backend (and nova and libvirt with it) mounts ceph-etc and pvc-ceph-client-key: their pods
+    could never start without them, so nothing is written, the status names what is missing, and a recheck comes."""
+    async def scenario(osdpl: OsdplReconciler, cluster: FakeCluster) -> None:
+        cluster.add_deployment(catalog, preset="compute")
+        assert await osdpl.reconcile(KEY) == CEPH_WIRING_RECHECK_SECONDS
+        assert cluster.bundles == {} and cluster.secrets == {}
+        assert cluster.conditions()["Ready"] == ("False", "WaitingForCephWiring")
+        message = str(cluster.osdpls[KEY]["status"]["conditions"])
+        assert "cinder, libvirt, nova use Ceph" in message
+        assert f"ConfigMap {NAMESPACE}/ceph-etc and Secret {NAMESPACE}/pvc-ceph-client-key" in message
+        cluster.foreign.add((NAMESPACE, "ConfigMap", "ceph-etc"))
+        await osdpl.reconcile(KEY)
+        assert cluster.bundles == {} and "ConfigMap" not in str(cluster.osdpls[KEY]["status"]["conditions"])
+        cluster.foreign.add((NAMESPACE, "Secret", "pvc-ceph-client-key"))
+        assert await osdpl.reconcile(KEY) is None
+        assert "block-storage" in {b["spec"]["service"] for b in cluster.bundles.values()}
+    run(catalog, scenario)
+
+
+def test_the_lvm_backend_needs_no_ceph_wiring(catalog: Catalog) -> None:
+    async def scenario(osdpl: OsdplReconciler, cluster: FakeCluster) -> None:
+        cluster.add_deployment(catalog, preset="compute", features={"cinder": {"backend": "lvm"}})
+        assert await osdpl.reconcile(KEY) is None
+        assert "block-storage" in {b["spec"]["service"] for b in cluster.bundles.values()}
     run(catalog, scenario)
 
 

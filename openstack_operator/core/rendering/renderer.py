@@ -15,6 +15,7 @@ fingerprint, which changes exactly when a release's chart, version, chart digest
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import shlex
 import json
@@ -84,6 +85,13 @@ def release_name(chart: str) -> str:
     return f"openstack-{chart}"
 
 
+
+def aes256_key(credential: str) -> str:
+    """A 256-bit key derived from a credential, base64-encoded (barbican's KEK): 32 bytes whatever the credential's
+    length (one seeded by hand included), the same for the same credential. Changing this derivation would change
+    every deployment's KEK and leave its stored secrets unreadable."""
+    return base64.b64encode(hashlib.sha256(credential.encode()).digest()).decode()
+
 class Renderer:
     """Holds the compiled templates: build one per process and render many times."""
 
@@ -98,6 +106,7 @@ class Renderer:
         )
         environment.policies["json.dumps_function"] = yaml_safe_json
         environment.filters["shell_quote"] = shlex.quote  # spec strings placed in the charts' shell scripts
+        environment.filters["aes256_key"] = aes256_key
         try:
             self._templates = {name: environment.get_template(f"{name}.yaml.j2") for name in catalog.charts}
         except jinja2.TemplateError as exc:
@@ -112,7 +121,7 @@ class Renderer:
         enabled = spec.enabled_services(self.catalog)
         selected = [name for name in enabled if only is None or name in only]
         facts = self._facts(spec, namespace, enabled)
-        ceph_facts = self._ceph_facts(spec, namespace, selected, ceph)
+        ceph_facts = self._ceph_facts(spec, namespace, enabled, selected, ceph)
         rendered: list[RenderedService] = []
         errors: list[OperatorError] = []
         for name in selected:  # every chart, so that every problem is told, not the first one
@@ -132,11 +141,11 @@ class Renderer:
             raise errors[0] if len(errors) == 1 else RenderProblems(errors)
         return rendered
 
-    def _ceph_facts(self, spec: DeploymentSpec, namespace: str, selected: list[str],
+    def _ceph_facts(self, spec: DeploymentSpec, namespace: str, enabled: list[str], selected: list[str],
                     ceph: CephExchange | None) -> dict[str, dict[str, Any]]:
         """The `ceph` fact of each chart that reads the exchange; the other charts see None, so their values
         cannot depend on it and a new exchange re-renders exactly its readers."""
-        readers = ceph_exchange.consumers(spec.features)
+        readers = ceph_exchange.consumers(spec.features, enabled)
         waiting = sorted(chart.name for name in selected for chart in self.catalog.services[name].charts
                          if chart.name in readers)
         if not waiting:
@@ -162,6 +171,7 @@ class Renderer:
             "preset": spec.preset,
             "features": spec.features,
             "enabled_services": enabled,
+            "rbd_charts": sorted(ceph_exchange.rbd_charts(spec.features, enabled)),
             "public_scheme": "https" if ssl["enabled"] else "http",
             "public_port": 443 if ssl["enabled"] else 80,
             "gateway": gateway_facts(spec, namespace),

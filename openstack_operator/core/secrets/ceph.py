@@ -24,7 +24,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from openstack_operator.core.secrets.credentials import Credential, Stored
 from openstack_operator.core.errors import OperatorError
@@ -259,17 +259,31 @@ def template_facts(exchange: CephExchange) -> dict[str, Any]:
     return {**facts, "digest": exchange_digest(exchange)}
 
 
-def consumers(features: Mapping[str, Any]) -> frozenset[str]:
-    """Charts that read the exchange under these (defaulted) features: glance with its rbd store; cinder with its
-    rbd backend, and with it nova and libvirt, which attach its volumes."""
-    if not features.get("ceph", {}).get("enabled"):
-        return frozenset()
+# The charts' own Ceph wiring, which their rbd backends mount when features.ceph is off: a ConfigMap with ceph.conf
+# and a Secret with an admin key (ceph-adapter-rook creates both; their storage-init Jobs make the clients' keyrings
+# from them). The operator creates neither, so it writes nothing until both exist (reconcilers.osdpl_apply).
+CHART_WIRING: tuple[tuple[str, str], ...] = (("ConfigMap", "ceph-etc"), ("Secret", "pvc-ceph-client-key"))
+
+
+def rbd_charts(features: Mapping[str, Any], enabled: Collection[str]) -> frozenset[str]:
+    """Charts with a Ceph RBD backend under these (defaulted) features and enabled services: glance with its rbd
+    store; cinder with its rbd backend, and with it nova and libvirt, which attach its volumes."""
     charts = set()
-    if features["glance"]["backend"] == "rbd":
+    if "image" in enabled and features["glance"]["backend"] == "rbd":
         charts.add("glance")
-    if features["cinder"]["backend"] == "rbd":
+    if "block-storage" in enabled and features["cinder"]["backend"] == "rbd":
         charts |= {"cinder", "nova", "libvirt"}
     return frozenset(charts)
+
+
+def consumers(features: Mapping[str, Any], enabled: Collection[str]) -> frozenset[str]:
+    """Charts that read the exchange: the rbd charts, with features.ceph on."""
+    return rbd_charts(features, enabled) if features.get("ceph", {}).get("enabled") else frozenset()
+
+
+def chart_wiring_readers(features: Mapping[str, Any], enabled: Collection[str]) -> frozenset[str]:
+    """Charts that mount CHART_WIRING: the rbd charts, with features.ceph off."""
+    return frozenset() if features.get("ceph", {}).get("enabled") else rbd_charts(features, enabled)
 
 
 def keys_source(features: Mapping[str, Any]) -> str:
@@ -400,7 +414,7 @@ def refused_namespaces(features: Mapping[str, Any], allowed: tuple[str, ...], ow
     refused = {}
     shown = ", ".join(allowed) or "(none)"
     allowed = (*allowed, own)
-    if consumers(features):
+    if features.get("ceph", {}).get("enabled"):  # refused even before a chart reads the keys
         namespace = features["ceph"]["keys_secret"]["namespace"]
         if namespace not in allowed:
             refused["ceph"] = (f"spec.features.ceph.keys_secret.namespace: {namespace} is not a Ceph namespace the "

@@ -62,6 +62,11 @@ class OsdplGateway:
     async def read_ceph_copy(self, namespace: str, osdpl: str) -> CephExchange | None:
         return await asyncio.to_thread(read_ceph_copy, namespace, osdpl)
 
+    async def missing_objects(self, namespace: str, refs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+        kinds = {"ConfigMap": pykube.ConfigMap, "Secret": pykube.Secret}
+        return await asyncio.to_thread(
+            lambda: [(kind, name) for kind, name in refs if get_or_none(kinds[kind], namespace, name) is None])
+
     # -- writes ---------------------------------------------------------------------------------------------------
     async def set_finalizers(self, osdpl: Mapping[str, Any], finalizers: list[str]) -> None:
         await asyncio.to_thread(set_finalizers, OpenStackDeployment, osdpl, finalizers)

@@ -1,0 +1,43 @@
+"""Each service of the newer waves, added to a running deployment through `features.services`: its releases
+install from the real charts, the osdpl is Ready with the service's workloads in `status.health`, and one of its
+features takes effect in what the chart deployed. The shared deployment is reset afterwards (the service removed)."""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import json
+
+from openstack_operator.core.rendering.renderer import aes256_key
+
+from .conftest import DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, wait_for
+
+
+def _secret_file(kubectl: Kubectl, namespace: str, secret: str, key: str) -> str:
+    return base64.b64decode(kubectl.json("-n", namespace, "get", "secret", secret)["data"][key]).decode()
+
+
+def _credential(kubectl: Kubectl, namespace: str, osdpl: str, name: str) -> str:
+    """A credential's password from the secrets process's Secret (records are JSON: username, password)."""
+    record = json.loads(_secret_file(kubectl, namespace, f"{osdpl}-credentials", name))
+    return str(record["password"])
+
+
+def test_key_manager_deploys_with_its_own_kek(deployment: Deployment, operators: Operators, helm: Helm,
+                                              kubectl: Kubectl) -> None:
+    namespace = deployment.namespace
+    deployment.merge_patch({"spec": {"features": {"services": ["key-manager"]}}})
+    wait_for("barbican installed", lambda: "openstack-barbican" in helm.releases(namespace), operators)
+    wait_for("Ready with the key manager", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+             describe=lambda: deployment.get().get("status"))
+    status = deployment.get()["status"]
+    assert status["health"]["barbican"]["api"]["state"] == "Ready", status["health"].get("barbican")
+    assert status["health"]["barbican"]["db-sync"]["state"] == "Ready"
+    # The deployment's own KEK, never the chart's well-known default: the credential, base64-encoded.
+    conf = configparser.ConfigParser(strict=False, interpolation=None)
+    conf.read_string(_secret_file(kubectl, namespace, "barbican-etc", "barbican.conf"))
+    kek = _credential(kubectl, namespace, deployment.name, "barbican_kek")
+    assert conf["simple_crypto_plugin"]["kek"] == aes256_key(kek)
+    assert len(base64.b64decode(conf["simple_crypto_plugin"]["kek"])) == 32
+    backend = kubectl.json("-n", namespace, "get", "httproute", "barbican")["spec"]["rules"][0]["backendRefs"][0]
+    assert (backend["name"], backend["port"]) == ("barbican-api", 9311)
