@@ -21,6 +21,10 @@ def load_example(name: str) -> dict[str, Any]:
 
 
 Edit = Callable[[dict[str, Any]], None]
+# The key manager's Vault store, complete: its AppRole from a Secret of the osdpl's namespace.
+VAULT = {"enabled": True, "vault_url": "https://vault.example.com:8200",
+         "approle_role_id": {"value_from": {"secret_key_ref": {"name": "vault-approle", "key": "role_id"}}},
+         "approle_secret_id": {"value_from": {"secret_key_ref": {"name": "vault-approle", "key": "secret_id"}}}}
 
 
 def _set(path: str, value: Any) -> Edit:
@@ -104,6 +108,21 @@ INVALID: list[tuple[str, Edit, str]] = [
      "be at least 1 chars long"),
     ("ceph-gateway-without-ceph", _set("spec.features.ceph", {"object_gateway": {"enabled": True}}),
      "spec.features.ceph: Invalid value: object_gateway.enabled needs ceph.enabled"),
+    ("vault-without-key-manager", _set("spec.features.barbican", {"backends": {"vault": VAULT}}),
+     "spec.features.barbican.backends.vault.enabled: Invalid value: the Vault backend needs the key manager: add "
+     "key-manager to features.services"),
+    ("vault-without-approle", _each(_set("spec.features.services", ["key-manager"]), _set(
+        "spec.features.barbican", {"backends": {"vault": {"enabled": True, "vault_url": "https://vault:8200"}}})),
+     "spec.features.barbican.backends.vault: Invalid value: vault.enabled needs vault_url, approle_role_id and "
+     "approle_secret_id"),
+    ("vault-inline-secret", _each(_set("spec.features.services", ["key-manager"]), _set(
+        "spec.features.barbican", {"backends": {"vault": {**VAULT, "approle_secret_id": "s3cr3t"}}})),
+     'spec.features.barbican.backends.vault.approle_secret_id: Invalid value: "string": '
+     'spec.features.barbican.backends.vault.approle_secret_id in body must be of type object: "string"'),
+    ("vault-ssl-over-http", _each(_set("spec.features.services", ["key-manager"]), _set(
+        "spec.features.barbican", {"backends": {"vault": {**VAULT, "vault_url": "http://vault:8200",
+                                                          "use_ssl": True}}})),
+     "spec.features.barbican.backends.vault.use_ssl: Invalid value: use_ssl needs an https:// vault_url"),
     ("wrong-kind", _set("kind", "Deployment"),
      'kind: Unsupported value: "Deployment": supported values: "OpenStackDeployment"'),
 ]
@@ -323,6 +342,10 @@ UPDATES = [
     ("preset-change", {"preset": "core"}, {"preset": "compute"},
      ['spec.preset: Invalid value: "compute": preset is immutable']),
     ("size-change-allowed", {"size": "tiny"}, {"size": "medium"}, []),
+    ("key-manager-store-change", {"features": {"services": ["key-manager"]}},
+     {"features": {"services": ["key-manager"], "barbican": {"backends": {"vault": VAULT}}}},
+     ["spec.features.barbican.backends.vault.enabled: Invalid value: the key manager's store cannot change after "
+      "creation: secrets stored in one would be unreadable through the other"]),
 ]
 
 

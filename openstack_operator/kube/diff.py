@@ -1,7 +1,7 @@
 """`openstack-operator diff`: what applying a manifest would change in a live cluster, release by release.
 
-The manifest is rendered as the osdpl process would render it, with the deployment's stored credentials and Ceph
-copy (placeholders where none exist yet: a new deployment), and compared with the live HelmBundles (fingerprints:
+The manifest is rendered as the osdpl process would render it, with the deployment's stored credentials, Ceph copy
+and referenced Secrets' values (placeholders where none exist yet: a new deployment), and compared with the live HelmBundles (fingerprints:
 which releases an apply upgrades) and values Secrets (which values change). Reads only.
 """
 
@@ -18,13 +18,14 @@ from openstack_operator.core.releases.bundles import bundle_name, values_secret_
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.ceph import consumers, placeholder_exchange
 from openstack_operator.core.secrets.credentials import Credential, placeholder_credentials, required_credentials
+from openstack_operator.core.secrets.references import placeholders, references
 from openstack_operator.core.schema.manifest import Osdpl
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.rendering.values_diff import Change, values_changes
 from openstack_operator.kube.ceph import read_ceph_copy
 from openstack_operator.kube.client import HelmBundle, api
 from openstack_operator.kube.credentials import read_credentials
-from openstack_operator.kube.objects import decode_secret, get_or_none
+from openstack_operator.kube.objects import decode_secret, get_or_none, secret_text
 
 INSTALL, UPGRADE, UNCHANGED, UNINSTALL = "install", "upgrade", "unchanged", "uninstall"
 
@@ -47,7 +48,13 @@ def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[st
         credentials.update({k: v for k, v in stored.current.items() if k in credentials})
     ceph = (read_ceph_copy(osdpl.namespace, osdpl.name) if consumers(osdpl.spec.features, enabled) else None) or \
         placeholder_exchange()
-    services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph)
+    refs = references(osdpl.spec.features, "spec.features")
+    referenced = placeholders(refs)
+    for path, ref in refs.items():  # as the osdpl process reads them; a placeholder where one is missing
+        value = secret_text(get_or_none(pykube.Secret, osdpl.namespace, ref.name), ref.key)
+        if value is not None:
+            referenced[path] = value
+    services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph, references=referenced)
     diffs: list[ReleaseDiff] = []
     for service in services:
         found = get_or_none(HelmBundle, osdpl.namespace, bundle_name(osdpl.name, service.name))
@@ -67,5 +74,5 @@ def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[st
         spec = bundle.spec
         if bundle.name == bundle_name(osdpl.name, spec.service) and spec.service not in rendered:
             diffs.extend(ReleaseDiff(spec.service, r.name, UNINSTALL) for r in spec.releases)
-    secrets = {c.password for c in credentials.values() if c.password}
+    secrets = {c.password for c in credentials.values() if c.password} | set(referenced.values())
     return diffs, secrets

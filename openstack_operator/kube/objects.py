@@ -45,6 +45,14 @@ def decode_secret(secret: Any) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in (secret.obj.get("data") or {}).items()}
 
 
+def secret_text(secret: Any, key: str) -> str | None:
+    """The text at `key` of a Secret someone else wrote (None: no Secret, no such key, or not UTF-8 text)."""
+    try:
+        return base64.b64decode((secret.obj.get("data") or {})[key]).decode() if secret is not None else None
+    except (KeyError, ValueError):
+        return None
+
+
 _UNREAD = object()
 
 

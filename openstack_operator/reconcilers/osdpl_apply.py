@@ -32,12 +32,15 @@ from openstack_operator.core.secrets.ceph import (CHART_WIRING, CephExchange, ch
                                                   keys_source)
 from openstack_operator.core.secrets.credentials import (Credential, Stored, credentials_secret_name, digest,
                                                          required_credentials)
+from openstack_operator.core.secrets.references import digest as references_digest
+from openstack_operator.core.secrets.references import references as secret_references
 from openstack_operator.core.status import reasons
 from openstack_operator.core.status.conditions import release_states
 from openstack_operator.core.upgrades.rollout import COMPLETED, ORDERED, Step, advance, begin
 
 log = logging.getLogger("osop.osdpl")
 CEPH_WIRING_RECHECK_SECONDS = 15.0  # nothing tells the operator when someone creates the charts' Ceph wiring
+REFERENCES_RECHECK_SECONDS = 60.0  # nor when a Secret the spec references changes
 BUNDLE_FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"  # the helmbundle process's (see there)
 Key = tuple[str, str]  # namespace, osdpl name
 Bundles = Mapping[str, Bundle]  # service -> its bundle, as listed
@@ -53,6 +56,10 @@ class OsdplWrites(Protocol):
 
     async def missing_objects(self, namespace: str, refs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
         """Those of `refs` ((kind, name): ConfigMap or Secret) that do not exist in `namespace`."""
+
+    async def read_secret_keys(self, namespace: str, refs: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+        """For each entry of `refs` (any label -> a Secret's name and key in `namespace`) whose Secret has that key,
+        the label -> its decoded value; the others are left out."""
 
     async def ensure_kept_secrets(self, namespace: str, names: list[str], labels: Mapping[str, str]) -> None: ...
 
@@ -91,11 +98,12 @@ class Applied:
     reapply: str  # the osdpl's reapply annotation the bundles were written with
     credentials: int  # the revision of the credentials rendered (status.credentials.revision)
     ceph: str  # the digest of the Ceph keys rendered (status.ceph.digest), empty without
+    references: str  # the digest of the spec's Secret references' values rendered
     specs: Mapping[str, BundleSpec]
     desired: dict[str, dict[str, str]]
 
-    def basis(self) -> tuple[str, int, str, int, str]:
-        return self.uid, self.generation, self.reapply, self.credentials, self.ceph
+    def basis(self) -> tuple[str, int, str, int, str, str]:
+        return self.uid, self.generation, self.reapply, self.credentials, self.ceph, self.references
 
 
 @dataclass(frozen=True)
@@ -138,33 +146,38 @@ class OsdplApply:
         report = CredentialsView.of(status)  # the secrets process's section
         if report.lost:  # even for a generation already applied: the status must say so
             raise CredentialsUnavailable("CredentialsLost", report.message or "credentials lost")
+        # From the stored spec (the API server filled in its defaults): loading it costs too much for every event.
+        referenced = await self._referenced(key[0], body["spec"].get("features") or {})
+        # A spec's Secret references are read at every reconcile and looked at again every minute: a changed
+        # value renders again, like a new generation.
+        recheck = REFERENCES_RECHECK_SECONDS if referenced else None
         basis = (body["metadata"]["uid"], body["metadata"]["generation"],
                  (body["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION, ""),
-                 report.revision, CephView.of(status).digest)
+                 report.revision, CephView.of(status).digest, references_digest(referenced))
         done = self.rendered.get(key)
         if done and done.basis() == basis:
             plan = plan_bundles(done.specs, bundles)
             if not (plan.write or plan.retire or plan.delete):
                 # This generation is applied and the bundles still say so: a bundle status or health change
                 # only needs the status recomputed, not a render.
-                return done.desired, None, None
-        rendering = await self._render(body, bundles)
+                return done.desired, None, recheck
+        rendering = await self._render(body, bundles, referenced)
         rollout = begin(body.get("status") or {}, rendering.spec.openstack_version, list(self.catalog.releases),
                         self.catalog.upgrade_order, [s for s in bundles if s in rendering.specs], now())
-        recheck = None
         if rollout is not None:  # a release change: what its rollout moves now, and nothing else
             step = await self._step(rendering, rollout)
             await self._move(rendering, step, rollout)
-            rollout, recheck = step.rollout, step.recheck_in
+            rollout = step.rollout
+            if step.recheck_in is not None:
+                recheck = min(step.recheck_in, recheck or step.recheck_in)
             if rollout["phase"] != COMPLETED:  # nothing else is written until every service moved
                 self.rendered.pop(key, None)
                 return rendering.desired, rollout, recheck
         await self._write(rendering)
-        uid, generation, reapply, revision, ceph = basis
-        self.rendered[key] = Applied(uid, generation, reapply, revision, ceph, rendering.specs, rendering.desired)
+        self.rendered[key] = Applied(*basis, specs=rendering.specs, desired=rendering.desired)
         return rendering.desired, rollout, recheck
 
-    async def _render(self, body: dict[str, Any], bundles: Bundles) -> Rendering:
+    async def _render(self, body: dict[str, Any], bundles: Bundles, referenced: Mapping[str, str]) -> Rendering:
         """Every enabled service rendered (raises OperatorError if one cannot be, CredentialsUnavailable while the
         secrets process has not provided what they need), and the Secrets a chart's Jobs fill created."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -172,7 +185,7 @@ class OsdplApply:
         enabled = osdpl.spec.enabled_services(self.catalog)
         credentials = await self._vetted_credentials(body, required_credentials(self.catalog, enabled))
         ceph = await self._ceph_keys(body, osdpl.spec, enabled)
-        services = self.renderer.render(osdpl.spec, credentials, namespace, ceph=ceph)
+        services = self.renderer.render(osdpl.spec, credentials, namespace, ceph=ceph, references=referenced)
         values = {service.name: values_secret_data(name, service) for service in services}  # all fit, or none
         await self.cluster.ensure_kept_secrets(
             namespace, [secret for service in enabled for chart in self.catalog.services[service].charts
@@ -181,7 +194,7 @@ class OsdplApply:
                                              bundles.get(service.name), body) for service in services}
         return Rendering(body, bundles, osdpl.spec, values, specs,
                          {s.name: {r.name: r.fingerprint for r in s.releases} for s in services},
-                         [c.password for c in credentials.values()])
+                         [c.password for c in credentials.values()] + list(referenced.values()))
 
     async def _move(self, rendering: Rendering, step: Step, rollout: Mapping[str, Any]) -> None:
         """The services the rollout's step moves: their values, and their bundles where they differ."""
@@ -261,6 +274,20 @@ class OsdplApply:
                                          f"Secret {credentials_secret_name(name)}: "
                                          f"{', '.join(waiting[:5])}{' and more' if len(waiting) > 5 else ''}")
         return {n: current[n] for n in needed}
+
+    async def _referenced(self, namespace: str, features: Mapping[str, Any]) -> dict[str, str]:
+        """The values of the spec's Secret references in use, by field path; raises CredentialsUnavailable while
+        one is missing (a GitOps sync may create the Secret after the osdpl)."""
+        refs = secret_references(features, "spec.features")
+        if not refs:
+            return {}
+        found = await self.cluster.read_secret_keys(namespace, {path: (r.name, r.key) for path, r in refs.items()})
+        missing = [f"{path}: Secret {namespace}/{refs[path].name} with a text value at key {refs[path].key}"
+                   for path in refs if path not in found]
+        if missing:
+            raise CredentialsUnavailable(reasons.WAITING_FOR_REFERENCED_SECRETS,
+                                         "waiting for " + "; ".join(missing), recheck_seconds=REFERENCES_RECHECK_SECONDS)
+        return found
 
     async def _ceph_keys(self, body: Mapping[str, Any], spec: DeploymentSpec,
                          enabled: list[str]) -> CephExchange | None:

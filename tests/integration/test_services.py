@@ -1,6 +1,7 @@
 """Each service of the newer waves, added to a running deployment through `features.services`: its releases
 install from the real charts, the osdpl is Ready with the service's workloads in `status.health`, and one of its
-features takes effect in what the chart deployed. The shared deployment is reset afterwards (the service removed)."""
+features takes effect in what the chart deployed. The shared deployment is reset afterwards (the service removed);
+a feature fixed at creation (the key manager's store) gets a deployment of its own."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import base64
 import configparser
 import json
 
+import yaml
+
+from openstack_operator.core.releases.bundles import values_secret_name
 from openstack_operator.core.rendering.renderer import aes256_key
 
-from .conftest import DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, wait_for
+from ..osdpl_cases import VAULT
+from .conftest import DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal, wait_for
 
 
 def _secret_file(kubectl: Kubectl, namespace: str, secret: str, key: str) -> str:
@@ -41,3 +46,27 @@ def test_key_manager_deploys_with_its_own_kek(deployment: Deployment, operators:
     assert len(base64.b64decode(conf["simple_crypto_plugin"]["kek"])) == 32
     backend = kubectl.json("-n", namespace, "get", "httproute", "barbican")["spec"]["rules"][0]["backendRefs"][0]
     assert (backend["name"], backend["port"]) == ("barbican-api", 9311)
+
+
+def test_the_key_managers_vault_store_takes_its_approle_from_a_secret_of_the_namespace(
+        namespace: str, operators: Operators, kubectl: Kubectl) -> None:
+    """What the chart makes of these values is the conformance test's (tests/conformance/test_services.py): here the
+    operator reads the referenced Secret for real and renders its values, which takes no install."""
+    manifest = minimal("osh-vault")
+    manifest["spec"]["features"] = {"services": ["key-manager"], "barbican": {"backends": {"vault": VAULT}}}
+    deployment = Deployment(kubectl, namespace, manifest)
+    deployment.apply()
+    wait_for("waiting for the AppRole's Secret", lambda: deployment.condition("Progressing").get("reason") ==
+             "WaitingForReferencedSecrets", operators)
+    assert f"Secret {namespace}/vault-approle" in deployment.condition("Progressing")["message"]
+    assert kubectl.json("-n", namespace, "get", "helmbundles")["items"] == []
+    kubectl.run("-n", namespace, "create", "secret", "generic", "vault-approle", "--from-literal=role_id=role-7a3e",
+                "--from-literal=secret_id=secret-51f0")
+    values_secret = values_secret_name("osh-vault", "key-manager")
+    wait_for("the key manager's values written", lambda: values_secret in {
+        s["metadata"]["name"] for s in kubectl.json("-n", namespace, "get", "secrets")["items"]}, operators)
+    values = yaml.safe_load(_secret_file(kubectl, namespace, values_secret, "openstack-barbican"))
+    assert values["conf"]["barbican"]["secretstore"]["enabled_secretstore_plugins"] == "vault_plugin"
+    vault = values["conf"]["barbican"]["vault_plugin"]
+    assert (vault["approle_role_id"], vault["approle_secret_id"]) == ("role-7a3e", "secret-51f0")
+    assert "secret-51f0" not in json.dumps(deployment.get())  # neither in the spec nor on the status

@@ -187,6 +187,8 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     reasons.WAITING_FOR_CEPH_KEYS: lambda: _osdpl(credentials_problem=("WaitingForCephKeys", "waiting"), **_new()),
     reasons.WAITING_FOR_CEPH_WIRING: lambda: _osdpl(credentials_problem=("WaitingForCephWiring", "waiting"),
                                                     **_new()),
+    reasons.WAITING_FOR_REFERENCED_SECRETS: lambda: _osdpl(
+        credentials_problem=("WaitingForReferencedSecrets", "waiting"), **_new()),
     reasons.DELETING: lambda: _osdpl(deleting=True),
     reasons.API_ERROR: lambda: _osdpl(api_error=(API_ERRORS[4].reason, str(API_ERRORS[4])), **_new()),
     reasons.DRAFT: lambda: _osdpl(draft=True, **_new()),

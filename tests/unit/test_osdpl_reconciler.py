@@ -22,8 +22,10 @@ from openstack_operator.core.secrets.credentials import Stored, digests, generat
 from openstack_operator.core.settings import Settings
 from openstack_operator.kube.process import Runtime
 from openstack_operator.reconcilers.osdpl import BUNDLES_GONE_POLL_SECONDS, FINALIZER, OsdplReconciler
-from openstack_operator.reconcilers.osdpl_apply import BUNDLE_FINALIZER, CEPH_WIRING_RECHECK_SECONDS
+from openstack_operator.reconcilers.osdpl_apply import (BUNDLE_FINALIZER, CEPH_WIRING_RECHECK_SECONDS,
+                                                        REFERENCES_RECHECK_SECONDS)
 
+from ..osdpl_cases import VAULT
 from .conftest import load_example
 
 Key = tuple[str, str]
@@ -60,6 +62,7 @@ class FakeCluster:
         self.refused: set[str] = set()  # names of objects the API server refuses to write
         self.kept: list[str] = []
         self.foreign: set[tuple[str, str, str]] = set()  # (namespace, kind, name) of objects others created
+        self.user_secrets: dict[Key, dict[str, str]] = {}  # Secrets the spec references, decoded
         self.versions = 0
 
     def _version(self) -> str:
@@ -95,6 +98,10 @@ class FakeCluster:
 
     async def read_ceph_copy(self, namespace: str, osdpl: str) -> CephExchange | None:
         return None
+
+    async def read_secret_keys(self, namespace: str, refs: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+        return {label: self.user_secrets[(namespace, name)][key] for label, (name, key) in refs.items()
+                if key in self.user_secrets.get((namespace, name), {})}
 
     async def missing_objects(self, namespace: str, refs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
         return [ref for ref in refs if (namespace, *ref) not in self.foreign]
@@ -329,6 +336,29 @@ def test_an_rbd_backend_without_features_ceph_writes_nothing_until_the_charts_ce
         cluster.foreign.add((NAMESPACE, "Secret", "pvc-ceph-client-key"))
         assert await osdpl.reconcile(KEY) is None
         assert "block-storage" in {b["spec"]["service"] for b in cluster.bundles.values()}
+    run(catalog, scenario)
+
+
+def test_the_key_managers_vault_approle_comes_from_the_referenced_secret_never_from_the_spec(
+        catalog: Catalog) -> None:
+    async def scenario(osdpl: OsdplReconciler, cluster: FakeCluster) -> None:
+        cluster.add_deployment(catalog, features={"services": ["key-manager"],
+                                                  "barbican": {"backends": {"vault": VAULT}}})
+        assert await osdpl.reconcile(KEY) == REFERENCES_RECHECK_SECONDS
+        assert cluster.bundles == {} and cluster.secrets == {}
+        assert cluster.conditions()["Ready"] == ("False", "WaitingForReferencedSecrets")
+        assert f"Secret {NAMESPACE}/vault-approle with a text value at key role_id" in str(
+            cluster.osdpls[KEY]["status"]["conditions"])
+        cluster.user_secrets[(NAMESPACE, "vault-approle")] = {"role_id": "role-1", "secret_id": "secret-1"}
+        assert await osdpl.reconcile(KEY) == REFERENCES_RECHECK_SECONDS  # looked at again: no watch on it
+        values = cluster.secrets[(NAMESPACE, values_secret_name(NAME, "key-manager"))]["data"]
+        assert "secret-1" in str(values) and "secret-1" not in str(cluster.osdpls[KEY])
+        cluster.writes.clear()
+        assert await osdpl.reconcile(KEY) == REFERENCES_RECHECK_SECONDS
+        assert cluster.writes == []  # unchanged: nothing rendered or written again
+        cluster.user_secrets[(NAMESPACE, "vault-approle")]["secret_id"] = "secret-2"
+        await osdpl.reconcile(KEY)
+        assert "secret-2" in str(cluster.secrets[(NAMESPACE, values_secret_name(NAME, "key-manager"))]["data"])
     run(catalog, scenario)
 
 

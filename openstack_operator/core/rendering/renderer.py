@@ -27,6 +27,7 @@ import jinja2
 import yaml
 
 from openstack_operator.core.secrets import ceph as ceph_exchange
+from openstack_operator.core.secrets import references as secret_references
 from openstack_operator.core.catalog import Catalog, Chart, Release
 from openstack_operator.core.secrets.ceph import CephExchange
 from openstack_operator.core.secrets.credentials import Credential, Credentials
@@ -113,15 +114,21 @@ class Renderer:
             raise RenderError(f"cannot compile template: {exc}") from None
 
     def render(self, spec: DeploymentSpec, credentials: Credentials, namespace: str,
-               only: set[str] | None = None, ceph: CephExchange | None = None) -> list[RenderedService]:
+               only: set[str] | None = None, ceph: CephExchange | None = None,
+               references: Mapping[str, str] | None = None) -> list[RenderedService]:
         """Render every enabled service (or those in `only`), in dependency order. `ceph`: the exchange as copied
-        into `namespace` (core.secrets.ceph), needed when features.ceph is on and a chart to render reads it."""
+        into `namespace` (core.secrets.ceph), needed when features.ceph is on and a chart to render reads it.
+        `references`: the values of the spec's Secret references by field path (core.secrets.references), as
+        read from the cluster; None renders placeholders (offline commands, host names)."""
         if spec.openstack_version not in self.catalog.releases:
             raise RenderError(f"spec.openstack_version: no release data for {spec.openstack_version!r}")
         enabled = spec.enabled_services(self.catalog)
         selected = [name for name in enabled if only is None or name in only]
         facts = self._facts(spec, namespace, enabled)
         ceph_facts = self._ceph_facts(spec, namespace, enabled, selected, ceph)
+        if references is None:
+            references = secret_references.placeholders(secret_references.references(spec.features,
+                                                                                     "spec.features"))
         rendered: list[RenderedService] = []
         errors: list[OperatorError] = []
         for name in selected:  # every chart, so that every problem is told, not the first one
@@ -129,7 +136,8 @@ class Renderer:
             releases = []
             for chart in service.charts:
                 try:
-                    releases.append(self._render_chart(spec, chart, {**facts, "ceph": ceph_facts.get(chart.name)},
+                    releases.append(self._render_chart(spec, chart, {**facts, "ceph": ceph_facts.get(chart.name),
+                                                                     "secret_ref": _reference_lookup(references)},
                                                        credentials, namespace))
                 except MergeConflicts as conflicts:
                     errors += conflicts.conflicts
@@ -279,6 +287,15 @@ def node_overrides(nodes: Mapping[str, Any], chart: Chart) -> dict[str, Any]:
     root_shaped = {k: v for k, v in overrides.items() if chart.daemonsets[k] == "root"}
     return {**({"conf": {"overrides": conf_shaped}} if conf_shaped else {}),
             **({"overrides": root_shaped} if root_shaped else {})}
+
+
+def _reference_lookup(values: Mapping[str, str]) -> Callable[[str], str]:
+    def secret_ref(path: str) -> str:
+        if path not in values:
+            raise RenderError(f"{path}: the value of its Secret reference was not read")
+        return values[path]
+
+    return secret_ref
 
 
 def _credential_lookup(chart: Chart, credentials: Credentials) -> Callable[[str], Credential]:

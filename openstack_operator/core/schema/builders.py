@@ -39,6 +39,17 @@ def mapping(values: Schema, description: str = "", **extra: Any) -> Schema:
     return schema
 
 
+def secret_key_ref(description: str) -> Schema:
+    """A sensitive value given by reference, never inline: `value_from.secret_key_ref` names a key of a Secret in
+    the osdpl's own namespace (core.secret_refs reads it for the renderer)."""
+    name = string("Name of the Secret, in the osdpl's namespace.", minLength=1, maxLength=253)
+    key = string("Key of the Secret's data.", minLength=1, maxLength=253, pattern="^[-._a-zA-Z0-9]+$")
+    ref = obj({"name": name, "key": key}, required=["name", "key"], description="A key of a Secret.")
+    return obj({"value_from": obj({"secret_key_ref": ref}, required=["secret_key_ref"],
+                                  description="Where the value comes from.")},
+               required=["value_from"], description=f"{description} From a Secret, never inline.")
+
+
 def free_form(description: str) -> Schema:
     """Free-form values handed to a chart: the only place unknown fields are kept."""
     return {"type": "object", "description": description, "x-kubernetes-preserve-unknown-fields": True}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.schema.builders import Schema, boolean, mapping, obj, string
+from openstack_operator.core.schema.builders import Schema, boolean, mapping, obj, secret_key_ref, string
 from openstack_operator.core.schema.semantics import (DOMAIN_CONFIG_RULE, DOMAIN_NAME_RULE, MAX_CIDR_LENGTH,
                                                       MAX_CRON_LENGTH, MAX_DNS_SERVERS, MAX_IP_LENGTH,
                                                       MAX_EXTERNAL_NETWORKS, MAX_PHYSNET_LENGTH,
@@ -36,6 +36,7 @@ def features(catalog: Catalog) -> Schema:
             "cinder": obj({"backend": string("Volume backend: rbd (Ceph, the chart's backend) or lvm (a volume "
                                              "group on the volume nodes).", enum=["rbd", "lvm"], default="rbd")},
                           default={}, description="The block storage service (cinder)."),
+            "barbican": _barbican(),
             "ceph": _ceph(),
             "database": _database(),
             "messaging": obj(
@@ -62,7 +63,12 @@ def features(catalog: Catalog) -> Schema:
         # Without a consumer, enabling Ceph would only make the deployment wait for a Secret nothing reads.
         rules=[{"rule": "!has(self.ceph) || !self.ceph.enabled || self.glance.backend == 'rbd' "
                         "|| self.cinder.backend == 'rbd'",
-                "message": "ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd"}],
+                "message": "ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd"},
+               # No preset has the key manager: its backend would be accepted and ignored without it.
+               {"rule": "!has(self.barbican) || !self.barbican.backends.vault.enabled "
+                        "|| 'key-manager' in self.services",
+                "fieldPath": ".barbican.backends.vault.enabled",
+                "message": "the Vault backend needs the key manager: add key-manager to features.services"}],
     )
 
 
@@ -264,6 +270,39 @@ def _keystone() -> Schema:
         default={},
         description="The identity service (keystone).",
     )
+
+
+def _barbican() -> Schema:
+    vault = obj(
+        {
+            "enabled": boolean("Keep the key manager's secrets in HashiCorp Vault (barbican's vault plugin) rather "
+                               "than in its database under the deployment's own key encryption key."),
+            "vault_url": string("Vault's address, e.g. https://vault.example.com:8200.", maxLength=2048,
+                                pattern="^https?://[^ ]+$"),
+            "approle_role_id": secret_key_ref("The AppRole's role ID."),
+            "approle_secret_id": secret_key_ref("The AppRole's secret ID."),
+            "kv_mountpoint": string("Mount point of the KV secrets engine barbican writes to.", default="secret",
+                                    minLength=1, maxLength=253),
+            "namespace": string("Vault Enterprise namespace of every request.", minLength=1, maxLength=253),
+            "use_ssl": boolean("Verify Vault's TLS certificate against the system's CAs (vault_url https)."),
+        },
+        default={},
+        description="HashiCorp Vault as the secret store, logged in with an AppRole whose IDs come from a Secret.",
+        # has(): the API server also checks these rules against the default, {}, whose `enabled` is not filled in.
+        rules=[{"rule": "!has(self.enabled) || !self.enabled || (has(self.vault_url) && has(self.approle_role_id) "
+                        "&& has(self.approle_secret_id))",
+                "message": "vault.enabled needs vault_url, approle_role_id and approle_secret_id"},
+               {"rule": "!has(self.use_ssl) || !self.use_ssl || !has(self.vault_url) "
+                        "|| self.vault_url.startsWith('https://')",
+                "fieldPath": ".use_ssl", "message": "use_ssl needs an https:// vault_url"},
+               # Barbican reads a secret only through the store that wrote it.
+               {"rule": "(has(self.enabled) && self.enabled) == (has(oldSelf.enabled) && oldSelf.enabled)",
+                "fieldPath": ".enabled",
+                "message": "the key manager's store cannot change after creation: secrets stored in one would be "
+                           "unreadable through the other"}],
+    )
+    return obj({"backends": obj({"vault": vault}, default={}, description="Where barbican stores secrets.")},
+               default={}, description="The key manager (barbican); add key-manager to features.services.")
 
 
 def _ceph() -> Schema:

@@ -28,6 +28,7 @@ UPGRADING = "Upgrading"
 WAITING_FOR_CREDENTIALS = "WaitingForCredentials"  # raised by reconcilers.osdpl_apply
 WAITING_FOR_CEPH_KEYS = "WaitingForCephKeys"  # raised by reconcilers.osdpl_apply
 WAITING_FOR_CEPH_WIRING = "WaitingForCephWiring"  # raised by reconcilers.osdpl_apply
+WAITING_FOR_REFERENCED_SECRETS = "WaitingForReferencedSecrets"  # raised by reconcilers.osdpl_apply
 DELETING = "Deleting"
 DRAFT = "Draft"
 INVALID_SPEC = "InvalidSpec"
@@ -81,6 +82,8 @@ REASONS: dict[str, Meaning] = {
     WAITING_FOR_CEPH_KEYS: _working("the secrets process has not copied the Ceph keys yet: nothing is written"),
     WAITING_FOR_CEPH_WIRING: _working("an rbd backend without `features.ceph` needs `ceph-etc` and "
                                       "`pvc-ceph-client-key`, which do not exist yet: nothing is written"),
+    WAITING_FOR_REFERENCED_SECRETS: _working("a Secret key the spec references (`value_from.secret_key_ref`) does "
+                                             "not exist yet: nothing is written"),
     DELETING: _working("the osdpl is being deleted: its releases are being uninstalled"),
     DRAFT: Meaning(False, False, False, False, "`spec.draft` is true: changes are paused"),
     INVALID_SPEC: _stalled("the spec cannot be rendered (the message names the first problems): nothing is written"),
