@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import yaml
 
+from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.isolation import CHARTS_URL_MESSAGE
 from openstack_operator.core.schema.osdpl import MAX_OSDPL_NAME
 from openstack_operator.core.schema.semantics import RANGE_MESSAGE, cron_rule
@@ -64,9 +65,8 @@ INVALID: list[tuple[str, Edit, str]] = [
      'spec.features.nova.allocation_ratios.cpu: Invalid value: "string": spec.features.nova.allocation_ratios.cpu '
      'in body must be of type number: "string"'),
     ("unknown-service", _set("spec.features.services", ["telemetry"]),
-     'spec.features.services[0]: Unsupported value: "telemetry": supported values: "database", "messaging", '
-     '"memcached", "identity", "image", "placement", "networking", "compute", "block-storage", '
-     '"dashboard", "orchestration", "key-manager"'),
+     'spec.features.services[0]: Unsupported value: "telemetry": supported values: '
+     + ", ".join(f'"{service}"' for service in Catalog.load().services)),
     ("unknown-service-override", _set("spec.services.telemetry", {"aodh": {"values": {}}}),
      "spec.services.telemetry: unknown field"),
     ("unknown-chart-override", _set("spec.services.compute.novaa", {"values": {}}),
@@ -123,6 +123,17 @@ INVALID: list[tuple[str, Edit, str]] = [
         "spec.features.barbican", {"backends": {"vault": {**VAULT, "vault_url": "http://vault:8200",
                                                           "use_ssl": True}}})),
      "spec.features.barbican.backends.vault.use_ssl: Invalid value: use_ssl needs an https:// vault_url"),
+    ("designate-without-dns", _set("spec.features.designate", {"backend": {"protocol": "tcp"}}),
+     "spec.features.designate.backend: Invalid value: designate's settings need DNS as a service: add dns to "
+     "features.services"),
+    ("designate-external-ip-not-an-ip", _each(_set("spec.features.services", ["dns"]), _set(
+        "spec.features.designate", {"backend": {"external_ip": "ns1.example.com"}})),
+     'spec.features.designate.backend.external_ip: Invalid value: "ns1.example.com": external_ip must be an IP '
+     'address, e.g. 203.0.113.53'),
+    ("designate-unknown-protocol", _each(_set("spec.features.services", ["dns"]), _set(
+        "spec.features.designate", {"backend": {"protocol": "sctp"}})),
+     'spec.features.designate.backend.protocol: Unsupported value: "sctp": supported values: "udp", "tcp", '
+     '"tcp+udp"'),
     ("wrong-kind", _set("kind", "Deployment"),
      'kind: Unsupported value: "Deployment": supported values: "OpenStackDeployment"'),
 ]

@@ -596,6 +596,21 @@ def external_objects(manifests: Sequence[Manifest]) -> dict[ObjectRef, set[str]]
     return {ref: keys for ref, keys in needed.items() if ref not in own}
 
 
+def unnamed_volume_mounts(manifests: Sequence[Manifest]) -> list[str]:
+    """Mounts that name no volume of their pod: the API server refuses the workload (helm template does not)."""
+    problems = []
+    for manifest in manifests:
+        claims = {claim.get("metadata", {}).get("name")
+                  for claim in (manifest.get("spec") or {}).get("volumeClaimTemplates") or []}  # a StatefulSet's
+        for pod in _pod_specs(manifest):
+            volumes = claims | {volume.get("name") for volume in pod.get("volumes") or []}
+            for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+                problems += [f"{name_of(manifest)} container {container.get('name')} mounts "
+                             f"{mount.get('name')}, no volume of its pod"
+                             for mount in container.get("volumeMounts") or [] if mount.get("name") not in volumes]
+    return problems
+
+
 def job_written_secrets(manifests: Sequence[Manifest]) -> set[str]:
     """Secrets a Job of the release is told to write: the storage-init Jobs take the keyring's name in
     RBD_POOL_SECRET."""

@@ -67,6 +67,8 @@ def test_node_groups_get_their_own_daemonsets(deployment: Deployment) -> None:
 def test_credentials_reach_their_releases(deployment: Deployment, catalog: Catalog) -> None:
     # The object gateway's user is declared by keystone for every deployment but read only with the gateway.
     unread = set() if gateway_secret(deployment.osdpl.spec.features) else {GATEWAY_CREDENTIAL}
+    if "dns" not in deployment.osdpl.spec.enabled_services(catalog):  # neutron's user for designate (catalog.yaml)
+        unread.add("neutron_designate_keystone")
     consumers = {r.release.name: [c for c in chart.credentials if c not in unread] for r in deployment.ok()
                  for service in catalog.services.values() for chart in service.charts
                  if chart.name == r.release.chart}
@@ -101,6 +103,11 @@ def test_every_object_a_pod_mounts_is_created_by_someone(deployment: Deployment,
         problems += [f"{r.release.name}: pods need {kind}/{name}, which nothing creates"
                      for kind, name in sorted(lib.external_objects(r.manifests)) if (kind, name) not in allowed]
     conforms(problems)
+
+
+def test_every_mount_names_a_volume_of_its_pod(deployment: Deployment) -> None:
+    """The API server refuses such a workload and the release fails (designate's service-cleaner CronJob did)."""
+    conforms([f"{r.release.name}: {p}" for r in deployment.ok() for p in lib.unnamed_volume_mounts(r.manifests)])
 
 
 def test_every_value_is_read_by_the_chart(deployment: Deployment) -> None:

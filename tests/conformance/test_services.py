@@ -50,3 +50,88 @@ def test_the_vault_store_gets_the_approle_from_the_referenced_secret(catalog: Ca
                           ("approle_secret_id", "secret-9e2d"), ("kv_mountpoint", "secret"),
                           ("namespace", "cloud"), ("use_ssl", True)):
         assert lib.ini_has(conf, "vault_plugin", option, value), option
+
+
+def test_cinder_coordinates_through_the_coordination_services_etcd(deployments: Deployments) -> None:
+    deployment = deployments.get_ok("all-features")
+    conf = lib.config_file(deployment.releases["openstack-cinder"].manifests, "Secret", "cinder-etc", "cinder.conf")
+    url = "etcd3+http://etcd.openstack.svc.cluster.local:2379"
+    assert lib.ini_has(conf, "coordination", "backend_url", url)
+    # what the URL names is what the etcd chart serves: its Service `etcd` with the client port
+    services = [o for o in deployment.releases["openstack-etcd"].manifests if o["kind"] == "Service"]
+    client = next(s for s in services if s["metadata"]["name"] == "etcd")
+    assert 2379 in [p["port"] for p in client["spec"]["ports"]]
+
+
+def test_cinder_without_the_coordination_service_keeps_the_charts_file_locks(deployments: Deployments) -> None:
+    conf = lib.config_file(deployments.get_ok("full").releases["openstack-cinder"].manifests, "Secret", "cinder-etc",
+                           "cinder.conf")
+    assert lib.ini_has(conf, "coordination", "backend_url", "file:///var/lib/cinder/coordination")
+
+
+def test_etcd_and_redis_admit_only_the_deployments_own_pods(deployments: Deployments) -> None:
+    deployment = deployments.get_ok("all-features")
+    for release, application, ports in (("openstack-etcd", "etcd", {2379: {}, 2380: {"application": "etcd"}}),
+                                        ("openstack-redis", "redis", {6379: {}})):
+        manifests = deployment.releases[release].manifests
+        [policy] = [o for o in manifests if o["kind"] == "NetworkPolicy"]
+        assert policy["metadata"]["namespace"] == "openstack"
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        # the policy selects the pods that serve the port: the chart's own labels
+        served = [o for o in manifests if o["kind"] in ("Deployment", "StatefulSet")]
+        assert served and all(o["spec"]["template"]["metadata"]["labels"]["application"] == application
+                              for o in served)
+        assert policy["spec"]["podSelector"] == {"matchLabels": {"application": application}}
+        rules = {rule["ports"][0]["port"]: rule["from"] for rule in policy["spec"]["ingress"]}
+        # a peer of {} selects every pod of the policy's namespace and none outside it (no namespaceSelector)
+        assert rules == {port: [{"podSelector": {"matchLabels": peer} if peer else {}}]
+                         for port, peer in ports.items()}
+
+
+def test_designate_writes_zones_to_the_deployments_powerdns_with_its_own_api_key(deployments: Deployments) -> None:
+    deployment = deployments.get_ok("all-features")
+    key = deployment.credentials["powerdns_api_key"].password
+    assert key not in ("chiave_segreta", "")
+    pdns = lib.config_file(deployment.releases["openstack-powerdns"].manifests, "Secret", "powerdns-etc", "pdns.conf")
+    assert f"api-key = {key}" in pdns.splitlines()
+    pools = yaml.safe_load(lib.config_file(deployment.releases["openstack-designate"].manifests, "Secret",
+                                           "designate-etc", "pools.yaml"))
+    [target] = pools[0]["targets"]
+    assert (target["type"], target["options"]["api_token"]) == ("pdns4", key)
+    assert target["options"]["api_endpoint"] == "http://${POWERDNS_SERVICE_HOST}:8081"
+    assert pools[0]["ns_records"] == [{"hostname": "ns.cloud.example.org.", "priority": 1}]
+    # the worker's shell evaluates the pools text inside double quotes: none may be in it
+    assert '"' not in lib.config_file(deployment.releases["openstack-designate"].manifests, "Secret",
+                                      "designate-etc", "pools.yaml")
+
+
+def test_powerdns_serves_zones_outside_and_its_api_only_inside(deployments: Deployments) -> None:
+    manifests = deployments.get_ok("all-features").releases["openstack-powerdns"].manifests
+    services = {o["metadata"]["name"]: o["spec"] for o in manifests if o["kind"] == "Service"}
+    # the API on the cluster-internal Service that designate's workers use, no node port anywhere
+    assert services["powerdns"].get("type", "ClusterIP") == "ClusterIP"
+    assert 8081 in [p["port"] for p in services["powerdns"]["ports"]]
+    external = services["powerdns-external"]
+    assert (external["type"], external["loadBalancerIP"]) == ("LoadBalancer", "203.0.113.53")
+    assert sorted((p["protocol"], p["port"]) for p in external["ports"]) == [("TCP", 53), ("UDP", 53)]
+    [server] = [o for o in manifests if o["kind"] == "Deployment"]
+    labels = server["spec"]["template"]["metadata"]["labels"]
+    assert external["selector"].items() <= labels.items()
+    [policy] = [o["spec"] for o in manifests if o["kind"] == "NetworkPolicy"]
+    assert {(r["ports"][0]["port"], r["ports"][0]["protocol"]): r.get("from") for r in policy["ingress"]} == {
+        (8081, "TCP"): [{"podSelector": {}}], (53, "TCP"): None, (53, "UDP"): None}
+
+
+def test_neutron_publishes_names_in_designate_when_dns_is_on(deployments: Deployments) -> None:
+    conf = lib.config_file(deployments.get_ok("all-features").releases["openstack-neutron"].manifests, "Secret",
+                           "neutron-etc", "neutron.conf")
+    assert lib.ini_has(conf, "DEFAULT", "external_dns_driver", "designate")
+    assert lib.ini_has(conf, "DEFAULT", "dns_domain", "cloud.example.org.")
+    assert lib.ini_has(conf, "designate", "url", "http://designate-api.openstack.svc.cluster.local:9001/v2")
+    assert lib.ini_has(conf, "designate", "auth_url", "http://keystone-api.openstack.svc.cluster.local:5000/v3")
+    ml2 = lib.config_file(deployments.get_ok("all-features").releases["openstack-neutron"].manifests, "Secret",
+                          "neutron-etc", "ml2_conf.ini")
+    assert lib.ini_has(ml2, "ml2", "extension_drivers", "port_security,dns_domain_ports")
+    full = lib.config_file(deployments.get_ok("full").releases["openstack-neutron"].manifests, "Secret",
+                           "neutron-etc", "neutron.conf")
+    assert not lib.ini_has(full, "DEFAULT", "external_dns_driver", "designate")

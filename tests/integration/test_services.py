@@ -70,3 +70,48 @@ def test_the_key_managers_vault_store_takes_its_approle_from_a_secret_of_the_nam
     vault = values["conf"]["barbican"]["vault_plugin"]
     assert (vault["approle_role_id"], vault["approle_secret_id"]) == ("role-7a3e", "secret-51f0")
     assert "secret-51f0" not in json.dumps(deployment.get())  # neither in the spec nor on the status
+
+
+def test_coordination_and_redis_deploy_behind_their_network_policies(deployment: Deployment, operators: Operators,
+                                                                      helm: Helm, kubectl: Kubectl) -> None:
+    namespace = deployment.namespace
+    deployment.merge_patch({"spec": {"features": {"services": ["coordination", "redis"]}}})
+    wait_for("etcd and redis installed", lambda: {"openstack-etcd", "openstack-redis"} <= set(helm.releases(namespace)),
+             operators)
+    wait_for("Ready with coordination and redis", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+             describe=lambda: deployment.get().get("status"))
+    health = deployment.get()["status"]["health"]
+    assert health["etcd"]["server"]["state"] == "Ready", health.get("etcd")
+    assert health["redis"]["server"]["state"] == "Ready", health.get("redis")
+    policies = {p["metadata"]["name"]: p["spec"] for p in
+                kubectl.json("-n", namespace, "get", "networkpolicies")["items"]}
+    assert policies["etcd"]["podSelector"] == {"matchLabels": {"application": "etcd"}}
+    assert policies["redis"]["ingress"] == [{"from": [{"podSelector": {}}], "ports": [{"port": 6379,
+                                                                                      "protocol": "TCP"}]}]
+
+
+def test_dns_deploys_designate_on_powerdns_and_neutron_publishes_names_in_it(
+        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    namespace = deployment.namespace
+    deployment.merge_patch({"spec": {"features": {"services": ["dns"],
+                                                  "designate": {"backend": {"protocol": "tcp"}}}}})
+    wait_for("powerdns and designate installed",
+             lambda: {"openstack-powerdns", "openstack-designate"} <= set(helm.releases(namespace)), operators)
+    wait_for("Ready with DNS as a service", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+             describe=lambda: deployment.get().get("status"))
+    health = deployment.get()["status"]["health"]
+    assert health["powerdns"]["server"]["state"] == "Ready", health.get("powerdns")
+    for component in ("api", "central", "worker", "producer", "mdns"):
+        assert health["designate"][component]["state"] == "Ready", (component, health["designate"])
+    # the one API key: PowerDNS's configuration and designate's pool hold the generated credential
+    key = _credential(kubectl, namespace, deployment.name, "powerdns_api_key")
+    assert f"api-key = {key}" in _secret_file(kubectl, namespace, "powerdns-etc", "pdns.conf").splitlines()
+    assert f"api_token: {key}" in _secret_file(kubectl, namespace, "designate-etc", "pools.yaml")
+    external = kubectl.json("-n", namespace, "get", "service", "powerdns-external")["spec"]
+    assert (external["type"], [(p["protocol"], p["port"]) for p in external["ports"]]) == (
+        "LoadBalancer", [("TCP", 53)])
+    neutron = configparser.ConfigParser(strict=False, interpolation=None)
+    neutron.read_string(_secret_file(kubectl, namespace, "neutron-etc", "neutron.conf"))
+    assert neutron["DEFAULT"]["external_dns_driver"] == "designate"
+    backend = kubectl.json("-n", namespace, "get", "httproute", "designate")["spec"]["rules"][0]["backendRefs"][0]
+    assert (backend["name"], backend["port"]) == ("designate-api", 9001)

@@ -87,7 +87,8 @@ def _start() -> dict[str, Any]:
 
 
 def test_the_catalog_lists_every_service_once_in_upgrade_order() -> None:
-    assert CATALOG.upgrade_order[:4] == ("database", "messaging", "memcached", "identity")
+    # the infrastructure the OpenStack services rely on first
+    assert CATALOG.upgrade_order[:6] == ("database", "messaging", "memcached", "coordination", "redis", "identity")
     assert sorted(CATALOG.upgrade_order) == sorted(CATALOG.services)
 
 

@@ -179,6 +179,8 @@ class Renderer:
             "preset": spec.preset,
             "features": spec.features,
             "enabled_services": enabled,
+            "coordination_url": coordination_url(namespace, spec.internal_domain_name) if "coordination" in enabled
+            else None,
             "rbd_charts": sorted(ceph_exchange.rbd_charts(spec.features, enabled)),
             "public_scheme": "https" if ssl["enabled"] else "http",
             "public_port": 443 if ssl["enabled"] else 80,
@@ -225,6 +227,12 @@ class Renderer:
             values=values,
             fingerprint=fingerprint(chart.name, chart.version, chart.digest, namespace, values),
         )
+
+
+def coordination_url(namespace: str, domain: str) -> str:
+    """tooz's URL of the coordination service: the etcd chart's Service `etcd`, client port 2379, over the v3
+    gateway (etcd3gw, the driver OpenStack's images carry)."""
+    return f"etcd3+http://etcd.{namespace}.svc.{domain}:2379"
 
 
 def yaml_problem(error: yaml.YAMLError) -> str:

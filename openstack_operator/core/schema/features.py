@@ -37,6 +37,7 @@ def features(catalog: Catalog) -> Schema:
                                              "group on the volume nodes).", enum=["rbd", "lvm"], default="rbd")},
                           default={}, description="The block storage service (cinder)."),
             "barbican": _barbican(),
+            "designate": _designate(),
             "ceph": _ceph(),
             "database": _database(),
             "messaging": obj(
@@ -68,7 +69,13 @@ def features(catalog: Catalog) -> Schema:
                {"rule": "!has(self.barbican) || !self.barbican.backends.vault.enabled "
                         "|| 'key-manager' in self.services",
                 "fieldPath": ".barbican.backends.vault.enabled",
-                "message": "the Vault backend needs the key manager: add key-manager to features.services"}],
+                "message": "the Vault backend needs the key manager: add key-manager to features.services"},
+               # No preset has DNS as a service: its backend settings would be accepted and ignored without it.
+               {"rule": "!has(self.designate) || !has(self.designate.backend) || 'dns' in self.services "
+                        "|| ((!has(self.designate.backend.protocol) || self.designate.backend.protocol == 'udp') "
+                        "&& !has(self.designate.backend.external_ip))",
+                "fieldPath": ".designate.backend",
+                "message": "designate's settings need DNS as a service: add dns to features.services"}],
     )
 
 
@@ -303,6 +310,22 @@ def _barbican() -> Schema:
     )
     return obj({"backends": obj({"vault": vault}, default={}, description="Where barbican stores secrets.")},
                default={}, description="The key manager (barbican); add key-manager to features.services.")
+
+
+def _designate() -> Schema:
+    backend = obj(
+        {
+            "type": string("The DNS server that serves designate's zones: powerdns (the only one with an "
+                           "OpenStack-Helm chart).", enum=["powerdns"], default="powerdns"),
+            "protocol": string("Protocols of the LoadBalancer Service powerdns-external that serves the zones on "
+                               "port 53.", enum=["udp", "tcp", "tcp+udp"], default="udp"),
+            "external_ip": checked(string("Address asked of the load balancer for powerdns-external (its "
+                                          "spec.loadBalancerIP); unset: the load balancer picks one."),
+                                   ip_rule("external_ip", "203.0.113.53"), maxLength=MAX_IP_LENGTH),
+        },
+        default={}, description="Where designate's zones are served.")
+    return obj({"backend": backend}, default={}, description="DNS as a service (designate); add dns to "
+                                                              "features.services.")
 
 
 def _ceph() -> Schema:
