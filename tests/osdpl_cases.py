@@ -134,6 +134,16 @@ INVALID: list[tuple[str, Edit, str]] = [
         "spec.features.designate", {"backend": {"protocol": "sctp"}})),
      'spec.features.designate.backend.protocol: Unsupported value: "sctp": supported values: "udp", "tcp", '
      '"tcp+udp"'),
+    ("masakari-log-level-it-cannot-set", _set("spec.features.logging", {"masakari": {"level": "WARNING"}}),
+     "spec.features.logging: Invalid value: masakari.level: masakari's chart has no logging configuration: its "
+     "level is INFO, or DEBUG through its debug option"),
+    ("introspective-monitor-without-instance-ha", _set("spec.features.masakari", {
+        "monitors": {"introspective": {"enabled": True}}}),
+     "spec.features.masakari.monitors.introspective.enabled: Invalid value: the introspective monitor needs "
+     "instance HA: add instance-ha to features.services"),
+    ("instance-ha-without-compute", _set("spec.features.services", ["instance-ha"]),
+     "spec.features.services: Invalid value: instance-ha needs compute: a preset with it (compute) or compute in "
+     "features.services"),
     ("wrong-kind", _set("kind", "Deployment"),
      'kind: Unsupported value: "Deployment": supported values: "OpenStackDeployment"'),
 ]

@@ -272,7 +272,13 @@ class NodeReconciler:
     def _job_manifest(self, namespace: str, osdpl: Mapping[str, Any], action: str, node: str, uid: str,
                       roles: list[str]) -> dict[str, Any]:
         return job_manifest(namespace=namespace, action=action, node=node, uid=uid, roles=roles,
-                            image=self._image(osdpl), script_text=self.script, owner=owner_reference(osdpl))
+                            instance_ha=self._runs_instance_ha(osdpl["spec"]), image=self._image(osdpl),
+                            script_text=self.script, owner=owner_reference(osdpl))
+
+    def _runs_instance_ha(self, spec: Mapping[str, Any]) -> bool:
+        preset = self.runtime.catalog.presets.get(spec.get("preset", ""))
+        services = {*(preset.services if preset else ()), *(spec.get("features") or {}).get("services", [])}
+        return "instance-ha" in services
 
     async def _carry_out_removal(self, namespace: str, osdpl: Mapping[str, Any], removal: Removal) -> None:
         node = next(n for n in self._nodes() if n.name == removal.node)

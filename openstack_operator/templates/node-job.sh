@@ -1,6 +1,7 @@
 # What the node process's Jobs run (with the OpenStack client image of the deployment's release and the admin
 # credentials of keystone-keystone-admin): `node-job.sh ACTION NODE [ROLES]`, ROLES a comma list of the roles to
-# act on (compute, network). Every action is idempotent: a Job run twice does what a single run does.
+# act on (compute, network); INSTANCE_HA=1 when the deployment runs masakari (instance-ha). Every action is
+# idempotent: a Job run twice does what a single run does.
 # OpenStack knows a node by its host name, which is the Kubernetes node name or its FQDN (OpenStack-Helm's
 # default): both are matched. Every listing is assigned before it is used, so that a failed API call fails the Job
 # (a command substitution in a `for` list would not). `openstack -f value` prints the chosen columns in the order of
@@ -37,13 +38,20 @@ disable_compute() {
 }
 
 enable_compute() {  # only a service this operator disabled: one an admin disabled for a reason of theirs stays so
-  local listed host
+  local listed host status why ours=()
   listed=$(openstack compute service list --service nova-compute --long -f value -c Host -c Status \
     -c "Disabled Reason")
-  of_node <<< "${listed}" | while read -r host status why; do
+  while read -r host status why; do
     if [[ ${status} == disabled && ${why} == "${mark}"* ]]; then
-      openstack compute service set --enable "${host}" nova-compute
+      ours+=("${host}")
     fi
+  done <<< "$(of_node <<< "${listed}")"
+  # masakari first: a failure leaves nova's services disabled with the mark, so that a rerun finds them again
+  if [[ ${#ours[@]} -gt 0 && ${INSTANCE_HA:-} == 1 ]]; then
+    masakari_hosts false
+  fi
+  for host in "${ours[@]}"; do
+    openstack compute service set --enable "${host}" nova-compute
   done
 }
 
@@ -59,6 +67,48 @@ set_agents() {  # enable | disable
   for id in ${ids}; do
     openstack network agent set "--$1" "${id}"
   done
+}
+
+masakari_hosts() {  # on_maintenance true | false, or delete: the node's hosts in every masakari failover segment
+  # masakari's API with the admin's token, through Python's standard library: the client image has Python but not
+  # necessarily masakari's client plugin. Its hosts are named as nova's compute hosts: the node's name or FQDN.
+  local token project url
+  read -r token project < <(openstack token issue -f value -c id -c project_id)
+  url=$(openstack endpoint list --service instance-ha --interface internal -f value -c URL)
+  if [[ -z ${url} ]]; then
+    echo "no internal endpoint of the instance-ha service is registered" >&2
+    return 1
+  fi
+  OS_TOKEN=${token} python3 - "$1" "${node}" "${url//%(tenant_id)s/${project}}" <<'PY'
+import json, os, sys, urllib.error, urllib.request
+
+what, node, base = sys.argv[1], sys.argv[2], sys.argv[3].rstrip("/")
+
+def call(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"X-Auth-Token": os.environ["OS_TOKEN"], "Content-Type": "application/json"}
+    request = urllib.request.Request(base + path, method=method, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            text = response.read()
+    except urllib.error.HTTPError as error:  # masakari's own answer, e.g. 409 for a host with a recovery at work
+        sys.exit(f"masakari: {method} {path}: HTTP {error.code} {error.read().decode(errors='replace')[:500]}")
+    except OSError as error:
+        sys.exit(f"masakari: {method} {path}: {error}")
+    return json.loads(text) if text else {}
+
+for segment in call("GET", "/segments")["segments"]:
+    for host in call("GET", f"/segments/{segment['uuid']}/hosts")["hosts"]:
+        if host["name"] != node and not host["name"].startswith(node + "."):
+            continue
+        path = f"/segments/{segment['uuid']}/hosts/{host['uuid']}"
+        if what == "delete":
+            call("DELETE", path)
+        else:
+            call("PUT", path, {"host": {"on_maintenance": what == "true"}})
+        print(f"masakari: host {host['name']} of segment {segment['name']}: "
+              + ("deleted" if what == "delete" else f"on_maintenance {what}"))
+PY
 }
 
 servers_on_node() {  # "<id> <status>" lines
@@ -91,10 +141,14 @@ migrate() {
 }
 
 cleanup() {
-  # The node is gone for good: its compute services (nova refuses while instances are recorded on the host),
-  # network agents, volume services (the block storage API cannot delete them: they are disabled) and the
-  # placement resource providers nova left. Nothing of the node left (a second run) is success.
+  # The node is gone for good: its masakari hosts (with INSTANCE_HA), its compute services (nova refuses while
+  # instances are recorded on the host), network agents, volume services (the block storage API cannot delete them:
+  # they are disabled) and the placement resource providers nova left. Nothing of the node left (a second run) is
+  # success.
   local listed ids
+  if [[ ${INSTANCE_HA:-} == 1 ]]; then
+    masakari_hosts delete
+  fi
   listed=$(openstack compute service list --service nova-compute -f value -c ID -c Host)
   ids=$(of_node 2 <<< "${listed}" | awk '{ print $1 }')
   for id in ${ids}; do
@@ -118,7 +172,13 @@ cleanup() {
 }
 
 case "${action}" in
-  disable) if has_role compute; then disable_compute; fi; if has_role network; then set_agents disable; fi ;;
+  disable)
+    if has_role compute; then
+      # masakari first: an instance that fails while it is migrated away is not evacuated onto the move
+      if [[ ${INSTANCE_HA:-} == 1 ]]; then masakari_hosts true; fi
+      disable_compute
+    fi
+    if has_role network; then set_agents disable; fi ;;
   migrate) migrate ;;
   enable) if has_role compute; then enable_compute; fi; if has_role network; then set_agents enable; fi ;;
   cleanup) cleanup ;;

@@ -52,11 +52,13 @@ def test_the_vault_store_gets_the_approle_from_the_referenced_secret(catalog: Ca
         assert lib.ini_has(conf, "vault_plugin", option, value), option
 
 
-def test_cinder_coordinates_through_the_coordination_services_etcd(deployments: Deployments) -> None:
+def test_cinder_and_designate_coordinate_through_the_coordination_services_etcd(deployments: Deployments) -> None:
     deployment = deployments.get_ok("all-features")
-    conf = lib.config_file(deployment.releases["openstack-cinder"].manifests, "Secret", "cinder-etc", "cinder.conf")
     url = "etcd3+http://etcd.openstack.svc.cluster.local:2379"
-    assert lib.ini_has(conf, "coordination", "backend_url", url)
+    for chart in ("cinder", "designate"):
+        conf = lib.config_file(deployment.releases[f"openstack-{chart}"].manifests, "Secret", f"{chart}-etc",
+                               f"{chart}.conf")
+        assert lib.ini_has(conf, "coordination", "backend_url", url), chart
     # what the URL names is what the etcd chart serves: its Service `etcd` with the client port
     services = [o for o in deployment.releases["openstack-etcd"].manifests if o["kind"] == "Service"]
     client = next(s for s in services if s["metadata"]["name"] == "etcd")
@@ -64,7 +66,7 @@ def test_cinder_coordinates_through_the_coordination_services_etcd(deployments: 
 
 
 def test_cinder_without_the_coordination_service_keeps_the_charts_file_locks(deployments: Deployments) -> None:
-    conf = lib.config_file(deployments.get_ok("full").releases["openstack-cinder"].manifests, "Secret", "cinder-etc",
+    conf = lib.config_file(deployments.get_ok("ceph").releases["openstack-cinder"].manifests, "Secret", "cinder-etc",
                            "cinder.conf")
     assert lib.ini_has(conf, "coordination", "backend_url", "file:///var/lib/cinder/coordination")
 
@@ -132,6 +134,32 @@ def test_neutron_publishes_names_in_designate_when_dns_is_on(deployments: Deploy
     ml2 = lib.config_file(deployments.get_ok("all-features").releases["openstack-neutron"].manifests, "Secret",
                           "neutron-etc", "ml2_conf.ini")
     assert lib.ini_has(ml2, "ml2", "extension_drivers", "port_security,dns_domain_ports")
-    full = lib.config_file(deployments.get_ok("full").releases["openstack-neutron"].manifests, "Secret",
-                           "neutron-etc", "neutron.conf")
-    assert not lib.ini_has(full, "DEFAULT", "external_dns_driver", "designate")
+    without = lib.config_file(deployments.get_ok("minimal").releases["openstack-neutron"].manifests, "Secret",
+                              "neutron-etc", "neutron.conf")
+    assert not lib.ini_has(without, "DEFAULT", "external_dns_driver", "designate")
+
+
+def test_instance_ha_monitors_every_compute_node_as_asked(deployments: Deployments) -> None:
+    manifests = deployments.get_ok("all-features").releases["openstack-masakari"].manifests
+    monitors = {o["metadata"]["name"]: o for o in manifests if o["kind"] == "DaemonSet"}
+    # libvirt's events always, the guests' agents as asked; no host or process monitor (no pacemaker, no host PIDs)
+    assert set(monitors) == {"masakari-instance-monitor", "masakari-introspective-instance-monitor"}
+    for daemonset in monitors.values():
+        assert daemonset["spec"]["template"]["spec"]["nodeSelector"] == {"openstack-compute-node": "enabled"}
+    conf = lib.config_file(manifests, "Secret", "masakari-etc", "masakarimonitors.conf")
+    for option, value in (("guest_monitoring_interval", 15), ("guest_monitoring_timeout", 4),
+                          ("guest_monitoring_failure_threshold", 5)):
+        assert lib.ini_has(conf, "introspectiveinstancemonitor", option, value), option
+
+
+def test_instance_ha_without_the_introspective_monitor_runs_only_the_instance_monitor(catalog: Catalog,
+                                                                                    charts: Path,
+                                                                                    helm: Path) -> None:
+    doc = yaml.safe_load((HERE / "all-features.yaml").read_text())
+    del doc["spec"]["features"]["masakari"]
+    osdpl = load_osdpl(catalog, doc)
+    credentials = conformance_credentials(catalog, required_credentials(catalog, ["instance-ha"]))
+    release = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, only={"instance-ha"})[0].releases[0]
+    manifests = lib.helm_template(helm, release.name, charts / f"masakari-{release.version}.tgz", release.namespace,
+                                  release.values)
+    assert [o["metadata"]["name"] for o in manifests if o["kind"] == "DaemonSet"] == ["masakari-instance-monitor"]

@@ -29,7 +29,7 @@ def cloud(kubectl: Kubectl, operators: Operators) -> Iterator[Deployment]:
     with temporary_namespace(kubectl, "nodes") as namespace:
         manifest = minimal("nodes")
         manifest["spec"]["features"] = {
-            "services": ["compute"],
+            "services": ["compute", "instance-ha"],
             "node_lifecycle": {"max_in_maintenance": {"compute": 1, "network": 2},
                                "not_ready_report_seconds": NOT_READY_SECONDS},
         }
@@ -180,6 +180,27 @@ def test_maintenance_of_two_nodes_with_a_cap_of_one_serves_them_in_turn_and_resu
     finally:
         for node in (first, second):
             _remove_node(kubectl, node)
+
+
+def test_with_instance_ha_each_compute_node_runs_a_monitor_and_maintenance_takes_it_out_of_masakari(
+        cloud: Deployment, compute_node: str, kubectl: Kubectl, operators: Operators) -> None:
+    """What node-job.sh does in masakari with INSTANCE_HA=1 is the unit tests' (tests/unit/test_nodes.py)."""
+    wait_for(f"masakari's instance monitor on {compute_node}", lambda: "masakari/masakari-instance-monitor" in
+             _host(cloud, compute_node).get("components", []), operators)
+    wait_for("masakari's API, engine and monitors Ready", lambda: {
+        (cloud.get()["status"]["health"].get("masakari") or {}).get(c, {}).get("state")
+        for c in ("api", "engine", "masakari-instance-monitor")} == {"Ready"}, operators,
+        describe=lambda: cloud.get()["status"]["health"].get("masakari"))
+    ns = cloud.namespace
+    request = _request(kubectl, ns, compute_node)
+    try:
+        wait_for("the disable Job", lambda: "disable" in _jobs(kubectl, ns, compute_node), operators)
+        [job] = kubectl.json("-n", ns, "get", "jobs", "-l", f"{GROUP}/node={compute_node},"
+                                                         f"{GROUP}/node-action=disable")["items"]
+        env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert {"name": "INSTANCE_HA", "value": "1"} in env
+    finally:
+        kubectl.run("-n", ns, "delete", "nmr", request)
 
 
 def test_a_deleted_node_is_cleaned_up_by_a_job_before_its_finalizer_goes(

@@ -89,8 +89,9 @@ def test_public_hosts_of_the_minimal_example(renderer: Renderer) -> None:
 def test_public_hosts_of_the_full_example(renderer: Renderer) -> None:
     # Two routes for nova (API, noVNC console) and for heat (API, CloudFormation API).
     assert public_hosts(_render(renderer, load_example("full"))) == [
-        f"{host}.{DOMAIN}" for host in ["cinder", "cloudformation", "glance", "heat", "horizon", "keystone",
-                                        "neutron", "nova", "novncproxy", "placement"]]
+        f"{host}.{DOMAIN}" for host in ["barbican", "cinder", "cloudformation", "designate", "glance", "heat",
+                                        "horizon", "keystone", "masakari", "neutron", "nova", "novncproxy",
+                                        "placement"]]
 
 
 def test_public_hosts_follow_the_features(renderer: Renderer) -> None:

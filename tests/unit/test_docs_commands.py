@@ -661,7 +661,7 @@ def test_prepare_cluster_node_labels_are_those_the_code_reads() -> None:
     text = (REPO / "docs" / "prepare-cluster.md").read_text()
     rows = re.findall(r"^\| `([\w.-]+)=(\w+)` \|[^|]*\| (yes|no|through)", text, re.M)
     assert {(label, value) for label, value, read in rows if read == "yes"} == set(LABEL_ROLES)
-    job = job_manifest(namespace="n", action="disable", node="x", uid="u", roles=[], image="i", script_text="",
+    job = job_manifest(namespace="n", action="disable", node="x", uid="u", roles=[], instance_ha=False, image="i", script_text="",
                        owner={})
     assert set(job["spec"]["template"]["spec"]["nodeSelector"].items()) <= {(lb, v) for lb, v, _ in rows}
     assert ADMIN_SECRET in (REPO / "docs" / "use-your-cloud.md").read_text()

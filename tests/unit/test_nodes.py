@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import subprocess
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -77,10 +80,11 @@ def test_the_job_runs_the_release_client_image_with_the_admin_credentials() -> N
     assert image == "quay.io/airshipit/openstack-client:2025.1-ubuntu_noble"
     assert client_image(catalog, "epoxy", "registry.local/osh").startswith("registry.local/osh/openstack-client:")
     job = job_manifest(namespace="ns", action="disable", node="cmp-0", uid="abcdef", roles=["compute", "network"],
-                       image=image, script_text="echo", owner={"kind": "NodeMaintenanceRequest"})
+                       instance_ha=True, image=image, script_text="echo", owner={"kind": "NodeMaintenanceRequest"})
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"][3:] == ["node-job.sh", "disable", "cmp-0", "compute,network"]
     assert container["envFrom"] == [{"secretRef": {"name": "keystone-keystone-admin"}}]
+    assert {"name": "INSTANCE_HA", "value": "1"} in container["env"]
     terms = job["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert terms[0]["matchExpressions"][0] == {"key": "kubernetes.io/hostname", "operator": "NotIn",
@@ -106,6 +110,8 @@ case "$*" in
     if [ -e "$CALLS.migrated" ]; then exit 0; fi; touch "$CALLS.migrated"; printf "i1 ACTIVE\ni2 ${I2:-SHUTOFF}\n" ;;
   "volume service list -f value -c Binary -c Host") printf 'cinder-volume cmp-0@lvm\ncinder-volume cmp-10@lvm\n' ;;
   "resource provider list -f value -c uuid -c name") printf 'r1 cmp-0.cloud.local\nr2 cmp-10\n' ;;
+  "token issue -f value -c id -c project_id") echo "tok1 p1" ;;
+  "endpoint list --service instance-ha --interface internal -f value -c URL") echo "${ENDPOINT:-}" ;;
 esac
 """
 
@@ -172,3 +178,70 @@ def test_the_job_script_fails_when_it_cannot_do_its_work(tmp_path: Path, action:
     result, calls = _run_job(tmp_path, action, roles, **env)
     assert result.returncode != 0 and message in result.stderr, (result.returncode, result.stderr)
     assert "done" not in result.stdout
+
+
+class _Masakari(http.server.BaseHTTPRequestHandler):
+    """A stand-in masakari API: one segment with the node's host (by its FQDN) and another node's; it records calls."""
+    calls: list[str] = []
+    hosts = {"h1": "cmp-0.cloud.local", "h2": "cmp-10"}
+
+    def _answer(self, body: Any = None) -> None:
+        self.calls.append(f"{self.command} {self.path} {self.headers.get('X-Auth-Token')}"
+                          + (f" {self.rfile.read(int(self.headers['Content-Length'])).decode()}"
+                             if self.headers.get("Content-Length") else ""))
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path == "/v1/p1/segments":
+            self._answer({"segments": [{"uuid": "s1", "name": "rack-a"}]})
+        else:
+            self._answer({"hosts": [{"uuid": uuid, "name": name} for uuid, name in self.hosts.items()]})
+
+    do_PUT = do_DELETE = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def masakari() -> Iterator[str]:
+    _Masakari.calls = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Masakari)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1/%(tenant_id)s"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("action,roles,reason,expected", [
+    ("disable", "compute", "", ['PUT /v1/p1/segments/s1/hosts/h1 tok1 {"host": {"on_maintenance": true}}']),
+    ("enable", "compute", "", ['PUT /v1/p1/segments/s1/hosts/h1 tok1 {"host": {"on_maintenance": false}}']),
+    # nova's service was not disabled by the operator: its maintenance is someone else's
+    ("enable", "compute", "failing disk, ticket 4711", []),
+    ("disable", "network", "", []),  # policy skip: nova and masakari are left alone
+    ("cleanup", "", "", ["DELETE /v1/p1/segments/s1/hosts/h1 tok1"]),
+])
+def test_with_instance_ha_the_node_is_taken_out_of_masakari_as_out_of_nova(
+        tmp_path: Path, masakari: str, action: str, roles: str, reason: str, expected: list[str]) -> None:
+    result, calls = _run_job(tmp_path, action, roles, INSTANCE_HA="1", ENDPOINT=masakari,
+                             **({"REASON": reason} if reason else {}))
+    assert result.returncode == 0, result.stderr
+    writes = [c for c in _Masakari.calls if not c.startswith("GET")]
+    assert writes == expected
+    if expected:  # before nova: an instance failing during the maintenance is not evacuated onto the move
+        assert calls.index("token issue -f value -c id -c project_id") < min(
+            [i for i, c in enumerate(calls) if "compute service set" in c or "compute service delete" in c] or [99])
+    (tmp_path / "plain").mkdir()
+    result, calls = _run_job(tmp_path / "plain", action, roles, ENDPOINT=masakari)  # without instance-ha
+    assert result.returncode == 0, result.stderr
+    assert "token issue" not in " ".join(calls)
+
+
+def test_a_failing_masakari_fails_the_job_before_nova_is_touched(tmp_path: Path) -> None:
+    result, calls = _run_job(tmp_path, "disable", "compute", INSTANCE_HA="1", ENDPOINT="http://127.0.0.1:9/v1/x")
+    assert result.returncode != 0 and "Connection refused" in result.stderr, result.stderr
+    assert not [c for c in calls if "compute service set" in c]

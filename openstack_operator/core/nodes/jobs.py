@@ -51,8 +51,10 @@ def script(templates_dir: Path) -> str:
     return (templates_dir / "node-job.sh").read_text()
 
 
-def job_manifest(*, namespace: str, action: str, node: str, uid: str, roles: list[str], image: str,
-                 script_text: str, owner: Mapping[str, Any]) -> dict[str, Any]:
+def job_manifest(*, namespace: str, action: str, node: str, uid: str, roles: list[str], instance_ha: bool,
+                 image: str, script_text: str, owner: Mapping[str, Any]) -> dict[str, Any]:
+    """`instance_ha`: the deployment runs masakari, whose failover segments the node is taken out of and put back
+    into with nova (node-job.sh)."""
     labels = {"app.kubernetes.io/managed-by": "openstack-operator", ACTION_LABEL: action,
               NODE_LABEL: node[:63].rstrip("-.")}  # a label value ends with a letter or digit
     container = {
@@ -62,7 +64,8 @@ def job_manifest(*, namespace: str, action: str, node: str, uid: str, roles: lis
         "envFrom": [{"secretRef": {"name": ADMIN_SECRET}}],
         "env": [{"name": "OS_IDENTITY_API_VERSION", "value": "3"},
                 # service ids are UUIDs from 2.53 on: delete by id is unambiguous across cells
-                {"name": "OS_COMPUTE_API_VERSION", "value": "2.53"}],
+                {"name": "OS_COMPUTE_API_VERSION", "value": "2.53"},
+                {"name": "INSTANCE_HA", "value": "1" if instance_ha else "0"}],
         "securityContext": {"runAsUser": 65534, "runAsNonRoot": True, "allowPrivilegeEscalation": False,
                             "capabilities": {"drop": ["ALL"]}},
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},

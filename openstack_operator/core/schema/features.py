@@ -38,6 +38,7 @@ def features(catalog: Catalog) -> Schema:
                           default={}, description="The block storage service (cinder)."),
             "barbican": _barbican(),
             "designate": _designate(),
+            "masakari": _masakari(),
             "ceph": _ceph(),
             "database": _database(),
             "messaging": obj(
@@ -62,21 +63,33 @@ def features(catalog: Catalog) -> Schema:
                     "storage backends, Ceph, backups, node maintenance, upgrades, log levels. Every block has "
                     "defaults that deploy.",
         # Without a consumer, enabling Ceph would only make the deployment wait for a Secret nothing reads.
-        rules=[{"rule": "!has(self.ceph) || !self.ceph.enabled || self.glance.backend == 'rbd' "
-                        "|| self.cinder.backend == 'rbd'",
-                "message": "ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd"},
-               # No preset has the key manager: its backend would be accepted and ignored without it.
-               {"rule": "!has(self.barbican) || !self.barbican.backends.vault.enabled "
-                        "|| 'key-manager' in self.services",
-                "fieldPath": ".barbican.backends.vault.enabled",
-                "message": "the Vault backend needs the key manager: add key-manager to features.services"},
-               # No preset has DNS as a service: its backend settings would be accepted and ignored without it.
-               {"rule": "!has(self.designate) || !has(self.designate.backend) || 'dns' in self.services "
-                        "|| ((!has(self.designate.backend.protocol) || self.designate.backend.protocol == 'udp') "
-                        "&& !has(self.designate.backend.external_ip))",
-                "fieldPath": ".designate.backend",
-                "message": "designate's settings need DNS as a service: add dns to features.services"}],
+        rules=_needs_their_consumer(),
     )
+
+
+def _needs_their_consumer() -> list[dict[str, str]]:
+    """A feature block whose consumer is off (a service no preset has, Ceph without an rbd backend) is refused:
+    accepted, it would be ignored."""
+    return [{"rule": "!has(self.ceph) || !self.ceph.enabled || self.glance.backend == 'rbd' "
+                    "|| self.cinder.backend == 'rbd'",
+            "message": "ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd"},
+           # No preset has the key manager: its backend would be accepted and ignored without it.
+           {"rule": "!has(self.barbican) || !self.barbican.backends.vault.enabled "
+                    "|| 'key-manager' in self.services",
+            "fieldPath": ".barbican.backends.vault.enabled",
+            "message": "the Vault backend needs the key manager: add key-manager to features.services"},
+           {"rule": "!has(self.masakari) || !has(self.masakari.monitors) "
+                    "|| !has(self.masakari.monitors.introspective) "
+                    "|| !has(self.masakari.monitors.introspective.enabled) "
+                    "|| !self.masakari.monitors.introspective.enabled || 'instance-ha' in self.services",
+            "fieldPath": ".masakari.monitors.introspective.enabled",
+            "message": "the introspective monitor needs instance HA: add instance-ha to features.services"},
+           # No preset has DNS as a service: its backend settings would be accepted and ignored without it.
+           {"rule": "!has(self.designate) || !has(self.designate.backend) || 'dns' in self.services "
+                    "|| ((!has(self.designate.backend.protocol) || self.designate.backend.protocol == 'udp') "
+                    "&& !has(self.designate.backend.external_ip))",
+            "fieldPath": ".designate.backend",
+            "message": "designate's settings need DNS as a service: add dns to features.services"}]
 
 
 def maintenance_policy(**extra: Any) -> Schema:
@@ -328,6 +341,28 @@ def _designate() -> Schema:
                                                               "features.services.")
 
 
+def _masakari() -> Schema:
+    def seconds(description: str, default: int) -> Schema:
+        return {"type": "integer", "minimum": 1, "maximum": 3600, "default": default, "description": description}
+
+    introspective = obj(
+        {
+            "enabled": boolean("Also run the introspective instance monitor on every compute node: it asks each "
+                               "guest's QEMU guest agent whether the guest still answers and has masakari recover "
+                               "one that stops (instances need the agent and hw_qemu_guest_agent=yes)."),
+            "guest_monitoring_interval": seconds("Seconds between two checks of a guest.", 10),
+            "guest_monitoring_timeout": seconds("Seconds a guest has to answer a check.", 2),
+            "guest_monitoring_failure_threshold": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
+                                                   "description": "Checks a guest may fail in a row before masakari "
+                                                                  "is notified."},
+        },
+        default={}, description="The guests' own liveness, through their QEMU guest agent.")
+    return obj({"monitors": obj({"introspective": introspective}, default={},
+                                description="What the monitors on the compute nodes watch besides libvirt's "
+                                            "events of each instance (always on with compute).")},
+               default={}, description="Instance HA (masakari); add instance-ha to features.services.")
+
+
 def _ceph() -> Schema:
     # The defaults are the names Pelagia publishes and Rockoon reads (core.secrets.ceph), so a cloud next to Pelagia
     # needs only `enabled: true`.
@@ -455,4 +490,9 @@ def _logging() -> Schema:
                              enum=log_levels)}, required=["level"]),
         "Log level per OpenStack service (keystone, nova, ...).",
         default={},
+        **{"x-kubernetes-validations": [{
+            # no fieldPath: the API server writes a path into a map as `.[masakari]`, kubectl's readers do not
+            "rule": "!has(self.masakari) || self.masakari.level in ['DEBUG', 'INFO']",
+            "message": "masakari.level: masakari's chart has no logging configuration: its level is INFO, or DEBUG "
+                       "through its debug option"}]},
     )
