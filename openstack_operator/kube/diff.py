@@ -1,8 +1,8 @@
 """`openstack-operator diff`: what applying a manifest would change in a live cluster, release by release.
 
 The manifest is rendered as the osdpl process would render it, with the deployment's stored credentials, Ceph copy
-and referenced Secrets' values (placeholders where none exist yet: a new deployment), and compared with the live HelmBundles (fingerprints:
-which releases an apply upgrades) and values Secrets (which values change). Reads only.
+and referenced Secrets' values (placeholders where none exist yet: a new deployment), and compared with the live
+HelmBundles (fingerprints: which releases an apply upgrades) and values Secrets (which values change). Reads only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from openstack_operator.core.rendering.values_diff import Change, values_changes
 from openstack_operator.kube.ceph import read_ceph_copy
 from openstack_operator.kube.client import HelmBundle, api
 from openstack_operator.kube.credentials import read_credentials
-from openstack_operator.kube.objects import decode_secret, get_or_none, secret_text
+from openstack_operator.kube.objects import decode_secret, get_or_none, read_secret_texts
 
 INSTALL, UPGRADE, UNCHANGED, UNINSTALL = "install", "upgrade", "unchanged", "uninstall"
 
@@ -49,11 +49,8 @@ def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[st
     ceph = (read_ceph_copy(osdpl.namespace, osdpl.name) if consumers(osdpl.spec.features, enabled) else None) or \
         placeholder_exchange()
     refs = references(osdpl.spec.features, "spec.features")
-    referenced = placeholders(refs)
-    for path, ref in refs.items():  # as the osdpl process reads them; a placeholder where one is missing
-        value = secret_text(get_or_none(pykube.Secret, osdpl.namespace, ref.name), ref.key)
-        if value is not None:
-            referenced[path] = value
+    referenced = placeholders(refs)  # a placeholder where a Secret or key is missing; the value where it is not
+    referenced.update(read_secret_texts(osdpl.namespace, {path: (ref.name, ref.key) for path, ref in refs.items()}))
     services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph, references=referenced)
     diffs: list[ReleaseDiff] = []
     for service in services:

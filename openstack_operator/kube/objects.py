@@ -53,6 +53,14 @@ def secret_text(secret: Any, key: str) -> str | None:
         return None
 
 
+def read_secret_texts(namespace: str, refs: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """Per label, the text at (Secret name, key) of `namespace`, each Secret read once; a label whose Secret, key or
+    text is missing is left out."""
+    secrets = {name: get_or_none(pykube.Secret, namespace, name) for name, _ in refs.values()}
+    texts = {label: secret_text(secrets[name], key) for label, (name, key) in refs.items()}
+    return {label: text for label, text in texts.items() if text is not None}
+
+
 _UNREAD = object()
 
 

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
-from openstack_operator.core.rendering.renderer import aes256_key
+from openstack_operator.core.secrets.credentials import aes256_key
 from openstack_operator.core.secrets.credentials import Credential
 
 Manifest = dict[str, Any]

@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.rendering.renderer import Renderer, aes256_key
+from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.manifest import load_osdpl
-from openstack_operator.core.secrets.credentials import required_credentials
+from openstack_operator.core.secrets.credentials import aes256_key, required_credentials
 
 from . import lib
 from .conftest import HERE, Deployments, conformance_credentials

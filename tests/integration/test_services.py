@@ -12,7 +12,7 @@ import json
 import yaml
 
 from openstack_operator.core.releases.bundles import values_secret_name
-from openstack_operator.core.rendering.renderer import aes256_key
+from openstack_operator.core.secrets.credentials import aes256_key
 
 from ..osdpl_cases import VAULT
 from .conftest import DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal, wait_for

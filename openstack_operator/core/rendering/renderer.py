@@ -15,7 +15,6 @@ fingerprint, which changes exactly when a release's chart, version, chart digest
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import shlex
 import json
@@ -30,7 +29,7 @@ from openstack_operator.core.secrets import ceph as ceph_exchange
 from openstack_operator.core.secrets import references as secret_references
 from openstack_operator.core.catalog import Catalog, Chart, Release
 from openstack_operator.core.secrets.ceph import CephExchange
-from openstack_operator.core.secrets.credentials import Credential, Credentials
+from openstack_operator.core.secrets.credentials import Credential, Credentials, aes256_key
 from openstack_operator.core.errors import OperatorError, RenderError
 from openstack_operator.core.rendering.merge import Layer, MergeConflicts, merge_layers
 from openstack_operator.core.models.spec import DeploymentSpec
@@ -85,13 +84,6 @@ def fingerprint(chart: str, version: str, digest: str, namespace: str, values: M
 def release_name(chart: str) -> str:
     return f"openstack-{chart}"
 
-
-
-def aes256_key(credential: str) -> str:
-    """A 256-bit key derived from a credential, base64-encoded (barbican's KEK): 32 bytes whatever the credential's
-    length (one seeded by hand included), the same for the same credential. Changing this derivation would change
-    every deployment's KEK and leave its stored secrets unreadable."""
-    return base64.b64encode(hashlib.sha256(credential.encode()).digest()).decode()
 
 class Renderer:
     """Holds the compiled templates: build one per process and render many times."""

@@ -9,6 +9,7 @@ moved (the charts' init Jobs create the new user; the old one is dropped afterwa
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
@@ -74,6 +75,13 @@ def placeholder_credentials(catalog: Catalog, names: Iterable[str]) -> dict[str,
 
 def new_password(draw: Callable[[str], str] = secrets.choice) -> str:
     return "".join(draw(ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+def aes256_key(credential: str) -> str:
+    """A 256-bit key derived from a credential, base64-encoded (barbican's KEK): 32 bytes whatever the credential's
+    length (one seeded by hand included), the same for the same credential. Changing this derivation would change
+    every deployment's KEK and leave its stored secrets unreadable."""
+    return base64.b64encode(hashlib.sha256(credential.encode()).digest()).decode()
 
 
 def generated(catalog: Catalog, name: str, draw: Callable[[str], str] = secrets.choice) -> Credential:

@@ -20,7 +20,7 @@ from openstack_operator.kube.client import HelmBundle, Lease, OpenStackDeploymen
 from openstack_operator.kube.credentials import ensure_kept_secrets, read_credentials
 from openstack_operator.kube.events import post_event
 from openstack_operator.kube.objects import (apply_bundle, apply_secret, claim_namespace, delete, get_or_none,
-                                             namespace_claim, patch_spec, release_namespace, secret_text,
+                                             namespace_claim, patch_spec, release_namespace, read_secret_texts,
                                              set_finalizers)
 from openstack_operator.kube.osdpl_status import patch_section
 
@@ -64,11 +64,7 @@ class OsdplGateway:
         return await asyncio.to_thread(read_ceph_copy, namespace, osdpl)
 
     async def read_secret_keys(self, namespace: str, refs: Mapping[str, tuple[str, str]]) -> dict[str, str]:
-        def read() -> dict[str, str]:
-            secrets = {name: get_or_none(pykube.Secret, namespace, name) for name, _ in refs.values()}
-            texts = {label: secret_text(secrets[name], key) for label, (name, key) in refs.items()}
-            return {label: text for label, text in texts.items() if text is not None}
-        return await asyncio.to_thread(read)
+        return await asyncio.to_thread(read_secret_texts, namespace, refs)
 
     async def missing_objects(self, namespace: str, refs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
         kinds = {"ConfigMap": pykube.ConfigMap, "Secret": pykube.Secret}
