@@ -348,9 +348,7 @@ class Helm:
         if problems:  # the bundle's values did not come through the osdpl's checks (a forged bundle or Secret)
             raise ValuesRefused(f"release {name}: values refused: {'; '.join(map(str, problems))}")
         try:
-            # Also unsticks a release left pending-install/-upgrade by a crash mid-operation.
-            current = await self.client.get_proceedable_revision(name, namespace=namespace,
-                                                                 timeout=f"{timeout_seconds}s")
+            current = await self._proceedable(name, namespace, f"{timeout_seconds}s")
             if (not force and current is not None and current.status == ReleaseRevisionStatus.DEPLOYED
                     and current.description == description):
                 return Installed(current.revision, await _chart_version(current), skipped=True,
@@ -367,6 +365,25 @@ class Helm:
             raise HelmError(_message(error)) from None
         return Installed(revision.revision, await _chart_version(revision), skipped=False,
                          workloads=await _workloads(revision))
+
+    async def _proceedable(self, name: str, namespace: str, timeout: str) -> ReleaseRevision | None:
+        """The release's current revision (None: there is none), unstuck if a crash or a cancel left it mid-operation.
+        A first install that never finished (pending-install), or an uninstall that did not (uninstalling), is
+        uninstalled without the chart's delete hooks: they clean up after a service that never ran, and fail
+        forever when it did not (keystone's credential cleanup needs a working keystone). A pending upgrade or
+        rollback is rolled back."""
+        try:
+            current = await self.client.get_current_revision(name, namespace=namespace)
+        except ReleaseNotFoundError:
+            return None
+        if current.status in (ReleaseRevisionStatus.PENDING_INSTALL, ReleaseRevisionStatus.UNINSTALLING):
+            await current.release.uninstall(timeout=timeout, wait=True, no_hooks=True)
+            return None
+        if current.status in (ReleaseRevisionStatus.PENDING_UPGRADE, ReleaseRevisionStatus.PENDING_ROLLBACK):
+            rolled_back: ReleaseRevision = await current.release.rollback(cleanup_on_fail=True, timeout=timeout,
+                                                                          wait=True)
+            return rolled_back
+        return current
 
     async def uninstall(self, name: str, namespace: str, timeout_seconds: int, *, hooks: bool = True) -> bool:
         """`helm uninstall`; returns False if the release was not there (counts as uninstalled). `hooks=False`

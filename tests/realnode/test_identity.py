@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .conftest import WATCHED, RealCluster, wait_until
+from .conftest import OPERATOR_NAMESPACE, WATCHED, RealCluster, wait_until
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "real-node.yaml"
 NAME = "osh-real"
@@ -28,9 +28,14 @@ def _osdpl(real: RealCluster) -> dict[str, Any]:
 
 
 def _describe(real: RealCluster) -> str:
+    """What a timeout leaves to read: the osdpl, its pods and events, and the operator's own pods and logs."""
     return "\n".join([real.kubectl.run("-n", WATCHED, "get", "osdpl,pods", "-o", "wide", check=False).stdout,
                       real.kubectl.run("-n", WATCHED, "get", "events", "--sort-by=.lastTimestamp",
-                                       check=False).stdout[-4000:]])
+                                       check=False).stdout[-4000:],
+                      real.kubectl.run("-n", OPERATOR_NAMESPACE, "get", "pods", "-o", "wide", check=False).stdout,
+                      real.kubectl.run("-n", OPERATOR_NAMESPACE, "logs", "--prefix", "--tail=30",
+                                       "--max-log-requests=10", "-l", "app.kubernetes.io/instance=openstack-operator",
+                                       check=False).stdout[-6000:]])
 
 
 def _client(real: RealCluster, name: str, command: str) -> str:
