@@ -67,6 +67,9 @@ class Settings:
     secrets_resync_seconds: float = _setting(
         "OSOP_SECRETS_RESYNC_SECONDS", 30.0,
         "How often the secrets process looks again at the Ceph keys and the public certificate.")
+    references_recheck_seconds: float = _setting(
+        "OSOP_REFERENCES_RECHECK_SECONDS", 60.0,
+        "How often the osdpl process reads again the Secrets a spec references (value_from.secret_key_ref).")
     node_job_retry_seconds: float = _setting(
         "OSOP_NODE_JOB_RETRY_SECONDS", 300.0, "How long a failed node Job stays before it is tried again.")
     # An osdpl's features.ceph names Secrets by namespace: without this list it could read or write another

@@ -90,7 +90,7 @@ class OsdplReconciler:
         self.runtime = runtime
         self.catalog = runtime.catalog
         self.cluster = cluster
-        self.applier = OsdplApply(runtime.catalog, cluster)
+        self.applier = OsdplApply(runtime.catalog, cluster, runtime.settings.references_recheck_seconds)
         self.seen: dict[Key, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}  # essence (see observe_osdpl), health
         self.refusals: dict[Key, int] = {}  # refused writes in a row per osdpl, for the retry backoff
         self.queue: WorkQueue[Key] = runtime.queue(self.reconcile, WORKERS, _describe)

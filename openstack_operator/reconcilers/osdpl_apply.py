@@ -40,7 +40,6 @@ from openstack_operator.core.upgrades.rollout import COMPLETED, ORDERED, Step, a
 
 log = logging.getLogger("osop.osdpl")
 CEPH_WIRING_RECHECK_SECONDS = 15.0  # nothing tells the operator when someone creates the charts' Ceph wiring
-REFERENCES_RECHECK_SECONDS = 60.0  # nor when a Secret the spec references changes
 BUNDLE_FINALIZER = f"helmbundle.{GROUP}/uninstall-releases"  # the helmbundle process's (see there)
 Key = tuple[str, str]  # namespace, osdpl name
 Bundles = Mapping[str, Bundle]  # service -> its bundle, as listed
@@ -132,9 +131,11 @@ def now() -> str:
 class OsdplApply:
     """Renders and writes; remembers per osdpl the generation it last applied (`rendered`)."""
 
-    def __init__(self, catalog: Catalog, cluster: OsdplWrites) -> None:
+    def __init__(self, catalog: Catalog, cluster: OsdplWrites, references_recheck_seconds: float) -> None:
         self.catalog = catalog
         self.cluster = cluster
+        # nothing tells the operator when a Secret the spec references is created or changes: it looks again
+        self.references_recheck_seconds = references_recheck_seconds
         self.renderer = Renderer(catalog)
         self.rendered: dict[Key, Applied] = {}
 
@@ -148,9 +149,9 @@ class OsdplApply:
             raise CredentialsUnavailable("CredentialsLost", report.message or "credentials lost")
         # From the stored spec (the API server filled in its defaults): loading it costs too much for every event.
         referenced = await self._referenced(key[0], body["spec"].get("features") or {})
-        # A spec's Secret references are read at every reconcile and looked at again every minute: a changed
+        # A spec's Secret references are read at every reconcile and looked at again now and then: a changed
         # value renders again, like a new generation.
-        recheck = REFERENCES_RECHECK_SECONDS if referenced else None
+        recheck = self.references_recheck_seconds if referenced else None
         basis = (body["metadata"]["uid"], body["metadata"]["generation"],
                  (body["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION, ""),
                  report.revision, CephView.of(status).digest, references_digest(referenced))
@@ -286,7 +287,8 @@ class OsdplApply:
                    for path in refs if path not in found]
         if missing:
             raise CredentialsUnavailable(reasons.WAITING_FOR_REFERENCED_SECRETS,
-                                         "waiting for " + "; ".join(missing), recheck_seconds=REFERENCES_RECHECK_SECONDS)
+                                         "waiting for " + "; ".join(missing),
+                                         recheck_seconds=self.references_recheck_seconds)
         return found
 
     async def _ceph_keys(self, body: Mapping[str, Any], spec: DeploymentSpec,

@@ -22,8 +22,7 @@ from openstack_operator.core.secrets.credentials import Stored, digests, generat
 from openstack_operator.core.settings import Settings
 from openstack_operator.kube.process import Runtime
 from openstack_operator.reconcilers.osdpl import BUNDLES_GONE_POLL_SECONDS, FINALIZER, OsdplReconciler
-from openstack_operator.reconcilers.osdpl_apply import (BUNDLE_FINALIZER, CEPH_WIRING_RECHECK_SECONDS,
-                                                        REFERENCES_RECHECK_SECONDS)
+from openstack_operator.reconcilers.osdpl_apply import BUNDLE_FINALIZER, CEPH_WIRING_RECHECK_SECONDS
 
 from ..osdpl_cases import VAULT
 from .conftest import load_example
@@ -344,17 +343,17 @@ def test_the_key_managers_vault_approle_comes_from_the_referenced_secret_never_f
     async def scenario(osdpl: OsdplReconciler, cluster: FakeCluster) -> None:
         cluster.add_deployment(catalog, features={"services": ["key-manager"],
                                                   "barbican": {"backends": {"vault": VAULT}}})
-        assert await osdpl.reconcile(KEY) == REFERENCES_RECHECK_SECONDS
+        assert await osdpl.reconcile(KEY) == Settings().references_recheck_seconds
         assert cluster.bundles == {} and cluster.secrets == {}
         assert cluster.conditions()["Ready"] == ("False", "WaitingForReferencedSecrets")
         assert f"Secret {NAMESPACE}/vault-approle with a text value at key role_id" in str(
             cluster.osdpls[KEY]["status"]["conditions"])
         cluster.user_secrets[(NAMESPACE, "vault-approle")] = {"role_id": "role-1", "secret_id": "secret-1"}
-        assert await osdpl.reconcile(KEY) == REFERENCES_RECHECK_SECONDS  # looked at again: no watch on it
+        assert await osdpl.reconcile(KEY) == Settings().references_recheck_seconds  # looked at again: no watch on it
         values = cluster.secrets[(NAMESPACE, values_secret_name(NAME, "key-manager"))]["data"]
         assert "secret-1" in str(values) and "secret-1" not in str(cluster.osdpls[KEY])
         cluster.writes.clear()
-        assert await osdpl.reconcile(KEY) == REFERENCES_RECHECK_SECONDS
+        assert await osdpl.reconcile(KEY) == Settings().references_recheck_seconds
         assert cluster.writes == []  # unchanged: nothing rendered or written again
         cluster.user_secrets[(NAMESPACE, "vault-approle")]["secret_id"] = "secret-2"
         await osdpl.reconcile(KEY)
