@@ -2,24 +2,49 @@
 # The test run of `make test` (after its static checks): two pytest runs side by side. The conformance and
 # integration tiers spend most of their time waiting on a control plane, its operators and Helm; meanwhile the unit
 # tier computes and the real-node tier (a cluster of its own, parts built at low priority by `make test`) runs:
-#   main: tests/conformance tests/integration, in the foreground
-#   side: tests/unit, then tests/realnode; its output is kept and printed when the main run ends
+#   main: tests/conformance and the integration tests that share one deployment, in the foreground
+#   side: tests/unit, then the integration modules below (a control plane of their own), then tests/realnode; its
+#         output is kept and printed when the main run ends
 # The exit status is non-zero if either run failed. Ctrl-C or a TERM stops both, clusters torn down
 # (tests/conftest.py turns a TERM into pytest's KeyboardInterrupt).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 py="$(tools/venv.sh)/bin/python"
+# Integration modules that deploy no shared deployment, only their own objects and clouds: they balance the two
+# runs (the main run is the longer one). A new module runs in the main run unless it is named here.
+beside=(test_chart test_cli_parity test_cluster_smoke test_crds test_explain test_helm_recovery test_image
+        test_nodes test_rbac test_upgrade)
+side_integration=() main_ignores=()
+for module in "${beside[@]}"; do
+  side_integration+=("tests/integration/$module.py")
+  main_ignores+=("--ignore=tests/integration/$module.py")
+done
 side_log=$(mktemp "${TMPDIR:-/tmp}/osop-side-tests.XXXXXX")
-"$py" -m pytest -p no:cacheprovider --durations=10 tests/unit tests/realnode >"$side_log" 2>&1 &
+side_run() {  # each tier a pytest of its own, so that the integration control plane is down before the real node's
+  local rc=0 child=""
+  trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143' TERM
+  for tier in unit integration realnode; do
+    case $tier in
+      unit) set -- tests/unit ;;
+      integration) set -- "${side_integration[@]}" ;;
+      realnode) set -- tests/realnode ;;
+    esac
+    "$py" -m pytest -p no:cacheprovider --durations=10 "$@" &
+    child=$!
+    wait "$child" || rc=1
+  done
+  return $rc
+}
+side_run >"$side_log" 2>&1 &
 side=$!
 trap 'kill -TERM "$side" 2>/dev/null; wait "$side"; cat "$side_log"; rm -f "$side_log"; exit 130' INT TERM
-"$py" -m pytest --durations=25 tests/conformance tests/integration
+"$py" -m pytest --durations=25 tests/conformance tests/integration "${main_ignores[@]}"
 main_rc=$?
 wait "$side"
 side_rc=$?
 trap - INT TERM
-echo "================ tests/unit and tests/realnode, run beside the tests above ================"
+echo "================ tests/unit, ${#beside[@]} integration modules and tests/realnode, run beside the tests above ================"
 cat "$side_log"
 rm -f "$side_log"
-echo "conformance and integration: exit $main_rc; unit and realnode: exit $side_rc"
+echo "conformance and shared-deployment integration: exit $main_rc; unit, other integration and realnode: exit $side_rc"
 [ "$main_rc" -eq 0 ] && [ "$side_rc" -eq 0 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -193,6 +193,12 @@ class Catalog:
         problems += [f"upgrade_order: service {s} missing" for s in self.services if s not in listed]
         if problems:
             raise CatalogError("; ".join(problems))
+
+    def enabled_services(self, preset: str, services: Iterable[str]) -> list[str]:
+        """A spec's services: its preset's plus those of features.services, in dependency order. An unknown preset
+        or service adds nothing (the resource's schema refuses both before anything renders)."""
+        named = set(self.presets[preset].services) if preset in self.presets else set()
+        return self.dependency_order(named | set(services))
 
     def dependency_order(self, enabled: set[str]) -> list[str]:
         """Enabled services, each after the enabled services it depends on; ties in catalog order."""

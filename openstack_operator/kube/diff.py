@@ -39,18 +39,19 @@ class ReleaseDiff:
 
 
 def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[str]]:
-    """Per release of the manifest or of the live deployment, what an apply would do; and the credential values,
-    for the caller to mask."""
+    """Per release of the manifest or of the live deployment, what an apply would do; and the secret values read
+    from the cluster (stored credentials, referenced Secrets), for the caller to mask. Placeholders show as they
+    are: they say where a value lands and hold none."""
     enabled = osdpl.spec.enabled_services(catalog)
     stored = read_credentials(catalog, osdpl.namespace, osdpl.name).stored
     credentials: dict[str, Credential] = placeholder_credentials(catalog, required_credentials(catalog, enabled))
-    if stored is not None:
-        credentials.update({k: v for k, v in stored.current.items() if k in credentials})
+    kept = {k: v for k, v in stored.current.items() if k in credentials} if stored is not None else {}
+    credentials.update(kept)
     ceph = (read_ceph_copy(osdpl.namespace, osdpl.name) if consumers(osdpl.spec.features, enabled) else None) or \
         placeholder_exchange()
     refs = references(osdpl.spec.features, "spec.features")
-    referenced = placeholders(refs)  # a placeholder where a Secret or key is missing; the value where it is not
-    referenced.update(read_secret_texts(osdpl.namespace, {path: (ref.name, ref.key) for path, ref in refs.items()}))
+    read = read_secret_texts(osdpl.namespace, {path: (ref.name, ref.key) for path, ref in refs.items()})
+    referenced = {**placeholders(refs), **read}  # a placeholder where a Secret or key is missing
     services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph, references=referenced)
     diffs: list[ReleaseDiff] = []
     for service in services:
@@ -71,5 +72,5 @@ def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[st
         spec = bundle.spec
         if bundle.name == bundle_name(osdpl.name, spec.service) and spec.service not in rendered:
             diffs.extend(ReleaseDiff(spec.service, r.name, UNINSTALL) for r in spec.releases)
-    secrets = {c.password for c in credentials.values() if c.password} | set(referenced.values())
+    secrets = {c.password for c in kept.values() if c.password} | set(read.values())
     return diffs, secrets

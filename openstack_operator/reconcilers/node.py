@@ -276,9 +276,8 @@ class NodeReconciler:
                             script_text=self.script, owner=owner_reference(osdpl))
 
     def _runs_instance_ha(self, spec: Mapping[str, Any]) -> bool:
-        preset = self.runtime.catalog.presets.get(spec.get("preset", ""))
-        services = {*(preset.services if preset else ()), *(spec.get("features") or {}).get("services", [])}
-        return "instance-ha" in services
+        return "instance-ha" in self.runtime.catalog.enabled_services(
+            spec.get("preset", ""), (spec.get("features") or {}).get("services", []))
 
     async def _carry_out_removal(self, namespace: str, osdpl: Mapping[str, Any], removal: Removal) -> None:
         node = next(n for n in self._nodes() if n.name == removal.node)

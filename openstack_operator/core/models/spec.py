@@ -49,5 +49,4 @@ class DeploymentSpec:
 
     def enabled_services(self, catalog: Catalog) -> list[str]:
         """Preset services plus features.services, in dependency order."""
-        enabled = set(catalog.presets[self.preset].services) | set(self.features.get("services", []))
-        return catalog.dependency_order(enabled)
+        return catalog.enabled_services(self.preset, self.features.get("services", []))
