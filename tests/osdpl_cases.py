@@ -144,6 +144,12 @@ INVALID: list[tuple[str, Edit, str]] = [
     ("instance-ha-without-compute", _set("spec.features.services", ["instance-ha"]),
      "spec.features.services: Invalid value: instance-ha needs compute: a preset with it (compute) or compute in "
      "features.services"),
+    ("log-level-of-a-chart-without-one", _set("spec.features.logging", {"octavia": {"level": "DEBUG"}}),
+     "spec.features.logging: Invalid value: logging sets the level of these charts only: barbican, cinder, "
+     "designate, glance, heat, horizon, keystone, masakari, neutron, nova, placement"),
+    ("object-storage-without-the-gateway-user", _set("spec.features.services", ["object-storage"]),
+     "spec.features.services: Invalid value: object-storage registers the storage side's object gateway: it needs "
+     "ceph.object_gateway.enabled (the gateway's Keystone user) and ceph.enabled"),
     ("wrong-kind", _set("kind", "Deployment"),
      'kind: Unsupported value: "Deployment": supported values: "OpenStackDeployment"'),
 ]

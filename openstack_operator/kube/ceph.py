@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import pykube
 
 from openstack_operator.core.secrets.ceph import (CephExchange, from_secret_data, keys_source, namespace_objects,
-                                          parse_ceph_keys, to_secret_data, exchange_digest)
+                                          parse_ceph_keys, to_secret_data, copy_digest)
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.errors import ApiWriteError, OperatorError
 from openstack_operator.kube.objects import (NOT_FOUND, apply_config_map, apply_secret, decode_secret,
@@ -49,7 +49,7 @@ def copy_ceph_keys(namespace: str, osdpl: str, features: Mapping[str, Any], labe
         else:
             apply_secret(namespace, item.name, item.data, labels, owner, sensitive=keys)
     apply_secret(namespace, copy_name(osdpl), to_secret_data(exchange), labels, owner, sensitive=keys)
-    return {"state": READY, "source": source, "digest": exchange_digest(exchange),
+    return {"state": READY, "source": source, "digest": copy_digest(exchange),
             "message": f"copied from {source}"}
 
 

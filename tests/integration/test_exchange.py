@@ -146,10 +146,21 @@ def _rotation(deployment: Deployment) -> dict[str, Any]:
     return found
 
 
-def test_the_object_gateway_gets_the_deployed_keystone_user_through_a_rotation_until_the_osdpl_goes(
+def _registered_endpoints(kubectl: Kubectl, namespace: str) -> dict[str, str]:
+    """Interface -> URL, as the ceph-rgw release's ks-endpoints Job registers them in Keystone."""
+    job = kubectl.json("-n", namespace, "get", "job", "ceph-ks-endpoints")
+    found = {}
+    for container in job["spec"]["template"]["spec"]["containers"]:
+        env = {item["name"]: item.get("value") for item in container.get("env", [])}
+        found[env["OS_SVC_ENDPOINT"]] = env["OS_SERVICE_ENDPOINT"]
+    return found
+
+
+def test_the_object_gateway_is_registered_and_gets_the_keystone_user_through_a_rotation_until_the_osdpl_goes(
         namespace: str, storage_namespace: str, operators: Operators, kubectl: Kubectl) -> None:
     manifest = minimal("osh-rgw")
     manifest["spec"].setdefault("features", {}).update({
+        "services": ["object-storage"],
         "glance": {"backend": "rbd"},
         "ceph": {"enabled": True, "keys_secret": {"namespace": storage_namespace, "name": "ceph-keys"},
                  "object_gateway": {"enabled": True, "credentials_secret": {"namespace": storage_namespace,
@@ -157,8 +168,20 @@ def test_the_object_gateway_gets_the_deployed_keystone_user_through_a_rotation_u
     _apply_secret(kubectl, storage_namespace, "ceph-keys", _pelagia("10.0.0.1:6789"))
     deployment = Deployment(kubectl, namespace, manifest)
     deployment.apply()
+    # object-storage registers the gateway at the URLs the storage side publishes: nothing is written until it does.
+    waiting = wait_for("Ready=False naming the missing URLs", lambda: (c := deployment.condition("Ready")).get(
+        "status") == "False" and "rgw_internal and rgw_external" in c.get("message", "") and c, operators)
+    assert f"Secret {storage_namespace}/ceph-keys has no rgw_internal" in waiting["message"], waiting
+    assert not kubectl.json("-n", namespace, "get", "helmbundles")["items"]
+    _apply_secret(kubectl, storage_namespace, "ceph-keys", {
+        **_pelagia("10.0.0.1:6789"), "rgw_internal": "https://rook-ceph-rgw-store.rook-ceph.svc:8443",
+        "rgw_external": "https://object-store.cloud.example.com"})
     # Published once keystone has created the user: with the deployment Ready, not before.
     wait_for("Ready", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT)
+    assert _registered_endpoints(kubectl, namespace) == {
+        "admin": "https://rook-ceph-rgw-store.rook-ceph.svc:8443/swift/v1/KEY_$(tenant_id)s",
+        "internal": "https://rook-ceph-rgw-store.rook-ceph.svc:8443/swift/v1/KEY_$(tenant_id)s",
+        "public": "https://object-store.cloud.example.com/swift/v1/KEY_$(tenant_id)s"}
     published = wait_for("published", lambda: _published(kubectl, storage_namespace), operators)
     record = _gateway_record(kubectl, namespace, "osh-rgw")
     assert (published["username"], published["password"]) == (record["username"], record["password"])

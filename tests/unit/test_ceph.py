@@ -9,7 +9,8 @@ from typing import Callable
 import pytest
 
 from openstack_operator.core.secrets.ceph import (CINDER_KEYRING_SECRET, CONFIGMAP, GLANCE_KEYRING_SECRET,
-                                          LIBVIRT_SECRET_UUID, CephExchange, NamespaceObject, chart_wiring_readers,
+                                          LIBVIRT_SECRET_UUID, CephExchange, GatewayUrl, GatewayUrls,
+                                          NamespaceObject, chart_wiring_readers, copy_digest,
                                           consumers, rbd_charts,
                                           exchange_digest, from_secret_data, namespace_objects, parse_ceph_keys,
                                           placeholder_exchange, template_facts, to_secret_data)
@@ -132,6 +133,33 @@ def test_bad_secrets_name_the_secret_and_key_and_quote_no_key(edit: Callable[[di
     assert not any(secret[:12] in message for secret in SECRETS)
 
 
+def test_the_object_gateways_urls_are_read_when_both_are_published() -> None:
+    assert parse_ceph_keys(pelagia_data(), SOURCE).gateway is None  # rgw_internal alone: no gateway for users
+    data = {**pelagia_data(), "rgw_external": "https://object-store.cloud.example.com"}
+    assert parse_ceph_keys(data, SOURCE).gateway == GatewayUrls(
+        internal=GatewayUrl("https", "rook-ceph-rgw.rook-ceph.svc", 8443),
+        external=GatewayUrl("https", "object-store.cloud.example.com", 443))
+    data.update({"rgw_internal": "http://[fd00::10]", "rgw_external": "http://198.51.100.7:8080/"})
+    gateway = parse_ceph_keys(data, SOURCE).gateway
+    assert gateway is not None and (str(gateway.internal), str(gateway.external)) == (
+        "http://[fd00::10]:80", "http://198.51.100.7:8080")
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("rook-ceph-rgw:8443", "not an http(s)://<host>[:<port>] URL"),
+    ("ftp://rgw.example.com", "not an http(s)://<host>[:<port>] URL"),
+    ("https://rgw.example.com:99999", "not a URL"),
+    ("https://$(reboot).example.com", "not an http(s)://<host>[:<port>] URL"),
+    ("https://rgw.example.com/swift/v1", "only <scheme>://<host>[:<port>], no user, path or query"),
+    ("https://admin:s3cr3t@rgw.example.com", "only <scheme>://<host>[:<port>], no user, path or query"),
+])
+def test_a_bad_gateway_url_names_the_key_and_quotes_nothing(url: str, expected: str) -> None:
+    data = {**pelagia_data(), "rgw_internal": "https://rgw.example.com", "rgw_external": url}
+    with pytest.raises(OperatorError) as caught:
+        parse_ceph_keys(data, SOURCE)
+    assert str(caught.value) == f"Secret {SOURCE}: key 'rgw_external': {expected}"
+
+
 def test_unused_keys_are_not_read() -> None:
     """The admin and nova keys and anything else the charts do not need may be anything: nothing reads them."""
     data = pelagia_data()
@@ -202,6 +230,23 @@ def test_local_copy_round_trips() -> None:
     back = from_secret_data(data, "openstack/osh-ceph-keys")
     assert back == exchange and exchange_digest(back) == exchange_digest(exchange)
     assert to_secret_data(back) == data
+    with_gateway = parse_ceph_keys({**pelagia_data(), "rgw_external": "https://s3.example.com"}, SOURCE)
+    data = to_secret_data(with_gateway)
+    assert (data["rgw_internal"], data["rgw_external"]) == ("https://rook-ceph-rgw.rook-ceph.svc:8443",
+                                                            "https://s3.example.com:443")
+    assert from_secret_data(data, "openstack/osh-ceph-keys") == with_gateway
+
+
+def test_the_gateways_urls_restart_no_rbd_pod() -> None:
+    """Only the registering chart reads them: they are outside the digest of what the rbd charts render (their
+    pods' annotation), inside the status's, whose change renders the deployment again."""
+    with_gateway = parse_ceph_keys({**pelagia_data(), "rgw_external": "https://s3.example.com"}, SOURCE)
+    without = parse_ceph_keys(pelagia_data(), SOURCE)
+    assert exchange_digest(with_gateway) == exchange_digest(without)
+    assert copy_digest(with_gateway) != copy_digest(without)
+    assert template_facts(with_gateway)["gateway"] == {
+        "internal": {"scheme": "https", "host": "rook-ceph-rgw.rook-ceph.svc", "port": 8443},
+        "external": {"scheme": "https", "host": "s3.example.com", "port": 443}}
 
 
 def test_local_copy_errors_name_the_copy() -> None:
@@ -218,6 +263,8 @@ def test_local_copy_errors_name_the_copy() -> None:
     (True, "rbd", "lvm", {"image", "block-storage", "compute"}, {"glance"}),
     (True, "rbd", "rbd", {"image", "compute"}, {"glance"}),  # no cinder: nova attaches no rbd volume
     (True, "rbd", "rbd", {"block-storage"}, {"cinder", "nova", "libvirt"}),
+    (True, "rbd", "lvm", {"image", "object-storage"}, {"glance", "ceph-rgw"}),  # it registers the gateway
+    (False, "rbd", "lvm", {"image", "object-storage"}, set()),
 ])
 def test_consumers(ceph: bool, glance: str, cinder: str, enabled: set[str], expected: set[str]) -> None:
     features = {"ceph": {"enabled": ceph}, "glance": {"backend": glance}, "cinder": {"backend": cinder}}

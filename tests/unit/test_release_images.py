@@ -18,6 +18,7 @@ from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
+from openstack_operator.core.secrets.ceph import placeholder_exchange
 
 from .conftest import REPO, load_example
 
@@ -65,6 +66,8 @@ def _full_deployment(release: str, catalog: Catalog) -> dict[str, Any]:
     doc["spec"]["openstack_version"] = release
     doc["spec"]["artifacts"] = {}
     doc["spec"]["features"]["services"] = list(catalog.services)
+    # object-storage registers the storage side's gateway: Ceph with the gateway's Keystone user
+    doc["spec"]["features"]["ceph"] = {"enabled": True, "object_gateway": {"enabled": True}}
     return doc
 
 
@@ -101,7 +104,8 @@ def test_a_deployment_renders_every_image_key_of_its_release(catalog: Catalog, r
     osdpl = load_osdpl(catalog, _full_deployment(release, catalog))
     enabled = osdpl.spec.enabled_services(catalog)
     credentials = placeholder_credentials(catalog, required_credentials(catalog, enabled))
-    rendered = {r.chart: dict(r.values) for s in renderer.render(osdpl.spec, credentials, osdpl.namespace)
+    rendered = {r.chart: dict(r.values) for s in renderer.render(osdpl.spec, credentials, osdpl.namespace,
+                                                                             ceph=placeholder_exchange())
                 for r in s.releases}
     assert set(rendered) == set(catalog.charts)
     for chart, values in rendered.items():

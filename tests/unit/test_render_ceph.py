@@ -156,3 +156,32 @@ def test_a_service_value_still_has_the_last_word(renderer: Renderer) -> None:
     cinder = _releases(_render(renderer, copy.deepcopy(doc), _exchange()))["openstack-cinder"].values
     assert cinder["conf"]["backends"]["rbd1"]["rbd_flatten_volume_from_snapshot"] is True
     assert cinder["conf"]["backends"]["rbd1"]["rbd_user"] == "cinder"
+
+
+def _object_storage(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["spec"]["features"]["services"] = [*doc["spec"]["features"]["services"], "object-storage"]
+    doc["spec"]["features"]["ceph"]["object_gateway"] = {"enabled": True}
+    return doc
+
+
+def test_object_storage_registers_the_published_gateway_urls(renderer: Renderer) -> None:
+    exchange = _exchange(rgw_internal="https://rook-ceph-rgw.rook-ceph.svc:8443",
+                         rgw_external="https://object-store.cloud.example.com")
+    release = _releases(_render(renderer, _object_storage(_doc()), exchange, only={"object-storage"}))[
+        "openstack-ceph-rgw"]
+    store = release.values["endpoints"]["object_store"]
+    assert store["host_fqdn_override"] == {"default": {"host": "rook-ceph-rgw.rook-ceph.svc"},
+                                           "public": {"host": "object-store.cloud.example.com"}}
+    assert store["port"]["api"] == {"default": 8443, "public": 443}
+    assert release.values["conf"]["rgw_ks"]["enabled"] is True
+    # The gateway itself is the storage side's; its Keystone user is object_gateway's, never the chart's default.
+    assert not release.values["manifests"]["job_ks_user"] and not release.values["manifests"]["service_rgw"]
+    swift = release.values["endpoints"]["identity"]["auth"]["swift"]
+    assert (swift["username"], swift["password"], swift["user_domain_name"]) == (
+        "ceph_rgw", "<ceph_rgw_keystone>", "default")
+
+
+def test_object_storage_waits_for_the_gateway_urls_naming_the_secret(renderer: Renderer) -> None:
+    with pytest.raises(RenderError, match=f"object-storage registers .* Secret {SOURCE} has no rgw_internal and "
+                                          "rgw_external"):
+        _render(renderer, _object_storage(_doc()), _exchange(), only={"object-storage"})

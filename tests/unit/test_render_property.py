@@ -59,7 +59,7 @@ def _key_tree() -> dict[str, Any]:
 
     doc = load_example("full")
     doc["spec"]["features"]["services"] = list(CATALOG.services)
-    doc["spec"]["features"]["ceph"] = {"enabled": True}
+    doc["spec"]["features"]["ceph"] = {"enabled": True, "object_gateway": {"enabled": True}}
     for service in _render(doc):
         for release in service.releases:
             add(tree, release.values, 0)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import openstack_operator
 from openstack_operator.core.releases.bundles import bundle_name, values_secret_name
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.schema.features import LOGGING_CHARTS
 from openstack_operator.core.schema.osdpl import osdpl_schema
 from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
 from openstack_operator.core.schema.manifest import load_osdpl, osdpl_problems
@@ -86,3 +89,14 @@ def test_keystone_domain_config_defaults_to_empty(catalog: Catalog) -> None:
     spec["features"] = {"keystone": {"domains": {"ldap": {"enabled": True}}}}
     defaulted = apply_defaults(osdpl_schema(catalog)["properties"]["spec"], spec)
     assert defaulted["features"]["keystone"]["domains"]["ldap"] == {"enabled": True, "config": {}}
+
+
+def test_logging_names_exactly_the_charts_whose_templates_read_a_level() -> None:
+    """A level for a chart whose template does not read one would be accepted and ignored."""
+    templates = Path(openstack_operator.__file__).parent / "templates" / "services"
+    reading = set()
+    for template in templates.glob("*.yaml.j2"):
+        text = template.read_text()
+        reading |= set(re.findall(r'm\.log_level\("([a-z-]+)"\)', text))
+        reading |= set(re.findall(r'features\.logging\.get\("([a-z-]+)"', text))
+    assert reading == set(LOGGING_CHARTS)

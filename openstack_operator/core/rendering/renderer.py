@@ -155,6 +155,10 @@ class Renderer:
                               f"{ceph_exchange.keys_source(spec.features)} are not copied into namespace "
                               f"{namespace} yet (read by {', '.join(waiting)})")
         facts = ceph_exchange.template_facts(ceph)
+        if ceph_exchange.GATEWAY_REGISTRAR in waiting and facts["gateway"] is None:
+            raise RenderError(f"spec.features.services: object-storage registers the storage side's object gateway, "
+                              f"and Secret {ceph_exchange.keys_source(spec.features)} has no "
+                              f"{ceph_exchange.RGW_INTERNAL} and {ceph_exchange.RGW_EXTERNAL} (its URLs) yet")
         return {chart: facts for chart in waiting}
 
     def _facts(self, spec: DeploymentSpec, namespace: str, enabled: list[str]) -> dict[str, Any]:

@@ -89,7 +89,14 @@ def _needs_their_consumer() -> list[dict[str, str]]:
                     "|| ((!has(self.designate.backend.protocol) || self.designate.backend.protocol == 'udp') "
                     "&& !has(self.designate.backend.external_ip))",
             "fieldPath": ".designate.backend",
-            "message": "designate's settings need DNS as a service: add dns to features.services"}]
+            "message": "designate's settings need DNS as a service: add dns to features.services"},
+           # object-storage registers the storage side's gateway, which validates tokens with the user
+           # object_gateway has the keystone release create and publishes to it.
+           {"rule": "!has(self.services) || !('object-storage' in self.services) || (has(self.ceph) && has(self.ceph.object_gateway) "
+                    "&& has(self.ceph.object_gateway.enabled) && self.ceph.object_gateway.enabled)",
+            "fieldPath": ".services",
+            "message": "object-storage registers the storage side's object gateway: it needs "
+                       "ceph.object_gateway.enabled (the gateway's Keystone user) and ceph.enabled"}]
 
 
 def maintenance_policy(**extra: Any) -> Schema:
@@ -483,6 +490,12 @@ def _upgrade() -> Schema:
     )
 
 
+# The charts whose values templates set a log level from features.logging (tests/unit/test_schema.py reads the
+# templates to keep this true): a level for any other name would be accepted and ignored.
+LOGGING_CHARTS = ("barbican", "cinder", "designate", "glance", "heat", "horizon", "keystone", "masakari", "neutron",
+                  "nova", "placement")
+
+
 def _logging() -> Schema:
     log_levels = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
     return mapping(
@@ -491,6 +504,8 @@ def _logging() -> Schema:
         "Log level per OpenStack service (keystone, nova, ...).",
         default={},
         **{"x-kubernetes-validations": [{
+            "rule": f"self.all(name, name in {list(LOGGING_CHARTS)!r})",
+            "message": f"logging sets the level of these charts only: {', '.join(LOGGING_CHARTS)}"}, {
             # no fieldPath: the API server writes a path into a map as `.[masakari]`, kubectl's readers do not
             "rule": "!has(self.masakari) || self.masakari.level in ['DEBUG', 'INFO']",
             "message": "masakari.level: masakari's chart has no logging configuration: its level is INFO, or DEBUG "

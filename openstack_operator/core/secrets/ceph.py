@@ -25,6 +25,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Collection, Mapping
+from urllib.parse import urlsplit
 
 from openstack_operator.core.secrets.credentials import Credential, Stored
 from openstack_operator.core.errors import OperatorError
@@ -57,6 +58,12 @@ _DEVICE_CLASS = re.compile(r"[A-Za-z0-9_.-]*")
 MON_ENDPOINTS = "mon_endpoints"
 GLANCE = "glance"
 CINDER = "cinder"
+# The object gateway's URLs (Rockoon's keys): where object-storage registers it in Keystone's catalog.
+RGW_INTERNAL = "rgw_internal"
+RGW_EXTERNAL = "rgw_external"
+GATEWAY_REGISTRAR = "ceph-rgw"  # the chart that registers it (catalog.yaml, service object-storage)
+# A host name or an IP address (IPv6 as urlsplit gives it, without brackets): nothing a chart's script would parse.
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]+")
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,30 @@ class CephClient:
 
 
 @dataclass(frozen=True)
+class GatewayUrl:
+    scheme: str  # http or https
+    host: str  # a DNS name or an IP address
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class GatewayUrls:
+    """Where the storage side's object gateway (RGW) answers: inside the cluster and for the cloud's users."""
+
+    internal: GatewayUrl
+    external: GatewayUrl
+
+
+@dataclass(frozen=True)
 class CephExchange:
     mon_hosts: tuple[str, ...]  # "ip:port", IPv6 as "[ip]:port"
     glance: CephClient
     cinder: CephClient
+    gateway: GatewayUrls | None = None  # rgw_internal and rgw_external, when the storage side publishes them
 
     @property
     def images_pool(self) -> CephPool:
@@ -114,15 +141,40 @@ def _required_pool(client: CephClient, role: str) -> CephPool:
 
 def parse_ceph_keys(data: Mapping[str, str], source: str) -> CephExchange:
     """The exchange from a Secret's decoded data. `source` ("<namespace>/<name>") names the Secret in errors,
-    which also name the data key at fault but never quote a value. Keys other than mon_endpoints, glance and
-    cinder (client.admin, nova, manila, rgw_*) are ignored."""
+    which also name the data key at fault but never quote a value. The object gateway's URLs (rgw_internal and
+    rgw_external) are optional, and read only when both are there. Other keys (client.admin, nova, manila, rgw_*_cacert, ...) are
+    ignored."""
     glance = _client(data, GLANCE, source)
     cinder = _client(data, CINDER, source)
     for client, service, role in ((glance, GLANCE, "images"), (cinder, CINDER, "volumes")):
         if client.pool(role) is None:
             raise OperatorError(f"Secret {source}: key {service!r} lists no pool with role {role!r}")
     return CephExchange(mon_hosts=_mon_hosts(_value(data, MON_ENDPOINTS, source), source),
-                        glance=glance, cinder=cinder)
+                        glance=glance, cinder=cinder, gateway=_gateway(data, source))
+
+
+def _gateway(data: Mapping[str, str], source: str) -> GatewayUrls | None:
+    """Both URLs, or None: a storage side that publishes one of them has no gateway for OpenStack's users."""
+    if not all((data.get(key) or "").strip() for key in (RGW_INTERNAL, RGW_EXTERNAL)):
+        return None
+    return GatewayUrls(internal=_gateway_url(data[RGW_INTERNAL], RGW_INTERNAL, source),
+                       external=_gateway_url(data[RGW_EXTERNAL], RGW_EXTERNAL, source))
+
+
+def _gateway_url(text: str, key: str, source: str) -> GatewayUrl:
+    """<scheme>://<host>[:<port>][/]: the charts add the Swift API's path themselves."""
+    where = f"Secret {source}: key {key!r}"
+    try:
+        url = urlsplit(text.strip())
+        port = url.port
+    except ValueError:
+        raise OperatorError(f"{where}: not a URL") from None  # the message would quote the text
+    if url.scheme not in ("http", "https") or not url.hostname or not _HOST.fullmatch(url.hostname):
+        raise OperatorError(f"{where}: not an http(s)://<host>[:<port>] URL")
+    if url.username or url.password or url.path not in ("", "/") or url.query or url.fragment:
+        raise OperatorError(f"{where}: only <scheme>://<host>[:<port>], no user, path or query")
+    return GatewayUrl(scheme=url.scheme, host=url.hostname,
+                      port=port if port is not None else (443 if url.scheme == "https" else 80))
 
 
 def _value(data: Mapping[str, str], key: str, source: str) -> str:
@@ -252,11 +304,22 @@ def exchange_digest(exchange: CephExchange) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
+def copy_digest(exchange: CephExchange) -> str:
+    """Digest of everything rendered from the exchange, the gateway's URLs included (status.ceph.digest): a change
+    renders the deployment again, and exchange_digest decides which pods restart."""
+    return hashlib.sha256(json.dumps(to_secret_data(exchange), sort_keys=True).encode()).hexdigest()[:20]
+
+
 def template_facts(exchange: CephExchange) -> dict[str, Any]:
-    """The `ceph` fact of the templates of the charts that use the exchange."""
+    """The `ceph` fact of the templates of the charts that use the exchange. The gateway's URLs are outside the
+    digest: only the registering chart reads them, and no rbd pod must restart when they change."""
     facts = _rendered(exchange)
     del facts["objects"]
-    return {**facts, "digest": exchange_digest(exchange)}
+    gateway = exchange.gateway
+    return {**facts, "digest": exchange_digest(exchange),
+            "gateway": None if gateway is None else {
+                interface: {"scheme": url.scheme, "host": url.host, "port": url.port}
+                for interface, url in (("internal", gateway.internal), ("external", gateway.external))}}
 
 
 # The charts' own Ceph wiring, which their rbd backends mount when features.ceph is off: a ConfigMap with ceph.conf
@@ -277,8 +340,11 @@ def rbd_charts(features: Mapping[str, Any], enabled: Collection[str]) -> frozens
 
 
 def consumers(features: Mapping[str, Any], enabled: Collection[str]) -> frozenset[str]:
-    """Charts that read the exchange: the rbd charts, with features.ceph on."""
-    return rbd_charts(features, enabled) if features.get("ceph", {}).get("enabled") else frozenset()
+    """Charts that read the exchange, with features.ceph on: the rbd charts, and the chart that registers the
+    object gateway (object-storage)."""
+    if not features.get("ceph", {}).get("enabled"):
+        return frozenset()
+    return rbd_charts(features, enabled) | ({GATEWAY_REGISTRAR} if "object-storage" in enabled else set())
 
 
 def chart_wiring_readers(features: Mapping[str, Any], enabled: Collection[str]) -> frozenset[str]:
@@ -304,8 +370,11 @@ def to_secret_data(exchange: CephExchange) -> dict[str, str]:
                            "pools": [f"{p.name}:{p.role}:{p.device_class}" for p in client.pools]},
                           sort_keys=True)
 
-    return {MON_ENDPOINTS: ",".join(exchange.mon_hosts), GLANCE: entry(exchange.glance),
+    data = {MON_ENDPOINTS: ",".join(exchange.mon_hosts), GLANCE: entry(exchange.glance),
             CINDER: entry(exchange.cinder)}
+    if exchange.gateway is not None:
+        data.update({RGW_INTERNAL: str(exchange.gateway.internal), RGW_EXTERNAL: str(exchange.gateway.external)})
+    return data
 
 
 def from_secret_data(data: Mapping[str, str], source: str) -> CephExchange:
@@ -319,7 +388,9 @@ def placeholder_exchange() -> CephExchange:
         return CephClient(user=user, key=f"<ceph-{user}-key>", pools=(CephPool(f"<{role}-pool>", role, ""),))
 
     return CephExchange(mon_hosts=("<mon-endpoints>",), glance=client(GLANCE, "images"),
-                        cinder=client(CINDER, "volumes"))
+                        cinder=client(CINDER, "volumes"),
+                        gateway=GatewayUrls(internal=GatewayUrl("https", f"<{RGW_INTERNAL}-host>", 443),
+                                            external=GatewayUrl("https", f"<{RGW_EXTERNAL}-host>", 443)))
 
 
 # ---------------------------------------------------------------------------------------------------------------
