@@ -43,7 +43,7 @@ main_rc=$?
 wait "$side"
 side_rc=$?
 trap - INT TERM
-echo "================ tests/unit, ${#beside[@]} integration modules and tests/realnode, run beside the tests above ================"
+echo "======== tests/unit, ${#beside[@]} integration modules and tests/realnode, run beside the tests above ========"
 cat "$side_log"
 rm -f "$side_log"
 echo "conformance and shared-deployment integration: exit $main_rc; unit, other integration and realnode: exit $side_rc"

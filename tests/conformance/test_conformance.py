@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.secrets.ceph import (CHART_WIRING, GATEWAY_CREDENTIAL, GATEWAY_REGISTRAR, chart_wiring_readers,
-                                                  gateway_secret, namespace_objects)
+from openstack_operator.core.secrets.ceph import (CHART_WIRING, GATEWAY_CREDENTIAL, GATEWAY_REGISTRAR,
+                                                  chart_wiring_readers, gateway_secret, namespace_objects)
 
 from . import lib
 from .conftest import Deployment, Deployments

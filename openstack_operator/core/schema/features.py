@@ -92,8 +92,9 @@ def _needs_their_consumer() -> list[dict[str, str]]:
             "message": "designate's settings need DNS as a service: add dns to features.services"},
            # object-storage registers the storage side's gateway, which validates tokens with the user
            # object_gateway has the keystone release create and publishes to it.
-           {"rule": "!has(self.services) || !('object-storage' in self.services) || (has(self.ceph) && has(self.ceph.object_gateway) "
-                    "&& has(self.ceph.object_gateway.enabled) && self.ceph.object_gateway.enabled)",
+           {"rule": "!has(self.services) || !('object-storage' in self.services) "
+                    "|| (has(self.ceph) && has(self.ceph.object_gateway) && has(self.ceph.object_gateway.enabled) "
+                    "&& self.ceph.object_gateway.enabled)",
             "fieldPath": ".services",
             "message": "object-storage registers the storage side's object gateway: it needs "
                        "ceph.object_gateway.enabled (the gateway's Keystone user) and ceph.enabled"}]

@@ -23,7 +23,7 @@ import hashlib
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Collection, Mapping
 from urllib.parse import urlsplit
 
@@ -142,8 +142,8 @@ def _required_pool(client: CephClient, role: str) -> CephPool:
 def parse_ceph_keys(data: Mapping[str, str], source: str) -> CephExchange:
     """The exchange from a Secret's decoded data. `source` ("<namespace>/<name>") names the Secret in errors,
     which also name the data key at fault but never quote a value. The object gateway's URLs (rgw_internal and
-    rgw_external) are optional, and read only when both are there. Other keys (client.admin, nova, manila, rgw_*_cacert, ...) are
-    ignored."""
+    rgw_external) are optional, and read only when both are there. Other keys (client.admin, nova, manila,
+    rgw_*_cacert, ...) are ignored."""
     glance = _client(data, GLANCE, source)
     cinder = _client(data, CINDER, source)
     for client, service, role in ((glance, GLANCE, "images"), (cinder, CINDER, "volumes")):
@@ -315,11 +315,8 @@ def template_facts(exchange: CephExchange) -> dict[str, Any]:
     digest: only the registering chart reads them, and no rbd pod must restart when they change."""
     facts = _rendered(exchange)
     del facts["objects"]
-    gateway = exchange.gateway
     return {**facts, "digest": exchange_digest(exchange),
-            "gateway": None if gateway is None else {
-                interface: {"scheme": url.scheme, "host": url.host, "port": url.port}
-                for interface, url in (("internal", gateway.internal), ("external", gateway.external))}}
+            "gateway": None if exchange.gateway is None else asdict(exchange.gateway)}
 
 
 # The charts' own Ceph wiring, which their rbd backends mount when features.ceph is off: a ConfigMap with ceph.conf
