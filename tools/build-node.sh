@@ -14,6 +14,15 @@ source "$here/node-versions.env"
 key=$(cd "$here" && cat versions.env node-versions.env build-node.sh oci_archive.py go/{kube,containerd,runc,cni,coredns}/go.{mod,sum} |
       sha256sum | cut -c1-16)
 bin="$("$here/cache-dir.sh")/node/$key"
+
+# The host tools the node's network namespace needs (devcluster.netns.unavailable): Debian's iptables, also where the
+# parts are cached already (a fresh machine with a warm cache), as root only (without root there is no real node).
+if [ "$(id -u)" = 0 ] && ! command -v iptables >/dev/null; then
+  echo "installing iptables with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends iptables >&2
+fi
 if [ -f "$bin/.complete" ]; then
   echo "$bin"
   exit 0

@@ -40,6 +40,8 @@ class RealCluster:
 
 @pytest.fixture(scope="session")
 def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
+    if os.geteuid() == 0:
+        node.node_bin_dir()  # the node's parts, and the host tools its namespace needs (tools/build-node.sh)
     reason = netns.unavailable()
     if reason:
         pytest.skip(f"no real node on this machine: {reason}")
