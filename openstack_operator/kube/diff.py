@@ -14,7 +14,7 @@ import pykube
 import yaml
 
 from openstack_operator.core.models.bundle import Bundle
-from openstack_operator.core.releases.bundles import bundle_name, values_secret_name
+from openstack_operator.core.releases.bundles import bundle_name, tempest_run, values_secret_name
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.ceph import consumers, placeholder_exchange
 from openstack_operator.core.secrets.credentials import Credential, placeholder_credentials, required_credentials
@@ -23,7 +23,7 @@ from openstack_operator.core.schema.manifest import Osdpl
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.rendering.values_diff import Change, values_changes
 from openstack_operator.kube.ceph import read_ceph_copy
-from openstack_operator.kube.client import HelmBundle, api
+from openstack_operator.kube.client import HelmBundle, OpenStackDeployment, api
 from openstack_operator.kube.credentials import read_credentials
 from openstack_operator.kube.objects import decode_secret, get_or_none, read_secret_texts
 
@@ -52,7 +52,10 @@ def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[st
     refs = references(osdpl.spec.features, "spec.features")
     read = read_secret_texts(osdpl.namespace, {path: (ref.name, ref.key) for path, ref in refs.items()})
     referenced = {**placeholders(refs), **read}  # a placeholder where a Secret or key is missing
-    services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph, references=referenced)
+    # The run request of the live osdpl (an annotation set outside the manifest): applying the manifest keeps it.
+    live_osdpl = get_or_none(OpenStackDeployment, osdpl.namespace, osdpl.name)
+    services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph, references=referenced,
+                                        tempest_run=tempest_run(live_osdpl.obj) if live_osdpl else "")
     diffs: list[ReleaseDiff] = []
     for service in services:
         found = get_or_none(HelmBundle, osdpl.namespace, bundle_name(osdpl.name, service.name))

@@ -234,6 +234,20 @@ def delete_jobs_to_recreate(release: str, namespace: str) -> list[str]:
     return names
 
 
+def job_termination_message(namespace: str, job: str) -> str | None:
+    """The termination message of the first container of Job `job`'s newest pod that succeeded, None without."""
+    pods = [pod.obj for pod in pykube.Pod.objects(api()).filter(namespace=namespace, selector={"job-name": job})
+            if (pod.obj.get("status") or {}).get("phase") == "Succeeded"]
+    if not pods:
+        return None
+    newest = max(pods, key=lambda pod: pod["metadata"].get("creationTimestamp") or "")
+    for container in newest["status"].get("containerStatuses") or ():
+        message = ((container.get("state") or {}).get("terminated") or {}).get("message")
+        if message:
+            return str(message)
+    return None
+
+
 def namespace_terminating(name: str) -> bool:
     found = get_or_none_cluster(pykube.Namespace, name)
     return found is None or bool(found.obj["metadata"].get("deletionTimestamp"))

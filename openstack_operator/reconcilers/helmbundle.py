@@ -41,6 +41,7 @@ from openstack_operator.core.releases.helmwork import (CHART_UNAVAILABLE, UNINST
                                                        deployed_record, failure_record, intent_record, is_deployed,
                                                        is_new_failure, is_removing, uninstalled_record)
 from openstack_operator.core.errors import ApiWriteError
+from openstack_operator.core.releases.summaries import UNKNOWN, parse_summary, summary_job
 from openstack_operator.core.rendering.renderer import fingerprint, yaml_problem
 from openstack_operator.core.secrets.redact import redact, sensitive_strings
 from openstack_operator.core.status.conditions import refusal_conditions
@@ -79,6 +80,8 @@ class HelmBundleCluster(Protocol):
     async def secret_value(self, namespace: str, name: str, key: str) -> str | None: ...
 
     async def delete_release_leftovers(self, release: str, namespace: str) -> list[str]: ...
+
+    async def job_report(self, namespace: str, job: str) -> str | None: ...
 
     async def end_orphaned_helm(self) -> None: ...
 
@@ -287,7 +290,23 @@ class HelmBundleReconciler:
         log.info("release %s %s at revision %d", name, "already current" if installed.skipped else "deployed",
                  installed.revision)
         return deployed_record(target, installed.revision, installed.chart_version, installed.workloads, reapply,
-                               started)
+                               started, await self._summary(bundle, release, installed))
+
+    async def _summary(self, bundle: Bundle, release: BundleRelease, installed: Installed) -> dict[str, Any] | None:
+        """What the release's test run reported (core.releases.summaries): read after a deploy, whose hooks ran
+        it; a release already current keeps the summary it has."""
+        job = summary_job(release.chart, release.name)
+        if job is None:
+            return None
+        if installed.skipped:
+            previous = bundle.release_status(release.name).summary
+            return dict(previous) if previous is not None else None
+        try:
+            message = await self.cluster.job_report(release.namespace, job)
+        except Exception as error:  # noqa: BLE001 - a report that cannot be read leaves the release deployed
+            return {"result": UNKNOWN, "job": job,
+                    "message": f"Job {job}'s pod could not be read: {str(error)[:200]}"}
+        return parse_summary(job, message)
 
     async def uninstall(self, bundle: Bundle, release: BundleRelease) -> ReleaseStatus:
         name, namespace = release.name, release.namespace

@@ -35,7 +35,7 @@ from openstack_operator.core.models.bundle import Bundle
 from openstack_operator.core.models.osdpl_status import (OSDPL, CephView, CertificateView, CredentialsView,
                                                          HealthView, section_patch)
 from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, all_uninstalled,
-                                                      bundle_name, namespace_holder)
+                                                      bundle_name, namespace_holder, tempest_run)
 from openstack_operator.core.runtime.workqueue import WorkQueue
 from openstack_operator.core.schema.manifest import InvalidManifest
 from openstack_operator.core.status.conditions import (CONDITION_TYPES, Observed, bounded, compute_status,
@@ -118,7 +118,7 @@ class OsdplReconciler:
         essence: tuple[Any, ...] = (metadata.get("uid"), metadata.get("generation"),
                                     bool(metadata.get("deletionTimestamp")),
                                     FINALIZER in (metadata.get("finalizers") or []),
-                                    (metadata.get("annotations") or {}).get(REAPPLY_ANNOTATION))
+                                    (metadata.get("annotations") or {}).get(REAPPLY_ANNOTATION), tempest_run(body))
         status = body.get("status") or {}
         credentials, ceph = CredentialsView.of(status), CephView.of(status)
         essence += (credentials.state, credentials.revision, ceph.digest)  # the secrets process's word

@@ -163,3 +163,23 @@ def test_instance_ha_without_the_introspective_monitor_runs_only_the_instance_mo
     manifests = lib.helm_template(helm, release.name, charts / f"masakari-{release.version}.tgz", release.namespace,
                                   release.values)
     assert [o["metadata"]["name"] for o in manifests if o["kind"] == "DaemonSet"] == ["masakari-instance-monitor"]
+
+
+def test_tempest_runs_our_script_with_a_conf_of_the_enabled_services_and_no_claim(deployments: Deployments) -> None:
+    deployment = deployments.get_ok("all-features")
+    release = deployment.releases["openstack-tempest"]
+    assert release.problem is None, release.problem
+    conf = lib.config_file(release.manifests, "Secret", "tempest-etc", "tempest.conf")
+    for option in ("cinder", "glance", "heat", "neutron", "nova", "barbican", "designate"):
+        assert lib.ini_has(conf, "service_available", option, True), option
+    for option in ("swift", "horizon", "octavia"):  # no object-storage in this manifest; see resource.md
+        assert lib.ini_has(conf, "service_available", option, False), option
+    assert lib.ini_has(conf, "auth", "admin_password", deployment.credentials["keystone_admin"].password)
+    assert lib.ini_has(conf, "network", "floating_network_name", "public")
+    script = lib.config_file(release.manifests, "ConfigMap", "tempest-bin", "run-tests.sh")
+    assert "BUDGET_SECONDS=" in script and "/dev/termination-log" in script
+    assert "tempest cleanup --init-saved-state" in script.split("BUDGET_SECONDS=")[1]  # ours, after the bootstrap
+    assert not [m for m in release.manifests if m["kind"] == "PersistentVolumeClaim"]
+    job = next(m for m in release.manifests if m["kind"] == "Job" and m["metadata"]["name"].endswith("-run-tests"))
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    assert {v["name"]: "emptyDir" in v for v in job["spec"]["template"]["spec"]["volumes"]}["tempest-reports"]

@@ -115,3 +115,41 @@ def test_dns_deploys_designate_on_powerdns_and_neutron_publishes_names_in_it(
     assert neutron["DEFAULT"]["external_dns_driver"] == "designate"
     backend = kubectl.json("-n", namespace, "get", "httproute", "designate")["spec"]["rules"][0]["backendRefs"][0]
     assert (backend["name"], backend["port"]) == ("designate-api", 9001)
+
+
+def test_tempest_runs_against_the_deployed_services_reports_on_the_status_and_runs_again_on_request(
+        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    namespace = deployment.namespace
+    deployment.merge_patch({"spec": {"features": {"services": ["tempest"]}}})
+    wait_for("tempest installed", lambda: "openstack-tempest" in helm.releases(namespace), operators)
+    wait_for("Ready with tempest", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+             describe=lambda: deployment.get().get("status"))
+    status = deployment.get()["status"]
+    assert status["health"]["tempest"]["ks-user"]["state"] == "Ready", status["health"].get("tempest")
+    # the run's Job ran as Helm's hook; kwok's simulated node runs no container, so its pod left no summary, and
+    # the status says exactly that
+    summary = status["children"]["tempest"]["openstack-tempest"]["summary"]
+    assert summary == {"result": "Unknown", "job": "openstack-tempest-run-tests",
+                       "message": "Job openstack-tempest-run-tests's pod left no summary (termination message)"}
+    job = kubectl.json("-n", namespace, "get", "job", "openstack-tempest-run-tests")
+    assert job["status"].get("succeeded") == 1
+    conf = configparser.ConfigParser(strict=False, interpolation=None)
+    conf.read_string(_secret_file(kubectl, namespace, "tempest-etc", "tempest.conf"))
+    assert {k: conf["service_available"][k] for k in ("glance", "neutron", "nova", "cinder")} == {
+        "glance": "true", "neutron": "true", "nova": "false", "cinder": "false"}  # the core preset's services
+    assert conf["auth"]["admin_password"] == _credential(kubectl, namespace, deployment.name, "keystone_admin")
+
+    # A run request upgrades the tempest release alone, and Helm runs the Job again.
+    revisions = helm.revisions(namespace)
+    kubectl.run("-n", namespace, "annotate", "osdpl", deployment.name, "openstack.osop.dev/run-tempest=first",
+                "--overwrite")
+    try:
+        wait_for("tempest run again", lambda: helm.revisions(namespace)["openstack-tempest"] > revisions[
+            "openstack-tempest"] and deployment.ready_at_generation(), operators, timeout=DEPLOY_TIMEOUT)
+        rerun = kubectl.json("-n", namespace, "get", "job", "openstack-tempest-run-tests")
+        assert rerun["metadata"]["uid"] != job["metadata"]["uid"]
+        assert rerun["metadata"]["annotations"]["openstackhelm.openstack.org/release_uuid"] == "first"
+        after = helm.revisions(namespace)
+        assert {name for name in revisions if after[name] != revisions[name]} == {"openstack-tempest"}
+    finally:
+        kubectl.run("-n", namespace, "annotate", "osdpl", deployment.name, "openstack.osop.dev/run-tempest-")

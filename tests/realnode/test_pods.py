@@ -11,8 +11,12 @@ import yaml
 
 from devcluster import node
 from devcluster.node import pinned_node_versions
+from openstack_operator.core.releases.summaries import parse_summary
+from openstack_operator.kube.client import api
+from openstack_operator.kube.objects import job_termination_message
 
 from .conftest import RealCluster, wait_until
+from .test_identity import CLIENT
 
 PAUSE = pinned_node_versions()["PAUSE_IMAGE"]
 ENTRYPOINT = "quay.io/airshipit/kubernetes-entrypoint:v1.0.0"
@@ -158,3 +162,29 @@ def test_the_node_parts_run_in_bounded_memory(real: RealCluster) -> None:
     for name, mib in rss.items():
         print(f"{name}: {mib:.0f} MiB")
     assert all(0 < mib < 300 for mib in rss.values()), rss
+
+
+def test_a_jobs_termination_message_is_its_summary_as_the_helmbundle_process_reads_it(
+        real: RealCluster, namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What tempest's run-tests Job does at its end (templates/services/_tempest-run.sh), by a container that is not
+    root: kwok runs no container, so only a real kubelet shows the message reaching the pod's status and our
+    reader (kube.objects.job_termination_message, core.releases.summaries) taking it from there."""
+    name = "openstack-tempest-run-tests"
+    summary = {"result": "Failed", "passed": 12, "failed": 1, "skipped": 2, "seconds": 30, "failed_tests": ["t.x"]}
+    write = f"import json; json.dump({summary!r}, open('/dev/termination-log', 'w'))"
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+           "spec": {"backoffLimit": 0, "template": {"spec": {
+               "nodeSelector": {"type": "real"}, "restartPolicy": "Never", "securityContext": {"runAsUser": 1000},
+               "containers": [{"name": "run", "image": CLIENT, "imagePullPolicy": "IfNotPresent",
+                               "command": ["python3", "-c", write]}]}}}}
+    _apply(real, namespace, job)
+    wait_until("the Job done", lambda: real.kubectl.json("-n", namespace, "get", "job", name).get(
+        "status", {}).get("succeeded") == 1, timeout=180, describe=lambda: real.kubectl.run(
+        "-n", namespace, "describe", "pods", check=False).stdout[-3000:])
+    monkeypatch.setenv("KUBECONFIG", str(real.cluster.kubeconfig))
+    api.cache_clear()
+    try:
+        message = job_termination_message(namespace, name)
+    finally:
+        api.cache_clear()
+    assert parse_summary(name, message) == {"job": name, **summary}

@@ -93,13 +93,13 @@ def test_each_kind_of_record_writes_the_keys_it_always_wrote() -> None:
     assert deployed_record("k2", 4, "2026.2.0", (), "a", 100.0).to_patch() == {
         "state": "deployed", "reason": None, "fingerprint": "k2", "target": "k2", "revision": 4,
         "chart_version": "2026.2.0", "attempts": None, "last_attempt_at": 100.0, "next_attempt_at": None,
-        "last_error": None, "retry": None, "reapply": None, "applied_reapply": "a", "workloads": []}
+        "last_error": None, "retry": None, "reapply": None, "applied_reapply": "a", "workloads": [], "summary": None}
 
     uninstalled = uninstalled_record(previous, 100.0)
     assert uninstalled.to_patch() == {
         "state": "uninstalled", "reason": None, "fingerprint": None, "target": None, "revision": None,
         "attempts": None, "last_attempt_at": 100.0, "next_attempt_at": None, "last_error": None, "retry": None,
-        "reapply": None, "applied_reapply": None, "workloads": None}
+        "reapply": None, "applied_reapply": None, "workloads": None, "summary": None}
     assert uninstalled.to_api() == {"state": "uninstalled", "chart_version": "2026.1.0", "last_attempt_at": 100.0}
 
 

@@ -50,6 +50,7 @@ class FakeCluster:
         self.claims: dict[str, str] = {}  # namespace -> the osdpl its claim names
         self.events: list[tuple[str, str, str, str, str]] = []  # kind of the object, its name, type, reason, message
         self.orphans_ended = 0
+        self.job_reports: dict[tuple[str, str], str] = {}  # (namespace, Job) -> its pod's termination message
         self._version = 0
 
     def _stored(self, body: dict[str, Any]) -> Bundle:
@@ -106,6 +107,9 @@ class FakeCluster:
     async def delete_release_leftovers(self, release: str, namespace: str) -> list[str]:
         return []
 
+    async def job_report(self, namespace: str, job: str) -> str | None:
+        return self.job_reports.get((namespace, job))
+
     async def end_orphaned_helm(self) -> None:
         self.orphans_ended += 1
 
@@ -118,6 +122,7 @@ class FakeHelm:
         self.uninstalls: list[tuple[str, str, bool]] = []
         self.failures: list[HelmError] = []
         self.revision = 0
+        self.skip = False  # the release is already at the fingerprint asked for
 
     async def install(self, name: str, namespace: str, chart: str, version: str, values: Mapping[str, Any],
                       fingerprint: str, timeout_seconds: int, *, digest: str = "", repository: str = "",
@@ -127,7 +132,7 @@ class FakeHelm:
         if self.failures:
             raise self.failures.pop(0)
         self.revision += 1
-        return Installed(self.revision, version, skipped=False, workloads=("StatefulSet/mariadb-server",))
+        return Installed(self.revision, version, skipped=self.skip, workloads=("StatefulSet/mariadb-server",))
 
     async def uninstall(self, name: str, namespace: str, timeout_seconds: int, *, hooks: bool = True) -> bool:
         self.uninstalls.append((name, namespace, hooks))
@@ -477,3 +482,57 @@ def test_a_deployment_whose_helm_hangs_does_not_hold_up_another_deployment(catal
 
     _run(world, scenario)
     assert sorted(i["namespace"] for i in world.helm.installs) == [NS, other]
+
+
+def _tempest_bundle(catalog: Catalog) -> dict[str, Any]:
+    """The tempest service's bundle: its chart's run-tests Job reports the run."""
+    chart = catalog.charts["tempest"]
+    bundle = _bundle()
+    bundle["metadata"]["name"] = f"{OSDPL}-tempest"
+    bundle["spec"]["service"] = "tempest"
+    bundle["spec"]["releases"][0].update({
+        "name": "openstack-tempest", "chart": "tempest", "digest": chart.digest,
+        "values_from": {"secret_name": f"{OSDPL}-tempest-values", "key": "openstack-tempest"},
+        "fingerprint": fingerprint("tempest", VERSION, chart.digest, NS, VALUES)})
+    return bundle
+
+
+@pytest.mark.parametrize("message, expected", [
+    ('{"result": "Failed", "passed": 40, "failed": 1, "skipped": 3, "seconds": 95, "failed_tests": ["t.a.b"]}',
+     {"result": "Failed", "job": "openstack-tempest-run-tests", "passed": 40, "failed": 1, "skipped": 3,
+      "seconds": 95, "failed_tests": ["t.a.b"]}),
+    (None, {"result": "Unknown", "job": "openstack-tempest-run-tests",
+            "message": "Job openstack-tempest-run-tests's pod left no summary (termination message)"}),
+    ('{"result": "Passed", "passed": "all"}', {"result": "Unknown", "job": "openstack-tempest-run-tests",
+                                               "message": "Job openstack-tempest-run-tests's summary is not usable: "
+                                                          "passed is not a count"}),
+])
+def test_a_deployed_test_release_records_what_its_run_reported(catalog: Catalog, world: World, message: str | None,
+                                                               expected: dict[str, Any]) -> None:
+    world.cluster.secrets[(NS, f"{OSDPL}-tempest-values")] = {"openstack-tempest": yaml.safe_dump(VALUES)}
+    world.cluster.put(_tempest_bundle(catalog))
+    if message is not None:
+        world.cluster.job_reports[(NS, "openstack-tempest-run-tests")] = message
+    _run(world, lambda: world.settle(f"{OSDPL}-tempest"))
+    release = world.cluster.stored(f"{OSDPL}-tempest")["status"]["releases"]["openstack-tempest"]
+    assert release["state"] == "deployed" and release["summary"] == expected
+
+
+def test_a_test_release_already_current_keeps_its_summary_and_other_releases_have_none(
+        catalog: Catalog, world: World) -> None:
+    world.cluster.secrets[(NS, f"{OSDPL}-tempest-values")] = {"openstack-tempest": yaml.safe_dump(VALUES)}
+    world.cluster.put(_tempest_bundle(catalog))
+    world.cluster.job_reports[(NS, "openstack-tempest-run-tests")] = \
+        '{"result": "Passed", "passed": 4, "failed": 0, "skipped": 0, "seconds": 9}'
+    _run(world, lambda: world.settle(f"{OSDPL}-tempest"))
+    world.cluster.job_reports.clear()  # no new run: Helm had nothing to do
+    world.helm.skip = True
+    world.cluster.put({**world.cluster.stored(f"{OSDPL}-tempest"), "spec": {
+        **world.cluster.stored(f"{OSDPL}-tempest")["spec"], "reapply": "again"}})
+    _run(world, lambda: world.settle(f"{OSDPL}-tempest"))
+    assert len(world.helm.installs) == 2
+    summary = world.cluster.stored(f"{OSDPL}-tempest")["status"]["releases"]["openstack-tempest"]["summary"]
+    assert summary["result"] == "Passed" and summary["passed"] == 4
+    world.cluster.put(_bundle())
+    _run(world, lambda: world.settle(f"{OSDPL}-database"))
+    assert "summary" not in world.release()

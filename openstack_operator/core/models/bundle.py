@@ -107,7 +107,8 @@ class BundleSpec:
 
 # The keys of a release status, in the order the records have always been written.
 _STATUS_KEYS = ("state", "reason", "fingerprint", "target", "revision", "chart_version", "attempts",
-                "last_attempt_at", "next_attempt_at", "last_error", "retry", "reapply", "applied_reapply", "workloads")
+                "last_attempt_at", "next_attempt_at", "last_error", "retry", "reapply", "applied_reapply", "workloads",
+                "summary")
 # What each kind of record writes over the stored one (see ReleaseStatus.to_patch); keys it leaves out stay.
 _ATTEMPT_KEYS = ("state", "target", "last_attempt_at")
 _FAILURE_KEYS = ("state", "reason", "target", "attempts", "last_attempt_at", "next_attempt_at", "last_error", "retry",
@@ -139,6 +140,7 @@ class ReleaseStatus:
     reapply: str | None = None  # the bundle's `reapply` a failure was recorded under
     applied_reapply: str | None = None  # the bundle's `reapply` the deployed release was applied under
     workloads: tuple[str, ...] | None = None  # long-running workloads of the deployed manifest (WorkloadRef strings)
+    summary: Mapping[str, Any] | None = None  # what the deployed release's test run reported (core.releases.summaries)
 
     def _api_value(self, key: str) -> Any:
         value = getattr(self, key)
@@ -168,7 +170,8 @@ class ReleaseStatus:
                    next_attempt_at=_number(body.get("next_attempt_at")), last_error=_text(body.get("last_error")),
                    retry=_text(body.get("retry")), reapply=_text(body.get("reapply")),
                    applied_reapply=_text(body.get("applied_reapply")),
-                   workloads=tuple(str(w) for w in workloads) if workloads is not None else None)
+                   workloads=tuple(str(w) for w in workloads) if workloads is not None else None,
+                   summary=dict(body["summary"]) if isinstance(body.get("summary"), Mapping) else None)
 
 
 NOT_RECORDED = ReleaseStatus()

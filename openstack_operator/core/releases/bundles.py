@@ -26,6 +26,9 @@ SERVICE_LABEL = "openstack.osop.dev/service"
 # instead of at their next attempt time, deployed ones are upgraded with the same values (which recreates objects
 # deleted by hand). An annotation, not a spec field: the manifest in Git stays as it is.
 REAPPLY_ANNOTATION = "openstack.osop.dev/reapply"
+# Set or change it on an osdpl (any value) to run tempest again: the value is the tempest release's release_uuid,
+# so the release is upgraded and its run-tests hook runs anew. Without tempest in features.services it does nothing.
+TEMPEST_RUN_ANNOTATION = "openstack.osop.dev/run-tempest"
 # What the API server accepts in one Secret's data, less room for the metadata.
 MAX_VALUES_BYTES = 1024 * 1024 - 8 * 1024
 
@@ -68,6 +71,11 @@ def values_secret_data(osdpl: str, service: RenderedService) -> dict[str, str]:
                             f"{MAX_VALUES_BYTES // 1024} KiB Secret {values_secret_name(osdpl, service.name)} can "
                             "hold: make the overrides smaller")
     return data
+
+
+def tempest_run(osdpl: Mapping[str, Any]) -> str:
+    """The osdpl's tempest run request (TEMPEST_RUN_ANNOTATION), empty without one."""
+    return str((osdpl["metadata"].get("annotations") or {}).get(TEMPEST_RUN_ANNOTATION) or "")
 
 
 def with_requests(spec: BundleSpec, existing: Bundle | None, osdpl: Mapping[str, Any]) -> BundleSpec:

@@ -127,12 +127,12 @@ def failure_record(bundle: Bundle, name: str, target: str, reason: str, error: s
 
 
 def deployed_record(target: str, revision: int, chart_version: str, workloads: Iterable[str], reapply: str | None,
-                    started: float) -> ReleaseStatus:
+                    started: float, summary: Mapping[str, Any] | None = None) -> ReleaseStatus:
     """The release status after Helm deployed the fingerprint `target` (an attempt that started at `started`) under
-    the bundle's `reapply` request: every failure cleared."""
+    the bundle's `reapply` request, with its test run's `summary` if it has one: every failure cleared."""
     return ReleaseStatus(state="deployed", fingerprint=target, target=target, revision=revision,
                          chart_version=chart_version, last_attempt_at=started, applied_reapply=reapply,
-                         workloads=tuple(workloads))
+                         workloads=tuple(workloads), summary=summary)
 
 
 def uninstalled_record(previous: ReleaseStatus, started: float) -> ReleaseStatus:

@@ -104,19 +104,23 @@ class Renderer:
             self._templates = {name: environment.get_template(f"{name}.yaml.j2") for name in catalog.charts}
         except jinja2.TemplateError as exc:
             raise RenderError(f"cannot compile template: {exc}") from None
+        # the tempest Job's script (templates/services/tempest.yaml.j2 places it in the chart's conf.script)
+        self._tempest_script = (catalog.templates_dir / "services" / "_tempest-run.sh").read_text() \
+            if "tempest" in catalog.charts else ""
 
     def render(self, spec: DeploymentSpec, credentials: Credentials, namespace: str,
                only: set[str] | None = None, ceph: CephExchange | None = None,
-               references: Mapping[str, str] | None = None) -> list[RenderedService]:
+               references: Mapping[str, str] | None = None, tempest_run: str = "") -> list[RenderedService]:
         """Render every enabled service (or those in `only`), in dependency order. `ceph`: the exchange as copied
         into `namespace` (core.secrets.ceph), needed when features.ceph is on and a chart to render reads it.
         `references`: the values of the spec's Secret references by field path (core.secrets.references), as
-        read from the cluster; None renders placeholders (offline commands, host names)."""
+        read from the cluster; None renders placeholders (offline commands, host names). `tempest_run`: the
+        osdpl's run request (TEMPEST_RUN_ANNOTATION), a new value of which runs tempest again."""
         if spec.openstack_version not in self.catalog.releases:
             raise RenderError(f"spec.openstack_version: no release data for {spec.openstack_version!r}")
         enabled = spec.enabled_services(self.catalog)
         selected = [name for name in enabled if only is None or name in only]
-        facts = self._facts(spec, namespace, enabled)
+        facts = {**self._facts(spec, namespace, enabled), "tempest_run": tempest_run}
         ceph_facts = self._ceph_facts(spec, namespace, enabled, selected, ceph)
         if references is None:
             references = secret_references.placeholders(secret_references.references(spec.features,
@@ -172,6 +176,8 @@ class Renderer:
             "internal_domain": spec.internal_domain_name,
             "storage": {"local": spec.local_volume_storage_class, "persistent": spec.persistent_volume_storage_class},
             "size": spec.size,
+            "helm_timeout_seconds": self.catalog.sizes[spec.size].helm_timeout_seconds,
+            "tempest_script": self._tempest_script,
             "preset": spec.preset,
             "features": spec.features,
             "enabled_services": enabled,

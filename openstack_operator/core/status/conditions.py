@@ -58,7 +58,8 @@ class Observed:
 def _release_view(status: ReleaseStatus) -> dict[str, Any]:
     shown = (("state", status.state), ("reason", status.reason), ("revision", status.revision),
              ("chart_version", status.chart_version), ("attempts", status.attempts), ("last_error", status.last_error),
-             ("workloads", list(status.workloads) if status.workloads is not None else None))
+             ("workloads", list(status.workloads) if status.workloads is not None else None),
+             ("summary", dict(status.summary) if status.summary is not None else None))
     view = {k: value for k, value in shown if value not in (None, "", [])}
     if status.state == "failed" and status.next_attempt_at is not None:
         view["next_attempt"] = _timestamp(status.next_attempt_at)

@@ -80,6 +80,10 @@ class HelmBundleGateway:
             log.info("release %s: Jobs %s deleted before the upgrade, to be created from the new manifest", release,
                      ", ".join(deleted))
 
+    async def job_report(self, namespace: str, job: str) -> str | None:
+        """The termination message of Job `job`'s last pod that succeeded (what it reports), None without one."""
+        return await asyncio.to_thread(objects.job_termination_message, namespace, job)
+
     async def end_orphaned_helm(self) -> None:
         """End the `helm` processes a predecessor that is gone left running, and tag the ones started from now on
         (kube.children): before any Helm work, so that two never work on one release."""
