@@ -18,7 +18,8 @@ from openstack_operator.core.errors import CatalogError
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"  # package data
 
 CHART_GROUPS = ("openstack", "infra")
-CREDENTIAL_KINDS = ("keystone", "database", "messaging", "secret")
+CREDENTIAL_KINDS = ("keystone", "database", "messaging", "secret", "amphora-pki")
+USERLESS_KINDS = ("secret", "amphora-pki")  # a value, not an account: no user name
 ROTATION_GROUPS = ("admin", "service", "database", "messaging")  # what a user can ask to rotate, one at a time
 # helm-toolkit's two ways of reading per-node DaemonSet overrides: `conf.overrides` (configuration only) and a
 # root-level `overrides` (any value); each chart's DaemonSet template calls one of them.
@@ -170,7 +171,7 @@ class Catalog:
         problems += [f"credential {c.name}: unknown rotation group {c.rotation}" for c in self.credentials.values()
                      if c.rotation and c.rotation not in ROTATION_GROUPS]
         problems += [f"credential {c.name}: kind {c.kind} needs a username" for c in self.credentials.values()
-                     if (c.kind == "secret") == bool(c.username)]
+                     if (c.kind in USERLESS_KINDS) == bool(c.username)]
         owners: dict[tuple[str, str], str] = {}
         for credential in self.credentials.values():
             if credential.username:

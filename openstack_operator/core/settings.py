@@ -70,6 +70,10 @@ class Settings:
     references_recheck_seconds: float = _setting(
         "OSOP_REFERENCES_RECHECK_SECONDS", 60.0,
         "How often the osdpl process reads again the Secrets a spec references (value_from.secret_key_ref).")
+    report_recheck_seconds: float = _setting(
+        "OSOP_REPORT_RECHECK_SECONDS", 30.0,
+        "How often the helmbundle process reads again a Job report the next render needs (octavia's bootstrap) "
+        "while it has none usable.")
     node_job_retry_seconds: float = _setting(
         "OSOP_NODE_JOB_RETRY_SECONDS", 300.0, "How long a failed node Job stays before it is tried again.")
     # An osdpl's features.ceph names Secrets by namespace: without this list it could read or write another

@@ -20,6 +20,7 @@ from openstack_operator.core.secrets.ceph import consumers, placeholder_exchange
 from openstack_operator.core.secrets.credentials import Credential, placeholder_credentials, required_credentials
 from openstack_operator.core.secrets.references import placeholders, references
 from openstack_operator.core.schema.manifest import Osdpl
+from openstack_operator.core.rendering.load_balancer import control_plane
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.rendering.values_diff import Change, values_changes
 from openstack_operator.kube.ceph import read_ceph_copy
@@ -54,12 +55,18 @@ def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[st
     referenced = {**placeholders(refs), **read}  # a placeholder where a Secret or key is missing
     # The run request of the live osdpl (an annotation set outside the manifest): applying the manifest keeps it.
     live_osdpl = get_or_none(OpenStackDeployment, osdpl.namespace, osdpl.name)
+    live_bundles = {bundle.spec.service: bundle for bundle in
+                    (Bundle.from_api(item.obj) for item in HelmBundle.objects(api(), namespace=osdpl.namespace))
+                    if bundle.name == bundle_name(osdpl.name, bundle.spec.service)}
+    # What octavia's bootstrap reported and the controller nodes, as the osdpl process renders them.
+    load_balancer = control_plane((live_osdpl.obj.get("status") or {}) if live_osdpl else {}, live_bundles.values())
     services = Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph, references=referenced,
-                                        tempest_run=tempest_run(live_osdpl.obj) if live_osdpl else "")
+                                        tempest_run=tempest_run(live_osdpl.obj) if live_osdpl else "",
+                                        load_balancer=load_balancer)
     diffs: list[ReleaseDiff] = []
     for service in services:
-        found = get_or_none(HelmBundle, osdpl.namespace, bundle_name(osdpl.name, service.name))
-        live_releases = {r.name: r for r in (Bundle.from_api(found.obj).spec.releases if found else ())}
+        found = live_bundles.get(service.name)
+        live_releases = {r.name: r for r in (found.spec.releases if found else ())}
         secret = get_or_none(pykube.Secret, osdpl.namespace, values_secret_name(osdpl.name, service.name))
         live_values = decode_secret(secret) if secret is not None else {}
         for release in service.releases:
@@ -71,9 +78,8 @@ def live_diff(catalog: Catalog, osdpl: Osdpl) -> tuple[list[ReleaseDiff], set[st
             action = UNCHANGED if live.fingerprint == release.fingerprint else UPGRADE
             diffs.append(ReleaseDiff(service.name, release.name, action, values_changes(old, dict(release.values))))
     rendered = {service.name for service in services}
-    for bundle in (Bundle.from_api(item.obj) for item in HelmBundle.objects(api(), namespace=osdpl.namespace)):
-        spec = bundle.spec
-        if bundle.name == bundle_name(osdpl.name, spec.service) and spec.service not in rendered:
-            diffs.extend(ReleaseDiff(spec.service, r.name, UNINSTALL) for r in spec.releases)
+    for bundle in live_bundles.values():
+        if bundle.spec.service not in rendered:
+            diffs.extend(ReleaseDiff(bundle.spec.service, r.name, UNINSTALL) for r in bundle.spec.releases)
     secrets = {c.password for c in kept.values() if c.password} | set(read.values())
     return diffs, secrets

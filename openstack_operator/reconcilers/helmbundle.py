@@ -28,6 +28,7 @@ record is built by core.releases.helmwork; the gateway turns them into API objec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
@@ -41,7 +42,7 @@ from openstack_operator.core.releases.helmwork import (CHART_UNAVAILABLE, UNINST
                                                        deployed_record, failure_record, intent_record, is_deployed,
                                                        is_new_failure, is_removing, uninstalled_record)
 from openstack_operator.core.errors import ApiWriteError
-from openstack_operator.core.releases.summaries import UNKNOWN, parse_summary, summary_job
+from openstack_operator.core.releases.summaries import STATE_REPORTS, UNKNOWN, parse_summary, summary_job, usable
 from openstack_operator.core.rendering.renderer import fingerprint, yaml_problem
 from openstack_operator.core.secrets.redact import redact, sensitive_strings
 from openstack_operator.core.status.conditions import refusal_conditions
@@ -178,7 +179,7 @@ class HelmBundleReconciler:
             return decision.retry_at - now
         if not decision.steps:
             await self._let_go_when_uninstalled(key, bundle)
-            return None
+            return None if bundle.deleting else await self._reread_reports(key, bundle)
         return await self._step(key, bundle, decision.steps[0])
 
     async def _admit(self, key: Key, bundle: Bundle) -> Bundle | None:
@@ -301,12 +302,39 @@ class HelmBundleReconciler:
         if installed.skipped:
             previous = bundle.release_status(release.name).summary
             return dict(previous) if previous is not None else None
+        summary = await self._read_report(release, job)
+        previous = bundle.release_status(release.name).summary
+        if release.chart in STATE_REPORTS and not usable(summary) and usable(previous):
+            assert previous is not None
+            return dict(previous)  # what the last report named is still there: the render keeps using it
+        return summary
+
+    async def _read_report(self, release: BundleRelease, job: str) -> dict[str, Any]:
         try:
             message = await self.cluster.job_report(release.namespace, job)
         except Exception as error:  # noqa: BLE001 - a report that cannot be read leaves the release deployed
             return {"result": UNKNOWN, "job": job,
                     "message": f"Job {job}'s pod could not be read: {str(error)[:200]}"}
-        return parse_summary(job, message)
+        return parse_summary(job, message, release.chart)
+
+    async def _reread_reports(self, key: Key, bundle: Bundle) -> float | None:
+        """A deployed release whose report the next render needs (STATE_REPORTS) but that has none usable yet: its
+        Job's pod is read again now and then (a report can reach the pod's status after Helm returned)."""
+        waiting = False
+        for release in bundle.spec.releases:
+            status = bundle.release_status(release.name)
+            job = summary_job(release.chart, release.name)
+            if release.chart not in STATE_REPORTS or job is None or status.state != "deployed" \
+                    or status.fingerprint != release.fingerprint or usable(status.summary):
+                continue
+            summary = await self._read_report(release, job)
+            if usable(summary):
+                log.info("bundle %s/%s: release %s: Job %s reported", *key, release.name, job)
+                self._remember(key, await self.cluster.record_release(
+                    *key, release.name, dataclasses.replace(status, summary=summary), bundle.generation))
+            else:
+                waiting = True
+        return self.runtime.settings.report_recheck_seconds if waiting else None
 
     async def uninstall(self, bundle: Bundle, release: BundleRelease) -> ReleaseStatus:
         name, namespace = release.name, release.namespace

@@ -36,6 +36,7 @@ from openstack_operator.core.models.osdpl_status import (OSDPL, CephView, Certif
                                                          HealthView, section_patch)
 from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, all_uninstalled,
                                                       bundle_name, namespace_holder, tempest_run)
+from openstack_operator.core.rendering.load_balancer import controller_hosts
 from openstack_operator.core.runtime.workqueue import WorkQueue
 from openstack_operator.core.schema.manifest import InvalidManifest
 from openstack_operator.core.status.conditions import (CONDITION_TYPES, Observed, bounded, compute_status,
@@ -122,6 +123,7 @@ class OsdplReconciler:
         status = body.get("status") or {}
         credentials, ceph = CredentialsView.of(status), CephView.of(status)
         essence += (credentials.state, credentials.revision, ceph.digest)  # the secrets process's word
+        essence += (controller_hosts(status),)  # the node process's: octavia's bootstrap makes their ports
         # compared, never mutated; the secrets process's verdicts on the Ceph keys and the certificate count too
         health = (HealthView.of(status), ceph.state, CertificateView.of(status).state)
         seen = self.seen.get(key)

@@ -26,6 +26,7 @@ from openstack_operator.core.models.spec import DeploymentSpec
 from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, bundle_name,
                                                       bundle_spec, plan_bundles, values_secret_data,
                                                       tempest_run, values_secret_name, with_requests)
+from openstack_operator.core.rendering.load_balancer import control_plane
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.ceph import (CHART_WIRING, CephExchange, chart_wiring_readers, consumers,
@@ -99,12 +100,13 @@ class Applied:
     ceph: str  # the digest of the Ceph keys rendered (status.ceph.digest), empty without
     references: str  # the digest of the spec's Secret references' values rendered
     tempest_run: str  # the osdpl's tempest run request rendered
+    load_balancer: str  # the digest of what octavia's bootstrap reported and the controller nodes rendered
     specs: Mapping[str, BundleSpec]
     desired: dict[str, dict[str, str]]
 
-    def basis(self) -> tuple[str, int, str, int, str, str, str]:
+    def basis(self) -> tuple[str, int, str, int, str, str, str, str]:
         return self.uid, self.generation, self.reapply, self.credentials, self.ceph, self.references, \
-            self.tempest_run
+            self.tempest_run, self.load_balancer
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,8 @@ class OsdplApply:
         recheck = self.references_recheck_seconds if referenced else None
         basis = (body["metadata"]["uid"], body["metadata"]["generation"],
                  (body["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION, ""),
-                 report.revision, CephView.of(status).digest, references_digest(referenced), tempest_run(body))
+                 report.revision, CephView.of(status).digest, references_digest(referenced), tempest_run(body),
+                 control_plane(status, bundles.values()).digest())
         done = self.rendered.get(key)
         if done and done.basis() == basis:
             plan = plan_bundles(done.specs, bundles)
@@ -189,7 +192,8 @@ class OsdplApply:
         credentials = await self._vetted_credentials(body, required_credentials(self.catalog, enabled))
         ceph = await self._ceph_keys(body, osdpl.spec, enabled)
         services = self.renderer.render(osdpl.spec, credentials, namespace, ceph=ceph, references=referenced,
-                                        tempest_run=tempest_run(body))
+                                        tempest_run=tempest_run(body),
+                                        load_balancer=control_plane(body.get("status") or {}, bundles.values()))
         values = {service.name: values_secret_data(name, service) for service in services}  # all fit, or none
         await self.cluster.ensure_kept_secrets(
             namespace, [secret for service in enabled for chart in self.catalog.services[service].charts

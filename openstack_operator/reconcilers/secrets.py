@@ -41,11 +41,11 @@ from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.ceph import (consumers, deployed_gateway_credential, gateway_credentials,
                                                   gateway_secret, placeholder_exchange, refused_namespaces)
 from openstack_operator.core.secrets.certificates import ERROR, certificate_problems, public_hosts
-from openstack_operator.core.secrets.credentials import (Assessment, Stored, assess, backup_secret_name,
+from openstack_operator.core.secrets.credentials import (AMPHORA_PKI, Assessment, Stored, assess, backup_secret_name,
                                                          credentials_secret_name, digests, earlier_records,
                                                          end_rotation, holds, parse_secret, refusal,
                                                          required_credentials, rotation_names, start_rotation,
-                                                         unowned, with_missing)
+                                                         renew_due, unowned, with_missing)
 from openstack_operator.core.secrets.rotation import DONE, RESTORE_ANNOTATION, ROLLING_OUT, Step, next_step, rolled_out
 from openstack_operator.core.upgrades.guard import version_problem
 from openstack_operator.kube import metrics
@@ -62,6 +62,7 @@ WORKERS = 2
 # The exchange's reports on the osdpl status, and the reason prefix of the Warning Event a change of state posts.
 EXCHANGE_REPORTS = (("ceph", "CephKeys"), ("object_gateway", "GatewayCredentials"),
                     ("certificate", "PublicCertificate"))
+RENEWAL_CHECK_SECONDS = 3600.0  # how often certificate records are looked at for a renewal due (30 days ahead)
 
 
 class SecretsCluster(Protocol):
@@ -324,6 +325,9 @@ class SecretsReconciler:
         rotations = dict(seen.credentials.get("rotations") or {})
         stored, events = self._rotation(seen, step, stored, needed, rotations)
         stored = with_missing(self.catalog, stored, needed)
+        stored, renewed = renew_due(self.catalog, stored, datetime.datetime.now(datetime.timezone.utc))
+        events += [("CertificateRenewed", f"credential {name}: the client certificate renewed, signed by the same "
+                                          "CA (the releases that mount it are upgraded)") for name in renewed]
         if await self.cluster.write_credentials(seen.namespace, seen.name, stored, {OSDPL_LABEL: seen.name},
                                                 seen.main.body, seen.backup.body):
             log.info("osdpl %s/%s: credentials written (%d records)", seen.namespace, seen.name, len(stored.current))
@@ -339,7 +343,12 @@ class SecretsReconciler:
                                   "revision": revision, "rotations": rotations})
         for reason, text in events:
             await self.cluster.post_event(seen.body, "Normal", reason, text)
-        return await self._exchange(seen, stored, rolled_out(seen.status, seen.generation, revision))
+        resync = await self._exchange(seen, stored, rolled_out(seen.status, seen.generation, revision))
+        if any(self.catalog.credentials[name].kind == AMPHORA_PKI for name in stored.current
+               if name in self.catalog.credentials):
+            # a certificate's renewal is due by the clock, not by an event
+            return min(resync or RENEWAL_CHECK_SECONDS, RENEWAL_CHECK_SECONDS)
+        return resync
 
     def _next_step(self, seen: Seen) -> Step:
         """What to do about rotations now (core.secrets.rotation.next_step)."""

@@ -21,9 +21,10 @@ import yaml
 from devcluster.binaries import bin_dir
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.ceph import CephExchange, parse_ceph_keys
-from openstack_operator.core.secrets.credentials import Credential, required_credentials
+from openstack_operator.core.secrets.credentials import AMPHORA_PKI, Credential, generated, required_credentials
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.schema.manifest import Osdpl, load_osdpl
+from openstack_operator.core.rendering.load_balancer import ControlPlane
 from openstack_operator.core.rendering.renderer import RenderedRelease, Renderer
 
 from ..osdpl_cases import EXAMPLES
@@ -87,9 +88,10 @@ def catalog() -> Catalog:
 
 
 def conformance_credentials(catalog: Catalog, names: list[str]) -> dict[str, Credential]:
-    """Distinct passwords, so each one can be found in the manifests (never placeholders shared between names)."""
-    return {name: Credential(catalog.credentials[name].username, f"pw-{name}-{secrets.token_hex(6)}")
-            for name in names}
+    """Distinct passwords, so each one can be found in the manifests (never placeholders shared between names);
+    a certificate record as the secrets process generates it."""
+    return {name: generated(catalog, name) if catalog.credentials[name].kind == AMPHORA_PKI else
+            Credential(catalog.credentials[name].username, f"pw-{name}-{secrets.token_hex(6)}") for name in names}
 
 
 def conformance_exchange() -> CephExchange:
@@ -121,14 +123,28 @@ def render_release(helm: Path, rendered: Rendered) -> None:
         rendered.problem = str(exc)
 
 
-def render_deployment(catalog: Catalog, doc: dict[str, Any], charts: Path) -> Deployment:
+# What octavia's bootstrap reports on a cloud (core.releases.summaries), for all-features.yaml: its worker and health
+# manager meet the real chart too. The examples render before any report.
+BOOTSTRAP_REPORT = ControlPlane(
+    report={"result": "Ready", "job": "octavia-bootstrap",
+            "network_id": "5b0c6a4e-3f1d-4f4e-9a57-0d1b5f3e2a10",
+            "amphora_secgroup_id": "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b",
+            "flavor_id": "2f4e6d8c-0b1a-4c3d-9e8f-7a6b5c4d3e2f",
+            "health_managers": [{"host": "net-1", "address": "10.255.0.11"},
+                                {"host": "net-2", "address": "10.255.0.12"}]},
+    hosts=("net-1", "net-2"))
+
+
+def render_deployment(catalog: Catalog, doc: dict[str, Any], charts: Path,
+                      load_balancer: ControlPlane | None = None) -> Deployment:
     """The operator's rendering of `doc` (no helm yet): releases whose chart archive is missing carry a problem."""
     osdpl = load_osdpl(catalog, doc)
     enabled = osdpl.spec.enabled_services(catalog)
     credentials = conformance_credentials(catalog, required_credentials(catalog, enabled))
     ceph = conformance_exchange()
     releases = {}
-    for service in Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph):
+    for service in Renderer(catalog).render(osdpl.spec, credentials, osdpl.namespace, ceph=ceph,
+                                            load_balancer=load_balancer):
         for release in service.releases:
             tgz = charts / f"{release.chart}-{release.version}.tgz"
             releases[release.name] = Rendered(release, tgz, problem=None if tgz.is_file() else
@@ -153,7 +169,8 @@ def deployments(charts: Path, helm: Path, catalog: Catalog) -> Deployments:
     result = Deployments()
     for name, path in MANIFESTS.items():
         try:
-            result[name] = render_deployment(catalog, yaml.safe_load(path.read_text()), charts)
+            result[name] = render_deployment(catalog, yaml.safe_load(path.read_text()), charts,
+                                             BOOTSTRAP_REPORT if name == "all-features" else None)
         except OperatorError as exc:
             result[name] = str(exc)
     jobs = [r for d in result.values() if isinstance(d, Deployment) for r in d.releases.values()

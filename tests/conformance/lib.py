@@ -22,7 +22,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
-from openstack_operator.core.secrets.credentials import aes256_key
+from openstack_operator.core.secrets import amphora_pki
+from openstack_operator.core.secrets.credentials import AMPHORA_PKI, aes256_key
 from openstack_operator.core.secrets.credentials import Credential
 
 Manifest = dict[str, Any]
@@ -418,6 +419,15 @@ def _mounted(daemonset: Manifest) -> list[tuple[str, str]]:
 # 5. credentials
 
 
+def _forms(password: str, kind: str) -> tuple[str, ...]:
+    """How a credential shows in a configuration: itself, the key derived from it (barbican's KEK), or for the
+    amphora PKI's record its CA key's passphrase (octavia.conf) and its certificates (the release's Secret)."""
+    if kind == AMPHORA_PKI:
+        pki = amphora_pki.files(password)
+        return (pki.passphrase, *pki.files.values())
+    return password, aes256_key(password)
+
+
 def credential_problems(manifests_by_release: Mapping[str, Sequence[Manifest]],
                         credentials: Mapping[str, Credential], consumers: Mapping[str, Sequence[str]],
                         kinds: Mapping[str, str]) -> list[str]:
@@ -435,7 +445,7 @@ def credential_problems(manifests_by_release: Mapping[str, Sequence[Manifest]],
     for release, names in sorted(consumers.items()):
         texts = [text for obj in manifests_by_release.get(release, ()) for text in _config_files(obj).values()]
         for name in sorted(names):
-            forms = (credentials[name].password, aes256_key(credentials[name].password)) if name in credentials else ()
+            forms = _forms(credentials[name].password, kinds.get(name, "secret")) if name in credentials else ()
             if forms and not any(form in text for text in texts for form in forms):
                 problems.append(f"{release}: credential {name} declared but its password is in no Secret or "
                                 f"ConfigMap")

@@ -10,10 +10,11 @@ import yaml
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.manifest import load_osdpl
+from openstack_operator.core.secrets import amphora_pki
 from openstack_operator.core.secrets.credentials import aes256_key, required_credentials
 
 from . import lib
-from .conftest import HERE, Deployments, conformance_credentials
+from .conftest import BOOTSTRAP_REPORT, HERE, Deployments, conformance_credentials
 
 
 def test_key_manager_keeps_secrets_under_the_deployments_own_kek(deployments: Deployments) -> None:
@@ -170,9 +171,9 @@ def test_tempest_runs_our_script_with_a_conf_of_the_enabled_services_and_no_clai
     release = deployment.releases["openstack-tempest"]
     assert release.problem is None, release.problem
     conf = lib.config_file(release.manifests, "Secret", "tempest-etc", "tempest.conf")
-    for option in ("cinder", "glance", "heat", "neutron", "nova", "barbican", "designate"):
+    for option in ("cinder", "glance", "heat", "neutron", "nova", "barbican", "designate", "octavia"):
         assert lib.ini_has(conf, "service_available", option, True), option
-    for option in ("swift", "horizon", "octavia"):  # no object-storage in this manifest; see resource.md
+    for option in ("swift", "horizon"):  # no object-storage in this manifest; see resource.md
         assert lib.ini_has(conf, "service_available", option, False), option
     assert lib.ini_has(conf, "auth", "admin_password", deployment.credentials["keystone_admin"].password)
     assert lib.ini_has(conf, "network", "floating_network_name", "public")
@@ -183,3 +184,47 @@ def test_tempest_runs_our_script_with_a_conf_of_the_enabled_services_and_no_clai
     job = next(m for m in release.manifests if m["kind"] == "Job" and m["metadata"]["name"].endswith("-run-tests"))
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
     assert {v["name"]: "emptyDir" in v for v in job["spec"]["template"]["spec"]["volumes"]}["tempest-reports"]
+
+
+def test_octavia_boots_amphorae_with_what_its_bootstrap_reported_and_its_own_pki(deployments: Deployments) -> None:
+    deployment = deployments.get_ok("all-features")  # rendered with conftest.BOOTSTRAP_REPORT
+    release = deployment.releases["openstack-octavia"]
+    assert release.problem is None, release.problem
+    conf = lib.config_file(release.manifests, "Secret", "octavia-etc", "octavia.conf")
+    report = BOOTSTRAP_REPORT.report
+    assert report is not None
+    for section, option, value in (
+            ("controller_worker", "amp_boot_network_list", report["network_id"]),
+            ("controller_worker", "amp_secgroup_list", report["amphora_secgroup_id"]),
+            ("controller_worker", "amp_flavor_id", report["flavor_id"]),
+            ("controller_worker", "amp_image_tag", "amphora"),
+            ("health_manager", "controller_ip_port_list", "10.255.0.11:5555,10.255.0.12:5555"),
+            ("health_manager", "heartbeat_key", deployment.credentials["octavia_heartbeat_key"].password),
+            ("certificates", "server_certs_key_passphrase", deployment.credentials["octavia_certs_key"].password),
+            ("certificates", "ca_private_key_passphrase",
+             amphora_pki.files(deployment.credentials["octavia_amphora_pki"].password).passphrase),
+            ("task_flow", "jobboard_backend_hosts", "redis.openstack.svc.cluster.local"),
+            ("task_flow", "jobboard_backend_port", 6379),
+            ("api_settings", "default_provider_driver", "amphorav2")):
+        assert lib.ini_has(conf, section, option, value), (section, option)
+    assert "amp_ssh_key_name" not in conf  # nova would refuse a key it does not know
+    daemonsets = {o["metadata"]["name"]: o for o in release.manifests if o["kind"] == "DaemonSet"}
+    assert set(daemonsets) == {"octavia-worker-default", "octavia-health-manager-default"}
+    certs = next(o for o in release.manifests if lib.name_of(o) == "Secret/octavia-amphora-certs")
+    for daemonset in daemonsets.values():
+        spec = daemonset["spec"]["template"]["spec"]
+        volume = next(v for v in spec["volumes"] if v["name"] == "amphora-certs")
+        assert volume["secret"]["secretName"] == "octavia-amphora-certs"
+        assert {i["key"] for i in volume["secret"]["items"]} == set(certs["stringData"])
+    script = lib.config_file(release.manifests, "ConfigMap", "octavia-bin", "bootstrap.sh")
+    assert "set +x\nHOSTS='net-1 net-2'\nMGMT_NETWORK=octavia-mgmt\nMGMT_CIDR=172.31.0.0/22\n" in script
+    job = next(m for m in release.manifests if lib.name_of(m) == "Job/octavia-bootstrap")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+
+
+def test_octavia_before_its_bootstrap_reported_runs_no_worker_or_health_manager(deployments: Deployments) -> None:
+    release = deployments.get_ok("full").releases["openstack-octavia"]
+    assert release.problem is None, release.problem
+    assert not [o for o in release.manifests if o["kind"] == "DaemonSet"]
+    conf = lib.config_file(release.manifests, "Secret", "octavia-etc", "octavia.conf")
+    assert "amp_boot_network_list" not in conf and "controller_ip_port_list" not in conf

@@ -260,6 +260,7 @@ class Operators:
     HEALTH_RESYNC_SECONDS = 10
     SECRETS_RESYNC_SECONDS = 5  # the Ceph keys and the public certificate are looked at again this often
     REFERENCES_RECHECK_SECONDS = 5  # and the Secrets a spec references
+    REPORT_RECHECK_SECONDS = 2  # and a Job report the next render needs (octavia's bootstrap)
 
     def __init__(self, identities: Identities, helm: Path, logs: Path, chart_source: str, chart_cache: Path) -> None:
         self.kubeconfigs = identities.kubeconfigs
@@ -268,7 +269,8 @@ class Operators:
             chart_cache=str(chart_cache), metrics_address="127.0.0.1",
             health_grace_seconds=self.HEALTH_GRACE_SECONDS, retry_max_seconds=self.RETRY_MAX_SECONDS,
             health_resync_seconds=self.HEALTH_RESYNC_SECONDS, secrets_resync_seconds=self.SECRETS_RESYNC_SECONDS,
-            references_recheck_seconds=self.REFERENCES_RECHECK_SECONDS, ceph_namespaces=(STORAGE_NAMESPACE,))
+            references_recheck_seconds=self.REFERENCES_RECHECK_SECONDS,
+            report_recheck_seconds=self.REPORT_RECHECK_SECONDS, ceph_namespaces=(STORAGE_NAMESPACE,))
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.overrides: dict[str, dict[str, str]] = {}  # the `env` each running process was started with

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import configparser
 import json
+from typing import Any
 
 import yaml
 
@@ -153,3 +154,53 @@ def test_tempest_runs_against_the_deployed_services_reports_on_the_status_and_ru
         assert {name for name in revisions if after[name] != revisions[name]} == {"openstack-tempest"}
     finally:
         kubectl.run("-n", namespace, "annotate", "osdpl", deployment.name, "openstack.osop.dev/run-tempest-")
+
+
+def _report_as_the_kubelet_would(kubectl: Kubectl, namespace: str, job: str, report: dict[str, Any]) -> None:
+    """The termination message a real node's kubelet copies from the container's /dev/termination-log: kwok's
+    simulated node runs no container, so the test writes it on the Job's succeeded pod's status."""
+    pods = kubectl.json("-n", namespace, "get", "pods", "-l", f"job-name={job}")["items"]
+    pod = max((p for p in pods if p["status"].get("phase") == "Succeeded"),
+              key=lambda p: p["metadata"]["creationTimestamp"])
+    statuses = pod["status"]["containerStatuses"]
+    statuses[0]["state"]["terminated"]["message"] = json.dumps(report)
+    kubectl.run("-n", namespace, "patch", "pod", pod["metadata"]["name"], "--subresource=status", "--type=merge",
+                "--patch-file=/dev/stdin", input=json.dumps({"status": {"containerStatuses": statuses}}))
+
+
+def test_the_load_balancer_waits_for_its_bootstrap_report_then_runs_its_worker_and_health_managers(
+        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    namespace = deployment.namespace
+    deployment.merge_patch({"spec": {"features": {
+        "services": ["compute", "redis", "load-balancer"],
+        "octavia": {"amphora_image_url": "https://mirror.example.com/amphora-x64-haproxy.qcow2"}}}})
+    wait_for("octavia installed", lambda: "openstack-octavia" in helm.releases(namespace), operators,
+             timeout=DEPLOY_TIMEOUT)
+    # kwok ran the bootstrap Job's pod without a container: no report, and the status says what it waits for
+    wait_for("waiting for the bootstrap's report", lambda: "waiting for a Job's report: load-balancer/"
+             "openstack-octavia" in deployment.condition("Ready").get("message", ""), operators,
+             timeout=DEPLOY_TIMEOUT, describe=lambda: deployment.condition("Ready"))
+    assert not kubectl.json("-n", namespace, "get", "daemonsets", "-l", "application=octavia")["items"]
+    script = kubectl.json("-n", namespace, "get", "configmap", "octavia-bin")["data"]["bootstrap.sh"]
+    assert "HOSTS='ctl-0 ctl-1 ctl-2'\n" in script  # the nodes that run neutron's L3 agent
+    managers = {f"ctl-{i}": f"10.255.0.{11 + i}" for i in range(3)}
+    _report_as_the_kubelet_would(kubectl, namespace, "octavia-bootstrap", {
+        "result": "Ready", "network_id": "net-1", "amphora_secgroup_id": "sg-1", "flavor_id": "flavor-1",
+        "health_managers": managers})
+    wait_for("Ready with the load balancer", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+             describe=lambda: deployment.get().get("status"))
+    status = deployment.get()["status"]
+    summary = status["children"]["load-balancer"]["openstack-octavia"]["summary"]
+    assert summary["network_id"] == "net-1" and [m["host"] for m in summary["health_managers"]] == list(managers)
+    for component in ("api", "worker", "health_manager", "housekeeping"):
+        assert status["health"]["octavia"][component]["state"] == "Ready", (component, status["health"]["octavia"])
+    conf = configparser.ConfigParser(strict=False, interpolation=None)
+    conf.read_string(_secret_file(kubectl, namespace, "octavia-etc", "octavia.conf"))
+    assert conf["controller_worker"]["amp_boot_network_list"] == "net-1"
+    assert conf["health_manager"]["controller_ip_port_list"] == "10.255.0.11:5555,10.255.0.12:5555,10.255.0.13:5555"
+    assert conf["health_manager"]["heartbeat_key"] == _credential(kubectl, namespace, deployment.name,
+                                                                  "octavia_heartbeat_key")
+    pods = kubectl.json("-n", namespace, "get", "pods", "-l", "application=octavia,component=health_manager")["items"]
+    assert sorted(p["spec"]["nodeName"] for p in pods) == list(managers)
+    certs = kubectl.json("-n", namespace, "get", "secret", "octavia-amphora-certs")["data"]
+    assert base64.b64decode(certs["client_ca.cert.pem"]).startswith(b"-----BEGIN CERTIFICATE-----")

@@ -90,7 +90,7 @@ def test_public_hosts_of_the_full_example(renderer: Renderer) -> None:
     # Two routes for nova (API, noVNC console) and for heat (API, CloudFormation API).
     assert public_hosts(_render(renderer, load_example("full"))) == [
         f"{host}.{DOMAIN}" for host in ["barbican", "cinder", "cloudformation", "designate", "glance", "heat",
-                                        "horizon", "keystone", "masakari", "neutron", "nova", "novncproxy",
+                                        "horizon", "keystone", "masakari", "neutron", "nova", "novncproxy", "octavia",
                                         "placement"]]
 
 

@@ -7,12 +7,13 @@ from typing import Callable
 
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.releases.bundles import OSDPL_LABEL
+from openstack_operator.core.secrets import amphora_pki
 from openstack_operator.core.secrets.credentials import (ADOPT_ANNOTATION, ALPHABET, OWNER_LABEL, PASSWORD_LENGTH,
                                                          PREVIOUS, SUFFIX_LENGTH, Assessment, Credential, Stored,
                                                          assess, digest, digests, earlier_records, end_rotation,
-                                                         generated, holds, parse_secret, refusal, rotated,
-                                                         rotation_names, secret_data, start_rotation, unowned,
-                                                         with_missing)
+                                                         generated, holds, parse_secret, refusal, renew_due,
+                                                         rotated, rotation_names, secret_data, start_rotation,
+                                                         unowned, with_missing)
 
 PASSWORD = "S3cretPassw0rdS3cretPassw0rdXYZ1"
 OTHER = "An0therPassw0rdAn0therPassw0rdQ2"
@@ -218,3 +219,19 @@ def test_holds() -> None:
     assert holds(main, Stored({"nova_db": Credential("nova", PASSWORD)})) and holds(main, None)
     assert not holds(main, Stored({"nova_db": Credential("nova", OTHER)}))
     assert not holds(None, Stored({"nova_db": Credential("nova", PASSWORD)}))
+
+
+def test_the_amphora_pki_is_generated_as_one_record_and_its_client_certificate_renewed_before_it_expires(
+        catalog: Catalog) -> None:
+    stored = with_missing(catalog, Stored({}), ["octavia_amphora_pki", "octavia_heartbeat_key"])
+    record = stored.current["octavia_amphora_pki"]
+    assert record.username == "" and amphora_pki.files(record.password).files["server_ca.cert.pem"].startswith(
+        "-----BEGIN CERTIFICATE-----")
+    expiry = amphora_pki.not_after(record.password)
+    assert renew_due(catalog, stored, expiry - amphora_pki.RENEW_BEFORE * 2) == (stored, [])
+    renewed, names = renew_due(catalog, stored, expiry - amphora_pki.RENEW_BEFORE / 2)
+    assert names == ["octavia_amphora_pki"] and renewed.previous == {}
+    new = renewed.current["octavia_amphora_pki"].password
+    assert amphora_pki.not_after(new) > expiry
+    assert json.loads(new)["client_ca_cert"] == json.loads(record.password)["client_ca_cert"]  # the same CA
+    assert renewed.current["octavia_heartbeat_key"] == stored.current["octavia_heartbeat_key"]

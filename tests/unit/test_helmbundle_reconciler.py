@@ -484,17 +484,21 @@ def test_a_deployment_whose_helm_hangs_does_not_hold_up_another_deployment(catal
     assert sorted(i["namespace"] for i in world.helm.installs) == [NS, other]
 
 
-def _tempest_bundle(catalog: Catalog) -> dict[str, Any]:
-    """The tempest service's bundle: its chart's run-tests Job reports the run."""
-    chart = catalog.charts["tempest"]
+def _reporting_bundle(catalog: Catalog, service: str, chart_name: str) -> dict[str, Any]:
+    """The bundle of a service whose chart has a Job that reports (tempest's run-tests, octavia's bootstrap)."""
+    chart = catalog.charts[chart_name]
     bundle = _bundle()
-    bundle["metadata"]["name"] = f"{OSDPL}-tempest"
-    bundle["spec"]["service"] = "tempest"
+    bundle["metadata"]["name"] = f"{OSDPL}-{service}"
+    bundle["spec"]["service"] = service
     bundle["spec"]["releases"][0].update({
-        "name": "openstack-tempest", "chart": "tempest", "digest": chart.digest,
-        "values_from": {"secret_name": f"{OSDPL}-tempest-values", "key": "openstack-tempest"},
-        "fingerprint": fingerprint("tempest", VERSION, chart.digest, NS, VALUES)})
+        "name": f"openstack-{chart_name}", "chart": chart_name, "digest": chart.digest,
+        "values_from": {"secret_name": f"{OSDPL}-{service}-values", "key": f"openstack-{chart_name}"},
+        "fingerprint": fingerprint(chart_name, VERSION, chart.digest, NS, VALUES)})
     return bundle
+
+
+def _tempest_bundle(catalog: Catalog) -> dict[str, Any]:
+    return _reporting_bundle(catalog, "tempest", "tempest")
 
 
 @pytest.mark.parametrize("message, expected", [
@@ -516,6 +520,33 @@ def test_a_deployed_test_release_records_what_its_run_reported(catalog: Catalog,
     _run(world, lambda: world.settle(f"{OSDPL}-tempest"))
     release = world.cluster.stored(f"{OSDPL}-tempest")["status"]["releases"]["openstack-tempest"]
     assert release["state"] == "deployed" and release["summary"] == expected
+
+
+BOOTSTRAP_REPORT = ('{"result": "Ready", "network_id": "net-1", "amphora_secgroup_id": "sg-1", "flavor_id": "f-1", '
+                    '"health_managers": {"net-0": "10.255.0.11"}}')
+
+
+def test_a_bootstrap_report_is_kept_when_a_later_run_leaves_none_and_read_again_until_there_is_one(
+        catalog: Catalog, world: World) -> None:
+    world.cluster.secrets[(NS, f"{OSDPL}-load-balancer-values")] = {"openstack-octavia": yaml.safe_dump(VALUES)}
+    world.cluster.put(_reporting_bundle(catalog, "load-balancer", "octavia"))
+    name = f"{OSDPL}-load-balancer"
+
+    def summary() -> dict[str, Any]:
+        return dict(world.cluster.stored(name)["status"]["releases"]["openstack-octavia"]["summary"])
+
+    again = _run(world, lambda: world.settle(name))
+    assert summary()["result"] == "Unknown"
+    assert again == Settings().report_recheck_seconds  # no report: the Job's pod is read again later
+    world.cluster.job_reports[(NS, "octavia-bootstrap")] = BOOTSTRAP_REPORT  # reached the pod's status
+    assert _run(world, lambda: world.settle(name)) is None and len(world.helm.installs) == 1  # read, not installed
+    assert summary() == {"result": "Ready", "job": "octavia-bootstrap", "network_id": "net-1",
+                         "amphora_secgroup_id": "sg-1", "flavor_id": "f-1",
+                         "health_managers": [{"host": "net-0", "address": "10.255.0.11"}]}
+    world.cluster.job_reports.clear()  # the next run (an upgrade) leaves none: what it named is still there
+    world.cluster.put({**world.cluster.stored(name), "spec": {**world.cluster.stored(name)["spec"], "reapply": "1"}})
+    _run(world, lambda: world.settle(name))
+    assert len(world.helm.installs) == 2 and summary()["network_id"] == "net-1"
 
 
 def test_a_test_release_already_current_keeps_its_summary_and_other_releases_have_none(

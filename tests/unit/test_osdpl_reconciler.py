@@ -451,6 +451,17 @@ def test_only_changes_that_matter_queue_a_reconcile_and_health_changes_are_coale
         event()  # only our own status writes since
         assert osdpl.queue.pending() == set()
 
+        # the node process's inventory: a node that only runs pods of other roles changes no render
+        nodes = {"hosts": {"cmp-9": {"roles": ["compute"], "components": ["nova/compute"]}}}
+        cluster.osdpls[KEY]["status"]["nodes"] = nodes
+        event()
+        assert osdpl.queue.pending() == set()
+        # a new controller node (neutron's L3 agent): octavia's bootstrap makes its ports, the render lists it
+        nodes["hosts"]["ctl-9"] = {"roles": ["network"], "components": ["neutron/l3-agent"]}
+        event()
+        assert osdpl.queue.depth() == 1
+        await osdpl.queue.join()
+
         cluster.osdpls[KEY]["status"]["certificate"] = {"state": "Expiring"}  # the secrets process's verdict
         event()
         assert osdpl.queue.pending() == {KEY} and osdpl.queue.depth() == 0  # coalesced: due a moment later

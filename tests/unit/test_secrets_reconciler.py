@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import datetime
 import json
 from typing import Any, Awaitable, Mapping, TypeVar
 
@@ -18,6 +19,7 @@ from openstack_operator.controllers.secrets import build
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.errors import ApiWriteError
 from openstack_operator.core.models.osdpl_status import SECRETS, CredentialsView, SectionPatch
+from openstack_operator.core.secrets import amphora_pki
 from openstack_operator.core.secrets.ceph import GATEWAY_CREDENTIAL
 from openstack_operator.core.secrets.credentials import (PREVIOUS, Stored, digests, parse_secret,
                                                          required_credentials, secret_data)
@@ -25,7 +27,7 @@ from openstack_operator.core.secrets.rotation import RESTORE_ANNOTATION, rotate_
 from openstack_operator.core.settings import Settings
 from openstack_operator.kube.process import Runtime
 from openstack_operator.core.secrets.credentials import backup_secret_name, credentials_secret_name
-from openstack_operator.reconcilers.secrets import GONE_RETRY_SECONDS, SecretsReconciler
+from openstack_operator.reconcilers.secrets import GONE_RETRY_SECONDS, RENEWAL_CHECK_SECONDS, SecretsReconciler
 
 from .conftest import load_example
 from .merge_patch import merged
@@ -687,3 +689,24 @@ def test_the_gateway_credentials_are_published_once_deployed_and_withdrawn_with_
     run(reconciler.reconcile(KEY))
     assert cluster.withdrawn == [target]
 
+
+
+def test_an_amphora_client_certificate_due_is_renewed_with_the_same_ca_and_looked_at_again_hourly(
+        catalog: Catalog, cluster: FakeCluster) -> None:
+    cluster.body()["spec"]["preset"] = "compute"
+    cluster.body()["spec"]["features"].update({"services": ["redis", "load-balancer"], "octavia": {
+        "amphora_image_url": "https://mirror.example.com/amphora.qcow2"}})
+    reconciler = _reconciler(catalog, cluster)
+    assert run(reconciler.reconcile(KEY)) == RENEWAL_CHECK_SECONDS
+    fresh = cluster.stored(catalog, MAIN)
+    # a record made 340 days ago: its client certificate expires within the 30 days before which it is renewed
+    old = amphora_pki.generate(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=340))
+    cluster.secrets[(NS, MAIN)]["data"]["octavia_amphora_pki"] = base64.b64encode(json.dumps(
+        {"username": "", "password": old}).encode()).decode()
+    cluster.secrets[(NS, BACKUP)]["data"] = dict(cluster.secrets[(NS, MAIN)]["data"])
+    run(reconciler.reconcile(KEY))
+    renewed = cluster.stored(catalog, MAIN).current["octavia_amphora_pki"].password
+    assert amphora_pki.not_after(renewed) > amphora_pki.not_after(old) + datetime.timedelta(days=300)
+    assert json.loads(renewed)["client_ca_key"] == json.loads(old)["client_ca_key"]
+    assert cluster.events[-1][:2] == ("Normal", "CertificateRenewed")
+    assert set(cluster.stored(catalog, MAIN).current) == set(fresh.current)

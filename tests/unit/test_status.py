@@ -278,3 +278,25 @@ def test_the_refused_condition_is_written_on_change_only() -> None:
     trusted = refusal_conditions(refused, None, 2, "t1")
     assert trusted is not None and trusted[1]["status"] == "False" and trusted[1]["lastTransitionTime"] == "t1"
     assert refusal_conditions(trusted, None, 3, "t2") is None
+
+
+def test_a_deployed_release_whose_report_the_next_render_needs_is_not_done_until_the_report_is_in() -> None:
+    def load_balancer(summary: dict[str, Any]) -> dict[str, Any]:
+        bundle = Bundle.from_api({"spec": {"releases": [{"name": "openstack-octavia", "chart": "octavia"}]},
+                                  "status": {"releases": {"openstack-octavia": {
+                                      "state": "deployed", "fingerprint": "o1", "summary": summary}}}})
+        return {**DEPLOYED, "load-balancer": bundle}
+
+    desired = {"database": {"mariadb": "f1"}, "identity": {"keystone": "k1"},
+               "load-balancer": {"openstack-octavia": "o1"}}
+    waiting = compute_status(_observed(load_balancer({"result": "Unknown", "message": "Job j's pod left no summary"}),
+                                       desired=desired, previous=_health()), NOW)
+    ready = next(c for c in waiting["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "Deploying")
+    assert ready["message"] == "waiting for a Job's report: load-balancer/openstack-octavia: Job j's pod left no summary"
+    no_node = compute_status(_observed(load_balancer({"result": "Ready", "health_managers": []}), desired=desired,
+                                       previous=_health()), NOW)
+    assert "found no controller node" in next(c["message"] for c in no_node["conditions"] if c["type"] == "Ready")
+    reported = {"result": "Ready", "health_managers": [{"host": "net-a", "address": "10.255.0.11"}]}
+    done = compute_status(_observed(load_balancer(reported), desired=desired, previous=_health()), NOW)
+    assert _conditions(done)["Ready"][1] != "Deploying"

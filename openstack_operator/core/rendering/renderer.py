@@ -31,10 +31,13 @@ from openstack_operator.core.catalog import Catalog, Chart, Release
 from openstack_operator.core.secrets.ceph import CephExchange
 from openstack_operator.core.secrets.credentials import Credential, Credentials, aes256_key
 from openstack_operator.core.errors import OperatorError, RenderError
+from openstack_operator.core.rendering.load_balancer import ControlPlane
 from openstack_operator.core.rendering.merge import Layer, MergeConflicts, merge_layers
+from openstack_operator.core.secrets import amphora_pki
 from openstack_operator.core.models.spec import DeploymentSpec
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+AMPHORA_PKI_CREDENTIAL = "octavia_amphora_pki"  # the credential whose record core.secrets.amphora_pki reads
 
 # Characters a YAML double-quoted scalar cannot carry as themselves: outside PyYAML's printable set, its line breaks
 # (which it would fold) and the byte order mark. Every other character is written as itself: JSON's \uXXXX escapes
@@ -85,6 +88,17 @@ def release_name(chart: str) -> str:
     return f"openstack-{chart}"
 
 
+def _amphora_pki(credentials: Credentials) -> dict[str, Any]:
+    """The files octavia's controllers mount and the CA key's passphrase, from the credential's record: placeholders
+    for an offline render; a record the secrets process did not write is refused, naming the credential."""
+    name = AMPHORA_PKI_CREDENTIAL
+    record = credentials[name].password if name in credentials else f"<{name}>"
+    pki = amphora_pki.files(record)
+    if record != f"<{name}>" and pki.passphrase.startswith("<"):
+        raise RenderError(f"credential {name}: the record in the credentials Secret is not a usable amphora PKI")
+    return {"passphrase": pki.passphrase, "files": dict(pki.files)}
+
+
 class Renderer:
     """Holds the compiled templates: build one per process and render many times."""
 
@@ -107,20 +121,27 @@ class Renderer:
         # the tempest Job's script (templates/services/tempest.yaml.j2 places it in the chart's conf.script)
         self._tempest_script = (catalog.templates_dir / "services" / "_tempest-run.sh").read_text() \
             if "tempest" in catalog.charts else ""
+        # octavia's bootstrap Job's script (templates/services/octavia.yaml.j2 places it in bootstrap.script)
+        self._octavia_script = (catalog.templates_dir / "services" / "_octavia-bootstrap.sh").read_text() \
+            if "octavia" in catalog.charts else ""
 
     def render(self, spec: DeploymentSpec, credentials: Credentials, namespace: str,
                only: set[str] | None = None, ceph: CephExchange | None = None,
-               references: Mapping[str, str] | None = None, tempest_run: str = "") -> list[RenderedService]:
+               references: Mapping[str, str] | None = None, tempest_run: str = "",
+               load_balancer: ControlPlane | None = None) -> list[RenderedService]:
         """Render every enabled service (or those in `only`), in dependency order. `ceph`: the exchange as copied
         into `namespace` (core.secrets.ceph), needed when features.ceph is on and a chart to render reads it.
         `references`: the values of the spec's Secret references by field path (core.secrets.references), as
         read from the cluster; None renders placeholders (offline commands, host names). `tempest_run`: the
-        osdpl's run request (TEMPEST_RUN_ANNOTATION), a new value of which runs tempest again."""
+        osdpl's run request (TEMPEST_RUN_ANNOTATION), a new value of which runs tempest again. `load_balancer`: what
+        octavia's bootstrap reported and the controller nodes (core.rendering.load_balancer); None: nothing yet."""
         if spec.openstack_version not in self.catalog.releases:
             raise RenderError(f"spec.openstack_version: no release data for {spec.openstack_version!r}")
         enabled = spec.enabled_services(self.catalog)
         selected = [name for name in enabled if only is None or name in only]
-        facts = {**self._facts(spec, namespace, enabled), "tempest_run": tempest_run}
+        facts = {**self._facts(spec, namespace, enabled), "tempest_run": tempest_run,
+                 "load_balancer": load_balancer or ControlPlane(),
+                 "amphora_pki": _amphora_pki(credentials) if "load-balancer" in selected else None}
         ceph_facts = self._ceph_facts(spec, namespace, enabled, selected, ceph)
         if references is None:
             references = secret_references.placeholders(secret_references.references(spec.features,
@@ -178,6 +199,7 @@ class Renderer:
             "size": spec.size,
             "helm_timeout_seconds": self.catalog.sizes[spec.size].helm_timeout_seconds,
             "tempest_script": self._tempest_script,
+            "octavia_script": self._octavia_script,
             "preset": spec.preset,
             "features": spec.features,
             "enabled_services": enabled,

@@ -39,6 +39,7 @@ def features(catalog: Catalog) -> Schema:
             "barbican": _barbican(),
             "designate": _designate(),
             "masakari": _masakari(),
+            "octavia": _octavia(),
             "ceph": _ceph(),
             "database": _database(),
             "messaging": obj(
@@ -90,6 +91,14 @@ def _needs_their_consumer() -> list[dict[str, str]]:
                     "&& !has(self.designate.backend.external_ip))",
             "fieldPath": ".designate.backend",
             "message": "designate's settings need DNS as a service: add dns to features.services"},
+           {"rule": "!has(self.octavia) || !has(self.octavia.amphora_image_url) || 'load-balancer' in self.services",
+            "fieldPath": ".octavia.amphora_image_url",
+            "message": "octavia's settings need the load balancer: add load-balancer to features.services"},
+           {"rule": "!has(self.services) || !('load-balancer' in self.services) "
+                    "|| (has(self.octavia) && has(self.octavia.amphora_image_url))",
+            "fieldPath": ".services",
+            "message": "load-balancer boots amphorae from an image: set octavia.amphora_image_url (the bootstrap "
+                       "Job uploads it to glance)"},
            # object-storage registers the storage side's gateway, which validates tokens with the user
            # object_gateway has the keystone release create and publishes to it.
            {"rule": "!has(self.services) || !('object-storage' in self.services) "
@@ -371,6 +380,55 @@ def _masakari() -> Schema:
                default={}, description="Instance HA (masakari); add instance-ha to features.services.")
 
 
+def _octavia() -> Schema:
+    subnet = obj(
+        {
+            "range": string("The subnet, as a CIDR (for example 10.255.0.0/16).", minLength=1),
+            "pool_start": string("The first address neutron gives out.", minLength=1),
+            "pool_end": string("The last address neutron gives out.", minLength=1),
+        },
+        required=["range", "pool_start", "pool_end"],
+        rules=[{"rule": "isCIDR(self.range)", "fieldPath": ".range", "message": "range is not a CIDR"},
+               {"rule": "isIP(self.pool_start) && isIP(self.pool_end) && isCIDR(self.range) "
+                        "&& cidr(self.range).containsIP(self.pool_start) && cidr(self.range).containsIP(self.pool_end)",
+                "message": "pool_start and pool_end must be addresses of range"}])
+    return obj(
+        {
+            "default_provider": string("The provider of load balancers that name none: amphorav2 (amphorae, "
+                                       "virtual machines that run HAProxy). ovn needs the OVN networking backend and "
+                                       "tungstenfabric its SDN, neither of which this version deploys: both are "
+                                       "refused.", enum=["amphorav2", "ovn", "tungstenfabric"], default="amphorav2"),
+            "lb_network": obj(
+                {
+                    "name": string("Name of the network (its subnet is <name>-subnet).", default="lb-mgmt-net",
+                                   minLength=1, maxLength=200, pattern="^[A-Za-z0-9_.-]+$"),
+                    "subnets": {"type": "array", "minItems": 1, "maxItems": 1, "items": subnet,
+                                "description": "Its subnet (one): the amphorae and the controllers' ports get "
+                                               "their addresses from it."},
+                },
+                required=["subnets"],
+                default={"name": "lb-mgmt-net", "subnets": [{"range": "10.255.0.0/16", "pool_start": "10.255.0.10",
+                                                             "pool_end": "10.255.255.250"}]},
+                description="The management network the bootstrap Job creates: octavia's worker and health "
+                            "managers reach the amphorae on it."),
+            "amphora_image_url": string("http(s) URL of the amphora image (qcow2, with HAProxy and the amphora "
+                                        "agent of the deployment's OpenStack release) the bootstrap Job uploads to "
+                                        "glance, tagged amphora, when no image has that tag. No user:password@: "
+                                        "the URL is part of the Job's script, which the chart keeps in a ConfigMap.",
+                                        maxLength=2048),
+        },
+        default={},
+        description="Load balancers (octavia); add load-balancer to features.services.",
+        rules=[{"rule": "!has(self.amphora_image_url) || self.amphora_image_url.matches('^https?://[^/@\\\\s]+(/\\\\S*)?$')",
+                "fieldPath": ".amphora_image_url",
+                "message": "amphora_image_url: an http(s) URL without user:password@ (the chart keeps the bootstrap "
+                           "Job's script, which holds it, in a ConfigMap)"},
+               {"rule": "!has(self.default_provider) || self.default_provider == 'amphorav2'",
+                "fieldPath": ".default_provider",
+                "message": "default_provider: only amphorav2 can be deployed: ovn needs the OVN networking backend "
+                           "and tungstenfabric its SDN, neither of which this version deploys"}])
+
+
 def _ceph() -> Schema:
     # The defaults are the names Pelagia publishes and Rockoon reads (core.secrets.ceph), so a cloud next to Pelagia
     # needs only `enabled: true`.
@@ -494,7 +552,7 @@ def _upgrade() -> Schema:
 # The charts whose values templates set a log level from features.logging (tests/unit/test_schema.py reads the
 # templates to keep this true): a level for any other name would be accepted and ignored.
 LOGGING_CHARTS = ("barbican", "cinder", "designate", "glance", "heat", "horizon", "keystone", "masakari", "neutron",
-                  "nova", "placement")
+                  "nova", "octavia", "placement")
 
 
 def _logging() -> Schema:

@@ -83,18 +83,19 @@ def _spec(catalog: Catalog) -> Schema:
         required=["openstack_version", "preset", "size", "public_domain_name"],
         description="The cloud wanted: release, services, features and values. Changes are rolled out by the "
                     "operator; a change of openstack_version service by service.",
-        rules=[_instance_ha_needs_compute(catalog)],
+        rules=[_needs_compute(catalog, "instance-ha"), _needs_compute(catalog, "load-balancer")],
     )
 
 
-def _instance_ha_needs_compute(catalog: Catalog) -> dict[str, str]:
-    """masakari recovers instances of compute hosts: without compute it would be deployed to watch nothing."""
+def _needs_compute(catalog: Catalog, service: str) -> dict[str, str]:
+    """masakari recovers instances of compute hosts, octavia boots amphorae as instances: without compute either
+    would be deployed to do nothing."""
     presets = [name for name, preset in catalog.presets.items() if "compute" in preset.services]
     return {"rule": "!has(self.features) || !has(self.features.services) "
-                    "|| !('instance-ha' in self.features.services) || 'compute' in self.features.services "
+                    f"|| !('{service}' in self.features.services) || 'compute' in self.features.services "
                     f"|| self.preset in {presets!r}",
             "fieldPath": ".features.services",
-            "message": f"instance-ha needs compute: a preset with it ({', '.join(presets)}) or compute in "
+            "message": f"{service} needs compute: a preset with it ({', '.join(presets)}) or compute in "
                        "features.services"}
 
 

@@ -10,6 +10,7 @@ moved (the charts' init Jobs create the new user; the old one is dropped afterwa
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import json
 import secrets
@@ -19,12 +20,14 @@ from typing import Any, Callable, Iterable, Mapping
 
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.secrets import amphora_pki
 
 # Letters and digits only: every consumer accepts them unquoted (SQL, RabbitMQ URLs, Erlang cookies, INI files).
 ALPHABET = string.ascii_letters + string.digits
 PASSWORD_LENGTH = 32  # about 190 bits
 SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 SUFFIX_LENGTH = 6
+AMPHORA_PKI = "amphora-pki"  # the credential kind whose record is core.secrets.amphora_pki's
 PREVIOUS = ".previous"  # Secret key suffix of the record a rotation replaces, kept until the rotation ends
 
 # The secrets process's finalizer on both credentials Secrets: they go only when the osdpl goes.
@@ -86,7 +89,13 @@ def aes256_key(credential: str) -> str:
 
 def generated(catalog: Catalog, name: str, draw: Callable[[str], str] = secrets.choice) -> Credential:
     """A first credential: the chart's usual user name (what an operator expects to find in the database)."""
+    if catalog.credentials[name].kind == AMPHORA_PKI:
+        return Credential("", amphora_pki.generate(_utcnow(), draw))
     return Credential(catalog.credentials[name].username, new_password(draw))
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def rotated(catalog: Catalog, name: str, old: Credential, draw: Callable[[str], str] = secrets.choice) -> Credential:
@@ -185,6 +194,27 @@ def with_missing(catalog: Catalog, stored: Stored, names: Iterable[str],
         if name not in current:
             current[name] = generated(catalog, name, draw)
     return Stored(current, stored.previous)
+
+
+def renew_due(catalog: Catalog, stored: Stored, now: datetime.datetime,
+              draw: Callable[[str], str] = secrets.choice) -> tuple[Stored, list[str]]:
+    """`stored` with each certificate record whose client certificate is due renewed (core.secrets.amphora_pki), and
+    the names renewed. Not a rotation: the record keeps its name and no previous one, since the CA that signs the new
+    certificate is the one everything already trusts. A record that cannot be read is left as it is: the render
+    refuses it, naming the credential."""
+    current, names = dict(stored.current), []
+    for name, credential in stored.current.items():
+        spec = catalog.credentials.get(name)
+        if spec is None or spec.kind != AMPHORA_PKI:
+            continue
+        try:
+            record = amphora_pki.renewed(credential.password, now, draw=draw)
+        except amphora_pki.PkiError:
+            continue
+        if record is not None:
+            current[name] = Credential("", record)
+            names.append(name)
+    return Stored(current, stored.previous), names
 
 
 def generated_credentials(catalog: Catalog, names: Iterable[str]) -> dict[str, Credential]:

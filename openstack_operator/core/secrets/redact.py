@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
-# Words in a values key that holds a secret (password, memcache_secret_key, erlang_cookie, a Ceph `keyring`, ...).
-# Not "key" alone: node_selector_key, label `key` and the like name labels, and hiding them hides the error.
-_SENSITIVE_KEYS = ("password", "secret", "token", "passphrase", "credential", "cookie", "keyring")
+# Words in a values key that holds a secret (password, memcache_secret_key, erlang_cookie, a Ceph `keyring`, octavia's
+# heartbeat_key, a Secret's stringData such as the amphora PKI's, ...). Not "key" alone: node_selector_key, label `key`
+# and the like name labels, and hiding them hides the error.
+_SENSITIVE_KEYS = ("password", "secret", "token", "passphrase", "credential", "cookie", "keyring", "heartbeat_key",
+                   "stringdata")
 MASK = "<redacted>"
 
 

@@ -20,6 +20,7 @@ import datetime
 from openstack_operator.core.models.osdpl_status import CephView, CertificateView, HealthView
 from openstack_operator.core.models.bundle import NOT_RECORDED, Bundle, ReleaseStatus
 from openstack_operator.core.releases.helmwork import CHART_UNAVAILABLE, UNINSTALL_TARGET
+from openstack_operator.core.releases.summaries import STATE_REPORTS, report_problem
 from openstack_operator.core.status.merge import status_patch as status_patch  # still importable from here
 from openstack_operator.core.status import reasons
 from openstack_operator.core.status.reasons import meaning
@@ -136,6 +137,7 @@ class _Facts:
     unavailable: list[str]
     failed: list[str]
     waiting: list[str]
+    reporting: list[str]  # deployed releases whose Job report the next render needs and that have none usable yet
     moving: bool  # a release not deployed is on its way (not failed): the helmbundle process works on it
     uninstalling: list[str]
     current: bool
@@ -155,6 +157,9 @@ def _facts(observed: Observed) -> _Facts:
     deployed = [s for s, releases in kids.items() if all(r["state"] == "deployed" for r in releases.values())]
     waiting = [s for s in kids if s not in deployed]
     current = observed.reconciled_generation == observed.generation
+    reporting = [f"{service}/{release.name}: {problem}" for service, bundle in observed.bundles.items()
+                 if service in deployed for release in bundle.spec.releases if release.chart in STATE_REPORTS
+                 if (problem := report_problem(bundle.release_status(release.name).summary))]
     # A look that did not advance the rollout (a refused write, a held change) still reports the one on the status.
     upgrade = observed.upgrade if observed.upgrade is not None else previous.get("upgrade")
     rolling = active(upgrade)
@@ -176,12 +181,13 @@ def _facts(observed: Observed) -> _Facts:
         failed=[f"{s}/{name}: {r.get('last_error', 'failed')}" for s, releases in kids.items()
                 for name, r in releases.items() if r["state"] == "failed" and r.get("reason") != CHART_UNAVAILABLE],
         waiting=waiting,
+        reporting=reporting,
         moving=any(r["state"] not in ("deployed", "failed") for s in waiting for r in kids[s].values()),
         uninstalling=[s for s, releases in kids.items()
                       if any(r["state"] != "uninstalled" for r in releases.values())],
         current=current, upgrade=upgrade, rolling=rolling,
         stuck=rolling and (upgrade or {}).get("phase") == STUCK,
-        all_done=current and not waiting and not held and not rolling)
+        all_done=current and not waiting and not reporting and not held and not rolling)
 
 
 @dataclass(frozen=True)
@@ -235,6 +241,9 @@ def _work(observed: Observed, f: _Facts) -> Verdict:
                        degraded=_listing(f.unavailable + f.failed, "; "))
     if not f.moving and f.failed:
         return Verdict(reasons.RELEASE_FAILED, "failed: " + _listing(f.failed, "; "), degraded="; ".join(f.failed))
+    if not f.waiting and f.reporting:
+        return Verdict(reasons.DEPLOYING, "waiting for a Job's report: " + _listing(f.reporting, "; "),
+                       progressing="reading the reports of: " + _listing(f.reporting, "; "))
     return Verdict(reasons.DEPLOYING, "not deployed: " + ", ".join(f.waiting),
                    progressing="working on: " + ", ".join(f.waiting))
 
