@@ -13,7 +13,7 @@ from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.credentials import Credential, placeholder_credentials, required_credentials
 from openstack_operator.core.errors import MergeConflict, RenderError
 from openstack_operator.core.schema.manifest import load_osdpl
-from openstack_operator.core.rendering.renderer import RenderedService, Renderer, yaml_problem
+from openstack_operator.core.rendering.renderer import RenderedService, Renderer, load_yaml, yaml_problem
 
 from .conftest import EXAMPLES, load_example
 
@@ -193,3 +193,20 @@ def test_spec_strings_in_the_bootstrap_script_are_shell_quoted(renderer: Rendere
     doc["spec"]["features"]["neutron"]["external_networks"][0]["physnet"] = "physnet1; rm -rf /"  # as it must be
     neutron = next(s for s in _render(renderer, doc) if s.name == "networking").releases[1].values
     assert "--provider-physical-network 'physnet1; rm -rf /'" in neutron["bootstrap"]["script"]
+
+
+def test_the_templates_yaml_reader_reads_what_pyyamls_safe_loader_reads() -> None:
+    text = """
+base: &base {"a": 1, "b": "two", "c": [true, no, null, ~, 1.5, .inf, 0x1f, 1_000, "3", '4', 2026-01-02]}
+features:
+  <<: *base
+  plain: yes
+  nested: {"list": [{"k": "v"}, [], {}], "empty": ""}
+  text: |
+    two
+    lines
+  octal: 0o17
+  key with spaces: !!str 12
+"""
+    assert load_yaml(text) == yaml.load(text, Loader=yaml.SafeLoader)
+    assert load_yaml("") is None and load_yaml("[1, '1']") == [1, "1"]

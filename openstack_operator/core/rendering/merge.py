@@ -9,11 +9,9 @@
 
 from __future__ import annotations
 
-import copy
+from collections import abc
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
-
-from deepmerge import Merger
 
 from openstack_operator.core.errors import MergeConflict, OperatorError
 
@@ -30,7 +28,7 @@ class Layer:
 
 
 def kind_of(value: Any) -> str:
-    if isinstance(value, Mapping):
+    if isinstance(value, (dict, abc.Mapping)):
         return "mapping"
     if isinstance(value, list):
         return "list"
@@ -54,36 +52,46 @@ class _Conflict:
     override: Any
 
 
-class _Merger(Merger):
-    """A merger for one layer: a conflict is noted and the earlier value kept, so the merge goes on to the next."""
-
-    def __init__(self) -> None:
-        super().__init__(type_strategies=[(dict, ["merge"]), (list, ["override"])], fallback_strategies=["override"],
-                         type_conflict_strategies=[_on_type_mismatch])
-        self.conflicts: list[_Conflict] = []
-
-
-def _on_type_mismatch(config: Merger, path: list[Any], base: Any, override: Any) -> Any:
-    base_kind, override_kind = kind_of(base), kind_of(override)
-    if base_kind == override_kind or "null" in (base_kind, override_kind):
-        return override  # e.g. an int replacing a string: both scalars
-    assert isinstance(config, _Merger)
-    config.conflicts.append(_Conflict(path, base, override))
-    return base
-
-
 def merge_layers(layers: Sequence[Layer]) -> dict[str, Any]:
     """Merge layers in order (later wins) into a new dict; the inputs are never modified. Raises MergeConflict,
     or MergeConflicts naming every conflict when there are several."""
     result: dict[str, Any] = {}
     errors: list[MergeConflict] = []
     for index, layer in enumerate(layers):
-        merger = _Merger()
-        merger.merge(result, copy.deepcopy(dict(layer.values)))
-        errors += [_error(layers, index, conflict) for conflict in merger.conflicts]
+        conflicts: list[_Conflict] = []
+        _merge_into(result, layer.values, [], conflicts)
+        errors += [_error(layers, index, conflict) for conflict in conflicts]
     if errors:
         raise errors[0] if len(errors) == 1 else MergeConflicts(errors)
     return result
+
+
+def _merge_into(result: dict[str, Any], layer: Mapping[str, Any], path: list[str],
+                conflicts: list[_Conflict]) -> None:
+    """One layer into `result` (which it owns): a conflict is noted and the earlier value kept, so the merge goes
+    on. Written out rather than through a generic merge library: this runs for every release of every render."""
+    for key, value in layer.items():
+        if key in result:
+            base = result[key]
+            if isinstance(base, dict) and isinstance(value, (dict, abc.Mapping)):
+                _merge_into(base, value, [*path, key], conflicts)
+                continue
+            base_kind, value_kind = kind_of(base), kind_of(value)
+            if base_kind != value_kind and "null" not in (base_kind, value_kind):
+                conflicts.append(_Conflict([*path, key], base, value))
+                continue
+        result[key] = _copied(value)
+
+
+def _copied(value: Any) -> Any:
+    """A copy of the containers (the layer's values stay the caller's); scalars are immutable."""
+    if isinstance(value, (str, int, float)) or value is None:  # most values: the cheap checks first
+        return value
+    if isinstance(value, (dict, abc.Mapping)):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
 
 
 def _error(layers: Sequence[Layer], index: int, conflict: _Conflict) -> MergeConflict:
