@@ -170,6 +170,17 @@ def _report_as_the_kubelet_would(kubectl: Kubectl, namespace: str, job: str, rep
 
 def test_the_load_balancer_waits_for_its_bootstrap_report_then_runs_its_worker_and_health_managers(
         deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    try:
+        _load_balancer(deployment, operators, helm, kubectl)
+    finally:
+        # nova's cluster-scoped RBAC goes with its release: gone before the next test looks at the cluster's
+        deployment.reset()
+        added = {"openstack-octavia", "openstack-nova", "openstack-libvirt", "openstack-redis"}
+        wait_for("compute, redis and the load balancer uninstalled",
+                 lambda: not added & set(helm.releases(deployment.namespace)), operators, timeout=DEPLOY_TIMEOUT)
+
+
+def _load_balancer(deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
     namespace = deployment.namespace
     deployment.merge_patch({"spec": {"features": {
         "services": ["compute", "redis", "load-balancer"],

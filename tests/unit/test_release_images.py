@@ -6,8 +6,10 @@ Checked on what the renderer writes and on what `openstack-operator images` list
 
 from __future__ import annotations
 
+import functools
 import re
 import tarfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +33,13 @@ SERIES = re.compile(r"(?<![0-9])(20[0-9]{2}\.[0-9])(?![0-9])")
 
 
 def _catalog_yaml(catalog: Catalog) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((catalog.templates_dir / "catalog.yaml").read_text())
+    return _read_yaml(catalog.templates_dir / "catalog.yaml")
+
+
+@functools.lru_cache(maxsize=None)
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """Read once per run: the checks below ask for it once per image."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
     return data
 
 
