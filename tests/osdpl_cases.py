@@ -102,7 +102,8 @@ INVALID: list[tuple[str, Edit, str]] = [
      '"WARNING", "ERROR", "CRITICAL"'),
     ("ceph-without-consumer", _each(_set("spec.features.ceph", {"enabled": True}),
                                     _set("spec.features.cinder", {"backend": "lvm"})),
-     "spec.features: Invalid value: ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd"),
+     "spec.features: Invalid value: ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd, or an "
+     "enabled cephfs share backend"),
     ("ceph-empty-secret-name", _set("spec.features.ceph", {"enabled": True, "keys_secret": {"name": ""}}),
      'spec.features.ceph.keys_secret.name: Invalid value: "": spec.features.ceph.keys_secret.name in body should '
      "be at least 1 chars long"),
@@ -146,7 +147,7 @@ INVALID: list[tuple[str, Edit, str]] = [
      "features.services"),
     ("log-level-of-a-chart-without-one", _set("spec.features.logging", {"tempest": {"level": "DEBUG"}}),
      "spec.features.logging: Invalid value: logging sets the level of these charts only: barbican, cinder, "
-     "designate, glance, heat, horizon, keystone, masakari, neutron, nova, octavia, placement"),
+     "designate, glance, heat, horizon, keystone, manila, masakari, neutron, nova, octavia, placement"),
     ("load-balancer-without-an-amphora-image", _set("spec.features.services", ["compute", "load-balancer"]),
      "spec.features.services: Invalid value: load-balancer boots amphorae from an image: set "
      "octavia.amphora_image_url (the bootstrap Job uploads it to glance)"),
@@ -175,6 +176,58 @@ INVALID: list[tuple[str, Edit, str]] = [
     ("object-storage-without-the-gateway-user", _set("spec.features.services", ["object-storage"]),
      "spec.features.services: Invalid value: object-storage registers the storage side's object gateway: it needs "
      "ceph.object_gateway.enabled (the gateway's Keystone user) and ceph.enabled"),
+    ("shared-file-system-without-a-backend", _set("spec.features.services", ["shared-file-system"]),
+     "spec.features.services: Invalid value: shared-file-system needs a share backend: an enabled one in "
+     "manila.share.backends (driver generic or cephfs)"),
+    ("shared-file-system-with-its-only-backend-off", _each(
+        _set("spec.features.services", ["shared-file-system"]),
+        _set("spec.features.manila", {"share": {"backends": {"generic": {"driver": "generic", "enabled": False}}}})),
+     "spec.features.services: Invalid value: shared-file-system needs a share backend: an enabled one in "
+     "manila.share.backends (driver generic or cephfs)"),
+    ("manila-settings-without-shared-file-system", _each(_set("spec.features.ceph", {"enabled": True}), _set(
+        "spec.features.manila", {"share": {"backends": {"cephfs": {"driver": "cephfs"}}}})),
+     "spec.features.manila: Invalid value: manila's settings need shared file systems: add shared-file-system to "
+     "features.services"),
+    ("generic-share-backend-without-a-service-image", _each(
+        _set("spec.preset", "compute"), _set("spec.features.services", ["shared-file-system"]),
+        _set("spec.features.manila", {"share": {"backends": {"generic": {"driver": "generic"}}}})),
+     "spec.features.manila.share.backends: Invalid value: a generic share backend boots share servers from a "
+     "service image: set manila.service_image_url (the bootstrap Job uploads it to glance)"),
+    ("generic-share-backend-without-compute", _each(
+        _set("spec.features.services", ["shared-file-system"]),
+        _set("spec.features.manila", {"service_image_url": "https://mirror.example.com/manila.qcow2",
+                                      "share": {"backends": {"generic": {"driver": "generic"}}}})),
+     "spec.features.manila.share.backends: Invalid value: a generic share backend's share servers are instances "
+     "with cinder volumes: it needs compute and block-storage (the compute preset, or both in features.services)"),
+    ("cephfs-share-backend-without-ceph", _each(
+        _set("spec.features.services", ["shared-file-system"]),
+        _set("spec.features.manila", {"share": {"backends": {"cephfs": {"driver": "cephfs"}}}})),
+     "spec.features.manila.share.backends: Invalid value: a cephfs share backend uses the storage side's CephFS: "
+     "set ceph.enabled (its `manila` client comes through the Ceph exchange)"),
+    ("share-backend-named-like-the-charts-share-type", _each(
+        _set("spec.preset", "compute"), _set("spec.features.services", ["shared-file-system"]),
+        _set("spec.features.manila", {"service_image_url": "https://mirror.example.com/manila.qcow2",
+                                      "share": {"backends": {"default": {"driver": "generic"}}}})),
+     "spec.features.manila.share.backends: Invalid value: share.backends: default is the share type the chart's "
+     "bootstrap Job creates in every deployment: name the backend otherwise"),
+    ("cephfs-share-backend-without-cephfs-in-its-name", _each(
+        _set("spec.features.services", ["shared-file-system"]), _set("spec.features.ceph", {"enabled": True}),
+        _set("spec.features.manila", {"share": {"backends": {"fs": {"driver": "cephfs"}}}})),
+     "spec.features.manila.share.backends: Invalid value: share.backends: a cephfs backend's name contains cephfs "
+     "and no other backend's does (the chart mounts the Ceph client's key exactly when an enabled backend's name "
+     "contains cephfs)"),
+    ("share-backend-name-not-a-section-name", _each(
+        _set("spec.features.services", ["shared-file-system"]), _set("spec.features.ceph", {"enabled": True}),
+        _set("spec.features.manila", {"share": {"backends": {"cephfs]X": {"driver": "cephfs"}}}})),
+     "spec.features.manila.share.backends: Invalid value: share.backends: a backend's name is lower-case "
+     "letters, digits, _ and -, starting with a letter, at most 63 characters"),
+    ("service-image-url-with-a-shell-command", _each(
+        _set("spec.preset", "compute"), _set("spec.features.services", ["shared-file-system"]),
+        _set("spec.features.manila", {"service_image_url": "https://mirror.example.com/$(id)/m.qcow2",
+                                      "share": {"backends": {"generic": {"driver": "generic"}}}})),
+     "spec.features.manila.service_image_url: Invalid value: service_image_url: an http(s) URL of letters, digits "
+     "and ._~%+- in its path, ending in the file name, without user:password@, query or shell characters (the "
+     "chart puts it in a shell command unquoted)"),
     ("wrong-kind", _set("kind", "Deployment"),
      'kind: Unsupported value: "Deployment": supported values: "OpenStackDeployment"'),
 ]
@@ -232,6 +285,12 @@ VALID: list[tuple[str, Edit, dict[str, Any]]] = [
     ("ceph-gateway-defaults", _set("spec.features.ceph", {"enabled": True, "object_gateway": {"enabled": True}}),
      {"spec.features.ceph.object_gateway.credentials_secret": {"namespace": "openstack-ceph-shared",
                                                                 "name": "openstack-rgw-creds"}}),
+    # A share backend's defaults: on, with a share type of its name, run by the release's StatefulSet.
+    ("cephfs-share-backend-defaults", _each(
+        _set("spec.features.services", ["shared-file-system"]), _set("spec.features.ceph", {"enabled": True}),
+        _set("spec.features.manila", {"share": {"backends": {"cephfs": {"driver": "cephfs"}}}})),
+     {"spec.features.manila.share.backends.cephfs": {"driver": "cephfs", "enabled": True,
+                                                      "create_share_type": True, "type": "statefulset"}}),
     ("null-values-object", _set("spec.services.compute.nova.values", None), {"spec.services.compute.nova": {}}),
     # Inside free-form values a null is kept: Helm then drops that key from the chart's defaults.
     ("null-inside-values", _set("spec.services.compute.nova.values", {"conf": {"nova": {"DEFAULT": {"debug": None}}},

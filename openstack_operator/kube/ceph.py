@@ -12,8 +12,8 @@ from typing import Any, Mapping
 
 import pykube
 
-from openstack_operator.core.secrets.ceph import (CephExchange, from_secret_data, keys_source, namespace_objects,
-                                          parse_ceph_keys, to_secret_data, copy_digest)
+from openstack_operator.core.secrets.ceph import (MANILA_KEYRING_SECRET, CephExchange, from_secret_data, keys_source,
+                                          namespace_objects, parse_ceph_keys, to_secret_data, copy_digest)
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.errors import ApiWriteError, OperatorError
 from openstack_operator.kube.objects import (NOT_FOUND, apply_config_map, apply_secret, decode_secret,
@@ -42,12 +42,16 @@ def copy_ceph_keys(namespace: str, osdpl: str, features: Mapping[str, Any], labe
         exchange = parse_ceph_keys(decode_secret(found), source)
     except OperatorError as error:  # its message names the key at fault, never a value
         return {"state": INVALID, "source": source, "message": str(error)}
-    keys = [exchange.glance.key, exchange.cinder.key]
+    keys = [client.key for client in (exchange.glance, exchange.cinder, exchange.manila) if client is not None]
     for item in namespace_objects(exchange):
         if item.kind == "ConfigMap":
             apply_config_map(namespace, item.name, item.data, labels, owner)
         else:
             apply_secret(namespace, item.name, item.data, labels, owner, sensitive=keys)
+    if exchange.manila is None:  # the storage side withdrew manila's client: its key leaves the namespace too
+        found = get_or_none(pykube.Secret, namespace, MANILA_KEYRING_SECRET)
+        if found is not None and _ours(found, labels):
+            delete(pykube.Secret, namespace, MANILA_KEYRING_SECRET)
     apply_secret(namespace, copy_name(osdpl), to_secret_data(exchange), labels, owner, sensitive=keys)
     return {"state": READY, "source": source, "digest": copy_digest(exchange),
             "message": f"copied from {source}"}

@@ -105,6 +105,7 @@ def conformance_exchange() -> CephExchange:
         "glance": f"client.glance;{key()}\n;images-hdd:images:hdd",
         "cinder": f"client.cinder;{key()}\n;volumes-hdd:volumes:hdd;images-hdd:images:hdd;backup-hdd:backup:hdd",
         "nova": f"client.nova;{key()}\n;vms-hdd:vms:hdd;volumes-hdd:volumes:hdd;images-hdd:images:hdd",
+        "manila": f"client.manila;{key()}\n",
         "rgw_internal": "https://rook-ceph-rgw-openstack-store.rook-ceph.svc:8443",
         "rgw_external": "https://openstack-store.ceph.example.org",
     }, "openstack-ceph-shared/openstack-ceph-keys")

@@ -14,12 +14,13 @@ import pytest
 from openstack_operator.core.secrets.ceph import (DIGEST_ANNOTATION, GATEWAY_CREDENTIAL, GATEWAY_DOMAIN,
                                           GATEWAY_PASSWORD_DIR, GATEWAY_PASSWORD_KEY, GATEWAY_PASSWORD_SECRET,
                                           GATEWAY_PROJECT, GATEWAY_ROLE, LIBVIRT_SECRET_UUID, exchange_digest,
-                                          gateway_credentials, namespace_objects)
+                                          gateway_credentials, manila_digest, namespace_objects)
 
 from . import lib
 from .conftest import Deployment, Deployments, Rendered
 
-READERS = ("openstack-glance", "openstack-cinder", "openstack-nova", "openstack-libvirt")
+# the rbd charts, and manila with ceph.yaml's cephfs share backend
+READERS = ("openstack-glance", "openstack-cinder", "openstack-nova", "openstack-libvirt", "openstack-manila")
 
 
 def conforms(problems: list[str]) -> None:
@@ -39,8 +40,8 @@ def _release(deployment: Deployment, name: str) -> Rendered:
 
 
 def test_readers_need_exactly_the_copied_objects(ceph: Deployment) -> None:
-    """No admin key (pvc-ceph-client-key) and nothing else from outside: each ConfigMap or Secret the four
-    releases' pods mount from outside the release is one the operator copies, with the keys they read."""
+    """No admin key (pvc-ceph-client-key) and nothing else from outside: each ConfigMap or Secret the readers'
+    pods mount from outside the release is one the operator copies, with the keys they read."""
     copied = {(o.kind, o.name): set(o.data) for o in namespace_objects(ceph.ceph)}
     needed: dict[tuple[str, str], set[str]] = {}
     problems = []
@@ -98,11 +99,12 @@ def test_compute_hosts_get_the_cinder_key_as_a_value(ceph: Deployment) -> None:
 
 
 def test_pods_that_read_the_exchange_carry_its_digest(ceph: Deployment) -> None:
-    """A new exchange changes the pod template of every workload that mounts a copied object or holds the key."""
-    digest = exchange_digest(ceph.ceph)
+    """A new exchange changes the pod template of every workload that mounts a copied object or holds the key
+    (manila's share pods: the digest of what they read, its client and ceph.conf)."""
     copied = {(o.kind, o.name) for o in namespace_objects(ceph.ceph)}
     problems, readers = [], []
     for name in READERS:
+        digest = manila_digest(ceph.ceph) if name == "openstack-manila" else exchange_digest(ceph.ceph)
         for workload in lib.workloads(_release(ceph, name).manifests):
             if not (lib.external_objects([workload]).keys() & copied):
                 continue
@@ -113,7 +115,7 @@ def test_pods_that_read_the_exchange_carry_its_digest(ceph: Deployment) -> None:
                 problems.append(f"{name}: {lib.name_of(workload)} pods do not carry the exchange digest")
     conforms(problems)
     assert {"Deployment/glance-api", "Deployment/cinder-volume", "DaemonSet/libvirt-libvirt-default"} <= set(readers)
-    assert any(r.startswith("DaemonSet/nova-compute") for r in readers)
+    assert any(r.startswith("DaemonSet/nova-compute") for r in readers) and "StatefulSet/manila-share" in readers
 
 
 # ---------------------------------------------------------------------------------------------------------------

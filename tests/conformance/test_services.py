@@ -11,6 +11,7 @@ from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets import amphora_pki
+from openstack_operator.core.secrets.ceph import CONFIGMAP, DIGEST_ANNOTATION, MANILA_KEYRING_SECRET, manila_digest
 from openstack_operator.core.secrets.credentials import aes256_key, required_credentials
 
 from . import lib
@@ -228,3 +229,51 @@ def test_octavia_before_its_bootstrap_reported_runs_no_worker_or_health_manager(
     assert not [o for o in release.manifests if o["kind"] == "DaemonSet"]
     conf = lib.config_file(release.manifests, "Secret", "octavia-etc", "octavia.conf")
     assert "amp_boot_network_list" not in conf and "controller_ip_port_list" not in conf
+
+
+def test_manila_shares_through_the_manifests_generic_backends(deployments: Deployments) -> None:
+    release = deployments.get_ok("all-features").releases["openstack-manila"]
+    assert release.problem is None, release.problem
+    conf = lib.config_file(release.manifests, "Secret", "manila-etc", "manila.conf")
+    for section, option, value in (
+            ("DEFAULT", "enabled_share_backends", "generic,generic-untyped"),
+            ("DEFAULT", "default_share_type", "generic"),
+            ("generic", "share_driver", "manila.share.drivers.generic.GenericShareDriver"),
+            ("generic", "driver_handles_share_servers", True),
+            ("generic", "interface_driver", "manila.network.linux.interface.OVSInterfaceDriver"),
+            ("generic", "service_image_name", "manila-service-image"),
+            ("generic-untyped", "share_backend_name", "generic-untyped"),
+            ("coordination", "backend_url", "etcd3+http://etcd.openstack.svc.cluster.local:2379")):
+        assert lib.ini_has(conf, section, option, value), (section, option)
+    assert "[generic-off]" not in conf and "\nhost =" not in conf  # each share pod is a host of its own
+    kinds = {lib.name_of(o) for o in lib.workloads(release.manifests)}
+    assert "StatefulSet/manila-share" in kinds and "Deployment/manila-share" not in kinds
+    script = lib.config_file(release.manifests, "ConfigMap", "manila-bin", "bootstrap.sh")
+    assert "https://mirror.example.net/manila/manila-service-image-master.qcow2" in script.replace("\\\n", "")
+    assert ("openstack share type show generic >/dev/null 2>&1 || openstack share type create generic true "
+            "--public true --extra-specs share_backend_name=generic") in script
+    assert "share type create generic-untyped" not in script and "generic-off" not in script
+
+
+def test_manila_mounts_the_exchanges_manila_client_for_a_cephfs_backend(deployments: Deployments) -> None:
+    deployment = deployments.get_ok("ceph")
+    release = deployment.releases["openstack-manila"]
+    assert release.problem is None, release.problem
+    conf = lib.config_file(release.manifests, "Secret", "manila-etc", "manila.conf")
+    for section, option, value in (("DEFAULT", "enabled_share_backends", "cephfs"),
+                                   ("DEFAULT", "default_share_type", "cephfs"),
+                                   ("cephfs", "share_driver", "manila.share.drivers.cephfs.driver.CephFSDriver"),
+                                   ("cephfs", "driver_handles_share_servers", False),
+                                   ("cephfs", "cephfs_auth_id", "manila")):
+        assert lib.ini_has(conf, section, option, value), (section, option)
+    assert "GenericShareDriver" not in conf  # the chart's example backend emptied
+    share = next(o for o in release.manifests if lib.name_of(o) == "StatefulSet/manila-share")
+    volumes = {v["name"]: v for v in share["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["ceph-keyring"]["secret"]["secretName"] == MANILA_KEYRING_SECRET
+    assert volumes["ceph-etc"]["configMap"]["name"] == CONFIGMAP
+    assert lib.container_env(release.manifests, "StatefulSet", "manila-share",
+                             "ceph-keyring-placement")["CEPHFS_AUTH_ID"] == "manila"
+    assert lib.pod_annotations(release.manifests, "StatefulSet", "manila-share")[DIGEST_ANNOTATION] == \
+        manila_digest(deployment.ceph)
+    script = lib.config_file(release.manifests, "ConfigMap", "manila-bin", "bootstrap.sh")
+    assert "openstack image" not in script and "openstack flavor" not in script  # no share servers to boot

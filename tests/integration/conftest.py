@@ -392,6 +392,12 @@ class Helm:
         return history
 
 
+    def manifest(self, namespace: str, release: str) -> list[dict[str, Any]]:
+        """The objects the release's current revision installed, hooks aside (`helm get manifest`)."""
+        result = subprocess.run([str(self.binary), "--kubeconfig", str(self.kubeconfig), "get", "manifest", release,
+                                 "-n", namespace], capture_output=True, text=True, check=True, timeout=60)
+        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
     def revisions(self, namespace: str) -> dict[str, int]:
         """release -> its current revision."""
         return {name: int(r["revision"]) for name, r in self.releases(namespace).items()}

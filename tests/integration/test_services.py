@@ -1,5 +1,6 @@
 """Each service of the newer waves, added to a running deployment through `features.services`: its releases
-install from the real charts, the osdpl is Ready with the service's workloads in `status.health`, and one of its
+install from the real charts, the osdpl is Ready with every workload its releases installed Ready in `status.health`
+(read from Helm for the catalog's charts of the service: a new service names itself, nothing more), and one of its
 features takes effect in what the chart deployed. The shared deployment is reset afterwards (the service removed);
 a feature fixed at creation (the key manager's store) gets a deployment of its own."""
 
@@ -12,10 +13,16 @@ from typing import Any
 
 import yaml
 
+from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.releases.bundles import values_secret_name
+from openstack_operator.core.rendering.renderer import release_name
+from openstack_operator.core.secrets.ceph import (CINDER_KEYRING_SECRET, CONFIGMAP, GLANCE_KEYRING_SECRET,
+                                                  MANILA_KEYRING_SECRET)
 from openstack_operator.core.secrets.credentials import aes256_key
+from openstack_operator.kube.ceph import copy_name
 
 from ..osdpl_cases import VAULT
+
 from .conftest import DEPLOY_TIMEOUT, Deployment, Helm, Kubectl, Operators, minimal, wait_for
 
 
@@ -29,6 +36,31 @@ def _credential(kubectl: Kubectl, namespace: str, osdpl: str, name: str) -> str:
     return str(record["password"])
 
 
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+STORAGE_KEYS = "storage-ceph-keys"  # the storage side's Secret, in the deployment's own namespace
+
+
+def _assert_service_deployed(deployment: Deployment, helm: Helm, kubectl: Kubectl, service: str) -> None:
+    """What the service's releases installed (read from Helm for the catalog's charts of the service, not listed by
+    hand): every workload Ready in `status.health` under its application and component labels, and every route's
+    backend a Service of the namespace with that port."""
+    health = deployment.get()["status"]["health"]
+    objects = [obj for chart in Catalog.load().services[service].charts
+               for obj in helm.manifest(deployment.namespace, release_name(chart.name))]
+    expected = {((obj["metadata"].get("labels") or {}).get("application", ""),
+                 (obj["metadata"].get("labels") or {}).get("component", ""))
+                for obj in objects if obj.get("kind") in WORKLOAD_KINDS}
+    assert expected, f"{service}: its releases installed no workload"
+    unready = {f"{app}/{component}": health.get(app, {}).get(component) for app, component in sorted(expected)
+               if health.get(app, {}).get(component, {}).get("state") != "Ready"}
+    assert not unready, unready
+    services = {s["metadata"]["name"]: {p["port"] for p in s["spec"]["ports"]}
+                for s in kubectl.json("-n", deployment.namespace, "get", "services")["items"]}
+    backends = [(ref["name"], ref["port"]) for obj in objects if obj.get("kind") == "HTTPRoute"
+                for rule in obj["spec"]["rules"] for ref in rule["backendRefs"]]
+    assert [backend for backend in backends if backend[1] not in services.get(backend[0], set())] == []
+
+
 def test_key_manager_deploys_with_its_own_kek(deployment: Deployment, operators: Operators, helm: Helm,
                                               kubectl: Kubectl) -> None:
     namespace = deployment.namespace
@@ -36,9 +68,7 @@ def test_key_manager_deploys_with_its_own_kek(deployment: Deployment, operators:
     wait_for("barbican installed", lambda: "openstack-barbican" in helm.releases(namespace), operators)
     wait_for("Ready with the key manager", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
              describe=lambda: deployment.get().get("status"))
-    status = deployment.get()["status"]
-    assert status["health"]["barbican"]["api"]["state"] == "Ready", status["health"].get("barbican")
-    assert status["health"]["barbican"]["db-sync"]["state"] == "Ready"
+    _assert_service_deployed(deployment, helm, kubectl, "key-manager")
     # The deployment's own KEK, never the chart's well-known default: the credential, base64-encoded.
     conf = configparser.ConfigParser(strict=False, interpolation=None)
     conf.read_string(_secret_file(kubectl, namespace, "barbican-etc", "barbican.conf"))
@@ -81,9 +111,8 @@ def test_coordination_and_redis_deploy_behind_their_network_policies(deployment:
              operators)
     wait_for("Ready with coordination and redis", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
              describe=lambda: deployment.get().get("status"))
-    health = deployment.get()["status"]["health"]
-    assert health["etcd"]["server"]["state"] == "Ready", health.get("etcd")
-    assert health["redis"]["server"]["state"] == "Ready", health.get("redis")
+    for service in ("coordination", "redis"):
+        _assert_service_deployed(deployment, helm, kubectl, service)
     policies = {p["metadata"]["name"]: p["spec"] for p in
                 kubectl.json("-n", namespace, "get", "networkpolicies")["items"]}
     assert policies["etcd"]["podSelector"] == {"matchLabels": {"application": "etcd"}}
@@ -100,10 +129,7 @@ def test_dns_deploys_designate_on_powerdns_and_neutron_publishes_names_in_it(
              lambda: {"openstack-powerdns", "openstack-designate"} <= set(helm.releases(namespace)), operators)
     wait_for("Ready with DNS as a service", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
              describe=lambda: deployment.get().get("status"))
-    health = deployment.get()["status"]["health"]
-    assert health["powerdns"]["server"]["state"] == "Ready", health.get("powerdns")
-    for component in ("api", "central", "worker", "producer", "mdns"):
-        assert health["designate"][component]["state"] == "Ready", (component, health["designate"])
+    _assert_service_deployed(deployment, helm, kubectl, "dns")
     # the one API key: PowerDNS's configuration and designate's pool hold the generated credential
     key = _credential(kubectl, namespace, deployment.name, "powerdns_api_key")
     assert f"api-key = {key}" in _secret_file(kubectl, namespace, "powerdns-etc", "pdns.conf").splitlines()
@@ -126,6 +152,7 @@ def test_tempest_runs_against_the_deployed_services_reports_on_the_status_and_ru
     wait_for("Ready with tempest", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
              describe=lambda: deployment.get().get("status"))
     status = deployment.get()["status"]
+    # every workload of the release is a Helm hook (its Jobs), which `helm get manifest` leaves out
     assert status["health"]["tempest"]["ks-user"]["state"] == "Ready", status["health"].get("tempest")
     # the run's Job ran as Helm's hook; kwok's simulated node runs no container, so its pod left no summary, and
     # the status says exactly that
@@ -203,8 +230,7 @@ def _load_balancer(deployment: Deployment, operators: Operators, helm: Helm, kub
     status = deployment.get()["status"]
     summary = status["children"]["load-balancer"]["openstack-octavia"]["summary"]
     assert summary["network_id"] == "net-1" and [m["host"] for m in summary["health_managers"]] == list(managers)
-    for component in ("api", "worker", "health_manager", "housekeeping"):
-        assert status["health"]["octavia"][component]["state"] == "Ready", (component, status["health"]["octavia"])
+    _assert_service_deployed(deployment, helm, kubectl, "load-balancer")
     conf = configparser.ConfigParser(strict=False, interpolation=None)
     conf.read_string(_secret_file(kubectl, namespace, "octavia-etc", "octavia.conf"))
     assert conf["controller_worker"]["amp_boot_network_list"] == "net-1"
@@ -215,3 +241,74 @@ def _load_balancer(deployment: Deployment, operators: Operators, helm: Helm, kub
     assert sorted(p["spec"]["nodeName"] for p in pods) == list(managers)
     certs = kubectl.json("-n", namespace, "get", "secret", "octavia-amphora-certs")["data"]
     assert base64.b64decode(certs["client_ca.cert.pem"]).startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def _storage_side_keys(manila: bool) -> dict[str, str]:
+    """The storage side's Secret as Pelagia publishes it (docs/resource.md, features.ceph), with or without the
+    manila client."""
+    def key(seed: str) -> str:
+        return base64.b64encode(seed.encode().ljust(40, b"0")).decode()
+    data = {"client.admin": key("admin"), "mon_endpoints": "10.0.0.1:6789,10.0.0.2:6789",
+            "glance": f"client.glance;{key('glance')}\n;images-hdd:images:hdd",
+            "cinder": f"client.cinder;{key('cinder')}\n;volumes-hdd:volumes:hdd"}
+    return {**data, "manila": f"client.manila;{key('manila')}\n"} if manila else data
+
+
+def test_shared_file_systems_run_manila_on_cephfs_with_the_exchanges_manila_client(
+        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    namespace = deployment.namespace
+    try:
+        _shared_file_systems(deployment, operators, helm, kubectl)
+    finally:
+        deployment.reset()
+        wait_for("manila uninstalled", lambda: "openstack-manila" not in helm.releases(namespace), operators,
+                 timeout=DEPLOY_TIMEOUT)
+        # what the secrets process copied belongs to the osdpl: gone with it, but the shared one stays
+        kubectl.run("-n", namespace, "delete", "secret", "--ignore-not-found", STORAGE_KEYS, GLANCE_KEYRING_SECRET,
+                    CINDER_KEYRING_SECRET, MANILA_KEYRING_SECRET, copy_name(deployment.name))
+        kubectl.run("-n", namespace, "delete", "configmap", "--ignore-not-found", CONFIGMAP)
+
+
+def _shared_file_systems(deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    namespace = deployment.namespace
+
+    def publish(data: dict[str, str]) -> None:
+        # `data`, not stringData: the apply owns each key, so a key left out is removed
+        body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": STORAGE_KEYS, "namespace": namespace},
+                "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}}
+        kubectl.run("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(body))
+
+    publish(_storage_side_keys(manila=False))
+    deployment.merge_patch({"spec": {"features": {
+        "services": ["shared-file-system"],
+        "ceph": {"enabled": True, "keys_secret": {"namespace": namespace, "name": STORAGE_KEYS}},
+        "manila": {"share": {"backends": {"cephfs": {"driver": "cephfs"}}}}}}})
+    # the storage side has no manila client yet: nothing of manila is written, and the status says what it waits for
+    wait_for("waiting for the manila client", lambda: "has no 'manila' key yet" in deployment.condition(
+        "Ready").get("message", ""), operators, timeout=DEPLOY_TIMEOUT, describe=lambda: deployment.condition("Ready"))
+    assert "openstack-manila" not in helm.releases(namespace)
+    publish(_storage_side_keys(manila=True))
+    wait_for("manila installed", lambda: "openstack-manila" in helm.releases(namespace), operators,
+             timeout=DEPLOY_TIMEOUT)
+    wait_for("Ready with shared file systems", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+             describe=lambda: deployment.get().get("status"))
+    _assert_service_deployed(deployment, helm, kubectl, "shared-file-system")
+    conf = configparser.ConfigParser(strict=False, interpolation=None)
+    conf.read_string(_secret_file(kubectl, namespace, "manila-etc", "manila.conf"))
+    assert (conf["DEFAULT"]["enabled_share_backends"], conf["DEFAULT"]["default_share_type"]) == ("cephfs", "cephfs")
+    assert conf["cephfs"]["share_driver"] == "manila.share.drivers.cephfs.driver.CephFSDriver"
+    assert conf["cephfs"]["cephfs_auth_id"] == "manila"
+    # the key reaches the share pods through the Secret they mount, copied from the storage side's
+    published = _storage_side_keys(manila=True)["manila"].split(";")[1].strip()
+    assert _secret_file(kubectl, namespace, MANILA_KEYRING_SECRET, "key") == published
+    share = kubectl.json("-n", namespace, "get", "statefulset", "manila-share")["spec"]["template"]["spec"]
+    assert {v["name"]: v.get("secret", {}).get("secretName") for v in share["volumes"]}["ceph-keyring"] == \
+        MANILA_KEYRING_SECRET
+    backend = kubectl.json("-n", namespace, "get", "httproute", "manila")["spec"]["rules"][0]["backendRefs"][0]
+    assert (backend["name"], backend["port"]) == ("manila-api", 8786)
+    # the storage side withdraws the client: its key leaves the namespace, and the status says manila waits again
+    publish(_storage_side_keys(manila=False))
+    wait_for("manila's key withdrawn", lambda: MANILA_KEYRING_SECRET not in {
+        s["metadata"]["name"] for s in kubectl.json("-n", namespace, "get", "secrets")["items"]}, operators)
+    wait_for("waiting for the manila client again", lambda: "has no 'manila' key yet" in deployment.condition(
+        "Ready").get("message", ""), operators, describe=lambda: deployment.condition("Ready"))

@@ -9,8 +9,8 @@ from typing import Callable
 import pytest
 
 from openstack_operator.core.secrets.ceph import (CINDER_KEYRING_SECRET, CONFIGMAP, GLANCE_KEYRING_SECRET,
-                                          LIBVIRT_SECRET_UUID, CephExchange, GatewayUrl, GatewayUrls,
-                                          NamespaceObject, chart_wiring_readers, copy_digest,
+                                          LIBVIRT_SECRET_UUID, MANILA_KEYRING_SECRET, CephExchange, CephPool,
+                                          GatewayUrl, GatewayUrls, NamespaceObject, chart_wiring_readers, copy_digest,
                                           consumers, rbd_charts,
                                           exchange_digest, from_secret_data, namespace_objects, parse_ceph_keys,
                                           placeholder_exchange, template_facts, to_secret_data)
@@ -21,7 +21,8 @@ ADMIN_KEY = base64.b64encode(b"admin-secret-bytes-0123456789").decode()
 GLANCE_KEY = base64.b64encode(b"glance-secret-bytes-012345678").decode()
 CINDER_KEY = base64.b64encode(b"cinder-secret-bytes-012345678").decode()
 NOVA_KEY = base64.b64encode(b"nova-secret-bytes-0123456789a").decode()
-SECRETS = (ADMIN_KEY, GLANCE_KEY, CINDER_KEY, NOVA_KEY)
+MANILA_KEY = base64.b64encode(b"manila-secret-bytes-012345678").decode()
+SECRETS = (ADMIN_KEY, GLANCE_KEY, CINDER_KEY, NOVA_KEY, MANILA_KEY)
 
 
 def pelagia_data() -> dict[str, str]:
@@ -36,6 +37,11 @@ def pelagia_data() -> dict[str, str]:
     }
 
 
+def with_manila(entry: str = f"client.manila;{MANILA_KEY}\n") -> dict[str, str]:
+    """Pelagia's Secret with the optional `manila` client (CephFS shares: no pool needed)."""
+    return {**pelagia_data(), "manila": entry}
+
+
 def test_pelagia_secret_parses() -> None:
     exchange = parse_ceph_keys(pelagia_data(), SOURCE)
     assert exchange.mon_hosts == ("10.0.0.1:6789", "10.0.0.2:6789", "10.0.0.3:6789")
@@ -44,6 +50,22 @@ def test_pelagia_secret_parses() -> None:
     assert exchange.images_pool.name == "images-hdd"
     assert exchange.volumes_pool.name == "volumes-hdd"
     assert [p.role for p in exchange.cinder.pools] == ["volumes", "images", "backup"]
+    assert exchange.manila is None
+
+
+@pytest.mark.parametrize("entry", ["", " \n"])
+def test_an_empty_manila_key_is_no_manila_client(entry: str) -> None:
+    assert parse_ceph_keys(with_manila(entry), SOURCE) == parse_ceph_keys(pelagia_data(), SOURCE)
+
+
+def test_the_manila_client_is_read_when_published() -> None:
+    exchange = parse_ceph_keys(with_manila(), SOURCE)
+    assert exchange.manila is not None
+    assert (exchange.manila.user, exchange.manila.key, exchange.manila.pools) == ("manila", MANILA_KEY, ())
+    pooled = parse_ceph_keys(with_manila(json.dumps({"client_name": "client.manila-fs", "key": MANILA_KEY,
+                                                     "pools": ["cephfs-data:cephfs:ssd"]})), SOURCE)
+    assert pooled.manila is not None and pooled.manila.user == "manila-fs"
+    assert pooled.manila.pools == (CephPool("cephfs-data", "cephfs", "ssd"),)
 
 
 def test_json_entries_parse_like_the_legacy_form() -> None:
@@ -117,6 +139,12 @@ BAD = [
     ("json-client-id", _setting("glance", json.dumps({"client_id": "nova", "client_name": "client.glance",
                                                       "key": GLANCE_KEY, "pools": ["i:images:hdd"]})),
      "key 'glance': client_id does not match client_name"),
+    ("manila-no-separator", _setting("manila", MANILA_KEY), "key 'manila': not client.<name>;<key>"),
+    ("manila-bad-key", _setting("manila", f"client.manila;{MANILA_KEY[:-4]}$(id)"),
+     "key 'manila': the client key is not a base64 cephx key"),
+    ("manila-bad-pool", _setting("manila", f"client.manila;{MANILA_KEY};cephfs-data"),
+     "key 'manila': pool 1 is not <pool>:<role>:<device class>"),
+    ("manila-json-broken", _setting("manila", '{"key": "' + MANILA_KEY), "key 'manila': not valid JSON"),
 ]
 
 
@@ -163,14 +191,15 @@ def test_a_bad_gateway_url_names_the_key_and_quotes_nothing(url: str, expected: 
 def test_unused_keys_are_not_read() -> None:
     """The admin and nova keys and anything else the charts do not need may be anything: nothing reads them."""
     data = pelagia_data()
-    data.update({"client.admin": "not a key", "nova": "garbage", "manila": "x"})
+    data.update({"client.admin": "not a key", "nova": "garbage", "rgw_internal_cacert": "x"})
     parse_ceph_keys(data, SOURCE)
 
 
 def test_secrets_do_not_show_keys() -> None:
-    exchange = parse_ceph_keys(pelagia_data(), SOURCE)
+    exchange = parse_ceph_keys(with_manila(), SOURCE)
     text = repr(exchange) + str(exchange) + repr(namespace_objects(exchange))
     assert not any(secret in text for secret in SECRETS)
+    assert MANILA_KEY not in repr(template_facts(exchange))  # manila's pods mount it from its Secret
 
 
 def test_namespace_objects_are_what_the_charts_mount() -> None:
@@ -185,6 +214,12 @@ def test_namespace_objects_are_what_the_charts_mount() -> None:
                    for obj in namespace_objects(exchange) for value in obj.data.values())
 
 
+def test_the_manila_client_adds_its_keyring_secret() -> None:
+    without = namespace_objects(parse_ceph_keys(pelagia_data(), SOURCE))
+    assert namespace_objects(parse_ceph_keys(with_manila(), SOURCE)) == [
+        *without, NamespaceObject("Secret", MANILA_KEYRING_SECRET, {"key": MANILA_KEY})]
+
+
 def test_template_facts() -> None:
     exchange = parse_ceph_keys(pelagia_data(), SOURCE)
     facts = template_facts(exchange)
@@ -193,6 +228,31 @@ def test_template_facts() -> None:
                                "key": CINDER_KEY}
     assert facts["secret_uuid"] == LIBVIRT_SECRET_UUID and facts["configmap"] == CONFIGMAP
     assert facts["digest"] == exchange_digest(exchange)
+    assert facts["manila"] is None
+
+
+def _manila_facts(data: dict[str, str]) -> dict[str, str]:
+    facts: dict[str, str] = template_facts(parse_ceph_keys(data, SOURCE))["manila"]
+    return facts
+
+
+def test_manila_template_facts_have_a_digest_of_their_own() -> None:
+    """manila's share pods restart when its key or the monitors change, and only then."""
+    facts = _manila_facts(with_manila())
+    assert set(facts) == {"user", "keyring_secret", "digest"} and len(facts["digest"]) == 20
+    assert (facts["user"], facts["keyring_secret"]) == ("manila", MANILA_KEYRING_SECRET)
+    changed = [
+        with_manila(f"client.manila;{NOVA_KEY}"),
+        with_manila(f"client.manila2;{MANILA_KEY}"),
+        {**with_manila(), "mon_endpoints": "10.0.0.1:6789"},
+    ]
+    digests = [_manila_facts(data)["digest"] for data in changed]
+    assert facts["digest"] not in digests and len(set(digests)) == len(digests)
+    unchanged = [
+        with_manila(f"client.manila;{MANILA_KEY};cephfs-data:cephfs:ssd"),
+        {**with_manila(), "glance": f"client.glance;{NOVA_KEY};images-hdd:images:hdd"},
+    ]
+    assert {_manila_facts(data)["digest"] for data in unchanged} == {facts["digest"]}
 
 
 def _digest(edit: Callable[[dict[str, str]], None]) -> str:
@@ -222,6 +282,16 @@ def test_digest_follows_what_is_rendered() -> None:
     assert {_digest(edit) for edit in unchanged} == {base}
 
 
+def test_the_manila_client_restarts_no_rbd_pod() -> None:
+    """Its Secret and facts are outside the rbd charts' digest: adding, changing or dropping it leaves it alone."""
+    base = _digest(lambda data: None)
+    manila = [f"client.manila;{MANILA_KEY}", f"client.manila;{NOVA_KEY}", f"client.other;{MANILA_KEY}", ""]
+    assert {_digest(_setting("manila", entry)) for entry in manila} == {base}
+    with_it, without = parse_ceph_keys(with_manila(), SOURCE), parse_ceph_keys(pelagia_data(), SOURCE)
+    assert template_facts(with_it)["digest"] == template_facts(without)["digest"]
+    assert copy_digest(with_it) != copy_digest(without)  # it renders the deployment again
+
+
 def test_local_copy_round_trips() -> None:
     exchange = parse_ceph_keys(pelagia_data(), SOURCE)
     data = to_secret_data(exchange)
@@ -235,6 +305,19 @@ def test_local_copy_round_trips() -> None:
     assert (data["rgw_internal"], data["rgw_external"]) == ("https://rook-ceph-rgw.rook-ceph.svc:8443",
                                                             "https://s3.example.com:443")
     assert from_secret_data(data, "openstack/osh-ceph-keys") == with_gateway
+
+
+def test_local_copy_round_trips_the_manila_client() -> None:
+    without = parse_ceph_keys(pelagia_data(), SOURCE)
+    for entry in (f"client.manila;{MANILA_KEY}", f"client.manila;{MANILA_KEY};cephfs-data:cephfs:ssd"):
+        exchange = parse_ceph_keys(with_manila(entry), SOURCE)
+        data = to_secret_data(exchange)
+        assert set(data) == {"mon_endpoints", "glance", "cinder", "manila"}
+        assert {k: v for k, v in data.items() if k != "manila"} == to_secret_data(without)
+        back = from_secret_data(data, "openstack/osh-ceph-keys")
+        assert back == exchange and to_secret_data(back) == data
+        assert copy_digest(back) == copy_digest(exchange)
+        assert template_facts(back)["manila"] == template_facts(exchange)["manila"]
 
 
 def test_the_gateways_urls_restart_no_rbd_pod() -> None:
@@ -272,6 +355,20 @@ def test_consumers(ceph: bool, glance: str, cinder: str, enabled: set[str], expe
     assert chart_wiring_readers(features, enabled) == (set() if ceph else rbd_charts(features, enabled))
 
 
+@pytest.mark.parametrize("backends, enabled, expected", [
+    ({"cephfs": {"driver": "cephfs"}}, {"image", "shared-file-system"}, {"glance", "manila"}),
+    ({"cephfs": {"driver": "cephfs", "enabled": False}}, {"image", "shared-file-system"}, {"glance"}),
+    ({"generic": {"driver": "generic"}}, {"image", "shared-file-system"}, {"glance"}),
+    ({"cephfs": {"driver": "cephfs"}}, {"image"}, {"glance"}),  # no manila
+])
+def test_manila_reads_the_exchange_with_a_cephfs_backend(backends: dict[str, dict[str, object]], enabled: set[str],
+                                                          expected: set[str]) -> None:
+    features = {"ceph": {"enabled": True}, "glance": {"backend": "rbd"}, "cinder": {"backend": "lvm"},
+                "manila": {"share": {"backends": backends}}}
+    assert consumers(features, enabled) == expected
+
+
 def test_placeholder_exchange_renders_facts() -> None:
     exchange: CephExchange = placeholder_exchange()
     assert template_facts(exchange)["cinder"]["key"] == "<ceph-cinder-key>"
+    assert template_facts(exchange)["manila"]["user"] == "manila"

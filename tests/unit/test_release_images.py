@@ -76,6 +76,9 @@ def _full_deployment(release: str, catalog: Catalog) -> dict[str, Any]:
     doc["spec"]["features"]["services"] = list(catalog.services)
     # object-storage registers the storage side's gateway: Ceph with the gateway's Keystone user
     doc["spec"]["features"]["ceph"] = {"enabled": True, "object_gateway": {"enabled": True}}
+    # shared-file-system runs with a share backend: both drivers
+    doc["spec"]["features"]["manila"] = {"service_image_url": "https://mirror.example.com/manila.qcow2", "share": {
+        "backends": {"generic": {"driver": "generic"}, "cephfs": {"driver": "cephfs"}}}}
     return doc
 
 

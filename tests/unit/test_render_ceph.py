@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from openstack_operator.core.secrets.ceph import (CINDER_KEYRING_SECRET, CONFIGMAP, DIGEST_ANNOTATION, GLANCE_KEYRING_SECRET,
-                                          LIBVIRT_SECRET_UUID, CephExchange, exchange_digest, parse_ceph_keys)
+                                          LIBVIRT_SECRET_UUID, MANILA_KEYRING_SECRET, CephExchange, exchange_digest,
+                                          manila_digest, parse_ceph_keys)
 from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
 from openstack_operator.core.errors import RenderError
 from openstack_operator.core.schema.manifest import load_osdpl
@@ -185,3 +186,29 @@ def test_object_storage_waits_for_the_gateway_urls_naming_the_secret(renderer: R
     with pytest.raises(RenderError, match=f"object-storage registers .* Secret {SOURCE} has no rgw_internal and "
                                           "rgw_external"):
         _render(renderer, _object_storage(_doc()), _exchange(), only={"object-storage"})
+
+
+def _cephfs_doc() -> dict[str, Any]:
+    doc = _doc()
+    doc["spec"]["features"]["services"].append("shared-file-system")
+    doc["spec"]["features"]["manila"] = {"share": {"backends": {"cephfs": {"driver": "cephfs"}}}}
+    return doc
+
+
+def test_a_cephfs_share_backend_waits_for_the_manila_client(renderer: Renderer) -> None:
+    with pytest.raises(RenderError) as caught:
+        _render(renderer, _cephfs_doc(), _exchange(), only={"shared-file-system"})
+    assert str(caught.value) == (
+        "spec.features.manila.share.backends: a cephfs backend (cephfs) mounts the storage side's manila client, "
+        "and Secret openstack-ceph-shared/openstack-ceph-keys has no 'manila' key yet")
+
+
+def test_manila_mounts_its_client_and_restarts_alone_when_it_changes(renderer: Renderer) -> None:
+    exchange = _exchange(manila=f"client.manila;{NOVA_KEY}")
+    manila = _releases(_render(renderer, _cephfs_doc(), exchange))["openstack-manila"].values
+    assert manila["conf"]["manila"]["cephfs"]["cephfs_auth_id"] == "manila"
+    assert manila["secrets"]["rbd"] == MANILA_KEYRING_SECRET and manila["ceph_client"]["configmap"] == CONFIGMAP
+    assert manila["annotations"]["pod"]["manila_share"] == {DIGEST_ANNOTATION: manila_digest(exchange)}
+    other_key = _exchange(manila=f"client.manila;{GLANCE_KEY}")
+    assert _changed(_render(renderer, _cephfs_doc(), exchange),
+                    _render(renderer, _cephfs_doc(), other_key)) == ["openstack-manila"]

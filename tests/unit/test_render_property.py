@@ -60,6 +60,8 @@ def _key_tree() -> dict[str, Any]:
     doc = load_example("full")
     doc["spec"]["features"]["services"] = list(CATALOG.services)
     doc["spec"]["features"]["ceph"] = {"enabled": True, "object_gateway": {"enabled": True}}
+    doc["spec"]["features"]["manila"] = {"service_image_url": "https://mirror.example.com/manila.qcow2", "share": {
+        "backends": {"generic": {"driver": "generic"}, "cephfs": {"driver": "cephfs"}}}}
     for service in _render(doc):
         for release in service.releases:
             add(tree, release.values, 0)

@@ -15,6 +15,7 @@ from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.schema.features import LOGGING_CHARTS
 from openstack_operator.core.schema.osdpl import osdpl_schema
 from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
+from openstack_operator.core.secrets.ceph import placeholder_exchange
 from openstack_operator.core.schema.manifest import load_osdpl, osdpl_problems
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.validation import apply_defaults
@@ -42,7 +43,7 @@ def test_valid_manifests_are_accepted_and_stored_as_the_api_server_stores_them(
     assert {path: stored_value(as_stored, path) for path in stored} == stored
     enabled = osdpl.spec.enabled_services(catalog)
     assert Renderer(catalog).render(osdpl.spec, placeholder_credentials(catalog, required_credentials(catalog, enabled)),
-                                    osdpl.namespace)
+                                    osdpl.namespace, ceph=placeholder_exchange())
 
 
 def test_every_name_derived_from_the_longest_osdpl_name_is_valid(catalog: Catalog) -> None:

@@ -224,6 +224,11 @@ class Renderer:
             raise RenderError(f"spec.features.services: object-storage registers the storage side's object gateway, "
                               f"and Secret {ceph_exchange.keys_source(spec.features)} has no "
                               f"{ceph_exchange.RGW_INTERNAL} and {ceph_exchange.RGW_EXTERNAL} (its URLs) yet")
+        if ceph_exchange.MANILA in waiting and facts["manila"] is None:
+            raise RenderError(f"spec.features.manila.share.backends: a cephfs backend "
+                              f"({', '.join(ceph_exchange.cephfs_share_backends(spec.features))}) mounts the storage "
+                              f"side's manila client, and Secret {ceph_exchange.keys_source(spec.features)} has no "
+                              f"{ceph_exchange.MANILA!r} key yet")
         return {chart: facts for chart in waiting}
 
     def _facts(self, spec: DeploymentSpec, namespace: str, enabled: list[str]) -> dict[str, Any]:

@@ -40,6 +40,7 @@ def features(catalog: Catalog) -> Schema:
             "designate": _designate(),
             "masakari": _masakari(),
             "octavia": _octavia(),
+            "manila": _manila(),
             "ceph": _ceph(),
             "database": _database(),
             "messaging": obj(
@@ -72,8 +73,9 @@ def _needs_their_consumer() -> list[dict[str, str]]:
     """A feature block whose consumer is off (a service no preset has, Ceph without an rbd backend) is refused:
     accepted, it would be ignored."""
     return [{"rule": "!has(self.ceph) || !self.ceph.enabled || self.glance.backend == 'rbd' "
-                    "|| self.cinder.backend == 'rbd'",
-            "message": "ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd"},
+                    f"|| self.cinder.backend == 'rbd' || {share_backend_rule('cephfs')}",
+            "message": "ceph.enabled needs a Ceph consumer: glance.backend or cinder.backend rbd, or an enabled "
+                       "cephfs share backend"},
            # No preset has the key manager: its backend would be accepted and ignored without it.
            {"rule": "!has(self.barbican) || !self.barbican.backends.vault.enabled "
                     "|| 'key-manager' in self.services",
@@ -99,6 +101,25 @@ def _needs_their_consumer() -> list[dict[str, str]]:
             "fieldPath": ".services",
             "message": "load-balancer boots amphorae from an image: set octavia.amphora_image_url (the bootstrap "
                        "Job uploads it to glance)"},
+           {"rule": "!has(self.manila) || 'shared-file-system' in self.services "
+                    "|| (!has(self.manila.service_image_url) && (!has(self.manila.share) "
+                    "|| !has(self.manila.share.backends) || size(self.manila.share.backends) == 0))",
+            "fieldPath": ".manila",
+            "message": "manila's settings need shared file systems: add shared-file-system to features.services"},
+           {"rule": "!has(self.services) || !('shared-file-system' in self.services) "
+                    f"|| {share_backend_rule('generic')} || {share_backend_rule('cephfs')}",
+            "fieldPath": ".services",
+            "message": "shared-file-system needs a share backend: an enabled one in manila.share.backends "
+                       "(driver generic or cephfs)"},
+           {"rule": f"!({share_backend_rule('generic')}) || has(self.manila.service_image_url)",
+            "fieldPath": ".manila.share.backends",
+            "message": "a generic share backend boots share servers from a service image: set "
+                       "manila.service_image_url (the bootstrap Job uploads it to glance)"},
+           {"rule": f"!({share_backend_rule('cephfs')}) || (has(self.ceph) && has(self.ceph.enabled) "
+                    "&& self.ceph.enabled)",
+            "fieldPath": ".manila.share.backends",
+            "message": "a cephfs share backend uses the storage side's CephFS: set ceph.enabled (its `manila` "
+                       "client comes through the Ceph exchange)"},
            # object-storage registers the storage side's gateway, which validates tokens with the user
            # object_gateway has the keystone release create and publishes to it.
            {"rule": "!has(self.services) || !('object-storage' in self.services) "
@@ -107,6 +128,15 @@ def _needs_their_consumer() -> list[dict[str, str]]:
             "fieldPath": ".services",
             "message": "object-storage registers the storage side's object gateway: it needs "
                        "ceph.object_gateway.enabled (the gateway's Keystone user) and ceph.enabled"}]
+
+
+def share_backend_rule(driver: str, features: str = "self") -> str:
+    """CEL: whether an enabled share backend uses `driver`, `features` being the expression of the features
+    block."""
+    backends = f"{features}.manila.share.backends"
+    return (f"(has({features}.manila) && has({features}.manila.share) && has({backends}) "
+            f"&& {backends}.exists(name, {backends}[name].driver == '{driver}' "
+            f"&& (!has({backends}[name].enabled) || {backends}[name].enabled)))")
 
 
 def maintenance_policy(**extra: Any) -> Schema:
@@ -429,6 +459,65 @@ def _octavia() -> Schema:
                            "and tungstenfabric its SDN, neither of which this version deploys"}])
 
 
+MANILA_DRIVERS = ("generic", "cephfs")
+# What the chart's bootstrap Job always creates: a share type of this name would not be ours to define.
+CHART_SHARE_TYPE = "default"
+
+
+def _manila() -> Schema:
+    backend = obj(
+        {
+            "enabled": boolean("Whether manila's share service runs this backend.", default=True),
+            "create_share_type": boolean("Whether the bootstrap Job creates a public share type of the backend's "
+                                         "name that places shares on it.", default=True),
+            "type": string("How the backend runs: statefulset (the manila-share pods of the release, each with a "
+                           "host name of its own).", enum=["statefulset"], default="statefulset"),
+            "driver": string("The share driver: generic (share servers are instances of the service image with "
+                             "cinder volumes, on each share network's neutron network; needs compute, "
+                             "block-storage and service_image_url) or cephfs (CephFS of the storage side through "
+                             "features.ceph, its `manila` client; the backend's name must contain cephfs, which is "
+                             "how the chart decides to mount the client's key).", enum=list(MANILA_DRIVERS)),
+        },
+        required=["driver"])
+    return obj(
+        {
+            "share": obj(
+                {"backends": mapping(backend, "Share backends by name (the name of the backend section in "
+                                              "manila.conf, of its share type and its share_backend_name).",
+                                     maxProperties=8)},
+                default={}, description="manila's share service."),
+            "service_image_url": string("http(s) URL of the generic driver's service image (qcow2; its login "
+                                        "manila/manila, as in the images manila-image-elements publishes) that the "
+                                        "bootstrap Job uploads to glance as manila-service-image when glance has "
+                                        "none. A plain URL ending in the file name: the chart puts it in a shell "
+                                        "command unquoted.", maxLength=2048),
+        },
+        default={},
+        description="Shared file systems (manila); add shared-file-system to features.services.",
+        rules=[{"rule": "!has(self.share) || !has(self.share.backends) || self.share.backends.all(name, "
+                        "name.matches('^[a-z][a-z0-9_-]{0,62}$'))",
+                "fieldPath": ".share.backends",
+                "message": "share.backends: a backend's name is lower-case letters, digits, _ and -, starting with "
+                           "a letter, at most 63 characters"},
+               {"rule": f"!has(self.share) || !has(self.share.backends) "
+                        f"|| !('{CHART_SHARE_TYPE}' in self.share.backends)",
+                "fieldPath": ".share.backends",
+                "message": f"share.backends: {CHART_SHARE_TYPE} is the share type the chart's bootstrap Job creates "
+                           "in every deployment: name the backend otherwise"},
+               {"rule": "!has(self.share) || !has(self.share.backends) || self.share.backends.all(name, "
+                        "(self.share.backends[name].driver == 'cephfs') == name.contains('cephfs'))",
+                "fieldPath": ".share.backends",
+                "message": "share.backends: a cephfs backend's name contains cephfs and no other backend's does "
+                           "(the chart mounts the Ceph client's key exactly when an enabled backend's name "
+                           "contains cephfs)"},
+               {"rule": "!has(self.service_image_url) || self.service_image_url.matches("
+                        "'^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%+-]+)*/[A-Za-z0-9._~%+-]+$')",
+                "fieldPath": ".service_image_url",
+                "message": "service_image_url: an http(s) URL of letters, digits and ._~%+- in its path, ending in "
+                           "the file name, without user:password@, query or shell characters (the chart puts it "
+                           "in a shell command unquoted)"}])
+
+
 def _ceph() -> Schema:
     # The defaults are the names Pelagia publishes and Rockoon reads (core.secrets.ceph), so a cloud next to Pelagia
     # needs only `enabled: true`.
@@ -551,8 +640,8 @@ def _upgrade() -> Schema:
 
 # The charts whose values templates set a log level from features.logging (tests/unit/test_schema.py reads the
 # templates to keep this true): a level for any other name would be accepted and ignored.
-LOGGING_CHARTS = ("barbican", "cinder", "designate", "glance", "heat", "horizon", "keystone", "masakari", "neutron",
-                  "nova", "octavia", "placement")
+LOGGING_CHARTS = ("barbican", "cinder", "designate", "glance", "heat", "horizon", "keystone", "manila", "masakari",
+                  "neutron", "nova", "octavia", "placement")
 
 
 def _logging() -> Schema:

@@ -10,7 +10,8 @@ from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.isolation import CHARTS_URL_RULE
 from openstack_operator.core.schema.builders import (Schema, boolean, free_form, mapping, obj, object_fields, string,
                                                      values_holder)
-from openstack_operator.core.schema.features import features, maintenance_policy
+from openstack_operator.core.schema.features import (features, maintenance_policy,
+                                                       share_backend_rule)
 from openstack_operator.core.schema.semantics import MAX_DNS_NAME, checked, dns_name_rule
 from openstack_operator.core.schema.status import osdpl_status
 from openstack_operator.core.schema.upgrade_policy import UPGRADE_POLICY
@@ -83,7 +84,8 @@ def _spec(catalog: Catalog) -> Schema:
         required=["openstack_version", "preset", "size", "public_domain_name"],
         description="The cloud wanted: release, services, features and values. Changes are rolled out by the "
                     "operator; a change of openstack_version service by service.",
-        rules=[_needs_compute(catalog, "instance-ha"), _needs_compute(catalog, "load-balancer")],
+        rules=[_needs_compute(catalog, "instance-ha"), _needs_compute(catalog, "load-balancer"),
+               _generic_share_backend_needs(catalog)],
     )
 
 
@@ -97,6 +99,19 @@ def _needs_compute(catalog: Catalog, service: str) -> dict[str, str]:
             "fieldPath": ".features.services",
             "message": f"{service} needs compute: a preset with it ({', '.join(presets)}) or compute in "
                        "features.services"}
+
+
+def _generic_share_backend_needs(catalog: Catalog) -> dict[str, str]:
+    """The generic share driver's share servers are instances (compute) with cinder volumes (block-storage)."""
+    def on(service: str) -> str:
+        presets = [name for name, preset in catalog.presets.items() if service in preset.services]
+        return (f"((has(self.features.services) && '{service}' in self.features.services) "
+                f"|| self.preset in {presets!r})")
+    return {"rule": f"!has(self.features) || !{share_backend_rule('generic', 'self.features')} "
+                    f"|| ({on('compute')} && {on('block-storage')})",
+            "fieldPath": ".features.manila.share.backends",
+            "message": "a generic share backend's share servers are instances with cinder volumes: it needs compute "
+                       "and block-storage (the compute preset, or both in features.services)"}
 
 
 def _artifacts() -> Schema:

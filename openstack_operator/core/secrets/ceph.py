@@ -13,6 +13,7 @@ The admin key (`client.admin`) is never read: with these objects and values no c
 storage-init and clean Jobs, the only admin-key users, are turned off by the templates). The `nova` client is not
 read either: a volume attaches with the Ceph identity cinder puts in the connection info (nova prefers it to its
 own [libvirt] rbd_user since Ocata), so compute hosts get the cinder client, and no ephemeral disks live in Ceph.
+The `manila` client is optional: manila's CephFS share driver mounts it; its changes restart no rbd pod.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ DEFAULT_GATEWAY_SECRET_NAME = "openstack-rgw-creds"
 CONFIGMAP = "ceph-etc"
 GLANCE_KEYRING_SECRET = "images-rbd-keyring"
 CINDER_KEYRING_SECRET = "cinder-volume-rbd-keyring"
+# manila's secrets.rbd: its share pods place the bare key from it as their keyring (the chart's ceph-keyring.sh).
+MANILA_KEYRING_SECRET = "manila-keyring"
 # The libvirt secret holding the cinder client key on every compute host; cinder sends this UUID in each volume's
 # connection info. It never changes: running guests and libvirt's stored secret refer to it. The charts' default,
 # so hosts that ran them already hold a secret under this UUID.
@@ -58,6 +61,7 @@ _DEVICE_CLASS = re.compile(r"[A-Za-z0-9_.-]*")
 MON_ENDPOINTS = "mon_endpoints"
 GLANCE = "glance"
 CINDER = "cinder"
+MANILA = "manila"  # optional: the CephFS share driver's client
 # The object gateway's URLs (Rockoon's keys): where object-storage registers it in Keystone's catalog.
 RGW_INTERNAL = "rgw_internal"
 RGW_EXTERNAL = "rgw_external"
@@ -109,6 +113,7 @@ class CephExchange:
     glance: CephClient
     cinder: CephClient
     gateway: GatewayUrls | None = None  # rgw_internal and rgw_external, when the storage side publishes them
+    manila: CephClient | None = None  # the `manila` key, when the storage side publishes it; no pool required
 
     @property
     def images_pool(self) -> CephPool:
@@ -142,15 +147,17 @@ def _required_pool(client: CephClient, role: str) -> CephPool:
 def parse_ceph_keys(data: Mapping[str, str], source: str) -> CephExchange:
     """The exchange from a Secret's decoded data. `source` ("<namespace>/<name>") names the Secret in errors,
     which also name the data key at fault but never quote a value. The object gateway's URLs (rgw_internal and
-    rgw_external) are optional, and read only when both are there. Other keys (client.admin, nova, manila,
-    rgw_*_cacert, ...) are ignored."""
+    rgw_external) are optional, and read only when both are there. The `manila` client is optional too, read when
+    the key is there and not empty, with no pool required. Other keys (client.admin, nova, rgw_*_cacert, ...) are
+    ignored."""
     glance = _client(data, GLANCE, source)
     cinder = _client(data, CINDER, source)
     for client, service, role in ((glance, GLANCE, "images"), (cinder, CINDER, "volumes")):
         if client.pool(role) is None:
             raise OperatorError(f"Secret {source}: key {service!r} lists no pool with role {role!r}")
+    manila = _client(data, MANILA, source) if (data.get(MANILA) or "").strip() else None
     return CephExchange(mon_hosts=_mon_hosts(_value(data, MON_ENDPOINTS, source), source),
-                        glance=glance, cinder=cinder, gateway=_gateway(data, source))
+                        glance=glance, cinder=cinder, gateway=_gateway(data, source), manila=manila)
 
 
 def _gateway(data: Mapping[str, str], source: str) -> GatewayUrls | None:
@@ -275,7 +282,15 @@ def namespace_objects(exchange: CephExchange) -> list[NamespaceObject]:
     """What the charts mount from the namespace, under the names they mount, each key `key` holding the bare
     cephx key as the charts' keyring-placement init containers expect. The cinder key for nova and libvirt is not
     here: it goes in their values (conf.ceph.cinder.keyring), since without that value both charts mount
-    pvc-ceph-client-key as an admin key to create the client themselves."""
+    pvc-ceph-client-key as an admin key to create the client themselves. manila's Secret only with its client."""
+    objects = _rbd_objects(exchange)
+    if exchange.manila is not None:
+        objects.append(NamespaceObject("Secret", MANILA_KEYRING_SECRET, {"key": exchange.manila.key}))
+    return objects
+
+
+def _rbd_objects(exchange: CephExchange) -> list[NamespaceObject]:
+    """The objects the rbd charts mount: the ConfigMap and glance's and cinder's Secrets."""
     return [
         NamespaceObject("ConfigMap", CONFIGMAP, {"ceph.conf": ceph_conf(exchange)}),
         NamespaceObject("Secret", GLANCE_KEYRING_SECRET, {"key": exchange.glance.key}),
@@ -284,9 +299,10 @@ def namespace_objects(exchange: CephExchange) -> list[NamespaceObject]:
 
 
 def _rendered(exchange: CephExchange) -> dict[str, Any]:
-    """Everything rendered from the exchange, objects and template facts, except the digest itself."""
+    """Everything the rbd charts render from the exchange, objects and template facts, except the digest itself.
+    Not manila's client: its pods have a digest of their own (template_facts), and no rbd pod restarts for it."""
     return {
-        "objects": [{"kind": o.kind, "name": o.name, "data": dict(o.data)} for o in namespace_objects(exchange)],
+        "objects": [{"kind": o.kind, "name": o.name, "data": dict(o.data)} for o in _rbd_objects(exchange)],
         "configmap": CONFIGMAP,
         "secret_uuid": LIBVIRT_SECRET_UUID,
         "annotation": DIGEST_ANNOTATION,
@@ -298,8 +314,9 @@ def _rendered(exchange: CephExchange) -> dict[str, Any]:
 
 
 def exchange_digest(exchange: CephExchange) -> str:
-    """Digest of everything rendered from the exchange: it changes exactly when an object or a value the charts
-    read changes (not, say, when the storage side adds a pool no chart is configured with)."""
+    """Digest of everything the rbd charts render from the exchange: it changes exactly when an object or a value
+    they read changes (not, say, when the storage side adds a pool no chart is configured with, or when manila's
+    client appears or changes)."""
     canonical = json.dumps(_rendered(exchange), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
@@ -310,13 +327,26 @@ def copy_digest(exchange: CephExchange) -> str:
     return hashlib.sha256(json.dumps(to_secret_data(exchange), sort_keys=True).encode()).hexdigest()[:20]
 
 
+def manila_digest(exchange: CephExchange) -> str | None:
+    """Digest of what manila's share pods read from the exchange (its user and key, ceph.conf); None without
+    manila's client."""
+    if exchange.manila is None:
+        return None
+    canonical = json.dumps({"user": exchange.manila.user, "key": exchange.manila.key,
+                            "ceph.conf": ceph_conf(exchange)}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
 def template_facts(exchange: CephExchange) -> dict[str, Any]:
     """The `ceph` fact of the templates of the charts that use the exchange. The gateway's URLs are outside the
-    digest: only the registering chart reads them, and no rbd pod must restart when they change."""
+    digest: only the registering chart reads them, and no rbd pod must restart when they change. Nor is manila's
+    client in it: `manila` (None without the client) carries a digest of its own for manila's share pods."""
     facts = _rendered(exchange)
     del facts["objects"]
+    manila = None if exchange.manila is None else {
+        "user": exchange.manila.user, "keyring_secret": MANILA_KEYRING_SECRET, "digest": manila_digest(exchange)}
     return {**facts, "digest": exchange_digest(exchange),
-            "gateway": None if exchange.gateway is None else asdict(exchange.gateway)}
+            "gateway": None if exchange.gateway is None else asdict(exchange.gateway), "manila": manila}
 
 
 # The charts' own Ceph wiring, which their rbd backends mount when features.ceph is off: a ConfigMap with ceph.conf
@@ -337,11 +367,19 @@ def rbd_charts(features: Mapping[str, Any], enabled: Collection[str]) -> frozens
 
 
 def consumers(features: Mapping[str, Any], enabled: Collection[str]) -> frozenset[str]:
-    """Charts that read the exchange, with features.ceph on: the rbd charts, and the chart that registers the
-    object gateway (object-storage)."""
+    """Charts that read the exchange, with features.ceph on: the rbd charts, the chart that registers the
+    object gateway (object-storage), and manila with an enabled cephfs share backend."""
     if not features.get("ceph", {}).get("enabled"):
         return frozenset()
-    return rbd_charts(features, enabled) | ({GATEWAY_REGISTRAR} if "object-storage" in enabled else set())
+    return (rbd_charts(features, enabled) | ({GATEWAY_REGISTRAR} if "object-storage" in enabled else set())
+            | ({MANILA} if "shared-file-system" in enabled and cephfs_share_backends(features) else set()))
+
+
+def cephfs_share_backends(features: Mapping[str, Any]) -> list[str]:
+    """The enabled share backends of features.manila (defaulted) with the cephfs driver, by name."""
+    backends = features.get("manila", {}).get("share", {}).get("backends", {})
+    return sorted(name for name, backend in backends.items()
+                  if backend["driver"] == "cephfs" and backend.get("enabled", True))
 
 
 def chart_wiring_readers(features: Mapping[str, Any], enabled: Collection[str]) -> frozenset[str]:
@@ -369,6 +407,8 @@ def to_secret_data(exchange: CephExchange) -> dict[str, str]:
 
     data = {MON_ENDPOINTS: ",".join(exchange.mon_hosts), GLANCE: entry(exchange.glance),
             CINDER: entry(exchange.cinder)}
+    if exchange.manila is not None:  # without it, the data (and copy_digest) as before manila was read
+        data[MANILA] = entry(exchange.manila)
     if exchange.gateway is not None:
         data.update({RGW_INTERNAL: str(exchange.gateway.internal), RGW_EXTERNAL: str(exchange.gateway.external)})
     return data
@@ -385,7 +425,7 @@ def placeholder_exchange() -> CephExchange:
         return CephClient(user=user, key=f"<ceph-{user}-key>", pools=(CephPool(f"<{role}-pool>", role, ""),))
 
     return CephExchange(mon_hosts=("<mon-endpoints>",), glance=client(GLANCE, "images"),
-                        cinder=client(CINDER, "volumes"),
+                        cinder=client(CINDER, "volumes"), manila=CephClient(MANILA, "<ceph-manila-key>", ()),
                         gateway=GatewayUrls(internal=GatewayUrl("https", f"<{RGW_INTERNAL}-host>", 443),
                                             external=GatewayUrl("https", f"<{RGW_EXTERNAL}-host>", 443)))
 
