@@ -221,14 +221,21 @@ def _check_object(schema: Schema, value: dict[str, Any], path: str, old: Any, ce
 
 
 def _check_rules(schema: Schema, value: Any, path: str, old: Any) -> Iterator[Problem]:
-    for rule in schema.get("x-kubernetes-validations", []):
+    rules = schema.get("x-kubernetes-validations", [])
+    if not rules:
+        return
+    # Converted once for all the node's rules: a large object (features) carries dozens of them.
+    current = json_to_cel(_cel_input(schema, value))
+    transitions = old is not _MISSING and any("oldSelf" in rule["rule"] for rule in rules)
+    previous = json_to_cel(_cel_input(schema, old)) if transitions else None
+    for rule in rules:
         expression = rule["rule"]
         uses_old = "oldSelf" in expression
         if uses_old and old is _MISSING:
             continue  # a transition rule only applies to updates
-        activation = {"self": json_to_cel(_cel_input(schema, value))}
+        activation = {"self": current}
         if uses_old:
-            activation["oldSelf"] = json_to_cel(_cel_input(schema, old))
+            activation["oldSelf"] = previous
         try:
             passed = bool(_program(expression).evaluate(activation))
         except CELEvalError as exc:
