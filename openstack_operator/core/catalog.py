@@ -44,6 +44,7 @@ class Chart:
     daemonsets: Mapping[str, str]  # override key (e.g. nova_compute) -> override shape
     credentials: tuple[str, ...]
     kept_secrets: tuple[str, ...] = ()  # created empty by the operator, kept across releases (catalog.yaml)
+    notifier: str = ""  # the conf section whose oslo_messaging_notifications the chart's services read (catalog.yaml)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class Catalog:
                     daemonsets=dict(info.get("daemonsets") or {}),
                     credentials=tuple(info.get("credentials", ())),
                     kept_secrets=tuple(info.get("kept_secrets", ())),
+                    notifier=str(info.get("notifier", "")),
                 )
                 for chart, info in body["charts"].items()
             )

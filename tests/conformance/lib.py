@@ -671,6 +671,26 @@ def ini_has(text: str, section: str, option: str, want: Any) -> bool:
     return _file_has(text, section, option, want)
 
 
+def notification_publishers(manifests: Sequence[Manifest]) -> list[str]:
+    """Config files (in a Secret or ConfigMap) whose [oslo_messaging_notifications] driver publishes: any driver
+    but noop, or a section without a driver when the file sets others (the chart's default then decides)."""
+    found = []
+    for obj in manifests:
+        for file, text in _config_files(obj).items():
+            section, drivers = "", []
+            for line in text.splitlines():
+                line = line.strip()
+                if line.startswith("[") and line.endswith("]"):
+                    section = line[1:-1].strip()
+                elif section == "oslo_messaging_notifications" and "=" in line and not line.startswith(("#", ";")):
+                    key, value = line.split("=", 1)
+                    if key.strip() == "driver":
+                        drivers.append(value.strip())
+            found += [f"{_name(obj)} {file}: [oslo_messaging_notifications] driver = {d}" for d in drivers
+                      if d != "noop"]
+    return found
+
+
 def workloads(manifests: Sequence[Manifest]) -> list[Manifest]:
     return [m for m in manifests if m.get("kind") in ("Deployment", "StatefulSet", "DaemonSet")]
 

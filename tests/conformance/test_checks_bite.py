@@ -187,3 +187,12 @@ def test_missing_dependency_jobs_reports_a_job_that_is_not_rendered(deployments:
                  if (m.get("kind"), m.get("metadata", {}).get("name")) != ("Job", "glance-db-sync")]
     problems = lib.missing_dependency_jobs(manifests)
     assert "Deployment/glance-api waits for Job/glance-db-sync, which the release does not render" in problems
+
+
+def test_notification_publishers_reports_the_charts_default_driver(deployments: Deployments, helm: Path) -> None:
+    nova = _release(deployments, "nova")
+    values = _values(nova)
+    del values["conf"]["nova"]["oslo_messaging_notifications"]  # the chart's default, messagingv2, takes its place
+    problems = lib.notification_publishers(_template(helm, nova, values))
+    assert "Secret/nova-etc nova.conf: [oslo_messaging_notifications] driver = messagingv2" in problems, problems
+    assert not lib.notification_publishers(nova.manifests)

@@ -116,6 +116,13 @@ def test_every_value_is_read_by_the_chart(deployment: Deployment) -> None:
               for p in lib.unread_keys(r.release.values, lib.chart_facts(r.chart_tgz))])
 
 
+def test_no_service_publishes_notifications_nothing_consumes(deployment: Deployment) -> None:
+    """The charts default to the messagingv2 driver: a queue per topic that fills RabbitMQ while no telemetry reads
+    it. With features.messaging.notifications off (the only value this version accepts) every driver is noop."""
+    assert not deployment.osdpl.spec.features["messaging"]["notifications"].get("enabled", False)
+    conforms([f"{r.release.name}: {p}" for r in deployment.ok() for p in lib.notification_publishers(r.manifests)])
+
+
 def test_all_features_manifest_covers_the_catalog(deployments: Deployments, catalog: Catalog) -> None:
     """all-features.yaml enables every service but those that need the storage side (ceph.yaml enables them) and
     has a node group for every per-node DaemonSet: a service or DaemonSet added to the catalog must be added there

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.credentials import Credential, placeholder_credentials, required_credentials
 from openstack_operator.core.errors import MergeConflict, RenderError
 from openstack_operator.core.schema.manifest import load_osdpl
-from openstack_operator.core.rendering.renderer import RenderedService, Renderer, load_yaml, yaml_problem
+from openstack_operator.core.rendering.renderer import (RenderedService, Renderer, load_yaml, notification_values,
+                                                       yaml_problem)
 
 from .conftest import EXAMPLES, load_example
 
@@ -210,3 +212,19 @@ features:
 """
     assert load_yaml(text) == yaml.load(text, Loader=yaml.SafeLoader)
     assert load_yaml("") is None and load_yaml("[1, '1']") == [1, "1"]
+
+
+def test_publishing_charts_get_the_noop_notification_driver_while_notifications_are_off(renderer: Renderer) -> None:
+    """The charts default to messagingv2: queues nobody reads. Only the catalog's notifiers get a driver."""
+    values = {r.chart: r.values for s in _render(renderer, load_example("full")) for r in s.releases}
+    notifiers = {c.name: c.notifier for c in renderer.catalog.charts.values() if c.notifier}
+    assert {"keystone", "glance", "neutron", "nova", "cinder", "heat"} <= set(values) & set(notifiers)
+    for chart, chart_values in values.items():
+        section = chart_values.get("conf", {}).get(notifiers.get(chart, ""), {})
+        assert section.get("oslo_messaging_notifications") == ({"driver": "noop"} if chart in notifiers else None)
+    spec = load_osdpl(renderer.catalog, load_example("minimal")).spec
+    on = dataclasses.replace(spec, features={**spec.features, "messaging": {"notifications": {"enabled": True}}})
+    nova = renderer.catalog.charts["nova"]
+    driver = {"oslo_messaging_notifications": {"driver": "messagingv2"}}
+    assert notification_values(on, nova) == {"conf": {"nova": driver}}
+    assert notification_values(on, renderer.catalog.charts["memcached"]) == {}

@@ -4,7 +4,8 @@ For each enabled service and each of its charts, later layers win:
   0. release images        templates/releases/<release>.yaml: every image key of the chart (images_base_url applied)
   1. template `base`       templates/services/<chart>.yaml.j2, rendered with the facts of the deployment
   2. preset, then size     templates/presets/<preset>.yaml, templates/sizes/<size>.yaml (`values.<chart>`)
-  3. template `features`   the same template's reading of spec.features
+  3. template `features`   the same template's reading of spec.features; then, for the charts whose services publish
+                           notifications (catalog `notifier`), their driver from spec.features.messaging
   4. common                spec.common.<openstack|infra>.values, by the chart's group
   5. services              spec.services.<service>.<chart>.values
   6. nodes                 spec.nodes["<label>::<value>"].services.<service>.<chart>.<daemonset>.values,
@@ -282,6 +283,7 @@ class Renderer:
                   self.catalog.presets[spec.preset].values.get(chart.name, {})),
             Layer(f"templates/sizes/{spec.size}.yaml values.{chart.name}", size.values.get(chart.name, {})),
             Layer(f"{template_path} features", document["features"]),
+            Layer("spec.features.messaging.notifications", notification_values(spec, chart)),
             Layer(f"spec.common.{chart.group}.values", spec.common.get(chart.group, {}).get("values", {})),
             Layer(f"spec.services.{chart.service}.{chart.name}.values", service_values),
             Layer("spec.nodes", node_overrides(spec.nodes, chart), addressable=False),
@@ -296,6 +298,19 @@ class Renderer:
             values=values,
             fingerprint=fingerprint(chart.name, chart.version, chart.digest, namespace, values),
         )
+
+
+def notification_values(spec: DeploymentSpec, chart: Chart) -> dict[str, Any]:
+    """The oslo.messaging notification driver of a publishing chart: noop unless notifications are enabled.
+
+    The charts default to messagingv2, which fills a RabbitMQ queue per topic that nothing reads when no consumer
+    (telemetry) is deployed.
+    """
+    if not chart.notifier:
+        return {}
+    enabled = spec.features["messaging"]["notifications"].get("enabled", False)
+    driver = "messagingv2" if enabled else "noop"
+    return {"conf": {chart.notifier: {"oslo_messaging_notifications": {"driver": driver}}}}
 
 
 def coordination_url(namespace: str, domain: str) -> str:

@@ -44,9 +44,11 @@ def features(catalog: Catalog) -> Schema:
             "ceph": _ceph(),
             "database": _database(),
             "messaging": obj(
-                {"notifications": obj({"enabled": boolean("Must be false: this version deploys nothing that "
-                                                          "consumes notifications (no telemetry), so true is "
-                                                          "refused rather than ignored.")},
+                {"notifications": obj({"enabled": boolean("Must be false (the default): this version deploys "
+                                                          "nothing that consumes notifications (no telemetry), "
+                                                          "so true is refused rather than ignored. While false, "
+                                                          "the services' notification driver is noop: nothing "
+                                                          "is published to RabbitMQ.")},
                                       default={}, description="oslo.messaging notifications of the OpenStack "
                                                               "services.",
                                       rules=[{"rule": "!has(self.enabled) || !self.enabled", "fieldPath": ".enabled",
