@@ -1,7 +1,7 @@
 # The operator's image: the `openstack-operator` command (every operator process and the offline tools) in a
 # venv, and the pinned helm. `make image` (tools/build-image.sh) builds it with buildah from a Debian base made
 # by mmdebstrap; any OCI builder works from the repository root once the pinned helm is staged at build/helm:
-#   mkdir -p build && cp "$(tools/build-binaries.sh | tail -n 1)/helm" build/helm && docker build -t openstack-operator .
+#   mkdir -p build && cp "$(tools/build-binaries.sh helm | tail -n 1)/helm" build/helm && docker build -t openstack-operator .
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS builder

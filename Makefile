@@ -14,8 +14,8 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 test: ## everything CI runs: static checks, then the test tiers (tools/run-tests.sh: two pytest runs side by side)
-	@# The control plane builds (cold: minutes) while mypy runs; the check that needs helm waits for it (a lock) and
-	@# builds it itself if this build failed. The real-node tier's parts and images build at the lowest priority
+	@# The control plane builds (cold: minutes) while mypy runs, helm first: the check that needs helm, and the
+	@# conformance and unit tiers, wait for helm alone (a lock per binary; each builds it itself if this build failed). The real-node tier's parts and images build at the lowest priority
 	@# while the tests before it run: their idle CPU builds them; the tier's own calls wait for these builds (locks)
 	@# or report their failure.
 	@tools/build-binaries.sh >/dev/null 2>&1 &

@@ -16,6 +16,15 @@ def bin_dir() -> Path:
     return Path(result.stdout.strip().splitlines()[-1])
 
 
+@lru_cache(maxsize=1)
+def helm_binary() -> Path:
+    """helm alone, built first: what needs nothing else (checks, conformance, unit tests) need not wait for the
+    control plane's build."""
+    result = subprocess.run([str(REPO / "tools" / "build-binaries.sh"), "helm"], check=True, stdout=subprocess.PIPE,
+                            text=True)
+    return Path(result.stdout.strip().splitlines()[-1]) / "helm"
+
+
 def pinned_versions() -> dict[str, str]:
     """tools/versions.env: the pinned versions (K8S_VERSION, HELM_VERSION, ...)."""
     lines = (REPO / "tools" / "versions.env").read_text().splitlines()

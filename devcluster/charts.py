@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
-from devcluster.binaries import REPO, bin_dir
+from devcluster.binaries import REPO, helm_binary
 from devcluster.processes import free_port
 from openstack_operator.core.catalog import Catalog
 
@@ -74,7 +74,7 @@ def chart_directory(catalog: Catalog | None = None, helm: Path | None = None) ->
             raise ChartSetError(f"{SHARED_CHARTS} does not hold the chart set the catalog pins: {'; '.join(found)}")
         return SHARED_CHARTS
     directory = cache_root() / "chart-repository" / catalog.chart_set.version
-    return mirror(catalog, directory, helm or bin_dir() / "helm")
+    return mirror(catalog, directory, helm or helm_binary())
 
 
 def mirror(catalog: Catalog, directory: Path, helm: Path) -> Path:

@@ -5,7 +5,16 @@
 #
 # The directory is in the per-user cache, keyed by a digest of the pins and the wrapper modules, so a fresh
 # clone reuses it and a changed pin builds a new one. Go's own module and build caches make rebuilds cheap.
+#
+# `tools/build-binaries.sh helm` builds helm alone (first in a full build too) and prints the same directory: the
+# offline checks and the conformance and unit tiers need nothing else, so on a cold cache they start minutes
+# before the control plane is built.
 set -euo pipefail
+only=${1:-}
+case $only in
+  ""|helm) ;;
+  *) echo "usage: $0 [helm]" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
@@ -16,25 +25,51 @@ if [ -f "$bin/.complete" ]; then
   exit 0
 fi
 mkdir -p "$bin"
-# One build at a time per cache directory (a test run and `make demo` may start together): the second waits and
-# then finds the binaries built.
+export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local
+
+build() {  # build <wrapper module dir> <output name> <package> [ldflags]
+  local module=$1 name=$2 package=$3 ldflags=${4:-} lock start
+  [ -x "$bin/$name" ] && return 0
+  # One build of a binary at a time (a test run, its helm-only checks and `make demo` may start together): the
+  # second waits and then finds it built.
+  exec {lock}>"$bin/$name.lock"
+  flock "$lock"
+  if [ ! -x "$bin/$name" ]; then
+    echo "building $name ($package)" >&2
+    start=$SECONDS
+    (cd "$here/go/$module" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$name.tmp" "$package")
+    mv "$bin/$name.tmp" "$bin/$name"
+    echo "built $name in $((SECONDS - start))s" >&2
+  fi
+  exec {lock}>&-
+}
+
+# helm renders offline (`helm template`, `helm lint`) for the Kubernetes of its client-go, as its release build sets
+# it; a plain `go build` says v1.20 and so refuses every chart with a newer kubeVersion (the operator's: >=1.30).
+build_helm() {
+  local client_go helm_kube_minor helm_flags pkg
+  client_go=$(cd "$here/go/helm" && go list -m -f '{{.Version}}' k8s.io/client-go)  # v0.36.2: Kubernetes 1.36
+  helm_kube_minor=${client_go#v0.}; helm_kube_minor=${helm_kube_minor%%.*}
+  helm_flags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    helm_flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_kube_minor"
+  done
+  build helm helm helm.sh/helm/v3/cmd/helm "$helm_flags"
+}
+
+if [ "$only" = helm ]; then
+  build_helm
+  echo "$bin"
+  exit 0
+fi
+# One full build at a time per cache directory: the second waits and then finds the binaries built.
 exec 9>"$bin.lock"
 flock 9
 if [ -f "$bin/.complete" ]; then
   echo "$bin"
   exit 0
 fi
-export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local
-
-build() {  # build <wrapper module dir> <output name> <package> [ldflags]
-  local module=$1 name=$2 package=$3 ldflags=${4:-}
-  [ -x "$bin/$name" ] && return 0
-  echo "building $name ($package)" >&2
-  local start=$SECONDS
-  (cd "$here/go/$module" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$name.tmp" "$package")
-  mv "$bin/$name.tmp" "$bin/$name"
-  echo "built $name in $((SECONDS - start))s" >&2
-}
+build_helm
 
 minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
 kube_version=""
@@ -49,15 +84,6 @@ build kube kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$kube_version"
 build kube kubectl k8s.io/kubernetes/cmd/kubectl "$kube_version"
 build etcd etcd osop.dev/tools/etcd
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
-# helm renders offline (`helm template`, `helm lint`) for the Kubernetes of its client-go, as its release build sets
-# it; a plain `go build` says v1.20 and so refuses every chart with a newer kubeVersion (the operator's: >=1.30).
-client_go=$(cd "$here/go/helm" && go list -m -f '{{.Version}}' k8s.io/client-go)  # v0.36.2: Kubernetes 1.36
-helm_kube_minor=${client_go#v0.}; helm_kube_minor=${helm_kube_minor%%.*}
-helm_flags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
-for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
-  helm_flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_kube_minor"
-done
-build helm helm helm.sh/helm/v3/cmd/helm "$helm_flags"
 
 # The Gateway API CRDs (HTTPRoute, Gateway, ...) are YAML files in the pinned module's source: no build, a copy.
 # Only the CRDs: the safe-upgrades ValidatingAdmissionPolicy next to them guards a long-lived cluster's CRDs against

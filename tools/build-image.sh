@@ -80,7 +80,7 @@ fi
 flock -u 9
 
 # -- the build context: the pinned helm, staged where the Dockerfile copies it from -----------------------------
-bins=$("$here/build-binaries.sh" | tail -n 1)
+bins=$("$here/build-binaries.sh" helm | tail -n 1)
 mkdir -p "$repo/build"
 if ! cmp -s "$bins/helm" "$repo/build/helm"; then
   cp "$bins/helm" "$repo/build/helm.$$" && mv -f "$repo/build/helm.$$" "$repo/build/helm"

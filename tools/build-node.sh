@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/versions.env"
 # shellcheck source=node-versions.env
 source "$here/node-versions.env"
-key=$(cd "$here" && cat versions.env node-versions.env build-node.sh oci_archive.py go/{kube,containerd,runc,cni,coredns}/go.{mod,sum} |
+key=$(cd "$here" && cat versions.env node-versions.env build-node.sh oci_archive.py go/{kube,containerd,runc,cni,coredns}/go.{mod,sum} go/coredns/main.go |
       sha256sum | cut -c1-16)
 bin="$("$here/cache-dir.sh")/node/$key"
 
@@ -74,7 +74,7 @@ build runc runc github.com/opencontainers/runc 1 "-X main.version=${RUNC_VERSION
 for plugin in main/bridge main/loopback ipam/host-local meta/portmap; do
   build cni "cni/${plugin#*/}" "github.com/containernetworking/plugins/plugins/$plugin" 0
 done
-build coredns coredns github.com/coredns/coredns 0
+build coredns coredns . 0  # our main: the Corefile's plugins only (tools/go/coredns/main.go)
 
 # The pause image: Kubernetes' pause.c from the pinned module's source, static, alone in an image. The kubelet
 # names it in its sandbox and containerd imports the archive under that name.

@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from devcluster.binaries import bin_dir, pinned_versions  # noqa: E402
+from devcluster.binaries import helm_binary, pinned_versions  # noqa: E402
 
 OUTPUT = REPO / "deploy" / "kustomize" / "openstack-operator.yaml"
 KUBE_VERSION = pinned_versions()["K8S_VERSION"]  # the pinned cluster's, not whatever helm defaults to
@@ -25,7 +25,7 @@ HEADER = ("# The openstack-operator chart with its default values, for kustomize
 
 def render() -> str:
     result = subprocess.run(
-        [str(bin_dir() / "helm"), "template", "openstack-operator", str(REPO / "charts" / "openstack-operator"),
+        [str(helm_binary()), "template", "openstack-operator", str(REPO / "charts" / "openstack-operator"),
          "--namespace", "openstack-operator", "--kube-version", KUBE_VERSION],
         capture_output=True, text=True, check=True, timeout=120)
     return HEADER + result.stdout

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devcluster.binaries import bin_dir
+from devcluster.binaries import helm_binary
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.ceph import CephExchange, parse_ceph_keys
 from openstack_operator.core.secrets.credentials import AMPHORA_PKI, Credential, generated, required_credentials
@@ -79,7 +79,7 @@ def charts() -> Path:
 
 @pytest.fixture(scope="session")
 def helm() -> Path:
-    return Path(os.environ["OSOP_HELM"]) if os.environ.get("OSOP_HELM") else bin_dir() / "helm"
+    return Path(os.environ["OSOP_HELM"]) if os.environ.get("OSOP_HELM") else helm_binary()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from devcluster.binaries import bin_dir
+from devcluster.binaries import helm_binary
 from devcluster.charts import SHARED_CHARTS, mirror, problems, serving
 from openstack_operator.core.catalog import Catalog, ChartSet
 from openstack_operator.kube.helm import ChartCache, ChartSource, ChartUnavailable, display_location
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not ARCHIVE.is_file(), reason=f"no OpenStack-Hel
 
 @pytest.fixture(scope="module")
 def helm() -> str:
-    return os.environ.get("OSOP_HELM") or str(bin_dir() / "helm")
+    return os.environ.get("OSOP_HELM") or str(helm_binary())
 
 
 @pytest.fixture(autouse=True)

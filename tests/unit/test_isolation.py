@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devcluster.binaries import bin_dir
+from devcluster.binaries import helm_binary
 from openstack_operator.cli import main
 from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.isolation import (CHARTS_URL_MESSAGE, TEMPLATE_MESSAGE, charts_url_problem,
@@ -152,7 +152,7 @@ def test_charts_url_credentials_are_refused() -> None:
 
 def test_helm_refuses_forged_values_before_it_runs(tmp_path: Any) -> None:
     """A bundle whose values did not come through the osdpl's checks (a forged HelmBundle or values Secret)."""
-    binary = str(bin_dir() / "helm")  # pyhelm3 asks its version; no other command may run (no cluster here)
+    binary = str(helm_binary())  # pyhelm3 asks its version; no other command may run (no cluster here)
     helm = Helm(ChartSource(str(tmp_path)), binary=binary, cache=ChartCache(tmp_path, binary))
     forged = {"extraObjects": [_binding("tenant-b")], "conf": {"x": "{{ lookup }}"}}
     with pytest.raises(ValuesRefused) as refused:
