@@ -299,14 +299,13 @@ class HelmBundleReconciler:
         job = summary_job(release.chart, release.name)
         if job is None:
             return None
-        if installed.skipped:
-            previous = bundle.release_status(release.name).summary
-            return dict(previous) if previous is not None else None
-        summary = await self._read_report(release, job)
         previous = bundle.release_status(release.name).summary
+        kept = dict(previous) if previous is not None else None
+        if installed.skipped:
+            return kept
+        summary = await self._read_report(release, job)
         if release.chart in STATE_REPORTS and not usable(summary) and usable(previous):
-            assert previous is not None
-            return dict(previous)  # what the last report named is still there: the render keeps using it
+            return kept  # what the last report named is still there: the render keeps using it
         return summary
 
     async def _read_report(self, release: BundleRelease, job: str) -> dict[str, Any]:

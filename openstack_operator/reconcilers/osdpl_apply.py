@@ -26,7 +26,7 @@ from openstack_operator.core.models.spec import DeploymentSpec
 from openstack_operator.core.releases.bundles import (OSDPL_LABEL, REAPPLY_ANNOTATION, SERVICE_LABEL, bundle_name,
                                                       bundle_spec, plan_bundles, values_secret_data,
                                                       tempest_run, values_secret_name, with_requests)
-from openstack_operator.core.rendering.load_balancer import control_plane
+from openstack_operator.core.rendering.load_balancer import ControlPlane, control_plane
 from openstack_operator.core.rendering.renderer import Renderer
 from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.ceph import (CHART_WIRING, CephExchange, chart_wiring_readers, consumers,
@@ -156,10 +156,11 @@ class OsdplApply:
         # A spec's Secret references are read at every reconcile and looked at again now and then: a changed
         # value renders again, like a new generation.
         recheck = self.references_recheck_seconds if referenced else None
+        load_balancer = control_plane(status, bundles.values())
         basis = (body["metadata"]["uid"], body["metadata"]["generation"],
                  (body["metadata"].get("annotations") or {}).get(REAPPLY_ANNOTATION, ""),
                  report.revision, CephView.of(status).digest, references_digest(referenced), tempest_run(body),
-                 control_plane(status, bundles.values()).digest())
+                 load_balancer.digest())
         done = self.rendered.get(key)
         if done and done.basis() == basis:
             plan = plan_bundles(done.specs, bundles)
@@ -167,7 +168,7 @@ class OsdplApply:
                 # This generation is applied and the bundles still say so: a bundle status or health change
                 # only needs the status recomputed, not a render.
                 return done.desired, None, recheck
-        rendering = await self._render(body, bundles, referenced)
+        rendering = await self._render(body, bundles, referenced, load_balancer)
         rollout = begin(body.get("status") or {}, rendering.spec.openstack_version, list(self.catalog.releases),
                         self.catalog.upgrade_order, [s for s in bundles if s in rendering.specs], now())
         if rollout is not None:  # a release change: what its rollout moves now, and nothing else
@@ -183,7 +184,8 @@ class OsdplApply:
         self.rendered[key] = Applied(*basis, specs=rendering.specs, desired=rendering.desired)
         return rendering.desired, rollout, recheck
 
-    async def _render(self, body: dict[str, Any], bundles: Bundles, referenced: Mapping[str, str]) -> Rendering:
+    async def _render(self, body: dict[str, Any], bundles: Bundles, referenced: Mapping[str, str],
+                      load_balancer: ControlPlane) -> Rendering:
         """Every enabled service rendered (raises OperatorError if one cannot be, CredentialsUnavailable while the
         secrets process has not provided what they need), and the Secrets a chart's Jobs fill created."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -193,7 +195,7 @@ class OsdplApply:
         ceph = await self._ceph_keys(body, osdpl.spec, enabled)
         services = self.renderer.render(osdpl.spec, credentials, namespace, ceph=ceph, references=referenced,
                                         tempest_run=tempest_run(body),
-                                        load_balancer=control_plane(body.get("status") or {}, bundles.values()))
+                                        load_balancer=load_balancer)
         values = {service.name: values_secret_data(name, service) for service in services}  # all fit, or none
         await self.cluster.ensure_kept_secrets(
             namespace, [secret for service in enabled for chart in self.catalog.services[service].charts
