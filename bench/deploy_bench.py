@@ -43,7 +43,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe  # noqa: E402
-from devcluster import Cluster  # noqa: E402
+from devcluster import Cluster, crds  # noqa: E402
 from devcluster.api import AdminClient  # noqa: E402
 from devcluster.binaries import REPO, bin_dir  # noqa: E402
 from devcluster.charts import chart_directory  # noqa: E402
@@ -390,9 +390,7 @@ def operators_on_a_new_cluster() -> Iterator[Bench]:
             charts = chart_directory()
             print(f"charts: {charts} (chart set {Catalog.load().chart_set.version}, digests checked)")
             bench = Bench(cluster, kubeconfig, charts, Path(directory) / "chart-cache")
-            bench.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-            bench.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/openstackdeployments.openstack.osop.dev", "crd/helmbundles.openstack.osop.dev")
+            crds.install(bench.binaries / "kubectl", kubeconfig)
             bench.fill_chart_cache()
             bench.start_operators()
             yield bench

@@ -59,7 +59,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe  # noqa: E402
-from devcluster import Cluster  # noqa: E402
+from devcluster import Cluster, crds  # noqa: E402
 from devcluster.api import AdminClient  # noqa: E402
 from devcluster.binaries import REPO, bin_dir  # noqa: E402
 from devcluster.charts import chart_repository  # noqa: E402
@@ -726,9 +726,7 @@ def main() -> int:
         with chart_repository() as chart_url:
             soak = Soak(cluster, workdir, chart_url, f"soak-{random.Random().getrandbits(24):06x}",
                         random.Random(args.seed), args.settle_timeout)
-            soak.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-            soak.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                         "crd/openstackdeployments.openstack.osop.dev", "crd/helmbundles.openstack.osop.dev")
+            crds.install(soak.binaries / "kubectl", soak.kubeconfig)
             soak.sampler.start()
             for process in PROCESSES:
                 soak.start(process)

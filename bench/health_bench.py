@@ -32,7 +32,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe  # noqa: E402
-from devcluster import Cluster  # noqa: E402
+from devcluster import Cluster, crds  # noqa: E402
 from devcluster.binaries import REPO, bin_dir  # noqa: E402
 from devcluster.operators import launch, operator_environ  # noqa: E402
 from openstack_operator.core.settings import Settings  # noqa: E402
@@ -155,11 +155,7 @@ def main() -> None:
         try:
             kubeconfig = cluster.up(controllers=False)
             settings = Settings(health_grace_seconds=3600)  # the bench's workloads never turn Unhealthy
-            subprocess.run([str(bin_dir() / "kubectl"), f"--kubeconfig={kubeconfig}", "apply", "--server-side",
-                            "-f", str(REPO / "crds")], check=True, capture_output=True)
-            subprocess.run([str(bin_dir() / "kubectl"), f"--kubeconfig={kubeconfig}", "wait",
-                            "--for=condition=Established", "--timeout=60s",
-                            "crd/openstackdeployments.openstack.osop.dev"], check=True, capture_output=True)
+            crds.install(bin_dir() / "kubectl", kubeconfig)
             api = pykube.HTTPClient(pykube.KubeConfig.from_file(str(kubeconfig)), timeout=60)
             print(f"machine: {describe()}")
             print("| workloads | writer | statuses flipped in | ready->shown median | p99 | osdpl status PATCHes "

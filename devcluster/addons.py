@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from devcluster import crds
 from devcluster.api import AdminClient
 
 # Copied next to the binaries by tools/build-binaries.sh from the pinned sigs.k8s.io/gateway-api module.
@@ -74,8 +75,7 @@ def established(client: AdminClient, names: list[str]) -> bool:
     """Whether the API server serves every CRD of `names` (condition Established)."""
     for name in names:
         status, body = client.request("GET", f"{CRD_PATH}/{name}")
-        if status != 200 or not any(c.get("type") == "Established" and c.get("status") == "True"
-                                    for c in body.get("status", {}).get("conditions", [])):
+        if status != 200 or not crds.established(body):
             return False
     return True
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from devcluster import images, netns
+from devcluster import crds, images, netns
 from devcluster.binaries import REPO, bin_dir
 from devcluster.charts import ChartSetError, chart_directory, wait_until_serving
 from devcluster.cluster import Cluster, ClusterError
@@ -61,9 +61,11 @@ def main() -> int:
                                 text=True, stdout=subprocess.PIPE if capture else None)
         return result.stdout or ""
 
-    kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/openstackdeployments.openstack.osop.dev",
-            "crd/helmbundles.openstack.osop.dev")
+    try:
+        crds.install(binaries / "kubectl", kubeconfig)
+    except crds.CRDError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     manifest = json.loads(kubectl("create", "--dry-run=client", "-o", "json", "-f", str(args.file), capture=True))
     namespace = manifest["metadata"].get("namespace", "default")
     if not kubectl("get", "namespace", namespace, "--ignore-not-found", "-o", "name", capture=True).strip():

@@ -22,6 +22,7 @@ import yaml
 from devcluster import Cluster
 from devcluster.binaries import bin_dir
 from devcluster.charts import chart_repository as serve_chart_repository
+from devcluster.crds import install as crds_install
 from devcluster.operators import launch
 from devcluster.processes import free_port
 from openstack_operator.cli import PROCESSES
@@ -175,9 +176,7 @@ def namespace(kubectl: Kubectl) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def crds(kubectl: Kubectl) -> None:
-    kubectl.run("apply", "--server-side", "-f", str(REPO / "crds"))
-    kubectl.run("wait", "--for=condition=Established", "--timeout=60s", "crd/openstackdeployments.openstack.osop.dev",
-                "crd/helmbundles.openstack.osop.dev")
+    crds_install(kubectl.binary, kubectl.kubeconfig)
 
 
 @pytest.fixture(scope="session")
