@@ -138,6 +138,17 @@ INVALID: list[tuple[str, Edit, str]] = [
     ("masakari-log-level-it-cannot-set", _set("spec.features.logging", {"masakari": {"level": "WARNING"}}),
      "spec.features.logging: Invalid value: masakari.level: masakari's chart has no logging configuration: its "
      "level is INFO, or DEBUG through its debug option"),
+    ("gnocchi-log-level-it-cannot-set", _set("spec.features.logging", {"gnocchi": {"level": "ERROR"}}),
+     "spec.features.logging: Invalid value: gnocchi.level: gnocchi's chart has no logging configuration: its "
+     "level is INFO, or DEBUG through its debug option"),
+    ("metric-without-redis", _each(_set("spec.artifacts", {"images_base_url": "registry.example.com/openstack"}),
+                                   _set("spec.features.services", ["metric"])),
+     "spec.features.services: Invalid value: metric keeps gnocchi's incoming measures and its workers' "
+     "coordination in redis: add redis to features.services"),
+    ("metric-without-a-registry", _set("spec.features.services", ["metric", "redis"]),
+     "spec.artifacts.images_base_url: Invalid value: metric runs gnocchi from an image no public registry "
+     "publishes: build it (tools/build-openstack-images.sh gnocchi), push it to your registry and set "
+     "artifacts.images_base_url (docs/images.md)"),
     ("introspective-monitor-without-instance-ha", _set("spec.features.masakari", {
         "monitors": {"introspective": {"enabled": True}}}),
      "spec.features.masakari.monitors.introspective.enabled: Invalid value: the introspective monitor needs "
@@ -146,8 +157,8 @@ INVALID: list[tuple[str, Edit, str]] = [
      "spec.features.services: Invalid value: instance-ha needs compute: a preset with it (compute) or compute in "
      "features.services"),
     ("log-level-of-a-chart-without-one", _set("spec.features.logging", {"tempest": {"level": "DEBUG"}}),
-     "spec.features.logging: Invalid value: logging sets the level of these charts only: barbican, cinder, "
-     "designate, glance, heat, horizon, keystone, manila, masakari, neutron, nova, octavia, placement"),
+     "spec.features.logging: Invalid value: logging sets the level of these charts only: aodh, barbican, cinder, "
+     "designate, glance, gnocchi, heat, horizon, keystone, manila, masakari, neutron, nova, octavia, placement"),
     ("load-balancer-without-an-amphora-image", _set("spec.features.services", ["compute", "load-balancer"]),
      "spec.features.services: Invalid value: load-balancer boots amphorae from an image: set "
      "octavia.amphora_image_url (the bootstrap Job uploads it to glance)"),

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds the real node's images of Keystone and of the OpenStack client, without a registry: a Debian root
-# filesystem made by mmdebstrap with a Python virtualenv from PyPI at /var/lib/openstack, packed by
-# tools/oci_archive.py into a one-layer OCI archive named exactly as the catalog pins it (2026.1, gazpacho), for
-# `ctr images import`.
+# Builds OpenStack images without a registry: a Debian root filesystem made by mmdebstrap with a Python virtualenv
+# from PyPI at /var/lib/openstack, packed by tools/oci_archive.py into a one-layer OCI archive named exactly as the
+# catalog pins it, for `ctr images import` or a registry (skopeo copy oci-archive:...). The real node's images are
+# Keystone and the OpenStack client (2026.1, gazpacho); gnocchi's is the one image of the catalog that no registry
+# publishes for these charts (docs/images.md): it is built here and pushed to the deployment's registry.
 #
-#   tools/build-openstack-images.sh [keystone|openstack-client ...]   (default: both)
-#   tools/build-openstack-images.sh --relock                           (rewrite tools/images/*.lock, then stop)
+#   tools/build-openstack-images.sh [keystone|openstack-client|gnocchi ...]   (default: the real node's two)
+#   tools/build-openstack-images.sh --relock [NAME ...]    (rewrite tools/images/NAME.lock, default all, then stop)
 #
 # Prints, on stderr, each image's build time and size; on stdout, one "REFERENCE ARCHIVE" line per archive and, as
 # the last line, a directory holding every archive of this set (*.tar) and images.txt (the same lines).
@@ -34,25 +35,33 @@ locks="$here/images"
 # helm-toolkit db-init/db-drop and keystone's cred-clean scripts.
 keystone_version=29.1.0
 client_version=9.0.1
+# gnocchi (its own project, not an OpenStack release's): the latest release, with the drivers the catalog's values
+# use (mysql indexer, file storage, redis incoming and coordination, keystone authentication), pyuwsgi (the `uwsgi`
+# binary the chart's API container runs) and gnocchiclient (the `gnocchi` CLI of the resources cleaner).
+gnocchi_version=4.7.1
 requirements() {
   case $1 in
     keystone) printf '%s\n' "keystone==$keystone_version" "python-openstackclient==$client_version" PyMySQL \
                 python-memcached ;;
     openstack-client) printf '%s\n' "python-openstackclient==$client_version" PyMySQL SQLAlchemy ;;
+    gnocchi) printf '%s\n' "gnocchi[mysql,file,redis,keystone]==$gnocchi_version" pyuwsgi gnocchiclient PyMySQL ;;
   esac
 }
 
-all=(keystone openstack-client)
+all=(keystone openstack-client gnocchi)
+node=(keystone openstack-client)
 relock=no
 images=()
 for arg in "$@"; do
   case $arg in
     --relock) relock=yes ;;
-    keystone|openstack-client) images+=("$arg") ;;
+    keystone|openstack-client|gnocchi) images+=("$arg") ;;
     *) echo "unknown argument $arg (known: --relock ${all[*]})" >&2; exit 2 ;;
   esac
 done
-[ ${#images[@]} -gt 0 ] || images=("${all[@]}")
+if [ ${#images[@]} -eq 0 ]; then
+  if [ "$relock" = yes ]; then images=("${all[@]}"); else images=("${node[@]}"); fi
+fi
 
 if ! command -v mmdebstrap >/dev/null; then
   echo "installing mmdebstrap with apt-get" >&2
@@ -88,6 +97,15 @@ recipe() {  # sets: include users series ref file cmd
       series="python3 3.13."
       ref=quay.io/airshipit/openstack-client:2026.1-ubuntu_noble file=openstack-client.tar
       cmd=(openstack --help) ;;
+    gnocchi)
+      # api: `uwsgi --ini` (pyuwsgi's binary, in the venv with gnocchi); metricd: gnocchi-metricd; db-sync.sh:
+      # gnocchi-upgrade; helm-toolkit's db-init.py: `python` with SQLAlchemy and PyMySQL; the resources cleaner:
+      # the `gnocchi` CLI. All run as root: the chart sets no user.
+      # libstdc++6: numpy's (and lz4's) compiled modules link it; the essential variant does not bring it.
+      include=python3,python3-venv,ca-certificates,libstdc++6
+      series="python3 3.13."
+      ref=openstack-operator/gnocchi:$gnocchi_version file=gnocchi.tar
+      cmd=(gnocchi-api --help) ;;
     *) echo "unknown image $1 (known: ${all[*]})" >&2; exit 2 ;;
   esac
 }
@@ -120,7 +138,7 @@ relock_image() {
   reqs="$work/requirements.in" constraints="$work/constraints.txt" report="$work/report.json"
   requirements "$name" >"$reqs"
   : >"$constraints"
-  if [ "$name" != keystone ]; then
+  if [ "$name" = openstack-client ]; then
     # The keystone lock's versions bound the client's, so shared libraries are the same in both images.
     sed -n 's/^\([^# ][^ ]*==[^ ]*\) .*/\1/p' "$locks/keystone.lock" >"$constraints"
   fi
@@ -169,6 +187,7 @@ build_image() {  # build_image NAME: prints the image's cache directory
   mmdebstrap_options "$name"
   options+=(--format=tar
             --customize-hook="$(printf '%q ' "$hook" install)\"\$1\" $(printf '%q ' "$lock" "$root_cache/pip")"
+            --customize-hook="$(printf '%q ' "$hook" check "$name")\"\$1\""
             --customize-hook="$(printf '%q ' "$hook" tidy "$name")\"\$1\"")
   rootfs="$dir/rootfs.tar"
   OSOP_PACKAGES_OUT="$dir/packages.txt" mmdebstrap "${options[@]}" "$suite" "$rootfs.tmp" "${sources[@]}" \
@@ -198,8 +217,10 @@ build_image() {  # build_image NAME: prints the image's cache directory
 }
 
 if [ "$relock" = yes ]; then
-  # keystone first: the client's lock is resolved within it.
-  for name in "${all[@]}"; do relock_image "$name"; done
+  # in the order of `all`: keystone first, the client's lock is resolved within it.
+  for name in "${all[@]}"; do
+    if [[ " ${images[*]} " == *" $name "* ]]; then relock_image "$name"; fi
+  done
   exit 0
 fi
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # mmdebstrap hooks of tools/build-openstack-images.sh: the Python virtualenv from PyPI and the layout the
-# OpenStack-Helm charts' scripts expect in the keystone and openstack-client images.
+# OpenStack-Helm charts' scripts expect in the keystone, openstack-client and gnocchi images.
 #
 #   openstack-image-hook.sh user ROOT NAME UID HOME                          (essential hook: before the packages)
 #   openstack-image-hook.sh install ROOT LOCK PIP_CACHE                      (the venv, exactly as the lock says)
 #   openstack-image-hook.sh resolve ROOT REQUIREMENTS CONSTRAINTS PIP_CACHE REPORT   (--relock: let pip choose)
+#   openstack-image-hook.sh check IMAGE ROOT                                 (what the charts run, started once)
 #   openstack-image-hook.sh tidy IMAGE ROOT
 #
 # The tidy step also writes the Debian and Python package versions to $OSOP_PACKAGES_OUT (a file outside the root).
@@ -111,6 +112,31 @@ tidy_keystone() {
   chown -R 42424:42424 "$root/etc/keystone" "$root/var/lib/keystone" "$root/var/log/keystone"
 }
 
+# Each program the charts' scripts start, started once in the root before it is packed: a missing shared library
+# (numpy's libstdc++) or module fails the build, not a pod on a node.
+check_image() {
+  local name=$1 root=$2 run=(chroot "$2" /usr/bin/env -i PATH="$venv/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root)
+  case $name in
+    keystone) "${run[@]}" keystone-manage --version >/dev/null ;;
+    openstack-client) "${run[@]}" openstack --version >/dev/null ;;
+    gnocchi)
+      "${run[@]}" uwsgi --version >/dev/null
+      "${run[@]}" gnocchi --version >/dev/null
+      # gnocchi-upgrade, gnocchi-metricd and the API's module read a configuration first, so their code is imported
+      # instead: the commands, the application and the drivers of templates/services/gnocchi.yaml.j2
+      "${run[@]}" python -c 'import gnocchi.cli.manage, gnocchi.cli.metricd, gnocchi.rest.app
+import gnocchi.indexer.sqlalchemy, gnocchi.storage.file, gnocchi.incoming.redis, pymysql, tooz.drivers.redis' ;;
+    *) echo "unknown image $name" >&2; exit 2 ;;
+  esac
+}
+
+tidy_gnocchi() {
+  local root=$1
+  # Mount points of the chart's volumes: its configuration files are subPaths of /etc/gnocchi, and the time series
+  # (the file driver's basepath) a volume at /var/lib/gnocchi.
+  mkdir -p "$root/etc/gnocchi" "$root/var/lib/gnocchi"
+}
+
 tidy_common() {
   local root=$1
   # Nothing installs packages at run time; pip's own files stay in the venv (as upstream's).
@@ -130,13 +156,15 @@ case ${1:-} in
   user) shift; add_user "$@" ;;
   install) shift; install_locked "$@" ;;
   resolve) shift; resolve "$@" ;;
+  check) check_image "$2" "$3" ;;
   tidy)
     case $2 in
       keystone) tidy_keystone "$3" ;;
       openstack-client) ;;
+      gnocchi) tidy_gnocchi "$3" ;;
       *) echo "unknown image $2" >&2; exit 2 ;;
     esac
     tidy_common "$3" ;;
-  *) echo "usage: $0 user ROOT NAME ID HOME | install ROOT LOCK PIP_CACHE | resolve ROOT REQS CONSTRAINTS PIP_CACHE REPORT | tidy IMAGE ROOT" >&2
+  *) echo "usage: $0 user ROOT NAME ID HOME | install ROOT LOCK PIP_CACHE | resolve ROOT REQS CONSTRAINTS PIP_CACHE REPORT | check IMAGE ROOT | tidy IMAGE ROOT" >&2
      exit 2 ;;
 esac

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from pathlib import Path
 
 import yaml
@@ -54,10 +55,11 @@ def test_the_vault_store_gets_the_approle_from_the_referenced_secret(catalog: Ca
         assert lib.ini_has(conf, "vault_plugin", option, value), option
 
 
-def test_cinder_and_designate_coordinate_through_the_coordination_services_etcd(deployments: Deployments) -> None:
+def test_cinder_designate_and_aodh_coordinate_through_the_coordination_services_etcd(
+        deployments: Deployments) -> None:
     deployment = deployments.get_ok("all-features")
     url = "etcd3+http://etcd.openstack.svc.cluster.local:2379"
-    for chart in ("cinder", "designate"):
+    for chart in ("cinder", "designate", "aodh"):
         conf = lib.config_file(deployment.releases[f"openstack-{chart}"].manifests, "Secret", f"{chart}-etc",
                                f"{chart}.conf")
         assert lib.ini_has(conf, "coordination", "backend_url", url), chart
@@ -277,3 +279,43 @@ def test_manila_mounts_the_exchanges_manila_client_for_a_cephfs_backend(deployme
         manila_digest(deployment.ceph)
     script = lib.config_file(release.manifests, "ConfigMap", "manila-bin", "bootstrap.sh")
     assert "openstack image" not in script and "openstack flavor" not in script  # no share servers to boot
+
+
+def test_aodh_logs_at_the_manifests_level_and_its_cleaner_gets_the_volume_it_mounts(deployments: Deployments) -> None:
+    release = deployments.get_ok("all-features").releases["openstack-aodh"]
+    assert release.problem is None, release.problem
+    logging_conf = lib.config_file(release.manifests, "Secret", "aodh-etc", "logging.conf")
+    assert lib.ini_has(logging_conf, "logger_aodh", "level", "DEBUG")
+    assert lib.ini_has(logging_conf, "logger_root", "level", "DEBUG")
+    cleaner = next(o for o in release.manifests if lib.name_of(o) == "CronJob/aodh-alarms-cleaner")
+    volumes = [v["name"] for v in cleaner["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"]]
+    assert "aodh-etc-snippets" in volumes
+
+
+def test_gnocchi_indexes_in_mariadb_and_stores_on_its_volume_with_redis_for_new_measures(
+        deployments: Deployments) -> None:
+    deployment = deployments.get_ok("all-features")
+    release = deployment.releases["openstack-gnocchi"]
+    assert release.problem is None, release.problem
+    conf = lib.config_file(release.manifests, "Secret", "gnocchi-etc", "gnocchi.conf")
+    password = deployment.credentials["gnocchi_db"].password
+    redis = "redis://redis.openstack.svc.cluster.local:6379"
+    for section, option, value in (
+            ("indexer", "url", f"mysql+pymysql://gnocchi:{password}@mariadb.openstack.svc.cluster.local:3306/gnocchi"),
+            ("storage", "driver", "file"), ("storage", "file_basepath", "/var/lib/gnocchi"),
+            ("incoming", "driver", "redis"), ("incoming", "redis_url", redis),
+            ("DEFAULT", "coordination_url", redis), ("DEFAULT", "debug", True)):
+        assert lib.ini_has(conf, section, option, value), (section, option)
+    # the same statsd identity at every render (the chart's default draws new ones, restarting the pods)
+    assert lib.ini_has(conf, "statsd", "resource_id", str(uuid.uuid5(uuid.NAMESPACE_URL, "statsd-resource.openstack")))
+    claim = next(o for o in release.manifests if lib.name_of(o) == "PersistentVolumeClaim/gnocchi-data")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"] and claim["spec"]["storageClassName"] == "ceph-rbd"
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    for kind, name in (("Deployment", "gnocchi-api"), ("DaemonSet", "gnocchi-metricd")):
+        pod = next(o for o in release.manifests if lib.name_of(o) == f"{kind}/{name}")["spec"]["template"]["spec"]
+        assert {"name": "gnocchi-data", "persistentVolumeClaim": {"claimName": "gnocchi-data"}} in pod["volumes"]
+        mounts = [m for c in pod["containers"] for m in c["volumeMounts"] if m["name"] == "gnocchi-data"]
+        assert [m["mountPath"] for m in mounts] == ["/var/lib/gnocchi"], name
+    names = {lib.name_of(o) for o in release.manifests}
+    assert not {"DaemonSet/gnocchi-statsd", "Service/gnocchi-statsd", "Job/gnocchi-storage-init",
+                "Job/gnocchi-db-init-indexer"} & names

@@ -48,7 +48,8 @@ REPO_DIRS = ("deploy/", "examples/", "tools/", "charts/", "crds/", "docs/", "bin
              "openstack_operator/", "tests/", "bench/")
 # Programs the docs may name that this test does not check further (shell built-ins, well-known clients).
 KNOWN_PROGRAMS = {"export", "cd", "less", "head", "jq", "curl", "openstack", "date", "echo", "for", "source",
-                  "flux", "base64", "cat", "git", "pip", "mkdir", "ls", "grep", "tail", "wc", "chmod"}
+                  "flux", "base64", "cat", "git", "pip", "mkdir", "ls", "grep", "tail", "wc", "chmod",
+                  "skopeo"}
 SHELL_WORDS = {"do", "then", "else", "time", "sudo"}  # words before the program on the same line
 HELM_COMMANDS = {"install", "upgrade", "uninstall", "list", "ls", "status", "history", "template", "pull", "repo",
                  "get", "rollback", "lint", "show", "package", "test", "version"}

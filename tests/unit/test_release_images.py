@@ -69,10 +69,18 @@ def pin_problems(catalog: Catalog, release: str, chart: str, key: str, reference
     return [] if reference == expected else [f"not the catalog's pin {expected}"]
 
 
+# Every service means a mirror: metric's image is the project's own (docs/images.md).
+MIRROR = "registry.example.com/mirror"
+
+
+def _mirrored(reference: str) -> str:
+    return f"{MIRROR}/{reference.rsplit('/', 1)[-1]}"
+
+
 def _full_deployment(release: str, catalog: Catalog) -> dict[str, Any]:
     doc = load_example("full")
     doc["spec"]["openstack_version"] = release
-    doc["spec"]["artifacts"] = {}
+    doc["spec"]["artifacts"] = {"images_base_url": MIRROR}
     doc["spec"]["features"]["services"] = list(catalog.services)
     # object-storage registers the storage side's gateway: Ceph with the gateway's Keystone user
     doc["spec"]["features"]["ceph"] = {"enabled": True, "object_gateway": {"enabled": True}}
@@ -120,7 +128,8 @@ def test_a_deployment_renders_every_image_key_of_its_release(catalog: Catalog, r
                 for r in s.releases}
     assert set(rendered) == set(catalog.charts)
     for chart, values in rendered.items():
-        assert values["images"]["tags"] == dict(catalog.releases[release].images[chart]), chart
+        assert values["images"]["tags"] == {key: _mirrored(ref) for key, ref in
+                                            catalog.releases[release].images[chart].items()}, chart
 
 
 @pytest.mark.skipif(not CHARTS.is_dir(), reason="no OpenStack-Helm chart set at ../shared/openstack-helm")
@@ -140,9 +149,10 @@ def test_the_images_command_lists_only_the_release_own_or_pinned(catalog: Catalo
     manifest = tmp_path / "osdpl.yaml"
     manifest.write_text(yaml.safe_dump(_full_deployment(release, catalog)))
     assert main(["images", "-f", str(manifest)]) == 0
-    listed = {line.split(" ")[0] for line in capsys.readouterr().out.splitlines()}
+    listed = dict(line.split(" ") for line in capsys.readouterr().out.splitlines())
     every = {ref for images in catalog.releases[release].images.values() for ref in images.values()}
-    assert listed == every
+    assert set(listed) == every
+    assert all(mirror == _mirrored(ref) for ref, mirror in listed.items())
     assert not {ref: p for ref in listed if (p := image_problems(catalog, release, ref))}
 
 

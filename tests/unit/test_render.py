@@ -228,3 +228,15 @@ def test_publishing_charts_get_the_noop_notification_driver_while_notifications_
     driver = {"oslo_messaging_notifications": {"driver": "messagingv2"}}
     assert notification_values(on, nova) == {"conf": {"nova": driver}}
     assert notification_values(on, renderer.catalog.charts["memcached"]) == {}
+
+
+@pytest.mark.parametrize(("services", "evaluators"), [(["alarming"], 1), (["alarming", "coordination"], 2)])
+def test_aodh_runs_one_evaluator_unless_they_coordinate(renderer: Renderer, services: list[str],
+                                                        evaluators: int) -> None:
+    doc = load_example("minimal")
+    doc["spec"]["size"] = "small"
+    doc["spec"]["features"] = {"services": services}
+    aodh = next(s for s in _render(renderer, doc) if s.name == "alarming").releases[0]
+    assert aodh.values["pod"]["replicas"] == {"api": 2, "evaluator": evaluators, "listener": 2, "notifier": 2}
+    coordination = aodh.values.get("conf", {}).get("aodh", {}).get("coordination")
+    assert (coordination is not None) == (evaluators > 1)

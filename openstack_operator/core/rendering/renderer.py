@@ -17,9 +17,10 @@ fingerprint, which changes exactly when a release's chart, version, chart digest
 from __future__ import annotations
 
 import hashlib
-import shlex
 import json
 import re
+import shlex
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -155,6 +156,8 @@ class Renderer:
         environment.policies["json.dumps_function"] = yaml_safe_json
         environment.filters["shell_quote"] = shlex.quote  # spec strings placed in the charts' shell scripts
         environment.filters["aes256_key"] = aes256_key
+        # a UUID fixed by a name (gnocchi's statsd identity per deployment): the same at every render
+        environment.filters["uuid5"] = lambda name: str(uuid.uuid5(uuid.NAMESPACE_URL, str(name)))
         try:
             self._templates = {name: environment.get_template(f"{name}.yaml.j2") for name in catalog.charts}
         except jinja2.TemplateError as exc:

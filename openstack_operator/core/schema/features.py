@@ -121,15 +121,23 @@ def _needs_their_consumer() -> list[dict[str, str]]:
                     "&& self.ceph.enabled)",
             "fieldPath": ".manila.share.backends",
             "message": "a cephfs share backend uses the storage side's CephFS: set ceph.enabled (its `manila` "
-                       "client comes through the Ceph exchange)"},
-           # object-storage registers the storage side's gateway, which validates tokens with the user
-           # object_gateway has the keystone release create and publishes to it.
-           {"rule": "!has(self.services) || !('object-storage' in self.services) "
-                    "|| (has(self.ceph) && has(self.ceph.object_gateway) && has(self.ceph.object_gateway.enabled) "
-                    "&& self.ceph.object_gateway.enabled)",
-            "fieldPath": ".services",
-            "message": "object-storage registers the storage side's object gateway: it needs "
-                       "ceph.object_gateway.enabled (the gateway's Keystone user) and ceph.enabled"}]
+                       "client comes through the Ceph exchange)"}] + _services_need_theirs()
+
+
+def _services_need_theirs() -> list[dict[str, str]]:
+    """A service refused without what it cannot run without (another service, a setting)."""
+    # object-storage registers the storage side's gateway, which validates tokens with the user object_gateway has
+    # the keystone release create and publishes to it.
+    return [{"rule": "!has(self.services) || !('object-storage' in self.services) "
+                     "|| (has(self.ceph) && has(self.ceph.object_gateway) && has(self.ceph.object_gateway.enabled) "
+                     "&& self.ceph.object_gateway.enabled)",
+             "fieldPath": ".services",
+             "message": "object-storage registers the storage side's object gateway: it needs "
+                        "ceph.object_gateway.enabled (the gateway's Keystone user) and ceph.enabled"},
+            {"rule": "!has(self.services) || !('metric' in self.services) || 'redis' in self.services",
+             "fieldPath": ".services",
+             "message": "metric keeps gnocchi's incoming measures and its workers' coordination in redis: add "
+                        "redis to features.services"}]
 
 
 def share_backend_rule(driver: str, features: str = "self") -> str:
@@ -642,8 +650,8 @@ def _upgrade() -> Schema:
 
 # The charts whose values templates set a log level from features.logging (tests/unit/test_schema.py reads the
 # templates to keep this true): a level for any other name would be accepted and ignored.
-LOGGING_CHARTS = ("barbican", "cinder", "designate", "glance", "heat", "horizon", "keystone", "manila", "masakari",
-                  "neutron", "nova", "octavia", "placement")
+LOGGING_CHARTS = ("aodh", "barbican", "cinder", "designate", "glance", "gnocchi", "heat", "horizon", "keystone",
+                  "manila", "masakari", "neutron", "nova", "octavia", "placement")
 
 
 def _logging() -> Schema:
@@ -659,5 +667,8 @@ def _logging() -> Schema:
             # no fieldPath: the API server writes a path into a map as `.[masakari]`, kubectl's readers do not
             "rule": "!has(self.masakari) || self.masakari.level in ['DEBUG', 'INFO']",
             "message": "masakari.level: masakari's chart has no logging configuration: its level is INFO, or DEBUG "
+                       "through its debug option"}, {
+            "rule": "!has(self.gnocchi) || self.gnocchi.level in ['DEBUG', 'INFO']",
+            "message": "gnocchi.level: gnocchi's chart has no logging configuration: its level is INFO, or DEBUG "
                        "through its debug option"}]},
     )

@@ -85,7 +85,7 @@ def _spec(catalog: Catalog) -> Schema:
         description="The cloud wanted: release, services, features and values. Changes are rolled out by the "
                     "operator; a change of openstack_version service by service.",
         rules=[_needs_compute(catalog, "instance-ha"), _needs_compute(catalog, "load-balancer"),
-               _generic_share_backend_needs(catalog)],
+               _generic_share_backend_needs(catalog), _METRIC_NEEDS_A_REGISTRY],
     )
 
 
@@ -112,6 +112,16 @@ def _generic_share_backend_needs(catalog: Catalog) -> dict[str, str]:
             "fieldPath": ".features.manila.share.backends",
             "message": "a generic share backend's share servers are instances with cinder volumes: it needs compute "
                        "and block-storage (the compute preset, or both in features.services)"}
+
+
+# gnocchi's image is built by the project (tools/build-openstack-images.sh gnocchi): no public registry has it.
+_METRIC_NEEDS_A_REGISTRY = {
+    "rule": "!has(self.features) || !has(self.features.services) || !('metric' in self.features.services) "
+            "|| (has(self.artifacts) && has(self.artifacts.images_base_url))",
+    "fieldPath": ".artifacts.images_base_url",
+    "message": "metric runs gnocchi from an image no public registry publishes: build it "
+               "(tools/build-openstack-images.sh gnocchi), push it to your registry and set artifacts.images_base_url "
+               "(docs/images.md)"}
 
 
 def _artifacts() -> Schema:

@@ -114,10 +114,20 @@ def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
 
 
 def problems_message(problems: Sequence[str]) -> str:
-    """The first MAX_PROBLEMS problems of a spec, saying how many more there are, within MAX_MESSAGE_CHARS."""
-    shown = "; ".join(problems[:MAX_PROBLEMS])
-    more = len(problems) - MAX_PROBLEMS
-    return bounded(shown + (f"; and {more} more problems" if more > 0 else ""))
+    """Of the first MAX_PROBLEMS problems of a spec, as many whole as fit in MAX_MESSAGE_CHARS (at least the first,
+    cut if it alone is too long), then how many more there are: the count is never what the limit cuts off."""
+    shown: list[str] = []
+    for problem in problems[:MAX_PROBLEMS]:
+        rest = len(problems) - len(shown) - 1
+        if shown and len("; ".join([*shown, problem]) + _more_problems(rest)) > MAX_MESSAGE_CHARS:
+            break
+        shown.append(problem)
+    suffix = _more_problems(len(problems) - len(shown))
+    return bounded("; ".join(shown), MAX_MESSAGE_CHARS - len(suffix)) + suffix
+
+
+def _more_problems(count: int) -> str:
+    return f"; and {count} more problems" if count > 0 else ""
 
 
 def _listing(items: list[str], separator: str = ", ") -> str:
