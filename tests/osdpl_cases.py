@@ -157,8 +157,9 @@ INVALID: list[tuple[str, Edit, str]] = [
      "spec.features.services: Invalid value: instance-ha needs compute: a preset with it (compute) or compute in "
      "features.services"),
     ("log-level-of-a-chart-without-one", _set("spec.features.logging", {"tempest": {"level": "DEBUG"}}),
-     "spec.features.logging: Invalid value: logging sets the level of these charts only: aodh, barbican, cinder, "
-     "designate, glance, gnocchi, heat, horizon, keystone, manila, masakari, neutron, nova, octavia, placement"),
+     "spec.features.logging: Invalid value: logging sets the level of these charts only: aodh, barbican, ceilometer, "
+     "cinder, designate, glance, gnocchi, heat, horizon, keystone, manila, masakari, neutron, nova, octavia, "
+     "placement"),
     ("load-balancer-without-an-amphora-image", _set("spec.features.services", ["compute", "load-balancer"]),
      "spec.features.services: Invalid value: load-balancer boots amphorae from an image: set "
      "octavia.amphora_image_url (the bootstrap Job uploads it to glance)"),
@@ -400,9 +401,12 @@ SEMANTIC_INVALID: list[tuple[str, Edit, str]] = [
     ("keystone-domain-without-config", _set("spec.features.keystone.domains", {"ldap": {"enabled": True}}),
      "spec.features.keystone.domains[ldap].config: Invalid value: config is required for an enabled domain "
      "(Keystone refuses an empty domain config): set its sections, e.g. identity.driver, or enabled: false"),
-    ("notifications-enabled", _set("spec.features.messaging.notifications", {"enabled": True}),
-     "spec.features.messaging.notifications.enabled: Invalid value: notifications cannot be enabled by this version: "
-     "nothing it deploys consumes them (no telemetry); set false or remove the field"),
+    ("notifications-without-metering", _set("spec.features.messaging.notifications", {"enabled": True}),
+     "spec.features.messaging.notifications.enabled: Invalid value: notifications are read by metering (ceilometer) "
+     "alone: add metering to features.services, or leave notifications off"),
+    ("metering-without-metric", _set("spec.features.services", ["metering"]),
+     "spec.features.services: Invalid value: metering stores its samples and events in gnocchi: add metric to "
+     "features.services"),
     ("database-cleanup-enabled", _set("spec.features.database.cleanup", {"enabled": True}),
      "spec.features.database.cleanup.enabled: Invalid value: cleanup cannot be enabled by this version: it schedules "
      "no purge of soft-deleted rows; set false or remove the field"),

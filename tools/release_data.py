@@ -59,6 +59,13 @@ def image_pins(catalog: Catalog) -> dict[str, Any]:
     return dict(raw.get("image_pins") or {})
 
 
+def unlisted_image_keys(catalog: Catalog) -> dict[str, str]:
+    """The catalog's `image_keys_unlisted`: <chart>.<key> the chart reads but does not list -> the key whose image
+    it runs."""
+    raw = yaml.safe_load((catalog.templates_dir / "catalog.yaml").read_text())
+    return dict(raw.get("image_keys_unlisted") or {})
+
+
 def release_image(reference: str, chart: str, key: str, name: str, pins: dict[str, Any],
                   own: set[str]) -> str:
     """The image a release runs for one key: a pin of the key, else of its repository, else the reference with
@@ -85,12 +92,16 @@ def release_document(catalog: Catalog, chart_set: Path, name: str) -> str:
     overrides = {chart: release_overrides(chart_set, chart, series) for chart in catalog.charts}
     own = {m["repo"] for tags in overrides.values() for ref in tags.values()
            if (m := SERIES_TAG.match(str(ref))) and m["series"] == series}
+    unlisted = unlisted_image_keys(catalog)
     images: dict[str, dict[str, str]] = {}
     for chart in catalog.charts:
         defaults = chart_default_tags(chart_set / "charts" / f"{chart}-{version}.tgz", chart)
         # Only keys the chart reads: an override file may carry keys of other chart versions.
         images[chart] = {key: release_image(overrides[chart].get(key, default), chart, key, name, pins, own)
-                         for key, default in sorted(defaults.items())}
+                         for key, default in defaults.items()}
+        images[chart].update({key.split(".", 1)[1]: images[chart][alias] for key, alias in unlisted.items()
+                              if key.split(".", 1)[0] == chart})
+        images[chart] = dict(sorted(images[chart].items()))
     body = yaml.safe_dump({"series": series, "images": images}, sort_keys=False, width=120)
     return HEADER.format(name=name, series=series, version=version) + body
 

@@ -56,12 +56,15 @@ _DAEMONSET_NAME = re.compile(r'\$daemonset\s*:=\s*"([^"]+)"')
 _POD_ANNOTATIONS = re.compile(
     r'tuple\s+"([^"]+)"\s+\S+\s*\|\s*include\s+"helm-toolkit\.snippets\.custom_pod_annotations"')
 _COMMENT = re.compile(r"\{\{-?\s*/\*.*?\*/\s*-?\}\}", re.DOTALL)
+# helm-toolkit's db-sync Job runs the image images.tags.<serviceName>_db_sync of the service a template names
+_DB_SYNC_JOB = re.compile(r'"serviceName"\s+"([^"]+)"[^\n]*\n(?:.*\n)*?.*helm-toolkit\.manifests\.job_db_sync')
 
 
 def _references(text: str) -> set[KeyPath]:
     text = _COMMENT.sub("", text)  # template comments mention values they do not read
     found = {tuple(m.group(1)[1:].split(".")) for m in _VALUES_REF.finditer(text)}
     found |= {("annotations", "pod", m.group(1)) for m in _POD_ANNOTATIONS.finditer(text)}
+    found |= {("images", "tags", f"{m.group(1)}_db_sync") for m in _DB_SYNC_JOB.finditer(text)}
     for m in _INDEX_REF.finditer(text):
         found.add(tuple(p for p in m.group(1).split(".") if p) + tuple(re.findall(r'"([^"]+)"', m.group(2))))
     return found
@@ -472,6 +475,9 @@ OPEN_MAPS: tuple[tuple[str, ...], ...] = (
     ("endpoints", "*", "path", "*"), ("endpoints", "*", "scheme", "*"), ("endpoints", "*", "port", "*", "*"),
     # users by the names the chart's Jobs and configs ask for; namespace/name of any endpoint
     ("endpoints", "*", "auth", "*"), ("endpoints", "*", "namespace"), ("endpoints", "*", "name"),
+    # a component's dependencies (jobs, services, pod, daemonset), read whole by helm-toolkit's init container for
+    # the components the chart lists
+    ("dependencies", "static", "*", "*"),
     # Kubernetes SecurityContext objects, passed through toYaml by helm-toolkit's security context snippets
     ("pod", "security_context", "*", "pod", "*"), ("pod", "security_context", "*", "container", "*", "*"),
 )
@@ -671,23 +677,25 @@ def ini_has(text: str, section: str, option: str, want: Any) -> bool:
     return _file_has(text, section, option, want)
 
 
-def notification_publishers(manifests: Sequence[Manifest]) -> list[str]:
-    """Config files (in a Secret or ConfigMap) whose [oslo_messaging_notifications] driver publishes: any driver
-    but noop, or a section without a driver when the file sets others (the chart's default then decides)."""
+def notification_publishers(manifests: Sequence[Manifest], bus: str | None = None) -> list[str]:
+    """Config files (in a Secret or ConfigMap) whose [oslo_messaging_notifications] publish where nothing reads:
+    a driver but noop whose transport_url is not `bus` (the notification bus ceilometer reads; None: there is
+    none), or a section without a driver when the file sets others (the chart's default then decides)."""
     found = []
     for obj in manifests:
         for file, text in _config_files(obj).items():
-            section, drivers = "", []
+            section, options = "", {}
             for line in text.splitlines():
                 line = line.strip()
                 if line.startswith("[") and line.endswith("]"):
                     section = line[1:-1].strip()
                 elif section == "oslo_messaging_notifications" and "=" in line and not line.startswith(("#", ";")):
                     key, value = line.split("=", 1)
-                    if key.strip() == "driver":
-                        drivers.append(value.strip())
-            found += [f"{_name(obj)} {file}: [oslo_messaging_notifications] driver = {d}" for d in drivers
-                      if d != "noop"]
+                    options[key.strip()] = value.strip()
+            driver, transport = options.get("driver"), options.get("transport_url")
+            if driver is not None and driver != "noop" and (bus is None or transport != bus):
+                where = f"transport_url = {transport}" if transport else "its own vhost"
+                found.append(f"{_name(obj)} {file}: [oslo_messaging_notifications] driver = {driver} ({where})")
     return found
 
 

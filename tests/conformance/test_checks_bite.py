@@ -194,5 +194,6 @@ def test_notification_publishers_reports_the_charts_default_driver(deployments: 
     values = _values(nova)
     del values["conf"]["nova"]["oslo_messaging_notifications"]  # the chart's default, messagingv2, takes its place
     problems = lib.notification_publishers(_template(helm, nova, values))
-    assert "Secret/nova-etc nova.conf: [oslo_messaging_notifications] driver = messagingv2" in problems, problems
+    assert ("Secret/nova-etc nova.conf: [oslo_messaging_notifications] driver = messagingv2 (its own vhost)"
+            in problems), problems
     assert not lib.notification_publishers(nova.manifests)

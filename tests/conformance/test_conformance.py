@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from openstack_operator.core.catalog import Catalog
+from openstack_operator.core.rendering.renderer import notification_bus
 from openstack_operator.core.secrets.ceph import (CHART_WIRING, GATEWAY_CREDENTIAL, GATEWAY_REGISTRAR,
                                                   chart_wiring_readers, gateway_secret, namespace_objects)
 
@@ -116,11 +117,15 @@ def test_every_value_is_read_by_the_chart(deployment: Deployment) -> None:
               for p in lib.unread_keys(r.release.values, lib.chart_facts(r.chart_tgz))])
 
 
-def test_no_service_publishes_notifications_nothing_consumes(deployment: Deployment) -> None:
-    """The charts default to the messagingv2 driver: a queue per topic that fills RabbitMQ while no telemetry reads
-    it. With features.messaging.notifications off (the only value this version accepts) every driver is noop."""
-    assert not deployment.osdpl.spec.features["messaging"]["notifications"].get("enabled", False)
-    conforms([f"{r.release.name}: {p}" for r in deployment.ok() for p in lib.notification_publishers(r.manifests)])
+def test_no_service_publishes_notifications_nothing_consumes(deployment: Deployment, catalog: Catalog) -> None:
+    """The charts default to the messagingv2 driver on their own vhost: a queue per topic that fills RabbitMQ, read
+    by nothing. Every driver is noop, or publishes on the notification bus where metering runs (ceilometer reads it;
+    ceilometer itself hands events to aodh there)."""
+    spec = deployment.osdpl.spec
+    bus = notification_bus(deployment.osdpl.namespace, spec.internal_domain_name, deployment.credentials) \
+        if "metering" in spec.enabled_services(catalog) else None
+    conforms([f"{r.release.name}: {p}" for r in deployment.ok() for p in lib.notification_publishers(r.manifests,
+                                                                                                      bus)])
 
 
 def test_all_features_manifest_covers_the_catalog(deployments: Deployments, catalog: Catalog) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from openstack_operator.core.catalog import Catalog
-from openstack_operator.core.rendering.renderer import Renderer
+from openstack_operator.core.rendering.renderer import Renderer, notification_bus
 from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets import amphora_pki
 from openstack_operator.core.secrets.ceph import CONFIGMAP, DIGEST_ANNOTATION, MANILA_KEYRING_SECRET, manila_digest
@@ -319,3 +319,29 @@ def test_gnocchi_indexes_in_mariadb_and_stores_on_its_volume_with_redis_for_new_
     names = {lib.name_of(o) for o in release.manifests}
     assert not {"DaemonSet/gnocchi-statsd", "Service/gnocchi-statsd", "Job/gnocchi-storage-init",
                 "Job/gnocchi-db-init-indexer"} & names
+
+
+def test_telemetry_reads_every_services_notifications_on_one_bus(deployments: Deployments, catalog: Catalog) -> None:
+    deployment = deployments.get_ok("all-features")
+    bus = notification_bus("openstack", "cluster.local", deployment.credentials)
+    assert bus and bus.endswith("@rabbitmq.openstack.svc.cluster.local:5672/ceilometer")
+    for chart in (c for c in catalog.charts.values() if c.notifier):
+        release = deployment.releases[f"openstack-{chart.name}"]
+        assert release.problem is None, release.problem
+        published = lib.notification_publishers(release.manifests)  # every file that publishes, wherever
+        assert published and all(p.endswith(f"driver = messagingv2 (transport_url = {bus})") for p in published), \
+            (chart.name, published)
+    ceilometer = deployment.releases["openstack-ceilometer"]
+    assert ceilometer.problem is None, ceilometer.problem
+    conf = lib.config_file(ceilometer.manifests, "Secret", "ceilometer-etc", "ceilometer.conf")
+    assert lib.ini_has(conf, "notification", "messaging_urls", bus)  # what it reads: the bus, nothing else
+    assert lib.ini_has(conf, "DEFAULT", "debug", True)
+    pipeline = yaml.safe_load(lib.config_file(ceilometer.manifests, "Secret", "ceilometer-etc", "pipeline.yaml"))
+    assert pipeline["sinks"] == [{"name": "meter_sink", "publishers": ["gnocchi://"]}]
+    events = yaml.safe_load(lib.config_file(ceilometer.manifests, "Secret", "ceilometer-etc", "event_pipeline.yaml"))
+    assert events["sinks"][0]["publishers"] == ["gnocchi://", "notifier://?topic=alarm.all"]  # events to aodh too
+    names = {lib.name_of(o) for o in ceilometer.manifests}
+    assert {"Deployment/ceilometer-notification", "Deployment/ceilometer-central",
+            "DaemonSet/ceilometer-compute"} <= names
+    aodh = lib.config_file(deployment.releases["openstack-aodh"].manifests, "Secret", "aodh-etc", "aodh.conf")
+    assert lib.ini_has(aodh, "oslo_messaging_notifications", "transport_url", bus)  # the listener reads the events

@@ -144,65 +144,64 @@ def test_dns_deploys_designate_on_powerdns_and_neutron_publishes_names_in_it(
     assert (backend["name"], backend["port"]) == ("designate-api", 9001)
 
 
-def test_alarming_deploys_aodh_whose_evaluators_coordinate_through_etcd(
-        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
-    namespace = deployment.namespace
-    deployment.merge_patch({"spec": {"features": {"services": ["alarming", "coordination"],
-                                                  "logging": {"aodh": {"level": "DEBUG"}}}}})
-    wait_for("aodh installed", lambda: "openstack-aodh" in helm.releases(namespace), operators)
-    wait_for("Ready with alarming", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
-             describe=lambda: deployment.get().get("status"))
-    _assert_service_deployed(deployment, helm, kubectl, "alarming")
-    conf = configparser.ConfigParser(strict=False, interpolation=None)
-    conf.read_string(_secret_file(kubectl, namespace, "aodh-etc", "aodh.conf"))
-    assert conf["coordination"]["backend_url"] == f"etcd3+http://etcd.{namespace}.svc.cluster.local:2379"
-    assert conf["DEFAULT"]["transport_url"].startswith("rabbit://aodh:")
-    logging_conf = configparser.ConfigParser(strict=False, interpolation=None)
-    logging_conf.read_string(_secret_file(kubectl, namespace, "aodh-etc", "logging.conf"))
-    assert logging_conf["logger_aodh"]["level"] == "DEBUG"
-    backend = kubectl.json("-n", namespace, "get", "httproute", "aodh")["spec"]["rules"][0]["backendRefs"][0]
-    assert (backend["name"], backend["port"]) == ("aodh-api", 8042)
-
-
-def test_metric_deploys_gnocchi_on_its_volume_and_keeps_the_volume_when_removed(
+def test_telemetry_deploys_gnocchi_ceilometer_and_aodh_on_one_notification_bus_and_keeps_the_metrics_volume(
         deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
     namespace = deployment.namespace
     try:
-        _metric(deployment, operators, helm, kubectl)
+        _telemetry(deployment, operators, helm, kubectl)
     finally:
         deployment.reset()
-        wait_for("gnocchi uninstalled", lambda: "openstack-gnocchi" not in helm.releases(namespace), operators,
-                 timeout=DEPLOY_TIMEOUT)
+        wait_for("telemetry uninstalled", lambda: not {"openstack-gnocchi", "openstack-ceilometer", "openstack-aodh"}
+                 & set(helm.releases(namespace)), operators, timeout=DEPLOY_TIMEOUT)
         kubectl.run("-n", namespace, "delete", "pvc", "--ignore-not-found", "gnocchi-data")
 
 
-def _metric(deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+def _telemetry(deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
     namespace = deployment.namespace
     # gnocchi's image is the project's own: the deployment's registry serves it (and so every other image)
-    deployment.merge_patch({"spec": {"artifacts": {"images_base_url": "registry.example.com/openstack"},
-                                     "features": {"services": ["metric", "redis"],
-                                                  "logging": {"gnocchi": {"level": "DEBUG"}}}}})
-    wait_for("gnocchi installed", lambda: "openstack-gnocchi" in helm.releases(namespace), operators)
-    wait_for("Ready with metrics", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+    deployment.merge_patch({"spec": {"artifacts": {"images_base_url": "registry.example.com/openstack"}, "features": {
+        "services": ["metric", "redis", "metering", "alarming", "coordination"],
+        "messaging": {"notifications": {"enabled": True}},
+        "logging": {"gnocchi": {"level": "DEBUG"}, "aodh": {"level": "DEBUG"}}}}})
+    wait_for("telemetry installed", lambda: {"openstack-gnocchi", "openstack-ceilometer", "openstack-aodh"}
+             <= set(helm.releases(namespace)), operators, timeout=DEPLOY_TIMEOUT)
+    wait_for("Ready with telemetry", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
              describe=lambda: deployment.get().get("status"))
-    _assert_service_deployed(deployment, helm, kubectl, "metric")
+    for service in ("metric", "metering", "alarming"):
+        _assert_service_deployed(deployment, helm, kubectl, service)
+
+    def conf(secret: str, file: str) -> configparser.ConfigParser:
+        parsed = configparser.ConfigParser(strict=False, interpolation=None)
+        parsed.read_string(_secret_file(kubectl, namespace, secret, file))
+        return parsed
+
+    # metric: gnocchi from the registry, its time series on its claim, new measures and coordination in redis
     api = kubectl.json("-n", namespace, "get", "deployment", "gnocchi-api")["spec"]["template"]["spec"]
     assert api["containers"][0]["image"] == "registry.example.com/openstack/gnocchi:4.7.1"
-    conf = configparser.ConfigParser(strict=False, interpolation=None)
-    conf.read_string(_secret_file(kubectl, namespace, "gnocchi-etc", "gnocchi.conf"))
+    gnocchi = conf("gnocchi-etc", "gnocchi.conf")
     redis = f"redis://redis.{namespace}.svc.cluster.local:6379"
-    assert (conf["storage"]["driver"], conf["incoming"]["redis_url"], conf["DEFAULT"]["coordination_url"]) == (
-        "file", redis, redis)
-    assert conf["indexer"]["url"].startswith("mysql+pymysql://gnocchi:")
-    assert conf["DEFAULT"]["debug"] == "true"
-    claim = kubectl.json("-n", namespace, "get", "pvc", "gnocchi-data")
-    assert claim["status"]["phase"] == "Bound", claim["status"]
-    backend = kubectl.json("-n", namespace, "get", "httproute", "gnocchi")["spec"]["rules"][0]["backendRefs"][0]
-    assert (backend["name"], backend["port"]) == ("gnocchi-api", 8041)
-    # metric removed: the release goes, the time series stay for its return
-    deployment.merge_patch({"spec": {"features": {"services": ["redis"]}}})
-    wait_for("gnocchi uninstalled", lambda: "openstack-gnocchi" not in helm.releases(namespace), operators,
-             timeout=DEPLOY_TIMEOUT)
+    assert (gnocchi["storage"]["driver"], gnocchi["incoming"]["redis_url"], gnocchi["DEFAULT"]["coordination_url"],
+            gnocchi["DEFAULT"]["debug"]) == ("file", redis, redis, "true")
+    assert kubectl.json("-n", namespace, "get", "pvc", "gnocchi-data")["status"]["phase"] == "Bound"
+    # the notification bus: keystone publishes there, ceilometer reads it, aodh's listener reads ceilometer's events
+    bus = conf("ceilometer-etc", "ceilometer.conf")["notification"]["messaging_urls"]
+    assert bus.endswith(f"@rabbitmq.{namespace}.svc.cluster.local:5672/ceilometer")
+    keystone = conf("keystone-etc", "keystone.conf")["oslo_messaging_notifications"]
+    assert (keystone["driver"], keystone["transport_url"]) == ("messagingv2", bus)
+    aodh = conf("aodh-etc", "aodh.conf")
+    assert (aodh["oslo_messaging_notifications"]["transport_url"], aodh["coordination"]["backend_url"]) == (
+        bus, f"etcd3+http://etcd.{namespace}.svc.cluster.local:2379")
+    assert conf("aodh-etc", "logging.conf")["logger_aodh"]["level"] == "DEBUG"
+    for route, backend in (("gnocchi", ("gnocchi-api", 8041)), ("aodh", ("aodh-api", 8042))):
+        ref = kubectl.json("-n", namespace, "get", "httproute", route)["spec"]["rules"][0]["backendRefs"][0]
+        assert (ref["name"], ref["port"]) == backend
+    # telemetry removed: the releases go, keystone stops publishing, the time series stay for metric's return
+    deployment.merge_patch({"spec": {"features": {"services": ["redis", "coordination"],
+                                                  "messaging": {"notifications": {"enabled": False}}}}})
+    wait_for("telemetry uninstalled", lambda: not {"openstack-gnocchi", "openstack-ceilometer", "openstack-aodh"}
+             & set(helm.releases(namespace)), operators, timeout=DEPLOY_TIMEOUT)
+    wait_for("keystone's notifications off", lambda: conf("keystone-etc", "keystone.conf")[
+        "oslo_messaging_notifications"]["driver"] == "noop", operators, timeout=DEPLOY_TIMEOUT)
     assert kubectl.json("-n", namespace, "get", "pvc", "gnocchi-data")["metadata"]["name"] == "gnocchi-data"
 
 

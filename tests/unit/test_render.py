@@ -14,8 +14,8 @@ from openstack_operator.core.catalog import Catalog
 from openstack_operator.core.secrets.credentials import Credential, placeholder_credentials, required_credentials
 from openstack_operator.core.errors import MergeConflict, RenderError
 from openstack_operator.core.schema.manifest import load_osdpl
-from openstack_operator.core.rendering.renderer import (RenderedService, Renderer, load_yaml, notification_values,
-                                                       yaml_problem)
+from openstack_operator.core.rendering.renderer import (RenderedService, Renderer, load_yaml, notification_bus,
+                                                       notification_values, yaml_problem)
 
 from .conftest import EXAMPLES, load_example
 
@@ -81,6 +81,25 @@ def test_rendering_is_deterministic(renderer: Renderer) -> None:
     doc = load_example("full")
     assert _fingerprints(_render(renderer, doc)) == _fingerprints(_render(renderer, copy.deepcopy(doc)))
     assert _fingerprints(_render(renderer, doc)) == _fingerprints(_render(Renderer(Catalog.load()), doc))
+
+
+def test_an_unchanged_templates_output_is_parsed_once_and_never_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    renderer = Renderer(Catalog.load())
+    parsed: list[str] = []
+
+    def counted(text: str) -> Any:
+        parsed.append(text)
+        return load_yaml(text)
+    monkeypatch.setattr("openstack_operator.core.rendering.renderer.load_yaml", counted)
+    doc = load_example("minimal")
+    first = _render(renderer, doc)
+    charts = len(parsed)
+    first[3].releases[0].values["pod"]["replicas"]["api"] = 99  # a caller's change stays the caller's
+    again = _render(renderer, doc)
+    assert len(parsed) == charts and again[3].releases[0].values["pod"]["replicas"] == {"api": 1}
+    doc["spec"]["region_name"] = "RegionNine"  # every chart's Keystone users name the region: parsed again
+    _render(renderer, doc)
+    assert len(parsed) > charts and _fingerprints(_render(renderer, doc)) != _fingerprints(again)
 
 
 def test_templates_compiled_once_per_renderer(renderer: Renderer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -225,9 +244,35 @@ def test_publishing_charts_get_the_noop_notification_driver_while_notifications_
     spec = load_osdpl(renderer.catalog, load_example("minimal")).spec
     on = dataclasses.replace(spec, features={**spec.features, "messaging": {"notifications": {"enabled": True}}})
     nova = renderer.catalog.charts["nova"]
-    driver = {"oslo_messaging_notifications": {"driver": "messagingv2"}}
-    assert notification_values(on, nova) == {"conf": {"nova": driver}}
-    assert notification_values(on, renderer.catalog.charts["memcached"]) == {}
+    bus = notification_bus("openstack", "cluster.local", {"ceilometer_messaging": Credential("ceilometer", "p/w")})
+    assert bus == "rabbit://ceilometer:p%2Fw@rabbitmq.openstack.svc.cluster.local:5672/ceilometer"
+    # on: published on the bus, never blocking the service for ever when the bus is away
+    published = {"oslo_messaging_notifications": {"driver": "messagingv2", "transport_url": bus, "retry": 3}}
+    assert notification_values(on, nova, bus) == {"conf": {"nova": published}}
+    assert notification_values(on, renderer.catalog.charts["memcached"], bus) == {}
+    with pytest.raises(RenderError, match="ceilometer_messaging"):
+        notification_values(on, nova, None)
+    assert notification_bus("openstack", "cluster.local", {}) is None
+
+
+def test_metering_reads_the_notification_bus_and_hands_events_to_aodh(renderer: Renderer) -> None:
+    doc = load_example("full")
+    doc["spec"]["features"]["services"] += ["metric", "metering", "alarming"]  # redis is in the example
+    doc["spec"]["features"]["messaging"] = {"notifications": {"enabled": True}}
+    values = {r.chart: r.values for s in _render(renderer, doc) for r in s.releases}
+    bus = values["nova"]["conf"]["nova"]["oslo_messaging_notifications"]["transport_url"]
+    assert bus.endswith("@rabbitmq.openstack.svc.cluster.local:5672/ceilometer")
+    assert values["aodh"]["conf"]["aodh"]["oslo_messaging_notifications"] == {"transport_url": bus}
+    ceilometer = values["ceilometer"]["conf"]
+    assert ceilometer["ceilometer"]["oslo_messaging_notifications"] == {"driver": "messagingv2"}
+    assert ceilometer["event_pipeline"]["sinks"][0]["publishers"] == ["gnocchi://", "notifier://?topic=alarm.all"]
+    # without alarming nothing reads ceilometer's own notifications: it publishes none
+    doc["spec"]["features"]["services"].remove("alarming")
+    values = {r.chart: r.values for s in _render(renderer, doc) for r in s.releases}
+    assert "aodh" not in values
+    ceilometer = values["ceilometer"]["conf"]
+    assert ceilometer["ceilometer"]["oslo_messaging_notifications"] == {"driver": "noop"}
+    assert ceilometer["event_pipeline"]["sinks"][0]["publishers"] == ["gnocchi://"]
 
 
 @pytest.mark.parametrize(("services", "evaluators"), [(["alarming"], 1), (["alarming", "coordination"], 2)])
@@ -238,5 +283,4 @@ def test_aodh_runs_one_evaluator_unless_they_coordinate(renderer: Renderer, serv
     doc["spec"]["features"] = {"services": services}
     aodh = next(s for s in _render(renderer, doc) if s.name == "alarming").releases[0]
     assert aodh.values["pod"]["replicas"] == {"api": 2, "evaluator": evaluators, "listener": 2, "notifier": 2}
-    coordination = aodh.values.get("conf", {}).get("aodh", {}).get("coordination")
-    assert (coordination is not None) == (evaluators > 1)
+    assert (aodh.values["conf"]["aodh"]["coordination"]["backend_url"] is not None) == (evaluators > 1)

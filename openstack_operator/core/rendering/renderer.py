@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 import shlex
+import urllib.parse
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -168,6 +169,9 @@ class Renderer:
         # octavia's bootstrap Job's script (templates/services/octavia.yaml.j2 places it in bootstrap.script)
         self._octavia_script = (catalog.templates_dir / "services" / "_octavia-bootstrap.sh").read_text() \
             if "octavia" in catalog.charts else ""
+        # chart -> (its template's last output, that output parsed): a reconcile of an unchanged spec renders the
+        # same text, and parsing it is half a render's time. The parsed document is only read (merge_layers copies).
+        self._parsed: dict[str, tuple[str, Any]] = {}
 
     def render(self, spec: DeploymentSpec, credentials: Credentials, namespace: str,
                only: set[str] | None = None, ceph: CephExchange | None = None,
@@ -184,6 +188,8 @@ class Renderer:
         enabled = spec.enabled_services(self.catalog)
         selected = [name for name in enabled if only is None or name in only]
         facts = {**self._facts(spec, namespace, enabled), "tempest_run": tempest_run,
+                 "notification_bus": notification_bus(namespace, spec.internal_domain_name, credentials)
+                 if "metering" in enabled else None,
                  "load_balancer": load_balancer or ControlPlane(),
                  "amphora_pki": _amphora_pki(credentials) if "load-balancer" in selected else None}
         ceph_facts = self._ceph_facts(spec, namespace, enabled, selected, ceph)
@@ -261,12 +267,21 @@ class Renderer:
             "object_gateway": ceph_exchange.gateway_template_facts(spec.features),
         }
 
+    def _parse(self, chart: str, text: str) -> Any:
+        """The template's output as data, parsed again only when it differs from the chart's last one."""
+        last = self._parsed.get(chart)
+        if last is not None and last[0] == text:
+            return last[1]
+        document = load_yaml(text)
+        self._parsed[chart] = (text, document)
+        return document
+
     def _render_chart(self, spec: DeploymentSpec, chart: Chart, facts: Mapping[str, Any],
                       credentials: Credentials, namespace: str) -> RenderedRelease:
         template_path = f"templates/services/{chart.name}.yaml.j2"
         try:
             text = self._templates[chart.name].render(**facts, chart=chart.name, cred=_credential_lookup(chart, credentials))
-            document = load_yaml(text)
+            document = self._parse(chart.name, text)
         except jinja2.TemplateError as exc:
             raise RenderError(f"{template_path}: {exc}") from None
         except yaml.YAMLError as exc:
@@ -286,7 +301,8 @@ class Renderer:
                   self.catalog.presets[spec.preset].values.get(chart.name, {})),
             Layer(f"templates/sizes/{spec.size}.yaml values.{chart.name}", size.values.get(chart.name, {})),
             Layer(f"{template_path} features", document["features"]),
-            Layer("spec.features.messaging.notifications", notification_values(spec, chart)),
+            Layer("spec.features.messaging.notifications",
+                  notification_values(spec, chart, facts["notification_bus"])),
             Layer(f"spec.common.{chart.group}.values", spec.common.get(chart.group, {}).get("values", {})),
             Layer(f"spec.services.{chart.service}.{chart.name}.values", service_values),
             Layer("spec.nodes", node_overrides(spec.nodes, chart), addressable=False),
@@ -303,17 +319,39 @@ class Renderer:
         )
 
 
-def notification_values(spec: DeploymentSpec, chart: Chart) -> dict[str, Any]:
-    """The oslo.messaging notification driver of a publishing chart: noop unless notifications are enabled.
+# Attempts to send a notification before it is dropped: a service never hangs an API call on the notification bus
+# (oslo.messaging's default, -1, retries for ever).
+NOTIFICATION_RETRIES = 3
 
-    The charts default to messagingv2, which fills a RabbitMQ queue per topic that nothing reads when no consumer
-    (telemetry) is deployed.
+
+def notification_values(spec: DeploymentSpec, chart: Chart, bus: str | None) -> dict[str, Any]:
+    """The oslo.messaging notifications of a publishing chart: noop unless notifications are enabled, else published
+    on `bus` (notification_bus), where ceilometer's notification agent reads them.
+
+    The charts default to messagingv2 on their own vhost, which fills a RabbitMQ queue per topic that nothing
+    reads.
     """
     if not chart.notifier:
         return {}
-    enabled = spec.features["messaging"]["notifications"].get("enabled", False)
-    driver = "messagingv2" if enabled else "noop"
-    return {"conf": {chart.notifier: {"oslo_messaging_notifications": {"driver": driver}}}}
+    if not spec.features["messaging"]["notifications"].get("enabled", False):
+        return {"conf": {chart.notifier: {"oslo_messaging_notifications": {"driver": "noop"}}}}
+    if bus is None:  # the resource's schema refuses notifications without metering
+        raise RenderError("spec.features.messaging.notifications.enabled: notifications go on the notification bus "
+                          "of metering, with its credential ceilometer_messaging: metering is off or the credential "
+                          "missing")
+    return {"conf": {chart.notifier: {"oslo_messaging_notifications": {
+        "driver": "messagingv2", "transport_url": bus, "retry": NOTIFICATION_RETRIES}}}}
+
+
+def notification_bus(namespace: str, domain: str, credentials: Credentials) -> str | None:
+    """The notification bus: ceilometer's vhost on the deployment's RabbitMQ, as ceilometer's user (its chart's
+    rabbit-init Job creates both). The publishing services and aodh's listener hold this one password, no service
+    another's. None without the credential (a render of services that do not include metering's)."""
+    user = credentials.get("ceilometer_messaging")
+    if user is None:
+        return None
+    return (f"rabbit://{urllib.parse.quote(user.username, safe='')}:{urllib.parse.quote(user.password, safe='')}"
+            f"@rabbitmq.{namespace}.svc.{domain}:5672/ceilometer")
 
 
 def coordination_url(namespace: str, domain: str) -> str:

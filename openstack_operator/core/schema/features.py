@@ -44,17 +44,13 @@ def features(catalog: Catalog) -> Schema:
             "ceph": _ceph(),
             "database": _database(),
             "messaging": obj(
-                {"notifications": obj({"enabled": boolean("Must be false (the default): this version deploys "
-                                                          "nothing that consumes notifications (no telemetry), "
-                                                          "so true is refused rather than ignored. While false, "
-                                                          "the services' notification driver is noop: nothing "
-                                                          "is published to RabbitMQ.")},
+                {"notifications": obj({"enabled": boolean("The services publish oslo.messaging notifications "
+                                                          "on the notification bus (ceilometer's RabbitMQ vhost), "
+                                                          "where metering reads them: needs metering in "
+                                                          "services. False (the default): the driver is noop, "
+                                                          "nothing is published.")},
                                       default={}, description="oslo.messaging notifications of the OpenStack "
-                                                              "services.",
-                                      rules=[{"rule": "!has(self.enabled) || !self.enabled", "fieldPath": ".enabled",
-                                              "message": "notifications cannot be enabled by this version: nothing "
-                                                         "it deploys consumes them (no telemetry); set false or "
-                                                         "remove the field"}])},
+                                                              "services.")},
                 default={},
                 description="The message queue (RabbitMQ) as the OpenStack services use it.",
             ),
@@ -134,6 +130,16 @@ def _services_need_theirs() -> list[dict[str, str]]:
              "fieldPath": ".services",
              "message": "object-storage registers the storage side's object gateway: it needs "
                         "ceph.object_gateway.enabled (the gateway's Keystone user) and ceph.enabled"},
+            # nothing but ceilometer reads the services' notifications: without it they would fill RabbitMQ
+            {"rule": "!has(self.messaging) || !has(self.messaging.notifications) "
+                     "|| !has(self.messaging.notifications.enabled) || !self.messaging.notifications.enabled "
+                     "|| (has(self.services) && 'metering' in self.services)",
+             "fieldPath": ".messaging.notifications.enabled",
+             "message": "notifications are read by metering (ceilometer) alone: add metering to features.services, "
+                        "or leave notifications off"},
+            {"rule": "!has(self.services) || !('metering' in self.services) || 'metric' in self.services",
+             "fieldPath": ".services",
+             "message": "metering stores its samples and events in gnocchi: add metric to features.services"},
             {"rule": "!has(self.services) || !('metric' in self.services) || 'redis' in self.services",
              "fieldPath": ".services",
              "message": "metric keeps gnocchi's incoming measures and its workers' coordination in redis: add "
@@ -650,8 +656,10 @@ def _upgrade() -> Schema:
 
 # The charts whose values templates set a log level from features.logging (tests/unit/test_schema.py reads the
 # templates to keep this true): a level for any other name would be accepted and ignored.
-LOGGING_CHARTS = ("aodh", "barbican", "cinder", "designate", "glance", "gnocchi", "heat", "horizon", "keystone",
-                  "manila", "masakari", "neutron", "nova", "octavia", "placement")
+LOGGING_CHARTS = ("aodh", "barbican", "ceilometer", "cinder", "designate", "glance", "gnocchi", "heat", "horizon",
+                  "keystone", "manila", "masakari", "neutron", "nova", "octavia", "placement")
+# Of those, the charts with no logging configuration: their level is INFO, or DEBUG through their debug option.
+DEBUG_OPTION_CHARTS = ("ceilometer", "gnocchi", "masakari")
 
 
 def _logging() -> Schema:
@@ -663,12 +671,9 @@ def _logging() -> Schema:
         default={},
         **{"x-kubernetes-validations": [{
             "rule": f"self.all(name, name in {list(LOGGING_CHARTS)!r})",
-            "message": f"logging sets the level of these charts only: {', '.join(LOGGING_CHARTS)}"}, {
+            "message": f"logging sets the level of these charts only: {', '.join(LOGGING_CHARTS)}"}] + [{
             # no fieldPath: the API server writes a path into a map as `.[masakari]`, kubectl's readers do not
-            "rule": "!has(self.masakari) || self.masakari.level in ['DEBUG', 'INFO']",
-            "message": "masakari.level: masakari's chart has no logging configuration: its level is INFO, or DEBUG "
-                       "through its debug option"}, {
-            "rule": "!has(self.gnocchi) || self.gnocchi.level in ['DEBUG', 'INFO']",
-            "message": "gnocchi.level: gnocchi's chart has no logging configuration: its level is INFO, or DEBUG "
-                       "through its debug option"}]},
+            "rule": f"!has(self.{chart}) || self.{chart}.level in ['DEBUG', 'INFO']",
+            "message": f"{chart}.level: {chart}'s chart has no logging configuration: its level is INFO, or DEBUG "
+                       "through its debug option"} for chart in DEBUG_OPTION_CHARTS]},
     )
