@@ -61,6 +61,13 @@ def _assert_service_deployed(deployment: Deployment, helm: Helm, kubectl: Kubect
     assert [backend for backend in backends if backend[1] not in services.get(backend[0], set())] == []
 
 
+def _reset_and_wait_uninstalled(deployment: Deployment, operators: Operators, helm: Helm, *releases: str) -> None:
+    """The shared deployment back to its base manifest, and the releases a test added gone."""
+    deployment.reset()
+    wait_for(f"{', '.join(releases)} uninstalled", lambda: not set(releases) & set(helm.releases(
+        deployment.namespace)), operators, timeout=DEPLOY_TIMEOUT)
+
+
 def test_key_manager_deploys_with_its_own_kek(deployment: Deployment, operators: Operators, helm: Helm,
                                               kubectl: Kubectl) -> None:
     namespace = deployment.namespace
@@ -146,14 +153,12 @@ def test_dns_deploys_designate_on_powerdns_and_neutron_publishes_names_in_it(
 
 def test_telemetry_deploys_gnocchi_ceilometer_and_aodh_on_one_notification_bus_and_keeps_the_metrics_volume(
         deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
-    namespace = deployment.namespace
     try:
         _telemetry(deployment, operators, helm, kubectl)
     finally:
-        deployment.reset()
-        wait_for("telemetry uninstalled", lambda: not {"openstack-gnocchi", "openstack-ceilometer", "openstack-aodh"}
-                 & set(helm.releases(namespace)), operators, timeout=DEPLOY_TIMEOUT)
-        kubectl.run("-n", namespace, "delete", "pvc", "--ignore-not-found", "gnocchi-data")
+        _reset_and_wait_uninstalled(deployment, operators, helm, "openstack-gnocchi", "openstack-ceilometer",
+                                    "openstack-aodh")
+        kubectl.run("-n", deployment.namespace, "delete", "pvc", "--ignore-not-found", "gnocchi-data")
 
 
 def _telemetry(deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
@@ -262,10 +267,8 @@ def test_the_load_balancer_waits_for_its_bootstrap_report_then_runs_its_worker_a
         _load_balancer(deployment, operators, helm, kubectl)
     finally:
         # nova's cluster-scoped RBAC goes with its release: gone before the next test looks at the cluster's
-        deployment.reset()
-        added = {"openstack-octavia", "openstack-nova", "openstack-libvirt", "openstack-redis"}
-        wait_for("compute, redis and the load balancer uninstalled",
-                 lambda: not added & set(helm.releases(deployment.namespace)), operators, timeout=DEPLOY_TIMEOUT)
+        _reset_and_wait_uninstalled(deployment, operators, helm, "openstack-octavia", "openstack-nova",
+                                    "openstack-libvirt", "openstack-redis")
 
 
 def _load_balancer(deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
@@ -321,9 +324,7 @@ def test_shared_file_systems_run_manila_on_cephfs_with_the_exchanges_manila_clie
     try:
         _shared_file_systems(deployment, operators, helm, kubectl)
     finally:
-        deployment.reset()
-        wait_for("manila uninstalled", lambda: "openstack-manila" not in helm.releases(namespace), operators,
-                 timeout=DEPLOY_TIMEOUT)
+        _reset_and_wait_uninstalled(deployment, operators, helm, "openstack-manila")
         # what the secrets process copied belongs to the osdpl: gone with it, but the shared one stays
         kubectl.run("-n", namespace, "delete", "secret", "--ignore-not-found", STORAGE_KEYS, GLANCE_KEYRING_SECRET,
                     CINDER_KEYRING_SECRET, MANILA_KEYRING_SECRET, copy_name(deployment.name))
