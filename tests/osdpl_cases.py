@@ -160,27 +160,31 @@ INVALID: list[tuple[str, Edit, str]] = [
      "spec.features.logging: Invalid value: logging sets the level of these charts only: aodh, barbican, ceilometer, "
      "cinder, designate, glance, gnocchi, heat, horizon, keystone, manila, masakari, neutron, nova, octavia, "
      "placement"),
-    ("load-balancer-without-an-amphora-image", _set("spec.features.services", ["compute", "load-balancer"]),
+    ("load-balancer-without-an-amphora-image", _set("spec.features.services", ["compute", "redis", "load-balancer"]),
      "spec.features.services: Invalid value: load-balancer boots amphorae from an image: set "
      "octavia.amphora_image_url (the bootstrap Job uploads it to glance)"),
-    ("load-balancer-without-compute", _each(_set("spec.features.services", ["load-balancer"]), _set(
+    ("load-balancer-without-compute", _each(_set("spec.features.services", ["redis", "load-balancer"]), _set(
         "spec.features.octavia", {"amphora_image_url": "https://mirror.example.com/amphora.qcow2"})),
      "spec.features.services: Invalid value: load-balancer needs compute: a preset with it (compute) or compute in "
      "features.services"),
-    ("amphora-image-url-with-credentials", _each(_set("spec.features.services", ["compute", "load-balancer"]), _set(
+    ("amphora-image-url-with-credentials", _each(_set("spec.features.services", ["compute", "redis", "load-balancer"]), _set(
         "spec.features.octavia", {"amphora_image_url": "https://user:pw@mirror.example.com/amphora.qcow2"})),
      "spec.features.octavia.amphora_image_url: Invalid value: amphora_image_url: an http(s) URL without "
      "user:password@ (the chart keeps the bootstrap Job's script, which holds it, in a ConfigMap)"),
-    ("octavia-ovn-provider", _each(_set("spec.features.services", ["compute", "load-balancer"]), _set(
+    ("octavia-ovn-provider", _each(_set("spec.features.services", ["compute", "redis", "load-balancer"]), _set(
         "spec.features.octavia", {"amphora_image_url": "https://mirror.example.com/a.qcow2",
                                   "default_provider": "ovn"})),
      "spec.features.octavia.default_provider: Invalid value: default_provider: only amphorav2 can be deployed: ovn "
      "needs the OVN networking backend and tungstenfabric its SDN, neither of which this version deploys"),
-    ("octavia-pool-outside-its-subnet", _each(_set("spec.features.services", ["compute", "load-balancer"]), _set(
+    ("octavia-pool-outside-its-subnet", _each(_set("spec.features.services", ["compute", "redis", "load-balancer"]), _set(
         "spec.features.octavia", {"amphora_image_url": "https://mirror.example.com/a.qcow2", "lb_network": {
             "subnets": [{"range": "10.1.0.0/24", "pool_start": "10.2.0.10", "pool_end": "10.1.0.200"}]}})),
      "spec.features.octavia.lb_network.subnets[0]: Invalid value: pool_start and pool_end must be addresses of "
      "range"),
+    ("load-balancer-without-redis", _each(_set("spec.features.services", ["compute", "load-balancer"]), _set(
+        "spec.features.octavia", {"amphora_image_url": "https://mirror.example.com/amphora.qcow2"})),
+     "spec.features.services: Invalid value: load-balancer keeps its workers' flows (amphorav2's jobboard) in "
+     "redis: add redis to features.services"),
     ("octavia-settings-without-the-load-balancer", _set(
         "spec.features.octavia", {"amphora_image_url": "https://mirror.example.com/a.qcow2"}),
      "spec.features.octavia.amphora_image_url: Invalid value: octavia's settings need the load balancer: add "

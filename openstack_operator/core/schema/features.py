@@ -140,6 +140,10 @@ def _services_need_theirs() -> list[dict[str, str]]:
             {"rule": "!has(self.services) || !('metering' in self.services) || 'metric' in self.services",
              "fieldPath": ".services",
              "message": "metering stores its samples and events in gnocchi: add metric to features.services"},
+            {"rule": "!has(self.services) || !('load-balancer' in self.services) || 'redis' in self.services",
+             "fieldPath": ".services",
+             "message": "load-balancer keeps its workers' flows (amphorav2's jobboard) in redis: add redis to "
+                        "features.services"},
             {"rule": "!has(self.services) || !('metric' in self.services) || 'redis' in self.services",
              "fieldPath": ".services",
              "message": "metric keeps gnocchi's incoming measures and its workers' coordination in redis: add "
