@@ -419,6 +419,11 @@ SEMANTIC_INVALID: list[tuple[str, Edit, str]] = [
      "letters, digits, '-', '_' and '.'"),
 ]
 INVALID += SEMANTIC_INVALID
+INVALID += [
+    ("ovn-values-with-open-vswitch", _set("spec.services.networking.ovn", {"values": {"conf": {"ovn_monitor_all": True}}}),
+     "spec.services.networking.ovn: Invalid value: the ovn chart is installed only with features.neutron.backend "
+     "ml2/ovn: its values would be ignored"),
+]
 
 VALID += [
     ("cron-descriptor", _set("spec.features.database.backup", {"enabled": True, "schedule_time": "@daily"}),
@@ -442,6 +447,9 @@ VALID += [
      {"spec.features.neutron.dns_servers": ["2001:db8::53", "10.0.0.53"]}),
     ("keystone-domain-disabled-without-config", _set("spec.features.keystone.domains", {"ldap": {"enabled": False}}),
      {"spec.features.keystone.domains.ldap": {"enabled": False, "config": {}}}),
+    ("ovn-with-its-values", _each(_set("spec.features.neutron.backend", "ml2/ovn"),
+                                  _set("spec.services.networking.ovn", {"values": {"conf": {"ovn_monitor_all": True}}})),
+     {"spec.features.neutron.backend": "ml2/ovn"}),
 ]
 
 
@@ -476,6 +484,17 @@ UPDATES = [
      {"features": {"services": ["key-manager"], "barbican": {"backends": {"vault": VAULT}}}},
      ["spec.features.barbican.backends.vault.enabled: Invalid value: the key manager's store cannot change after "
       "creation: secrets stored in one would be unreadable through the other"]),
+    ("networking-backend-change", {"features": {"neutron": {"backend": "ml2"}}},
+     {"features": {"neutron": {"backend": "ml2/ovn"}}},
+     ["spec.features.neutron.backend: Invalid value: the networking backend cannot change after creation: moving a "
+      "cloud between Open vSwitch and OVN moves every network, router and port, a migration the operator does not "
+      "do"]),
+    ("networking-backend-default-to-ovn", {}, {"features": {"neutron": {"backend": "ml2/ovn"}}},
+     ["spec.features.neutron.backend: Invalid value: the networking backend cannot change after creation: moving a "
+      "cloud between Open vSwitch and OVN moves every network, router and port, a migration the operator does not "
+      "do"]),
+    ("networking-backend-kept", {"features": {"neutron": {"backend": "ml2/ovn"}}},
+     {"features": {"neutron": {"backend": "ml2/ovn", "tunnel_interface": "ens7"}}}, []),
 ]
 
 

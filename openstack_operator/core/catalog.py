@@ -6,7 +6,7 @@ an OpenStack release or a size is a data change, not a code change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -45,6 +45,28 @@ class Chart:
     credentials: tuple[str, ...]
     kept_secrets: tuple[str, ...] = ()  # created empty by the operator, kept across releases (catalog.yaml)
     notifier: str = ""  # the conf section whose oslo_messaging_notifications the chart's services read (catalog.yaml)
+    only_with: Mapping[str, str] = field(default_factory=dict)  # features path -> value (catalog.yaml)
+    # override key -> (features path -> value): DaemonSets the chart renders only with those features (catalog.yaml)
+    daemonsets_only_with: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def installed_with(self, features: Mapping[str, Any]) -> bool:
+        """Whether a deployment with these (defaulted) features installs the chart: every only_with holds."""
+        return _holds(self.only_with, features)
+
+    def runs_daemonset(self, daemonset: str, features: Mapping[str, Any]) -> bool:
+        """Whether the chart, installed with these (defaulted) features, renders this DaemonSet."""
+        return _holds(self.daemonsets_only_with.get(daemonset, {}), features)
+
+
+def _holds(conditions: Mapping[str, str], features: Mapping[str, Any]) -> bool:
+    return all(_feature(features, path) == value for path, value in conditions.items())
+
+
+def _feature(features: Mapping[str, Any], path: str) -> Any:
+    node: Any = features
+    for key in path.split("."):
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,10 @@ class Service:
     name: str
     charts: tuple[Chart, ...]
     depends_on: tuple[str, ...]
+
+    def charts_for(self, features: Mapping[str, Any]) -> tuple[Chart, ...]:
+        """The charts a deployment with these (defaulted) features installs for the service, in install order."""
+        return tuple(chart for chart in self.charts if chart.installed_with(features))
 
 
 @dataclass(frozen=True)
@@ -124,6 +150,9 @@ class Catalog:
                     credentials=tuple(info.get("credentials", ())),
                     kept_secrets=tuple(info.get("kept_secrets", ())),
                     notifier=str(info.get("notifier", "")),
+                    only_with={str(k): str(v) for k, v in (info.get("only_with") or {}).items()},
+                    daemonsets_only_with={str(d): {str(k): str(v) for k, v in conditions.items()}
+                                          for d, conditions in (info.get("daemonsets_only_with") or {}).items()},
                 )
                 for chart, info in body["charts"].items()
             )
@@ -168,6 +197,8 @@ class Catalog:
                              if c not in self.credentials]
                 problems += [f"chart {chart.name}: daemonset {d}: unknown override shape {s}"
                              for d, s in chart.daemonsets.items() if s not in OVERRIDE_SHAPES]
+                problems += [f"chart {chart.name}: daemonsets_only_with: unknown daemonset {d}"
+                             for d in chart.daemonsets_only_with if d not in chart.daemonsets]
         problems += [f"credential {c.name}: unknown kind {c.kind}" for c in self.credentials.values()
                      if c.kind not in CREDENTIAL_KINDS]
         problems += [f"credential {c.name}: unknown rotation group {c.rotation}" for c in self.credentials.values()

@@ -7,14 +7,15 @@ runs with those rights, and an object in values lands wherever its `metadata.nam
 the checks here (docs/security.md):
 - the spec (osdpl process, `validate`/`render`) and the values the helmbundle process gets: no `{{` anywhere, and
   every extraObjects entry a known namespaced kind in the deployment's namespace;
-- the post-renderer (kube.postrender) on what Helm is about to apply: every object in the release namespace, or in
-  CLUSTER_OBJECTS with exactly the content the charts give it;
-- the operator chart's admission policy, generated from the same CLUSTER_OBJECTS (tests keep them in step).
+- the post-renderer (kube.postrender) on what Helm is about to apply: every object in the release namespace, or one
+  of CLUSTER_GRANTS granting no more than the charts give it;
+- the operator chart's admission policy, from a copy of CLUSTER_GRANTS (tests keep them in step).
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 import yaml
@@ -23,15 +24,45 @@ from openstack_operator.core.schema.validation import Problem
 
 TEMPLATE_MESSAGE = 'a Go template ("{{") would run inside Helm with the operator\'s rights; write the value literally'
 
+
+
+@dataclass(frozen=True)
+class ClusterGrant:
+    """A ClusterRole a pinned chart renders, with its rules, and the ClusterRoleBinding that binds it to
+    ServiceAccounts of the release namespace. `{namespace}` in a name stands for the release namespace."""
+    role: str
+    binding: str
+    rules: tuple[Mapping[str, Any], ...]
+
+    def names(self, namespace: str) -> tuple[str, str]:
+        """The role's and the binding's names in a release namespace."""
+        return self.role.replace("{namespace}", namespace), self.binding.replace("{namespace}", namespace)
+
+
+_NODES_READ = {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]}
 # The cluster-scoped objects the pinned charts render (tests/conformance/test_operator_rbac.py finds every one in
-# the real charts with all features): nova's bootstrap and cell-setup Jobs read nodes. The names are the chart's
-# own, without the namespace in them.
-CLUSTER_ROLES: Mapping[str, tuple[Mapping[str, Any], ...]] = {
-    "nova-bootstrap": ({"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]},),
-    "nova-cell-setup": ({"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]},),
-}
-CLUSTER_OBJECTS: frozenset[tuple[str, str]] = frozenset(
-    {("ClusterRole", name) for name in CLUSTER_ROLES} | {("ClusterRoleBinding", name) for name in CLUSTER_ROLES})
+# the real charts with all features), with the charts' own names:
+# - nova's bootstrap and cell-setup Jobs read nodes;
+# - ovn's controller pods read their node's labels (is it a gateway chassis?) and keep the chassis' system-id in an
+#   annotation of their node (patch), so that a re-created pod keeps the chassis OVN knows.
+CLUSTER_GRANTS: tuple[ClusterGrant, ...] = (
+    ClusterGrant("nova-bootstrap", "nova-bootstrap", (_NODES_READ,)),
+    ClusterGrant("nova-cell-setup", "nova-cell-setup", (_NODES_READ,)),
+    ClusterGrant("ovn-controller", "ovn-controller",
+                 ({"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "patch", "list"]},)),
+    ClusterGrant("ovn-controller-list-nodes-role-{namespace}", "ovn-controller-list-nodes-rolebinding-{namespace}",
+                 ({"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "get"]},)),
+)
+
+
+def cluster_objects(namespace: str) -> dict[tuple[str, str], ClusterGrant]:
+    """(kind, name) of every cluster-scoped object a release in `namespace` may render -> its grant."""
+    objects = {}
+    for grant in CLUSTER_GRANTS:
+        role, binding = grant.names(namespace)
+        objects[("ClusterRole", role)] = objects[("ClusterRoleBinding", binding)] = grant
+    return objects
+
 
 # Kinds the checks know to be namespaced: those the helmbundle process may write (charts/openstack-operator
 # files/rules.yaml) and the usual others. An object of any other kind is refused: its scope is unknown here.
@@ -157,7 +188,7 @@ def values_problems(value: Any, path: str, namespace: str) -> list[Problem]:
 
 def rendered_problems(docs: list[Any], namespace: str) -> list[str]:
     """Every rendered object (a `List`'s items each) that names a namespace other than the release's `namespace`,
-    is cluster-scoped and not in CLUSTER_OBJECTS with the charts' content, or of a kind whose scope is unknown."""
+    is cluster-scoped and not one of CLUSTER_GRANTS with the charts' content, or of a kind whose scope is unknown."""
     problems: list[str] = []
     for doc in docs:
         if doc is None:
@@ -193,18 +224,21 @@ def cluster_object_problem(doc: Mapping[str, Any], namespace: str) -> str | None
     """Why a cluster-scoped object is not one the pinned charts need, as they render it; None if it is."""
     metadata: Mapping[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
     kind, name = _text(doc.get("kind")), _text(metadata.get("name"))
-    if name is None or (kind, name) not in CLUSTER_OBJECTS:
+    allowed = cluster_objects(namespace)
+    grant = allowed.get((kind or "", name or ""))
+    if grant is None:
         return (f"cluster-scoped and not one the charts need (allowed: "
-                f"{', '.join(f'{k} {n}' for k, n in sorted(CLUSTER_OBJECTS))})")
+                f"{', '.join(f'{k} {n}' for k, n in sorted(allowed))})")
+    role, _ = grant.names(namespace)
     if kind == "ClusterRole":
         rules = doc.get("rules") or []
-        if not isinstance(rules, list) or not all(rule in CLUSTER_ROLES[name] for rule in rules) \
+        if not isinstance(rules, list) or not all(_within(rule, grant.rules) for rule in rules) \
                 or "aggregationRule" in doc:
-            return f"grants more than the chart's rules {list(CLUSTER_ROLES[name])}"
+            return f"grants more than the chart's rules {list(grant.rules)}"
         return None
     ref: Mapping[str, Any] = doc["roleRef"] if isinstance(doc.get("roleRef"), dict) else {}
-    if ref.get("kind") != "ClusterRole" or ref.get("name") != name:
-        return f"binds {ref.get('kind')} {ref.get('name')}, not its own ClusterRole {name}"
+    if ref.get("kind") != "ClusterRole" or ref.get("name") != role:
+        return f"binds {ref.get('kind')} {ref.get('name')}, not its own ClusterRole {role}"
     subjects = doc.get("subjects") or []
     for subject in subjects if isinstance(subjects, list) else [None]:
         if not isinstance(subject, dict):
@@ -213,6 +247,16 @@ def cluster_object_problem(doc: Mapping[str, Any], namespace: str) -> str | None
             return (f"binds {subject.get('kind')} {subject.get('namespace')}/{subject.get('name')}: only "
                     f"ServiceAccounts of the release namespace {namespace}")
     return None
+
+
+def _within(rule: Any, granted: tuple[Mapping[str, Any], ...]) -> bool:
+    """Whether an RBAC rule grants no more than one of `granted`: its groups, resources and verbs each among that
+    one's, and nothing else (no resourceNames, no nonResourceURLs)."""
+    fields = ("apiGroups", "resources", "verbs")
+    if not isinstance(rule, dict) or set(rule) - set(fields) \
+            or not all(isinstance(rule.get(f), list) and rule[f] for f in fields):
+        return False
+    return any(all(set(rule[f]) <= set(grant[f]) for f in fields) for grant in granted)
 
 
 CHARTS_URL_MESSAGE = (

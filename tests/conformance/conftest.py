@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO.parent / "shared" / "openstack-helm" / "charts"
 HERE = Path(__file__).parent
 MANIFESTS = {"minimal": EXAMPLES / "minimal.yaml", "full": EXAMPLES / "full.yaml",
-             "all-features": HERE / "all-features.yaml", "ceph": HERE / "ceph.yaml"}
+             "all-features": HERE / "all-features.yaml", "ceph": HERE / "ceph.yaml", "ovn": HERE / "ovn.yaml"}
 WORKERS = min(4, max(2, os.cpu_count() or 2))
 
 

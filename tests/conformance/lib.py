@@ -649,6 +649,23 @@ def missing_dependency_jobs(manifests: Sequence[Manifest]) -> list[str]:
     return sorted(problems)
 
 
+def missing_dependency_pods(manifests: Sequence[Manifest]) -> list[str]:
+    """Pods a pod's dependency init container (kubernetes-entrypoint, DEPENDENCY_POD_JSON) waits for that no
+    workload of the deployment's releases (`manifests`: all of them) makes: the pod would wait for ever."""
+    made = [_get(m, ("spec", "template", "metadata", "labels")) or {} for m in workloads(manifests)]
+    problems = set()
+    for obj in manifests:
+        for container in _walk_containers(obj):
+            for env in container.get("env") or []:
+                if env.get("name") != "DEPENDENCY_POD_JSON" or not env.get("value"):
+                    continue
+                for wanted in json.loads(str(env["value"])):
+                    labels = wanted.get("labels") or {}
+                    if not any(all(have.get(k) == v for k, v in labels.items()) for have in made):
+                        problems.add(f"{_name(obj)} waits for a pod labelled {labels}, which no release makes")
+    return sorted(problems)
+
+
 def pod_annotations(manifests: Sequence[Manifest], kind: str, name: str) -> Mapping[str, Any]:
     for obj in manifests:
         if obj.get("kind") == kind and obj.get("metadata", {}).get("name") == name:

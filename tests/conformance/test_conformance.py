@@ -85,6 +85,12 @@ def test_no_pod_waits_for_a_job_its_release_does_not_render(deployment: Deployme
     conforms([f"{r.release.name}: {p}" for r in deployment.ok() for p in lib.missing_dependency_jobs(r.manifests)])
 
 
+def test_no_pod_waits_for_a_pod_no_release_makes(deployment: Deployment) -> None:
+    """A dependency on a pod (the compute pods on their node's Open vSwitch agent or ovn-controller) names one that
+    some release of the deployment runs."""
+    conforms(lib.missing_dependency_pods(deployment.all_manifests()))
+
+
 def test_every_object_a_pod_mounts_is_created_by_someone(deployment: Deployment, catalog: Catalog) -> None:
     """A pod whose ConfigMap or Secret nobody creates never starts on a real node (kwok would call it Ready). Each
     one a release's pods need comes from a release of the deployment, the operator (the charts' kept Secrets, the
@@ -130,17 +136,19 @@ def test_no_service_publishes_notifications_nothing_consumes(deployment: Deploym
 
 def test_all_features_manifest_covers_the_catalog(deployments: Deployments, catalog: Catalog) -> None:
     """all-features.yaml enables every service but those that need the storage side (ceph.yaml enables them) and
-    has a node group for every per-node DaemonSet: a service or DaemonSet added to the catalog must be added there
-    too."""
-    deployment = deployments.get_ok("all-features")
-    enabled = {*deployment.osdpl.spec.enabled_services(catalog),
-               *deployments.get_ok("ceph").osdpl.spec.enabled_services(catalog)}
+    has a node group for every per-node DaemonSet, those of OVN in ovn.yaml: a service, chart or DaemonSet added to
+    the catalog must be added there too."""
+    manifests = [deployments.get_ok(name) for name in ("all-features", "ceph", "ovn")]
+    enabled = {service for deployment in manifests for service in deployment.osdpl.spec.enabled_services(catalog)}
+    rendered = {r.release.chart for deployment in manifests for r in deployment.ok()}
     covered: set[tuple[str, str]] = set()
-    for body in (deployment.doc["spec"].get("nodes") or {}).values():
-        charts: dict[str, Any]
-        for charts in (body.get("services") or {}).values():
-            covered |= {(chart, key) for chart, keys in charts.items() for key in keys}
+    for deployment in manifests:
+        for body in (deployment.doc["spec"].get("nodes") or {}).values():
+            charts: dict[str, Any]
+            for charts in (body.get("services") or {}).values():
+                covered |= {(chart, key) for chart, keys in charts.items() for key in keys}
     wanted = {(chart.name, key) for service in catalog.services.values() for chart in service.charts
               for key in chart.daemonsets}
     conforms([f"service {s} not enabled" for s in catalog.services if s not in enabled]
+             + [f"chart {c} not rendered" for c in catalog.charts if c not in rendered]
              + [f"no node group sets {chart}.{key}" for chart, key in sorted(wanted - covered)])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from openstack_operator.core.isolation import CLUSTER_OBJECTS, CLUSTER_ROLES, CLUSTER_SCOPED_KINDS, rendered_problems
+from openstack_operator.core.isolation import CLUSTER_GRANTS, CLUSTER_SCOPED_KINDS, cluster_objects, rendered_problems
 from openstack_operator.kube import postrender
 
 from .. import operator_chart
@@ -52,30 +52,37 @@ def test_every_cluster_scoped_object_of_the_charts_is_on_the_allow_list(deployme
     """What the real charts render with every feature: in the release namespace, or a cluster-scoped object of
     core.isolation's allow-list with exactly the charts' content; the post-renderer passes the stream whole."""
     seen: set[tuple[str, str]] = set()
+    allowed: set[tuple[str, str]] = set()
     for name in deployments:
         for rendered in deployments.get_ok(name).ok():
             namespace = rendered.release.namespace
             manifests = rendered.manifests
             seen |= {(m["kind"], m["metadata"]["name"]) for m in manifests if m["kind"] in CLUSTER_SCOPED_KINDS}
+            allowed |= set(cluster_objects(namespace))
             assert rendered_problems(manifests, namespace) == [], rendered.release.name
             stream = "".join(f"---\n# Source: {rendered.release.chart}/x.yaml\n{yaml.safe_dump(m)}" for m in manifests)
             assert postrender.check(stream.encode(), namespace) == [], rendered.release.name
-    assert seen == CLUSTER_OBJECTS, sorted(seen ^ CLUSTER_OBJECTS)
+    assert seen == allowed, sorted(seen ^ allowed)
 
 
 def test_the_operator_chart_allows_exactly_the_allow_list(helm: Path) -> None:
     """The chart's admission policy and RBAC resourceNames name the same objects as core.isolation (the
     post-renderer's list), from files/cluster-objects.yaml."""
     listed = yaml.safe_load((operator_chart.CHART / "files" / "cluster-objects.yaml").read_text())
-    assert listed == {name: list(rules) for name, rules in CLUSTER_ROLES.items()}
-    docs = operator_chart.render(helm)
+    assert listed == {grant.role: {"binding": grant.binding, "rules": list(grant.rules)} for grant in CLUSTER_GRANTS}
+    namespaces = ["openstack", "cloud-b"]
+    docs = operator_chart.render(helm, f"namespaces={{{','.join(namespaces)}}}")
+    names = sorted({name for namespace in namespaces for _, name in cluster_objects(namespace)})
     rules = operator_chart.cluster_role(docs, "helmbundle", "cluster")["rules"]
     for kind in ("ClusterRole", "ClusterRoleBinding"):
         resource = kind.lower() + "s"
         for verb in ("update", "patch", "delete"):
             assert not operator_chart.allows(rules, "rbac.authorization.k8s.io", resource, verb, "cluster-admin")
-            assert all(operator_chart.allows(rules, "rbac.authorization.k8s.io", resource, verb, n)
-                       for n in CLUSTER_ROLES)
+            assert all(operator_chart.allows(rules, "rbac.authorization.k8s.io", resource, verb, n) for n in names)
     policy = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
-    assert policy["spec"]["variables"] == [{"name": "allowed", "expression": json.dumps(sorted(CLUSTER_ROLES),
-                                                                                       separators=(",", ":"))}]
+    variables = {v["name"]: json.loads(v["expression"]) for v in policy["spec"]["variables"]}
+    assert variables["allowed"] == names
+    assert variables["rules"] == {grant.names(namespace)[0]: list(grant.rules)
+                                  for grant in CLUSTER_GRANTS for namespace in namespaces}
+    assert variables["roles"] == {grant.names(namespace)[1]: grant.names(namespace)[0]
+                                  for grant in CLUSTER_GRANTS for namespace in namespaces}

@@ -345,3 +345,55 @@ def test_telemetry_reads_every_services_notifications_on_one_bus(deployments: De
             "DaemonSet/ceilometer-compute"} <= names
     aodh = lib.config_file(deployment.releases["openstack-aodh"].manifests, "Secret", "aodh-etc", "aodh.conf")
     assert lib.ini_has(aodh, "oslo_messaging_notifications", "transport_url", bus)  # the listener reads the events
+
+
+def test_neutron_on_ovn_runs_ovns_metadata_agent_and_none_of_the_open_vswitch_agents(deployments: Deployments) -> None:
+    deployment = deployments.get_ok("ovn")
+    neutron = deployment.releases["openstack-neutron"].manifests
+    # DaemonSets per node group: <name>-<group>-<hash>
+    daemonsets = {o["metadata"]["name"].rsplit("-", 2)[0] for o in neutron if o["kind"] == "DaemonSet"}
+    assert not daemonsets & {"neutron-ovs-agent", "neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent"}
+    groups = sorted(o["metadata"]["name"].rsplit("-", 2)[1] for o in neutron if o["kind"] == "DaemonSet"
+                    and o["metadata"]["name"].startswith("neutron-ovn-metadata-agent-"))
+    assert groups == ["default", "rack"]  # the node group's own metadata agent beside the default one
+    assert not [o for o in neutron if o["kind"] == "Deployment" and o["metadata"]["name"] == "neutron-rpc-server"]
+    ml2 = lib.config_file(neutron, "Secret", "neutron-etc", "ml2_conf.ini")
+    assert lib.ini_has(ml2, "ml2", "mechanism_drivers", "ovn")
+    assert lib.ini_has(ml2, "ml2", "tenant_network_types", "geneve")
+    assert lib.ini_has(ml2, "ml2", "type_drivers", "flat,vlan,geneve")
+    assert lib.ini_has(ml2, "ml2_type_vlan", "network_vlan_ranges", "physnet1:100:199")
+    assert lib.ini_has(ml2, "ovn", "dns_servers", "10.0.0.53,10.0.0.54")  # OVN's own DHCP hands them out
+    conf = lib.config_file(neutron, "Secret", "neutron-etc", "neutron.conf")
+    assert lib.ini_has(conf, "DEFAULT", "service_plugins", "ovn-router")
+    metadata = lib.config_file(neutron, "Secret", "neutron-etc", "ovn_metadata_agent.ini")
+    assert lib.ini_has(metadata, "DEFAULT", "metadata_proxy_shared_secret",
+                       deployment.credentials["metadata_secret"].password)
+
+
+def test_ovn_runs_its_databases_on_the_control_plane_and_a_controller_on_every_open_vswitch_node(
+        deployments: Deployments) -> None:
+    deployment = deployments.get_ok("ovn")
+    ovn = deployment.releases["openstack-ovn"].manifests
+    workloads = {o["metadata"]["name"]: o for o in lib.workloads(ovn)}
+    for name in ("ovn-ovsdb-nb", "ovn-ovsdb-sb"):  # size medium: three-member raft clusters
+        assert workloads[name]["spec"]["replicas"] == 3
+        assert workloads[name]["spec"]["template"]["spec"]["nodeSelector"] == {"openstack-control-plane": "enabled"}
+        assert "-raft" in " ".join(workloads[name]["spec"]["template"]["spec"]["containers"][0]["command"])
+    assert workloads["ovn-northd"]["spec"]["template"]["spec"]["nodeSelector"] == {"openstack-control-plane": "enabled"}
+    controller = workloads["ovn-controller-default"]["spec"]["template"]["spec"]
+    assert controller["nodeSelector"] == {"openvswitch": "enabled"}
+    init = lib.config_file(ovn, "ConfigMap", "ovn-controller-default-bin", "ovn-controller-init.sh")
+    assert 'ovn-bridge-mappings="physnet1:br-ex"' in init
+    assert 'tunnel_interface="ens4"' in init
+    assert "ovn-monitor-all=\"true\"" in init  # spec.services.networking.ovn values
+    # gateway chassis where the control plane runs (the init container reads the node's label)
+    gateway = next(c for c in controller["initContainers"] if c["name"] == "get-gw-enabled")
+    assert "openstack-control-plane" in gateway["command"][-1]
+    [policy] = [o for o in ovn if o["kind"] == "NetworkPolicy"]
+    rules = {rule["ports"][0]["port"]: rule.get("from") for rule in policy["spec"]["ingress"]}
+    assert rules == {6641: [{"podSelector": {}}], 6642: None, 6643: [{"podSelector": {"matchLabels": {"application": "ovn"}}}],
+                     6644: [{"podSelector": {"matchLabels": {"application": "ovn"}}}]}
+
+
+def test_the_open_vswitch_backend_installs_no_ovn(deployments: Deployments) -> None:
+    assert "openstack-ovn" not in deployments.get_ok("all-features").releases

@@ -44,3 +44,21 @@ def test_dependency_cycle_is_an_error(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(CatalogError, match="dependency cycle"):
         Catalog.load(tmp_path / "t").dependency_order({"database", "identity", "image"})
+
+
+def test_a_condition_on_a_daemonset_the_chart_does_not_list_fails_loudly(tmp_path: Path) -> None:
+    shutil.copytree(DEFAULT_TEMPLATES_DIR, tmp_path / "t")
+    path = tmp_path / "t" / "catalog.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["services"]["networking"]["charts"]["neutron"]["daemonsets_only_with"]["neutron_ovn-agent"] = {
+        "neutron.backend": "ml2/ovn"}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CatalogError, match="chart neutron: daemonsets_only_with: unknown daemonset neutron_ovn-agent"):
+        Catalog.load(tmp_path / "t")
+
+
+def test_a_chart_with_a_condition_is_installed_only_when_the_features_hold(catalog: Catalog) -> None:
+    networking = catalog.services["networking"]
+    names = [c.name for c in networking.charts_for({"neutron": {"backend": "ml2/ovn"}})]
+    assert names == ["openvswitch", "ovn", "neutron"]
+    assert [c.name for c in networking.charts_for({"neutron": {"backend": "ml2"}})] == ["openvswitch", "neutron"]

@@ -109,8 +109,38 @@ def test_rendered_objects_stay_in_the_release_namespace_or_on_the_allow_list() -
         "ClusterRoleBinding nova-bootstrap: binds ServiceAccount tenant-b/nova-bootstrap: only ServiceAccounts of "
         "the release namespace tenant-a",
         "ClusterRoleBinding mine: cluster-scoped and not one the charts need (allowed: ClusterRole nova-bootstrap, "
-        "ClusterRole nova-cell-setup, ClusterRoleBinding nova-bootstrap, ClusterRoleBinding nova-cell-setup)",
+        "ClusterRole nova-cell-setup, ClusterRole ovn-controller, ClusterRole ovn-controller-list-nodes-role-tenant-a, "
+        "ClusterRoleBinding nova-bootstrap, ClusterRoleBinding nova-cell-setup, ClusterRoleBinding ovn-controller, "
+        "ClusterRoleBinding ovn-controller-list-nodes-rolebinding-tenant-a)",
         "RoleBinding kube-system/mine: outside the release namespace tenant-a"]
+
+
+def _ovn_rbac(namespace: str, verbs: list[str], role: str = "") -> list[dict[str, Any]]:
+    role = role or f"ovn-controller-list-nodes-role-{namespace}"
+    return [{"kind": "ClusterRole", "metadata": {"name": role},
+             "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": verbs}]},
+            {"kind": "ClusterRoleBinding", "metadata": {"name": role.replace("-role-", "-rolebinding-")},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+             "subjects": [{"kind": "ServiceAccount", "name": "ovn-controller", "namespace": namespace}]}]
+
+
+def test_ovns_cluster_rbac_passes_with_the_charts_rules_and_names_only() -> None:
+    """ovn's controllers annotate their node (patch, its own ClusterRole) and list nodes through a ClusterRole named
+    after the release namespace: that name in another namespace, or more verbs, are refused."""
+    controller = [{"kind": "ClusterRole", "metadata": {"name": "ovn-controller"},
+                   "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "patch", "list"]}]}]
+    assert rendered_problems([*controller, *_ovn_rbac(NS, ["list", "get"])], NS) == []
+    assert rendered_problems(_ovn_rbac(NS, ["list", "get", "patch"]), NS) == [
+        "ClusterRole ovn-controller-list-nodes-role-tenant-a: grants more than the chart's rules "
+        "[{'apiGroups': [''], 'resources': ['nodes'], 'verbs': ['list', 'get']}]"]
+    assert rendered_problems([controller[0] | {"rules": [{"apiGroups": [""], "resources": ["nodes", "secrets"],
+                                                            "verbs": ["get"]}]}], NS) == [
+        "ClusterRole ovn-controller: grants more than the chart's rules "
+        "[{'apiGroups': [''], 'resources': ['nodes'], 'verbs': ['get', 'patch', 'list']}]"]
+    other = rendered_problems(_ovn_rbac("tenant-b", ["list", "get"]), NS)
+    assert [p.split(":")[0] for p in other] == ["ClusterRole ovn-controller-list-nodes-role-tenant-b",
+                                                "ClusterRoleBinding ovn-controller-list-nodes-rolebinding-tenant-b"]
+    assert all("not one the charts need" in p for p in other)
 
 
 def _postrender(stream: str, *argv: str) -> tuple[int, bytes, str]:

@@ -48,6 +48,17 @@ def test_roles_come_from_labels_and_the_daemonset_pods_scheduled_there() -> None
                                             "0 in maintenance"
 
 
+def test_ovns_controller_gives_a_node_the_network_role() -> None:
+    """With OVN no neutron agent runs on a compute node: its ovn-controller (a chassis neutron lists as an agent)
+    is what the node registered, and what the cleanup deletes."""
+    pods = [pod_view(_pod("cmp-0", "ovn", "ovn-controller")), pod_view(_pod("cmp-0", "openvswitch", "openvswitch")),
+            pod_view(_pod("ctl-0", "ovn", "ovn-ovsdb-nb"))]
+    hosts = inventory([node_view(_node("cmp-0", {})), node_view(_node("ctl-0", {}))], [p for p in pods if p], [])
+    assert hosts["cmp-0"].roles == ["network"] and registering(hosts["cmp-0"])
+    assert hosts["cmp-0"].components == ["openvswitch/openvswitch", "ovn/ovn-controller"]
+    assert hosts["ctl-0"].roles == [] and not registering(hosts["ctl-0"])
+
+
 def test_pods_not_of_a_daemonset_or_not_scheduled_are_not_counted() -> None:
     assert pod_view(_pod("cmp-0", "nova", "compute", owner="ReplicaSet")) is None
     unscheduled = _pod("cmp-0", "nova", "compute")

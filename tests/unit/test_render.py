@@ -284,3 +284,36 @@ def test_aodh_runs_one_evaluator_unless_they_coordinate(renderer: Renderer, serv
     aodh = next(s for s in _render(renderer, doc) if s.name == "alarming").releases[0]
     assert aodh.values["pod"]["replicas"] == {"api": 2, "evaluator": evaluators, "listener": 2, "notifier": 2}
     assert (aodh.values["conf"]["aodh"]["coordination"]["backend_url"] is not None) == (evaluators > 1)
+
+
+def _networking(renderer: Renderer, doc: dict[str, Any]) -> dict[str, Any]:
+    return {r.chart: r.values for s in _render(renderer, doc) if s.name == "networking" for r in s.releases}
+
+
+def test_the_ovn_backend_installs_ovn_between_open_vswitch_and_neutron(renderer: Renderer) -> None:
+    doc = load_example("full")
+    assert list(_networking(renderer, doc)) == ["openvswitch", "neutron"]
+    doc["spec"]["features"]["neutron"]["backend"] = "ml2/ovn"
+    releases = _networking(renderer, doc)
+    assert list(releases) == ["openvswitch", "ovn", "neutron"]  # the upgrade order inside the service too
+    assert releases["neutron"]["network"]["backend"] == ["ovn"]
+    # full.yaml's provider networks: mapped by OVN, not by the Open vSwitch agent that no longer runs
+    assert releases["ovn"]["conf"]["ovn_bridge_mappings"] == "physnet1:br-ex,physnet2:br-vlan"
+    assert "openvswitch_agent" not in releases["neutron"]["conf"]["plugins"]
+    compute = {r.chart: r.values for s in _render(renderer, doc) if s.name == "compute" for r in s.releases}
+    assert compute["nova"]["network"]["backend"] == compute["libvirt"]["network"]["backend"] == ["ovn"]
+
+
+@pytest.mark.parametrize("backend, daemonset, runs_with", [("ml2/ovn", "neutron_l3-agent", "ml2"),
+                                                           ("ml2", "neutron_ovn-metadata-agent", "ml2/ovn")])
+def test_node_values_of_a_daemonset_the_backend_does_not_run_are_refused(renderer: Renderer, backend: str,
+                                                                         daemonset: str, runs_with: str) -> None:
+    doc = load_example("full")
+    doc["spec"]["features"]["neutron"]["backend"] = backend
+    doc["spec"]["nodes"] = {"rack::r1": {"services": {"networking": {"neutron": {daemonset: {"values": {
+        "conf": {"DEFAULT": {"debug": True}}}}}}}}}
+    with pytest.raises(RenderError) as raised:
+        _render(renderer, doc)
+    assert str(raised.value) == (
+        f"spec.nodes.rack::r1.services.networking.neutron.{daemonset}: the neutron chart runs this DaemonSet only "
+        f"with features.neutron.backend {runs_with}: its values would be ignored")

@@ -89,6 +89,15 @@ def test_a_pki_record_the_secrets_process_did_not_write_is_refused(renderer: Ren
         _octavia(renderer, credentials={"octavia_amphora_pki": Credential("", "not a record")})
 
 
+def test_with_ovn_the_control_planes_gateway_chassis_are_the_controller_nodes() -> None:
+    """No L3 agent runs with OVN: a control-plane node's ovn-controller marks it; a compute node's does not."""
+    status = {"nodes": {"hosts": {
+        "ctl-0.example.com": {"roles": ["network", "control-plane"], "components": ["ovn/ovn-controller"]},
+        "ctl-1": {"roles": ["control-plane"], "components": ["openvswitch/openvswitch-vswitchd"]},
+        "cmp-0": {"roles": ["compute", "network"], "components": ["ovn/ovn-controller", "nova/compute"]}}}}
+    assert controller_hosts(status) == ("ctl-0",)
+
+
 def test_the_controller_nodes_and_the_report_come_from_the_status_and_the_bundle(catalog: Any) -> None:
     status = {"nodes": {"hosts": {
         "net-b.example.com": {"roles": ["network"], "components": ["neutron/l3-agent", "neutron/ovs-agent"]},

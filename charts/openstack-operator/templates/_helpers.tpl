@@ -31,3 +31,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "osop.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{- /* files/cluster-objects.yaml for the deployment namespaces, as JSON: "roles" (ClusterRole name -> its rules)
+and "bindings" (ClusterRoleBinding name -> the ClusterRole it binds), `{namespace}` replaced by each namespace. */}}
+{{- define "osop.clusterObjects" -}}
+{{- $roles := dict }}
+{{- $bindings := dict }}
+{{- range $role, $grant := .Files.Get "files/cluster-objects.yaml" | fromYaml }}
+{{- range $namespace := $.Values.namespaces }}
+{{- $name := replace "{namespace}" $namespace $role }}
+{{- $_ := set $roles $name $grant.rules }}
+{{- $_ := set $bindings (replace "{namespace}" $namespace $grant.binding) $name }}
+{{- end }}
+{{- end }}
+{{- dict "roles" $roles "bindings" $bindings | toJson }}
+{{- end }}

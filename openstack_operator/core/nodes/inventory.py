@@ -3,7 +3,8 @@
 A node's roles come from two sources: its labels (what the charts' node selectors will put there) and the
 DaemonSet pods of the deployment's namespace scheduled on it (what actually runs there):
 - compute: the `openstack-compute-node=enabled` label, or a nova-compute or libvirt pod;
-- network: a neutron agent pod (OVS, L3, DHCP, metadata, ...): each registers an agent under the node's host name;
+- network: a neutron agent pod (OVS, L3, DHCP, metadata, ...) or OVN's ovn-controller: each registers an agent (OVN:
+  a chassis, which neutron lists as an agent) under the node's host name;
 - control-plane: the `openstack-control-plane=enabled` label.
 Only what ran registers anything in OpenStack, so only nodes with compute or network pods get the cleanup
 finalizer. Pure: the node process (reconcilers.node) feeds it projections of the watched objects.
@@ -127,7 +128,8 @@ def pod_view(body: Mapping[str, Any]) -> PodView | None:
 def pod_role(pod: PodView) -> str | None:
     if (pod.application, pod.component) in {("nova", "compute"), ("libvirt", "libvirt")}:
         return COMPUTE
-    if pod.application == "neutron" and pod.component.endswith("-agent"):
+    if (pod.application == "neutron" and pod.component.endswith("-agent")) \
+            or (pod.application, pod.component) == ("ovn", "ovn-controller"):
         return NETWORK
     return None
 

@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from openstack_operator.core.models.bundle import Bundle
+from openstack_operator.core.nodes.inventory import CONTROL_PLANE
 from openstack_operator.core.releases.summaries import summary_job, usable
 
 CHART = "octavia"
 # The DaemonSet pods that mark a controller node: octavia's worker and health manager run where neutron's L3 agent
 # does (templates/services/octavia.yaml.j2 gives them its node selector), so a node is one as soon as any of them
-# runs there.
+# runs there. With OVN there is no L3 agent: a control-plane node's ovn-controller (a gateway chassis, the same
+# nodes) marks it.
 CONTROLLER_COMPONENTS = frozenset({"neutron/l3-agent", "octavia/worker", "octavia/health_manager"})
+GATEWAY_CHASSIS_COMPONENT = "ovn/ovn-controller"
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,13 @@ def controller_hosts(osdpl_status: Mapping[str, Any]) -> tuple[str, ...]:
     chart's init containers look their ports up by that name."""
     hosts = ((osdpl_status.get("nodes") or {}).get("hosts") or {})
     return tuple(sorted({name.split(".")[0] for name, entry in hosts.items()
-                         if isinstance(entry, Mapping) and CONTROLLER_COMPONENTS & set(entry.get("components") or ())}))
+                         if isinstance(entry, Mapping) and _controller(entry)}))
+
+
+def _controller(entry: Mapping[str, Any]) -> bool:
+    components = set(entry.get("components") or ())
+    return bool(CONTROLLER_COMPONENTS & components) or (
+        GATEWAY_CHASSIS_COMPONENT in components and CONTROL_PLANE in (entry.get("roles") or ()))
 
 
 def control_plane(osdpl_status: Mapping[str, Any], bundles: Iterable[Bundle]) -> ControlPlane:

@@ -201,7 +201,7 @@ class Renderer:
         for name in selected:  # every chart, so that every problem is told, not the first one
             service = self.catalog.services[name]
             releases = []
-            for chart in service.charts:
+            for chart in service.charts_for(spec.features):
                 try:
                     releases.append(self._render_chart(spec, chart, {**facts, "ceph": ceph_facts.get(chart.name),
                                                                      "secret_ref": _reference_lookup(references)},
@@ -305,7 +305,7 @@ class Renderer:
                   notification_values(spec, chart, facts["notification_bus"])),
             Layer(f"spec.common.{chart.group}.values", spec.common.get(chart.group, {}).get("values", {})),
             Layer(f"spec.services.{chart.service}.{chart.name}.values", service_values),
-            Layer("spec.nodes", node_overrides(spec.nodes, chart), addressable=False),
+            Layer("spec.nodes", node_overrides(spec.nodes, chart, spec.features), addressable=False),
         ])
         return RenderedRelease(
             name=release_name(chart.name),
@@ -399,15 +399,22 @@ def gateway_facts(spec: DeploymentSpec, namespace: str) -> dict[str, Any]:
     return {"parent_ref": parent, "object": obj}
 
 
-def node_overrides(nodes: Mapping[str, Any], chart: Chart) -> dict[str, Any]:
+def node_overrides(nodes: Mapping[str, Any], chart: Chart, features: Mapping[str, Any]) -> dict[str, Any]:
     """spec.nodes bodies for this chart as per-node DaemonSet overrides, in the shape its DaemonSet template reads
     (helm-toolkit): `conf.overrides.<key>.labels[] = {label: {key, values}, conf}` or a root
-    `overrides.<key>.labels["<label>::<value>"].values`. Node groups in key order."""
+    `overrides.<key>.labels["<label>::<value>"].values`. Node groups in key order. Overrides of a DaemonSet the
+    features leave out (catalog daemonsets_only_with) are refused: they would be ignored."""
     overrides: dict[str, Any] = {}
     for group in sorted(nodes):
         label, value = group.split("::", 1)
         per_daemonset = nodes[group].get("services", {}).get(chart.service, {}).get(chart.name, {})
         for daemonset in sorted(per_daemonset):
+            if not chart.runs_daemonset(daemonset, features):
+                needs = " and ".join(f"features.{path} {want}"
+                                     for path, want in chart.daemonsets_only_with[daemonset].items())
+                raise RenderError(f"spec.nodes.{group}.services.{chart.service}.{chart.name}.{daemonset}: the "
+                                  f"{chart.name} chart runs this DaemonSet only with {needs}: its values would be "
+                                  "ignored")
             values = per_daemonset[daemonset].get("values", {})
             if chart.daemonsets[daemonset] == "conf":
                 entry = {"label": {"key": label, "values": [value]}, "conf": values.get("conf", {})}

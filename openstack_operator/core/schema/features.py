@@ -19,6 +19,8 @@ from openstack_operator.core.schema.semantics import (DOMAIN_CONFIG_RULE, DOMAIN
 from openstack_operator.core.secrets.ceph import DEFAULT_GATEWAY_SECRET_NAME, DEFAULT_KEYS_NAME, DEFAULT_KEYS_NAMESPACE
 from openstack_operator.core.upgrades.rollout import ALL_AT_ONCE, ORDERED
 
+NEUTRON_BACKENDS = ("ml2", "ml2/ovn")  # MOSK's names: ML2 with Open vSwitch agents, ML2 with OVN
+
 
 def features(catalog: Catalog) -> Schema:
     return obj(
@@ -222,8 +224,11 @@ def _gateway() -> Schema:
 def _neutron() -> Schema:
     return obj(
         {
-            "backend": string("Networking backend.", enum=["ml2"], default="ml2"),
-            "tunnel_interface": string("Host interface carrying tenant (VXLAN) traffic.", default="ens3"),
+            "backend": string("The ML2 mechanism: ml2 (Open vSwitch agents) or ml2/ovn (OVN: its northbound and "
+                              "southbound databases and northd, an ovn-controller per node, neutron's OVN "
+                              "metadata agent). Fixed at creation.", enum=list(NEUTRON_BACKENDS), default="ml2"),
+            "tunnel_interface": string("Host interface carrying tenant (VXLAN, or Geneve with ml2/ovn) traffic.",
+                                       default="ens3"),
             "external_networks": _external_networks(),
             "floating_network": _floating_network(),
             "dns_servers": {"type": "array", "default": [], "maxItems": MAX_DNS_SERVERS,
@@ -233,8 +238,13 @@ def _neutron() -> Schema:
                                            "Empty: the agent pods' own resolvers."},
         },
         default={},
-        description="Networking (neutron, ML2 with Open vSwitch).",
-        rules=floating_network_rules(),
+        description="Networking (neutron, ML2 with Open vSwitch or OVN).",
+        # has(): the API server also checks the rules against the default, {}, whose backend is not filled in.
+        rules=[*floating_network_rules(),
+               {"rule": "(has(self.backend) ? self.backend : 'ml2') == (has(oldSelf.backend) ? oldSelf.backend : 'ml2')",
+                "fieldPath": ".backend",
+                "message": "the networking backend cannot change after creation: moving a cloud between Open vSwitch "
+                           "and OVN moves every network, router and port, a migration the operator does not do"}],
     )
 
 

@@ -42,6 +42,7 @@ def osdpl_schema(catalog: Catalog) -> Schema:
 
 
 def _spec(catalog: Catalog) -> Schema:
+    feature_schema = features(catalog)
     return obj(
         {
             "openstack_version": string(
@@ -65,7 +66,7 @@ def _spec(catalog: Catalog) -> Schema:
                                             maxLength=MAX_DNS_NAME),
             "local_volume_storage_class": string("StorageClass for node-local volumes.", default="local-storage"),
             "persistent_volume_storage_class": string("StorageClass for replicated volumes.", default="default"),
-            "features": features(catalog),
+            "features": feature_schema,
             "common": obj(
                 {
                     "openstack": _described(values_holder("Values merged into every OpenStack chart."),
@@ -85,8 +86,37 @@ def _spec(catalog: Catalog) -> Schema:
         description="The cloud wanted: release, services, features and values. Changes are rolled out by the "
                     "operator; a change of openstack_version service by service.",
         rules=[_needs_compute(catalog, "instance-ha"), _needs_compute(catalog, "load-balancer"),
-               _generic_share_backend_needs(catalog), _METRIC_NEEDS_A_REGISTRY],
+               _generic_share_backend_needs(catalog), _METRIC_NEEDS_A_REGISTRY,
+               *_values_need_their_chart(catalog, feature_schema)],
     )
+
+
+def _values_need_their_chart(catalog: Catalog, feature_schema: Schema) -> list[dict[str, str]]:
+    """spec.services values of a chart the features leave out (catalog `only_with`: ovn without ml2/ovn) are refused:
+    accepted, they would be ignored."""
+    rules = []
+    for chart in catalog.charts.values():
+        if not chart.only_with:
+            continue
+        where = f"self.services.{chart.service}.{chart.name}"
+        absent = f"!has(self.services) || !has(self.services.{chart.service}) || !has({where})"
+        conditions = [f"{_feature_cel(path, feature_schema)} == '{value}'" for path, value in chart.only_with.items()]
+        rules.append({"rule": " || ".join([absent, *conditions]),
+                      "fieldPath": f".services.{chart.service}.{chart.name}",
+                      "message": f"the {chart.name} chart is installed only with "
+                                 f"{' and '.join(f'features.{p} {v}' for p, v in chart.only_with.items())}: its "
+                                 "values would be ignored"})
+    return rules
+
+
+def _feature_cel(path: str, feature_schema: Schema) -> str:
+    """A CEL expression of spec.features.<path> with its schema default where a level is absent."""
+    keys, node = path.split("."), feature_schema
+    for key in keys:
+        node = node["properties"][key]
+    guards = " && ".join(["has(self.features)"] + [f"has(self.features.{'.'.join(keys[:i + 1])})"
+                                                   for i in range(len(keys))])
+    return f"({guards} ? self.features.{path} : '{node['default']}')"
 
 
 def _needs_compute(catalog: Catalog, service: str) -> dict[str, str]:
