@@ -44,8 +44,9 @@ def _assert_service_deployed(deployment: Deployment, helm: Helm, kubectl: Kubect
     """What the service's releases installed (read from Helm for the catalog's charts of the service, not listed by
     hand): every workload Ready in `status.health` under its application and component labels, and every route's
     backend a Service of the namespace with that port."""
-    health = deployment.get()["status"]["health"]
-    objects = [obj for chart in Catalog.load().services[service].charts
+    osdpl = deployment.get()
+    health = osdpl["status"]["health"]
+    objects = [obj for chart in Catalog.load().services[service].charts_for(osdpl["spec"]["features"])
                for obj in helm.manifest(deployment.namespace, release_name(chart.name))]
     expected = {((obj["metadata"].get("labels") or {}).get("application", ""),
                  (obj["metadata"].get("labels") or {}).get("component", ""))
@@ -108,6 +109,46 @@ def test_the_key_managers_vault_store_takes_its_approle_from_a_secret_of_the_nam
     vault = values["conf"]["barbican"]["vault_plugin"]
     assert (vault["approle_role_id"], vault["approle_secret_id"]) == ("role-7a3e", "secret-51f0")
     assert "secret-51f0" not in json.dumps(deployment.get())  # neither in the spec nor on the status
+
+
+def test_networking_on_ovn_is_ready_with_a_controller_on_every_open_vswitch_node_and_keeps_its_backend(
+        namespace: str, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    """A deployment created on OVN (the backend is fixed at creation, so not the shared one): OVN's databases,
+    northd and per-node controllers, neutron's OVN metadata agents and no Open vSwitch agent; the node process counts
+    every controller's node in the network role."""
+    manifest = minimal("osh-ovn")
+    manifest["spec"]["features"] = {"neutron": {"backend": "ml2/ovn"}}
+    deployment = Deployment(kubectl, namespace, manifest)
+    deployment.apply()
+    wait_for("Ready on OVN", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+             describe=lambda: (deployment.get().get("status") or {}).get("conditions"))
+    releases = helm.releases(namespace)
+    assert {"openstack-openvswitch", "openstack-ovn", "openstack-neutron"} <= set(releases), releases
+    _assert_service_deployed(deployment, helm, kubectl, "networking")
+    # other tests add and remove nodes: the DaemonSets' status and the inventory follow shortly
+    nodes = {n["metadata"]["name"] for n in kubectl.json("get", "nodes", "-l", "openvswitch=enabled")["items"]}
+    everywhere = {"state": "Ready", "reason": f"{len(nodes)}/{len(nodes)} nodes available"}
+
+    def counted() -> bool:
+        status = deployment.get()["status"]
+        hosts = status.get("nodes", {}).get("hosts", {})
+        return (status["health"]["ovn"]["ovn-controller"] == everywhere
+                and status["health"]["neutron"]["ovn-metadata-agent"] == everywhere
+                and {name for name, host in hosts.items() if "ovn/ovn-controller" in host["components"]
+                     and "network" in host["roles"]} == nodes)
+    wait_for(f"an ovn-controller and a metadata agent counted on all {len(nodes)} nodes", counted, operators,
+             describe=lambda: deployment.get()["status"].get("nodes"))
+    health = deployment.get()["status"]["health"]
+    assert {"ovn-ovsdb-nb", "ovn-ovsdb-sb", "ovn-northd"} <= set(health["ovn"])
+    assert not {"neutron-ovs-agent", "dhcp-agent", "l3-agent", "metadata-agent"} & set(health["neutron"])
+    ml2 = configparser.ConfigParser(strict=False, interpolation=None)
+    ml2.read_string(_secret_file(kubectl, namespace, "neutron-etc", "ml2_conf.ini"))
+    assert ml2["ml2"]["mechanism_drivers"] == "ovn" and ml2["ml2"]["tenant_network_types"] == "geneve"
+    refused = kubectl.run("-n", namespace, "patch", "osdpl", "osh-ovn", "--type=merge", "-p",
+                          '{"spec": {"features": {"neutron": {"backend": "ml2"}}}}', check=False)
+    assert refused.returncode != 0
+    assert "spec.features.neutron.backend: Invalid value: the networking backend cannot change after creation" \
+        in refused.stderr
 
 
 def test_coordination_and_redis_deploy_behind_their_network_policies(deployment: Deployment, operators: Operators,
