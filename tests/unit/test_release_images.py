@@ -87,6 +87,7 @@ def _full_deployment(release: str, catalog: Catalog) -> dict[str, Any]:
     # shared-file-system runs with a share backend: both drivers
     doc["spec"]["features"]["manila"] = {"service_image_url": "https://mirror.example.com/manila.qcow2", "share": {
         "backends": {"generic": {"driver": "generic"}, "cephfs": {"driver": "cephfs"}}}}
+    doc["spec"]["features"]["neutron"]["backend"] = "ml2/ovn"  # the ovn chart too
     return doc
 
 
