@@ -117,7 +117,7 @@ def cmd_images(args: argparse.Namespace, catalog: Catalog) -> int:
     release = catalog.releases[osdpl.spec.openstack_version]
     pairs: set[tuple[str, str]] = set()
     for service in osdpl.spec.enabled_services(catalog):
-        for chart in catalog.services[service].charts:
+        for chart in catalog.services[service].charts_for(osdpl.spec.features):
             upstream = image_tags(release, chart.name, "")
             mirrored = image_tags(release, chart.name, osdpl.spec.images_base_url)
             pairs |= {(upstream[key], mirrored[key]) for key in upstream}

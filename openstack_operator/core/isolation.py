@@ -25,7 +25,6 @@ from openstack_operator.core.schema.validation import Problem
 TEMPLATE_MESSAGE = 'a Go template ("{{") would run inside Helm with the operator\'s rights; write the value literally'
 
 
-
 @dataclass(frozen=True)
 class ClusterGrant:
     """A ClusterRole a pinned chart renders, with its rules, and the ClusterRoleBinding that binds it to

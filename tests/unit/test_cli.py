@@ -104,6 +104,17 @@ def test_images_lists_every_image_to_mirror_and_where_it_is_pulled_from(capsys: 
         in pairs
     assert all(target.startswith("registry.example.com/openstack/") for _, target in pairs)
     assert all(source.rsplit("/", 1)[-1] == target.rsplit("/", 1)[-1] for source, target in pairs)
+    # only what the deployment installs: OVN's image with the OVN backend alone
+    assert not [source for source, _ in pairs if "/ovn:" in source]
+
+
+def test_images_of_a_deployment_on_ovn_include_ovns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = yaml.safe_load((EXAMPLES / "full.yaml").read_text())
+    doc["spec"]["features"]["neutron"]["backend"] = "ml2/ovn"
+    manifest = tmp_path / "ovn.yaml"
+    manifest.write_text(yaml.safe_dump(doc))
+    code, out, _ = _run(capsys, "images", "-f", str(manifest))
+    assert code == 0 and "quay.io/airshipit/ovn:ubuntu_noble registry.example.com/openstack/ovn:ubuntu_noble" in out
 
 
 def _alias_bomb(levels: int) -> str:
