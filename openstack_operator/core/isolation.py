@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
-from openstack_operator.core.schema.validation import Problem
+from openstack_operator.core.schema.problem import Problem
 
 TEMPLATE_MESSAGE = 'a Go template ("{{") would run inside Helm with the operator\'s rights; write the value literally'
 

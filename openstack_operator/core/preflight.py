@@ -16,7 +16,7 @@ from openstack_operator.core.rendering.renderer import RenderedService, Renderer
 from openstack_operator.core.schema.limits import json_size, show_path
 from openstack_operator.core.schema.manifest import Osdpl, load_osdpl, osdpl_problems
 from openstack_operator.core.schema.metadata import root_problems
-from openstack_operator.core.schema.validation import Problem
+from openstack_operator.core.schema.problem import Problem
 from openstack_operator.core.secrets.ceph import placeholder_exchange
 from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -203,3 +205,12 @@ def test_the_cli_validate_and_render_refuse_with_one_line_naming_the_field(tmp_p
         assert "spec.services.identity.keystone.values.conf.foo: a Go template" in err, (command, err)
         assert "spec.services.identity.keystone.values.extraObjects[0]: RoleBinding in namespace tenant-b" in err
         assert "Traceback" not in err and "{{" not in out
+
+
+def test_the_post_renderer_loads_without_the_cel_interpreter() -> None:
+    """Helm starts the post-renderer once per release: it imports the isolation checks, never the CEL interpreter
+    behind schema validation (a fifth of a second of CPU each time, hundreds of times in a test run)."""
+    loaded = subprocess.run([sys.executable, "-c", "import sys, openstack_operator.kube.postrender; "
+                             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('celpy', 'lark')))"],
+                            capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -13,7 +13,8 @@ from openstack_operator.core.schema.osdpl import osdpl_schema
 from openstack_operator.core.errors import OperatorError
 from openstack_operator.core.isolation import spec_problems
 from openstack_operator.core.models.spec import DeploymentSpec
-from openstack_operator.core.schema.validation import Problem, apply_defaults, validate
+from openstack_operator.core.schema.problem import Problem
+from openstack_operator.core.schema.validation import apply_defaults, validate
 from openstack_operator.core.schema.yaml_input import InvalidYaml, decode_text, parse_yaml
 
 API_VERSION = f"{GROUP}/{VERSION}"

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any, Mapping
 
-from openstack_operator.core.schema.validation import Problem
+from openstack_operator.core.schema.problem import Problem
 
 ROOT_FIELDS = ("apiVersion", "kind", "metadata", "spec")
 # ObjectMeta's fields as the API server decodes them (a manifest sets few of them; an object read back has more).

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
@@ -19,19 +18,11 @@ from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
 
 from openstack_operator.core.schema.cel_library import program
+from openstack_operator.core.schema.problem import Problem
 
 Schema = Mapping[str, Any]
 
 _MISSING = object()
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
 
 
 def apply_defaults(schema: Schema, value: Any) -> Any:
