@@ -29,7 +29,7 @@ from openstack_operator.cli import PROCESSES
 from openstack_operator.core.apigroup import GROUP
 from openstack_operator.core.settings import Settings
 
-from .. import operator_chart
+from .. import operator_chart, polling
 from ..osdpl_cases import EXAMPLES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -419,11 +419,13 @@ def wait_for(what: str, check: Callable[[], Any], operators: Operators, timeout:
              describe: Callable[[], Any] = lambda: "") -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
-    while time.monotonic() < deadline:
+    for pause in polling.pauses():
+        if time.monotonic() >= deadline:
+            break
         last = check()
         if last:
             return last
-        time.sleep(0.5)
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}\n{describe()}\n{operators.log_text()}")
 
 

@@ -20,6 +20,7 @@ from devcluster import Cluster, images, netns, node
 from devcluster.binaries import REPO, bin_dir
 from devcluster.charts import chart_directory
 
+from .. import polling
 from ..integration.conftest import Kubectl
 
 
@@ -64,11 +65,13 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float = 120.0,
                describe: Callable[[], str] = lambda: "") -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
-    while time.monotonic() < deadline:
+    for pause in polling.pauses():
+        if time.monotonic() >= deadline:
+            break
         last = check()
         if last:
             return last
-        time.sleep(0.5)
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}\n{describe()}")
 
 
