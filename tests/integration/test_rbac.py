@@ -111,7 +111,7 @@ MATRIX: list[tuple[str, str, str | None, set[str]]] = [
     ("list", "namespaces", None, set()),
     ("delete", "namespaces", None, set()),
     ("get", "nodes", None, {"helmbundle", "node"}),
-    ("patch", "nodes", None, {"node"}),
+    ("patch", "nodes", None, {"node", "helmbundle"}),  # to grant it to OVN's controllers (files/rules.yaml)
     ("delete", "nodes", None, set()),
     ("*", "*", DEPLOY, set()),
     ("*", "*", None, set()),

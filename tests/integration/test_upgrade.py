@@ -72,7 +72,7 @@ def _timeline(rollout: dict[str, Any]) -> str:
 
 
 def _check_order_and_revisions(rollout: dict[str, Any], before: dict[str, int], after: dict[str, int],
-                               fixed: str = "") -> None:
+                               features: dict[str, Any], fixed: str = "") -> None:
     """Each moved service started after the one before it passed its gate; in each, every release the new release
     renders differently got exactly one new Helm revision (none upgraded twice, none skipped), as the status
     records, and a service the release change does not touch got none. `fixed`: a release written again while it
@@ -83,7 +83,7 @@ def _check_order_and_revisions(rollout: dict[str, Any], before: dict[str, int], 
         assert rollout["services"][later]["started"] >= rollout["services"][earlier]["finished"], (earlier, later)
     for service in rollout["order"]:
         entry = rollout["services"][service]
-        releases = [f"openstack-{chart.name}" for chart in CATALOG.services[service].charts]
+        releases = [f"openstack-{chart.name}" for chart in CATALOG.services[service].charts_for(features)]
         upgrades = {r: after[r] - before[r] for r in releases}
         if entry["phase"] == "Done":
             assert upgrades == {r: entry["after"][r] - entry["before"][r] for r in releases}, (service, entry)
@@ -115,7 +115,7 @@ def test_epoxy_to_flamingo_moves_one_service_at_a_time_and_resumes_after_a_sigki
              describe=lambda: _rollout(epoxy))
     rollout = _rollout(epoxy)
     print(_timeline(rollout))
-    _check_order_and_revisions(rollout, before, helm.revisions(epoxy.namespace))
+    _check_order_and_revisions(rollout, before, helm.revisions(epoxy.namespace), epoxy.get()["spec"]["features"])
     assert rollout["services"]["memcached"]["phase"] == "Unchanged"  # its images are the same in both releases
     images = _workload_images(kubectl, epoxy.namespace)
     assert images <= _release_images("flamingo"), images - _release_images("flamingo")
@@ -153,4 +153,5 @@ def test_epoxy_to_gazpacho_stops_at_a_service_made_unhealthy_and_the_fix_resumes
     assert epoxy.condition("Degraded")["status"] == "False"
     images = _workload_images(kubectl, epoxy.namespace)
     assert images <= _release_images("gazpacho"), images - _release_images("gazpacho")
-    _check_order_and_revisions(rollout, before, helm.revisions(epoxy.namespace), fixed="openstack-glance")
+    _check_order_and_revisions(rollout, before, helm.revisions(epoxy.namespace), epoxy.get()["spec"]["features"],
+                               fixed="openstack-glance")
