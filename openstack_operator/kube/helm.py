@@ -27,7 +27,7 @@ import yaml
 from pyhelm3 import Client, Command
 from pyhelm3.errors import Error as PyHelmError
 from pyhelm3.errors import ReleaseNotFoundError
-from pyhelm3.models import ReleaseRevision, ReleaseRevisionStatus
+from pyhelm3.models import Chart, ReleaseRevision, ReleaseRevisionStatus
 
 from openstack_operator.core.isolation import charts_url_problem, values_problems
 from openstack_operator.core.releases.helmwork import long_running_workloads
@@ -325,6 +325,9 @@ class Helm:
         self.before_upgrade = before_upgrade  # (release, namespace): runs before Helm upgrades an existing release
         self.cache = cache or ChartCache(default_cache_dir(), executable)
         self.client = Client(_DirectCommand(executable=executable, history_max_revisions=5), executable=executable)
+        # Each pinned archive's Chart.yaml, read once (`helm show chart`): the cache names an archive of a pinned
+        # digest by that digest, so what its path holds never changes (an unpinned local chart may).
+        self._charts: dict[Path, Chart] = {}
 
     @classmethod
     def configured(cls, settings: Settings, default_source: str,
@@ -355,7 +358,9 @@ class Helm:
                                  workloads=await _workloads(current))
             source = ChartSource(repository) if repository else self.source
             path = await self.cache.archive(source, chart, version, digest)
-            chart_ref = await self.client.get_chart(path)
+            chart_ref = self._charts.get(path) or await self.client.get_chart(path)
+            if digest:
+                self._charts[path] = chart_ref
             if current is not None and self.before_upgrade is not None:
                 await self.before_upgrade(name, namespace)
             revision = await self.client.install_or_upgrade_release(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import subprocess
 import sys
@@ -214,3 +215,36 @@ def test_the_post_renderer_loads_without_the_cel_interpreter() -> None:
                              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('celpy', 'lark')))"],
                             capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+FAKE_HELM = """#!/bin/sh
+# Answers what Helm.install asks (version, status, show chart, upgrade) and logs each command's first word.
+echo "$1" >> "$(dirname "$0")/calls"
+case "$1" in
+  version) printf v3.21.4 ;;
+  status) echo "Error: release: not found" >&2; exit 1 ;;
+  show) printf 'apiVersion: v2\\nname: keystone\\nversion: 1.0.0\\n' ;;
+  upgrade) printf '%s' '{"name": "r", "namespace": "tenant-a", "version": 1, "manifest": "",
+    "info": {"status": "deployed", "last_deployed": "2026-12-07T10:00:00Z", "description": "x"},
+    "chart": {"metadata": {"apiVersion": "v2", "name": "keystone", "version": "1.0.0"}}}' ;;
+esac
+"""
+
+
+def test_helm_reads_a_pinned_charts_metadata_once(tmp_path: Any) -> None:
+    """A pinned archive's Chart.yaml is read once per process, not by a `helm show chart` at every install."""
+    binary = tmp_path / "bin" / "helm"
+    binary.parent.mkdir()
+    binary.write_text(FAKE_HELM)
+    binary.chmod(0o755)
+    source = tmp_path / "charts"
+    source.mkdir()
+    archive = source / "keystone-1.0.0.tgz"
+    archive.write_bytes(b"a chart archive")
+    digest = "sha256:" + hashlib.sha256(archive.read_bytes()).hexdigest()
+    helm = Helm(ChartSource(str(source)), binary=str(binary), cache=ChartCache(tmp_path / "cache", str(binary)))
+    for _ in range(3):
+        installed = asyncio.run(helm.install("r", NS, "keystone", "1.0.0", {}, "f", 60, digest=digest))
+        assert (installed.revision, installed.chart_version) == (1, "1.0.0")
+    calls = (binary.parent / "calls").read_text().split()
+    assert calls.count("show") == 1 and calls.count("upgrade") == 3, calls
