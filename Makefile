@@ -15,12 +15,12 @@ help: ## list targets
 
 test: ## everything CI runs: static checks, then the test tiers (tools/run-tests.sh: two pytest runs side by side)
 	@# The control plane builds (cold: minutes) while mypy runs, helm first: the check that needs helm, and the
-	@# conformance and unit tiers, wait for helm alone (a lock per binary; each builds it itself if this build failed). The real-node tier's parts and images build at the lowest priority
-	@# while the tests before it run: their idle CPU builds them; the tier's own calls wait for these builds (locks)
-	@# or report their failure.
-	@tools/build-binaries.sh >/dev/null 2>&1 &
-	@if [ "$$(id -u)" = 0 ]; then { for build in node entrypoint-image service-images openstack-images; do \
-	  nice -n 19 tools/build-$$build.sh; done; } >/dev/null 2>&1 & fi
+	@# conformance and unit tiers, wait for helm alone (a lock per binary; each builds it itself if this build
+	@# failed). Then, as root, the real-node tier's parts and images, while the integration tiers run: done before
+	@# that tier starts (at the lowest priority they waited for the main run to end). The tier's own calls wait for
+	@# these builds (locks) or report their failure.
+	@{ tools/build-binaries.sh; if [ "$$(id -u)" = 0 ]; then for build in node entrypoint-image service-images \
+	  openstack-images; do tools/build-$$build.sh; done; fi; } >/dev/null 2>&1 &
 	@$(MAKE) --no-print-directory check
 	tools/run-tests.sh
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test run of `make test` (after its static checks): two pytest runs side by side. The conformance and
 # integration tiers spend most of their time waiting on a control plane, its operators and Helm; meanwhile the unit
-# tier computes and the real-node tier (a cluster of its own, parts built at low priority by `make test`) runs:
+# tier computes and the real-node tier (a cluster of its own, parts built in the background by `make test`) runs:
 #   main: tests/conformance and the integration tests that share one deployment, in the foreground
 #   side: tests/unit, then the integration modules below (a control plane of their own), then tests/realnode; its
 #         output is kept and printed when the main run ends
