@@ -55,6 +55,19 @@ def _each(*edits: Edit) -> Edit:
     return edit
 
 
+# Bare metal with what it needs: compute, the provisioning physnet among neutron's external networks.
+_IRONIC_PHYSNET = {"physnet": "ironic", "interface": "eth2"}
+
+
+def _ironic() -> Edit:
+    return _each(_set("spec.features.neutron.external_networks", [_IRONIC_PHYSNET]),
+                 _set("spec.features.ironic", {"provisioning_interface": "pxe0", "baremetal_network_name": "bm"}))
+
+
+def _baremetal() -> Edit:
+    return _each(_set("spec.preset", "compute"), _set("spec.features.services", ["baremetal"]), _ironic())
+
+
 INVALID: list[tuple[str, Edit, str]] = [
     ("misspelled-feature-key", _set("spec.features.neutron.tunel_interface", "ens3"),
      "spec.features.neutron.tunel_interface: unknown field"),
@@ -158,7 +171,7 @@ INVALID: list[tuple[str, Edit, str]] = [
      "features.services"),
     ("log-level-of-a-chart-without-one", _set("spec.features.logging", {"tempest": {"level": "DEBUG"}}),
      "spec.features.logging: Invalid value: logging sets the level of these charts only: aodh, barbican, ceilometer, "
-     "cinder, designate, glance, gnocchi, heat, horizon, keystone, manila, masakari, neutron, nova, octavia, "
+     "cinder, designate, glance, gnocchi, heat, horizon, ironic, keystone, manila, masakari, neutron, nova, octavia, "
      "placement"),
     ("load-balancer-without-an-amphora-image", _set("spec.features.services", ["compute", "redis", "load-balancer"]),
      "spec.features.services: Invalid value: load-balancer boots amphorae from an image: set "
@@ -244,6 +257,53 @@ INVALID: list[tuple[str, Edit, str]] = [
      "spec.features.manila.service_image_url: Invalid value: service_image_url: an http(s) URL of letters, digits "
      "and ._~%+- in its path, ending in the file name, without user:password@, query or shell characters (the "
      "chart puts it in a shell command unquoted)"),
+    ("baremetal-without-ironic", _each(_set("spec.preset", "compute"), _set("spec.features.services", ["baremetal"])),
+     "spec.features.services: Invalid value: baremetal needs features.ironic: at least provisioning_interface (the "
+     "conductor nodes' interface on the provisioning network) and baremetal_network_name"),
+    ("ironic-settings-without-baremetal", _each(_set("spec.preset", "compute"), _ironic()),
+     "spec.features.ironic: Invalid value: ironic's settings need bare metal: add baremetal to features.services"),
+    ("ironic-without-its-network-name", _each(_baremetal(), _set("spec.features.ironic", {
+        "provisioning_interface": "pxe0"})),
+     "spec.features.ironic.baremetal_network_name: Required value"),
+    ("ironic-physnet-unknown-to-neutron", _each(_baremetal(), _set("spec.features.ironic.networks", {
+        "baremetal": {"physnet": "physnet9"}})),
+     "spec.features.ironic.networks.baremetal.physnet: Invalid value: ironic.networks.baremetal.physnet must be the "
+     "physnet of one of neutron.external_networks (where the nodes' Open vSwitch bridges reach the provisioning "
+     "network)"),
+    ("ironic-network-type-its-physnet-lacks", _each(_baremetal(), _set("spec.features.ironic.networks", {
+        "baremetal": {"network_type": "vlan"}})),
+     "spec.features.ironic.networks.baremetal.network_type: Invalid value: ironic.networks.baremetal.network_type "
+     "must be one of the network_types of its physnet in neutron.external_networks"),
+    ("ironic-geneve-network", _each(_baremetal(), _set("spec.features.ironic.networks", {
+        "baremetal": {"network_type": "geneve"}})),
+     "spec.features.ironic.networks.baremetal.network_type: Invalid value: network_type: vxlan and geneve need "
+     "bind_deployment_services (OVN with VTEP), which this version does not deploy: use flat or vlan"),
+    ("ironic-bind-deployment-services", _each(_baremetal(), _set("spec.features.ironic.networks", {
+        "baremetal": {"bind_deployment_services": True}})),
+     "spec.features.ironic.networks.baremetal.bind_deployment_services: Invalid value: bind_deployment_services "
+     "needs OVN with VTEP, which this version does not deploy: set false or remove the field"),
+    ("ironic-second-network-name", _each(_baremetal(), _set("spec.features.ironic.networks", {
+        "baremetal": {"name": "cleaning"}})),
+     "spec.features.ironic.networks.baremetal.name: Invalid value: networks.baremetal.name must equal "
+     "baremetal_network_name: the bootstrap Job creates one network for provisioning and cleaning"),
+    ("ironic-segment-on-a-flat-network", _each(_baremetal(), _set("spec.features.ironic.networks", {
+        "baremetal": {"segmentation_id": 12}})),
+     "spec.features.ironic.networks.baremetal.segmentation_id: Invalid value: segmentation_id is for network_type "
+     "vlan only"),
+    ("ironic-gateway-in-the-pool", _each(_baremetal(), _set("spec.features.ironic.networks", {"baremetal": {
+        "subnets": [{"name": "pxe", "range": "10.9.0.0/24", "pool_start": "10.9.0.10", "pool_end": "10.9.0.99",
+                     "gateway": "10.9.0.50"}]}})),
+     "spec.features.ironic.networks.baremetal.subnets[0].gateway: Invalid value: gateway must be outside the pool "
+     "pool_start to pool_end (Neutron refuses a gateway inside an allocation pool)"),
+    ("ironic-agent-images-url-with-credentials", _each(_baremetal(), _set("spec.features.ironic.agent_images", {
+        "base_url": "https://user:pw@mirror.example.com/ipa"})),
+     "spec.features.ironic.agent_images.base_url: Invalid value: agent_images.base_url: an http(s) URL without "
+     "user:password@ (the chart keeps the bootstrap Job's script, which holds it, in a ConfigMap)"),
+    ("ironic-provisioning-interface-with-a-shell-word", _each(_baremetal(), _set(
+        "spec.features.ironic.provisioning_interface", "eth0;id")),
+     "spec.features.ironic.provisioning_interface: Invalid value: \"eth0;id\": "
+     "spec.features.ironic.provisioning_interface in body should match "
+     "'^[A-Za-z0-9_.:@-]{1,15}$'"),
     ("wrong-kind", _set("kind", "Deployment"),
      'kind: Unsupported value: "Deployment": supported values: "OpenStackDeployment"'),
 ]
@@ -301,6 +361,17 @@ VALID: list[tuple[str, Edit, dict[str, Any]]] = [
     ("ceph-gateway-defaults", _set("spec.features.ceph", {"enabled": True, "object_gateway": {"enabled": True}}),
      {"spec.features.ceph.object_gateway.credentials_secret": {"namespace": "openstack-ceph-shared",
                                                                 "name": "openstack-rgw-creds"}}),
+    # Bare metal's defaults: the chart's tinyipa images, a flat network on physnet ironic with the chart's subnet.
+    ("ironic-defaults", _baremetal(),
+     {"spec.features.ironic.networks.baremetal": {
+         "physnet": "ironic", "network_type": "flat", "external": True, "shared": True,
+         "bind_deployment_services": False,
+         "subnets": [{"name": "baremetal", "range": "172.24.6.0/24", "pool_start": "172.24.6.100",
+                      "pool_end": "172.24.6.200", "gateway": "172.24.6.1"}]},
+      "spec.features.ironic.agent_images": {
+          "base_url": "https://tarballs.opendev.org/openstack/ironic-python-agent/tinyipa/files",
+          "kernel": "tinyipa-stable-2025.1.vmlinuz", "initramfs": "tinyipa-stable-2025.1.gz"},
+      "spec.features.ironic.console.serial.enabled": True}),
     # A share backend's defaults: on, with a share type of its name, run by the release's StatefulSet.
     ("cephfs-share-backend-defaults", _each(
         _set("spec.features.services", ["shared-file-system"]), _set("spec.features.ceph", {"enabled": True}),

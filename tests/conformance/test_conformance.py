@@ -69,8 +69,11 @@ def test_node_groups_get_their_own_daemonsets(deployment: Deployment) -> None:
 def test_credentials_reach_their_releases(deployment: Deployment, catalog: Catalog) -> None:
     # The object gateway's user is declared by keystone for every deployment but read only with the gateway.
     unread = set() if gateway_secret(deployment.osdpl.spec.features) else {GATEWAY_CREDENTIAL}
-    if "dns" not in deployment.osdpl.spec.enabled_services(catalog):  # neutron's user for designate (catalog.yaml)
+    enabled = deployment.osdpl.spec.enabled_services(catalog)
+    if "dns" not in enabled:  # neutron's user for designate (catalog.yaml)
         unread.add("neutron_designate_keystone")
+    if "baremetal" not in enabled:  # nova's user for ironic (catalog.yaml)
+        unread.add("nova_ironic_keystone")
     consumers = {r.release.name: [c for c in chart.credentials if c not in unread] for r in deployment.ok()
                  for service in catalog.services.values() for chart in service.charts
                  if chart.name == r.release.chart}

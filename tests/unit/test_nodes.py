@@ -59,6 +59,22 @@ def test_ovns_controller_gives_a_node_the_network_role() -> None:
     assert hosts["ctl-0"].roles == [] and not registering(hosts["ctl-0"])
 
 
+def test_ironics_conductor_gives_its_node_the_baremetal_role() -> None:
+    """A conductor is a StatefulSet's pod on the host's network: its node serves PXE and HTTP boot. It registers
+    nothing to clean up (ironic gives a silent conductor's nodes to the others), and other StatefulSets' pods are
+    not the node's."""
+    pods = [pod_view(_pod("ctl-0", "ironic", "conductor", owner="StatefulSet")),
+            pod_view(_pod("ctl-1", "mariadb", "server", owner="StatefulSet"))]
+    assert pods[1] is None
+    nodes = [node_view(_node("ctl-0", {"openstack-control-plane": "enabled"})),
+             node_view(_node("ctl-1", {"openstack-control-plane": "enabled"}))]
+    hosts = inventory(nodes, [p for p in pods if p], [])
+    assert hosts["ctl-0"].roles == ["control-plane", "baremetal"] and not registering(hosts["ctl-0"])
+    assert hosts["ctl-0"].components == ["ironic/conductor"]
+    assert summary(hosts, [], []) == "2 nodes: 0 compute, 0 network, 2 control-plane, 1 baremetal; 0 not ready; " \
+                                     "0 in maintenance"
+
+
 def test_pods_not_of_a_daemonset_or_not_scheduled_are_not_counted() -> None:
     assert pod_view(_pod("cmp-0", "nova", "compute", owner="ReplicaSet")) is None
     unscheduled = _pod("cmp-0", "nova", "compute")

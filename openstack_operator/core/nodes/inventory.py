@@ -5,9 +5,11 @@ DaemonSet pods of the deployment's namespace scheduled on it (what actually runs
 - compute: the `openstack-compute-node=enabled` label, or a nova-compute or libvirt pod;
 - network: a neutron agent pod (OVS, L3, DHCP, metadata, ...) or OVN's ovn-controller: each registers an agent (OVN:
   a chassis, which neutron lists as an agent) under the node's host name;
-- control-plane: the `openstack-control-plane=enabled` label.
+- control-plane: the `openstack-control-plane=enabled` label;
+- baremetal: an ironic conductor pod (a StatefulSet's, on the host's network: its TFTP and HTTP servers are the
+  node's), which serves the bare metal nodes ironic's hash ring gives it.
 Only what ran registers anything in OpenStack, so only nodes with compute or network pods get the cleanup
-finalizer. Pure: the node process (reconcilers.node) feeds it projections of the watched objects.
+finalizer: a conductor that is gone stops heartbeating, and ironic gives its bare metal nodes to the others. Pure: the node process (reconcilers.node) feeds it projections of the watched objects.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from typing import Any, Iterable, Mapping
 
 from openstack_operator.core.apigroup import GROUP
 
-COMPUTE, NETWORK, CONTROL_PLANE = "compute", "network", "control-plane"
-ROLES = (COMPUTE, NETWORK, CONTROL_PLANE)
+COMPUTE, NETWORK, CONTROL_PLANE, BAREMETAL = "compute", "network", "control-plane", "baremetal"
+ROLES = (COMPUTE, NETWORK, CONTROL_PLANE, BAREMETAL)
+REGISTERING_ROLES = (COMPUTE, NETWORK)  # the roles whose pods leave services or agents to clean up in OpenStack
+# Pods of StatefulSets bound to their node (host network), by (application, component): ironic's conductors.
+HOST_BOUND_STATEFULSETS = {("ironic", "conductor")}
 LABEL_ROLES = {("openstack-compute-node", "enabled"): COMPUTE, ("openstack-control-plane", "enabled"): CONTROL_PLANE}
 CLEANUP_FINALIZER_PREFIX = f"cleanup.{GROUP}/"
 # Which installation of the operator added each cleanup finalizer of a Node (JSON: namespace -> installation): a
@@ -48,7 +53,8 @@ class NodeView:
 
 @dataclass(frozen=True)
 class PodView:
-    """What the node process keeps of a DaemonSet pod of a deployment namespace."""
+    """What the node process keeps of a DaemonSet pod (or a HOST_BOUND_STATEFULSETS pod) of a deployment
+    namespace."""
     namespace: str
     node: str
     application: str
@@ -58,7 +64,7 @@ class PodView:
 @dataclass
 class HostEntry:
     roles: list[str] = field(default_factory=list)
-    registered: list[str] = field(default_factory=list)  # the roles of pods that ran: registered in OpenStack
+    registered: list[str] = field(default_factory=list)  # the REGISTERING_ROLES of pods that ran
     components: list[str] = field(default_factory=list)
     ready: bool = True
     not_ready_since: str = ""
@@ -115,11 +121,14 @@ def without_cleanup(node: NodeView, namespace: str) -> tuple[list[str], dict[str
 
 
 def pod_view(body: Mapping[str, Any]) -> PodView | None:
-    """A scheduled pod of a DaemonSet with OpenStack-Helm's labels; None for any other pod."""
+    """A scheduled pod of a DaemonSet (or of a HOST_BOUND_STATEFULSETS one) with OpenStack-Helm's labels; None for
+    any other pod."""
     metadata, spec = body["metadata"], body.get("spec") or {}
     labels = metadata.get("labels") or {}
-    owned_by_daemonset = any(o.get("kind") == "DaemonSet" for o in metadata.get("ownerReferences") or [])
-    if not owned_by_daemonset or not spec.get("nodeName") or "application" not in labels:
+    owners = {o.get("kind") for o in metadata.get("ownerReferences") or []}
+    host_bound = "StatefulSet" in owners and (labels.get("application"), labels.get("component")) \
+        in HOST_BOUND_STATEFULSETS
+    if not ("DaemonSet" in owners or host_bound) or not spec.get("nodeName") or "application" not in labels:
         return None
     return PodView(namespace=metadata["namespace"], node=spec["nodeName"], application=labels["application"],
                    component=labels.get("component", ""))
@@ -131,6 +140,8 @@ def pod_role(pod: PodView) -> str | None:
     if (pod.application == "neutron" and pod.component.endswith("-agent")) \
             or (pod.application, pod.component) == ("ovn", "ovn-controller"):
         return NETWORK
+    if (pod.application, pod.component) in HOST_BOUND_STATEFULSETS:
+        return BAREMETAL
     return None
 
 
@@ -157,7 +168,8 @@ def inventory(nodes: Iterable[NodeView], pods: Iterable[PodView], groups: Iterab
         if not roles and node.name not in components:
             continue
         hosts[node.name] = HostEntry(roles=[r for r in ROLES if r in roles],
-                                     registered=[r for r in ROLES if r in pod_roles.get(node.name, set())],
+                                     registered=[r for r in REGISTERING_ROLES
+                                                 if r in pod_roles.get(node.name, set())],
                                      components=sorted(components.get(node.name, ())), ready=node.ready,
                                      not_ready_since="" if node.ready else node.ready_since,
                                      groups=node_groups(node.labels, groups))
@@ -187,7 +199,9 @@ def not_ready_for_long(entry: HostEntry, now: float, threshold: float) -> bool:
 
 
 def summary(hosts: Mapping[str, HostEntry], long_not_ready: Iterable[str], in_maintenance: Iterable[str]) -> str:
-    counts = [f"{sum(r in e.roles for e in hosts.values())} {r}" for r in ROLES]
+    # baremetal only where a deployment has conductors: the summary of every other reads as before
+    counts = [f"{sum(r in e.roles for e in hosts.values())} {r}" for r in ROLES
+              if r != BAREMETAL or any(BAREMETAL in e.roles for e in hosts.values())]
     return (f"{len(hosts)} nodes: {', '.join(counts)}; {len(list(long_not_ready))} not ready; "
             f"{len(list(in_maintenance))} in maintenance")
 

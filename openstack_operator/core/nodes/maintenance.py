@@ -106,8 +106,9 @@ def _admit(request: Request, status: dict[str, Any], hosts: Mapping[str, HostEnt
                             "message": f"request {held[request.node]} holds node {request.node}"})
     entry = hosts.get(request.node)
     roles = entry.roles if entry else []
+    # a role without a cap (baremetal: its conductors run on the control plane, whose cap counts) takes no slot
     full = [f"{role} ({len(holders[role])}/{caps[role]}: {', '.join(sorted(holders[role]))})"
-            for role in roles if len(holders[role]) >= caps[role]]
+            for role in roles if role in caps and len(holders[role]) >= caps[role]]
     if full:
         message = f"waiting for a free maintenance slot: {'; '.join(full)}"
         return Step(status={**status, "phase": WAITING, "message": message})

@@ -169,6 +169,9 @@ class Renderer:
         # octavia's bootstrap Job's script (templates/services/octavia.yaml.j2 places it in bootstrap.script)
         self._octavia_script = (catalog.templates_dir / "services" / "_octavia-bootstrap.sh").read_text() \
             if "octavia" in catalog.charts else ""
+        # ironic's (templates/services/ironic.yaml.j2 places it in bootstrap.image.script)
+        self._ironic_script = (catalog.templates_dir / "services" / "_ironic-bootstrap.sh").read_text() \
+            if "ironic" in catalog.charts else ""
         # chart -> (its template's last output, that output parsed): a reconcile of an unchanged spec renders the
         # same text, and parsing it is half a render's time. The parsed document is only read (merge_layers copies).
         self._parsed: dict[str, tuple[str, Any]] = {}
@@ -255,6 +258,7 @@ class Renderer:
             "helm_timeout_seconds": self.catalog.sizes[spec.size].helm_timeout_seconds,
             "tempest_script": self._tempest_script,
             "octavia_script": self._octavia_script,
+            "ironic_script": self._ironic_script,
             "preset": spec.preset,
             "features": spec.features,
             "enabled_services": enabled,

@@ -43,6 +43,7 @@ def features(catalog: Catalog) -> Schema:
             "masakari": _masakari(),
             "octavia": _octavia(),
             "manila": _manila(),
+            "ironic": _ironic(),
             "ceph": _ceph(),
             "database": _database(),
             "messaging": obj(
@@ -149,7 +150,38 @@ def _services_need_theirs() -> list[dict[str, str]]:
             {"rule": "!has(self.services) || !('metric' in self.services) || 'redis' in self.services",
              "fieldPath": ".services",
              "message": "metric keeps gnocchi's incoming measures and its workers' coordination in redis: add "
-                        "redis to features.services"}]
+                        "redis to features.services"}] + _baremetal_rules()
+
+
+def _baremetal_rules() -> list[dict[str, str]]:
+    """features.ironic goes with the baremetal service, and its network with a physnet neutron's agents know."""
+    net = "self.ironic.networks.baremetal"
+    # the network's fields with their defaults: the API server may check these rules before it fills them in
+    has_net = f"has(self.ironic.networks) && has({net})"
+    physnet = f"({has_net} && has({net}.physnet) ? {net}.physnet : 'ironic')"
+    network_type = f"({has_net} && has({net}.network_type) ? {net}.network_type : 'flat')"
+    on_physnet = f"has(n.physnet) && n.physnet == {physnet}"
+    return [{"rule": "!has(self.services) || !('baremetal' in self.services) || has(self.ironic)",
+             "fieldPath": ".services",
+             "message": "baremetal needs features.ironic: at least provisioning_interface (the conductor nodes' "
+                        "interface on the provisioning network) and baremetal_network_name"},
+            {"rule": "!has(self.ironic) || (has(self.services) && 'baremetal' in self.services)",
+             "fieldPath": ".ironic",
+             "message": "ironic's settings need bare metal: add baremetal to features.services"},
+            {"rule": f"!has(self.ironic) || (has(self.neutron) && has(self.neutron.external_networks) "
+                     f"&& self.neutron.external_networks.exists(n, {on_physnet}))",
+             "fieldPath": ".ironic.networks.baremetal.physnet",
+             "message": "ironic.networks.baremetal.physnet must be the physnet of one of neutron.external_networks "
+                        "(where the nodes' Open vSwitch bridges reach the provisioning network)"},
+            # (vxlan and geneve are refused on their own)
+            {"rule": f"!has(self.ironic) || !({network_type} in ['flat', 'vlan']) || !has(self.neutron) "
+                     f"|| !has(self.neutron.external_networks) "
+                     f"|| !self.neutron.external_networks.exists(n, {on_physnet}) "
+                     f"|| self.neutron.external_networks.exists(n, {on_physnet} && has(n.network_types) "
+                     f"&& {network_type} in n.network_types)",
+             "fieldPath": ".ironic.networks.baremetal.network_type",
+             "message": "ironic.networks.baremetal.network_type must be one of the network_types of its physnet in "
+                        "neutron.external_networks"}]
 
 
 def share_backend_rule(driver: str, features: str = "self") -> str:
@@ -548,6 +580,111 @@ def _manila() -> Schema:
                            "in a shell command unquoted)"}])
 
 
+# A Linux interface name (IFNAMSIZ: 15 characters): the conductor's init scripts find the node's provisioning
+# address on it.
+INTERFACE_PATTERN = "^[A-Za-z0-9_.:@-]{1,15}$"
+# The ironic-python-agent images the chart's defaults name (tinyipa of the 2025.1 branch, on OpenStack's tarballs
+# site): a cloud without that site sets a mirror.
+AGENT_IMAGES_URL = "https://tarballs.opendev.org/openstack/ironic-python-agent/tinyipa/files"
+AGENT_KERNEL, AGENT_INITRAMFS = "tinyipa-stable-2025.1.vmlinuz", "tinyipa-stable-2025.1.gz"
+
+
+def _ironic() -> Schema:
+    name = {"minLength": 1, "maxLength": 255, "pattern": "^[A-Za-z0-9_.-]+$"}
+    subnet = obj(
+        {
+            "name": string("Name of the subnet.", **name),
+            "range": checked(string("CIDR of the subnet, e.g. 10.0.10.0/24."), range_rule(),
+                             maxLength=MAX_CIDR_LENGTH),
+            "pool_start": checked(string("First address neutron gives the nodes being provisioned."),
+                                  ip_rule("pool_start", "10.0.10.100"), maxLength=MAX_IP_LENGTH),
+            "pool_end": checked(string("Last address neutron gives out."), ip_rule("pool_end", "10.0.10.200"),
+                                maxLength=MAX_IP_LENGTH),
+            "gateway": checked(string("Gateway of the subnet."), ip_rule("gateway", "10.0.10.1"),
+                               maxLength=MAX_IP_LENGTH),
+        },
+        required=["name", "range", "pool_start", "pool_end", "gateway"],
+        rules=subnet_rules())
+    baremetal = obj(
+        {
+            "name": string("Name of the network: baremetal_network_name names it, this may only repeat it.",
+                           **name),
+            "bind_deployment_services": boolean("Plug ironic's services into a virtual network through neutron "
+                                                "(OVN with VTEP): not deployed by this version, true is refused."),
+            "physnet": string("Physical network the provisioning network is on: one of "
+                              "neutron.external_networks.", default="ironic", minLength=1,
+                              maxLength=MAX_PHYSNET_LENGTH),
+            "network_type": string("Provider network type: flat or vlan (vxlan and geneve need "
+                                   "bind_deployment_services, and are refused).",
+                                   enum=["flat", "vlan", "vxlan", "geneve"], default="flat"),
+            "segmentation_id": {"type": "integer", "minimum": 1, "maximum": 4094,
+                                "description": "VLAN ID of a vlan network. Unset: neutron picks one from the "
+                                               "physnet's vlan_ranges."},
+            "mtu": {"type": "integer", "minimum": 68, "maximum": 9216,
+                    "description": "MTU of the network. Unset: the physnet's."},
+            "external": boolean("Create the network as external (router:external).", default=True),
+            "shared": boolean("Share the network with every project.", default=True),
+            "subnets": {"type": "array", "minItems": 1, "maxItems": 1, "items": subnet,
+                        "default": [{"name": "baremetal", "range": "172.24.6.0/24", "pool_start": "172.24.6.100",
+                                     "pool_end": "172.24.6.200", "gateway": "172.24.6.1"}],
+                        "description": "Its subnet (one), where nodes being provisioned or cleaned get addresses "
+                                       "by DHCP."},
+        },
+        default={},
+        description="The provisioning and cleaning network the bootstrap Job creates (and leaves as it is once "
+                    "created).",
+        rules=[SEGMENTATION_ID_RULE,
+               {"rule": "!has(self.bind_deployment_services) || !self.bind_deployment_services",
+                "fieldPath": ".bind_deployment_services",
+                "message": "bind_deployment_services needs OVN with VTEP, which this version does not deploy: set "
+                           "false or remove the field"},
+               {"rule": "!has(self.network_type) || self.network_type in ['flat', 'vlan']",
+                "fieldPath": ".network_type",
+                "message": "network_type: vxlan and geneve need bind_deployment_services (OVN with VTEP), which "
+                           "this version does not deploy: use flat or vlan"}])
+    url = {"maxLength": 2048}
+    return obj(
+        {
+            "provisioning_interface": string("The conductor nodes' interface on the provisioning network: the "
+                                             "conductor's TFTP and HTTP servers listen on its address.",
+                                             pattern=INTERFACE_PATTERN),
+            "baremetal_network_name": string("Name of the provisioning and cleaning network (neutron) the "
+                                             "bootstrap Job creates.", **name),
+            "networks": obj({"baremetal": baremetal}, default={}, description="Networks of bare metal."),
+            "agent_images": obj(
+                {
+                    "base_url": string("http(s) URL of the directory holding the ironic-python-agent images, "
+                                       "without user:password@ (the URLs are part of the bootstrap Job's script, "
+                                       "which the chart keeps in a ConfigMap).", default=AGENT_IMAGES_URL, **url),
+                    "kernel": string("File name of the agent's kernel under base_url.", default=AGENT_KERNEL,
+                                     minLength=1, maxLength=255, pattern="^[A-Za-z0-9_.~%+-]+$"),
+                    "initramfs": string("File name of the agent's initramfs under base_url.", default=AGENT_INITRAMFS,
+                                        minLength=1, maxLength=255, pattern="^[A-Za-z0-9_.~%+-]+$"),
+                },
+                default={},
+                description="The deploy images nodes boot to be provisioned and cleaned: the bootstrap Job uploads "
+                            "them to glance as ironic-agent.kernel and ironic-agent.initramfs when glance has none "
+                            "of that name.",
+                rules=[{"rule": "!has(self.base_url) || self.base_url.matches('^https?://[^/@\\\\s]+(/\\\\S*)?$')",
+                        "fieldPath": ".base_url",
+                        "message": "agent_images.base_url: an http(s) URL without user:password@ (the chart keeps "
+                                   "the bootstrap Job's script, which holds it, in a ConfigMap)"}]),
+            "console": obj(
+                {"serial": obj({"enabled": boolean("Offer nodes' serial consoles (ipmitool-socat): off, nodes "
+                                                   "have no console interface.", default=True)},
+                               default={}, description="The nodes' serial console.")},
+                default={}, description="Consoles of the bare metal nodes."),
+        },
+        required=["provisioning_interface", "baremetal_network_name"],
+        description="Bare metal (ironic); add baremetal to features.services.",
+        rules=[{"rule": "!has(self.networks) || !has(self.networks.baremetal) "
+                        "|| !has(self.networks.baremetal.name) "
+                        "|| self.networks.baremetal.name == self.baremetal_network_name",
+                "fieldPath": ".networks.baremetal.name",
+                "message": "networks.baremetal.name must equal baremetal_network_name: the bootstrap Job creates "
+                           "one network for provisioning and cleaning"}])
+
+
 def _ceph() -> Schema:
     # The defaults are the names Pelagia publishes and Rockoon reads (core.secrets.ceph), so a cloud next to Pelagia
     # needs only `enabled: true`.
@@ -670,7 +807,7 @@ def _upgrade() -> Schema:
 
 # The charts whose values templates set a log level from features.logging (tests/unit/test_schema.py reads the
 # templates to keep this true): a level for any other name would be accepted and ignored.
-LOGGING_CHARTS = ("aodh", "barbican", "ceilometer", "cinder", "designate", "glance", "gnocchi", "heat", "horizon",
+LOGGING_CHARTS = ("aodh", "barbican", "ceilometer", "cinder", "designate", "glance", "gnocchi", "heat", "horizon", "ironic",
                   "keystone", "manila", "masakari", "neutron", "nova", "octavia", "placement")
 # Of those, the charts with no logging configuration: their level is INFO, or DEBUG through their debug option.
 DEBUG_OPTION_CHARTS = ("ceilometer", "gnocchi", "masakari")
