@@ -15,7 +15,7 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import yaml
 
@@ -27,6 +27,7 @@ from openstack_operator.core.secrets.credentials import placeholder_credentials,
 from openstack_operator.core.schema.manifest import load_osdpl  # noqa: E402
 from openstack_operator.core.rendering.renderer import Renderer  # noqa: E402
 from openstack_operator.core.secrets.ceph import placeholder_exchange  # noqa: E402
+from tests.osdpl_cases import with_every_service  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "examples" / "full.yaml"
 ROUNDS = 60
@@ -46,21 +47,9 @@ def _measure(render: Callable[[], object]) -> tuple[list[float], int]:
     return times, peak
 
 
-def every_service(catalog: Catalog, doc: dict[str, Any]) -> dict[str, Any]:
-    """The example with every service on, and what some of them require: Ceph with its gateway user
-    (object-storage; the share backend's CephFS), a share backend of each driver, notifications for metering."""
-    features = doc["spec"]["features"]
-    features["services"] = list(catalog.services)
-    features["ceph"] = {"enabled": True, "object_gateway": {"enabled": True}}
-    features["manila"] = {"service_image_url": "https://mirror.example.com/manila.qcow2", "share": {
-        "backends": {"generic": {"driver": "generic"}, "cephfs": {"driver": "cephfs"}}}}
-    features["messaging"] = {"notifications": {"enabled": True}}
-    return doc
-
-
 def main() -> None:
     catalog = Catalog.load()
-    osdpl = load_osdpl(catalog, every_service(catalog, yaml.safe_load(EXAMPLE.read_text())))
+    osdpl = load_osdpl(catalog, with_every_service(catalog, yaml.safe_load(EXAMPLE.read_text())))
     enabled = osdpl.spec.enabled_services(catalog)
     credentials = placeholder_credentials(catalog, required_credentials(catalog, enabled))
     renderer = Renderer(catalog)

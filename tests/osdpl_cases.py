@@ -21,6 +21,21 @@ def load_example(name: str) -> dict[str, Any]:
     return data
 
 
+
+def with_every_service(catalog: Catalog, doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` (the full example) with every service of the catalog on, and what some of them require: Ceph with its
+    gateway user (object-storage; the share backend's CephFS), a share backend of each driver, notifications for
+    metering, bare metal's settings and its physnet among neutron's."""
+    features = doc["spec"]["features"]
+    features["services"] = list(catalog.services)
+    features["ceph"] = {"enabled": True, "object_gateway": {"enabled": True}}
+    features["manila"] = {"service_image_url": "https://mirror.example.com/manila.qcow2", "share": {
+        "backends": {"generic": {"driver": "generic"}, "cephfs": {"driver": "cephfs"}}}}
+    features["messaging"] = {"notifications": {"enabled": True}}
+    features["neutron"]["external_networks"].append({"physnet": "ironic", "interface": "bond2"})
+    features["ironic"] = {"provisioning_interface": "pxe0", "baremetal_network_name": "provisioning"}
+    return doc
+
 Edit = Callable[[dict[str, Any]], None]
 # The key manager's Vault store, complete: its AppRole from a Secret of the osdpl's namespace.
 VAULT = {"enabled": True, "vault_url": "https://vault.example.com:8200",

@@ -397,3 +397,46 @@ def test_ovn_runs_its_databases_on_the_control_plane_and_a_controller_on_every_o
 
 def test_the_open_vswitch_backend_installs_no_ovn(deployments: Deployments) -> None:
     assert "openstack-ovn" not in deployments.get_ok("all-features").releases
+
+
+def test_ironic_boots_nodes_from_its_conductors_on_the_manifests_network(deployments: Deployments) -> None:
+    release = deployments.get_ok("all-features").releases["openstack-ironic"]
+    assert release.problem is None, release.problem
+    conf = lib.config_file(release.manifests, "Secret", "ironic-etc", "ironic.conf")
+    for section, option, value in (
+            ("agent", "image_download_source", "http"),  # served by the conductors: no object store
+            ("neutron", "cleaning_network", "provisioning"),
+            ("neutron", "provisioning_network", "provisioning"),
+            ("DEFAULT", "enabled_console_interfaces", "no-console"),  # console.serial.enabled false
+            ("glance", "username", "ironic")):  # ironic's own user, not glance's
+        assert lib.ini_has(conf, section, option, value), (section, option)
+    workloads = {o["metadata"]["name"]: o for o in lib.workloads(release.manifests)}
+    conductor = workloads["ironic-conductor"]["spec"]
+    assert conductor["replicas"] == 3 and conductor["template"]["spec"]["hostNetwork"] is True
+    assert conductor["template"]["spec"]["nodeSelector"] == {"openstack-control-plane": "enabled"}
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in conductor["template"]["spec"]["affinity"]["podAntiAffinity"]
+    init = {c["name"]: c for c in conductor["template"]["spec"]["initContainers"]}
+    assert {"name": "PROVISIONER_INTERFACE", "value": "pxe0"} in init["ironic-conductor-init"]["env"]
+    assert "ironic-retrive-swift-config" not in init
+    # the bootstrap Job runs our script with the manifest's network and agent images, as the admin
+    script = lib.config_file(release.manifests, "ConfigMap", "ironic-bin", "bootstrap.sh")
+    for line in ("NETWORK=provisioning", "PHYSNET=ironic", "NETWORK_TYPE=vlan", "SEGMENTATION_ID=3001", "MTU=1500",
+                 "EXTERNAL=false", "SHARED=true", "SUBNET_RANGE=10.30.0.0/24", "GATEWAY=10.30.0.1",
+                 "KERNEL_URL=https://mirror.example.net/ipa/tinyipa-stable-2025.1.vmlinuz",
+                 "INITRAMFS_URL=https://mirror.example.net/ipa/tinyipa-stable-2025.1.gz"):
+        assert f"\n{line}\n" in script, line
+    assert "Job/ironic-manage-cleaning-network" not in {lib.name_of(o) for o in release.manifests}  # flat only
+    [job] = [o for o in release.manifests if o["kind"] == "Job" and o["metadata"]["name"] == "ironic-bootstrap"]
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["OS_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == "ironic-keystone-admin"
+
+
+def test_nova_runs_ironics_compute_driver_only_with_baremetal(deployments: Deployments) -> None:
+    nova = deployments.get_ok("all-features").releases["openstack-nova"].manifests
+    [compute] = [o for o in lib.workloads(nova) if o["metadata"]["name"] == "nova-compute-ironic"]
+    assert compute["spec"]["template"]["spec"]["nodeSelector"] == {"openstack-control-plane": "enabled"}
+    # the driver's credentials: a snippet of the chart's nova.conf.d
+    assert lib.ini_has(lib.config_file(nova, "Secret", "nova-ks-etc", "nova_ironic.conf"), "ironic", "username",
+                       "nova_ironic")
+    others = deployments.get_ok("ovn").releases["openstack-nova"].manifests
+    assert not [o for o in lib.workloads(others) if o["metadata"]["name"] == "nova-compute-ironic"]

@@ -348,6 +348,46 @@ def _load_balancer(deployment: Deployment, operators: Operators, helm: Helm, kub
     assert base64.b64decode(certs["client_ca.cert.pem"]).startswith(b"-----BEGIN CERTIFICATE-----")
 
 
+def test_bare_metal_runs_ironics_conductors_on_the_control_plane_and_novas_ironic_driver(
+        deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    try:
+        _bare_metal(deployment, operators, helm, kubectl)
+    finally:
+        # nova's cluster-scoped RBAC goes with its release: gone before the next test looks at the cluster's
+        _reset_and_wait_uninstalled(deployment, operators, helm, "openstack-ironic", "openstack-nova",
+                                    "openstack-libvirt")
+
+
+def _bare_metal(deployment: Deployment, operators: Operators, helm: Helm, kubectl: Kubectl) -> None:
+    namespace = deployment.namespace
+    deployment.merge_patch({"spec": {"features": {
+        "services": ["compute", "baremetal"],
+        "neutron": {"external_networks": [{"physnet": "ironic", "interface": "eth2", "network_types": ["vlan"],
+                                           "vlan_ranges": "3000:3099"}]},
+        "ironic": {"provisioning_interface": "pxe0", "baremetal_network_name": "provisioning",
+                   "networks": {"baremetal": {"network_type": "vlan", "segmentation_id": 3001}}}}}})
+    wait_for("Ready with bare metal", deployment.ready_at_generation, operators, timeout=DEPLOY_TIMEOUT,
+             describe=lambda: deployment.get().get("status"))
+    _assert_service_deployed(deployment, helm, kubectl, "baremetal")
+    status = deployment.get()["status"]
+    assert status["health"]["nova"]["compute-ironic"]["state"] == "Ready"  # nova's ironic driver, with compute
+    conductors = {p["spec"]["nodeName"] for p in kubectl.json(
+        "-n", namespace, "get", "pods", "-l", "application=ironic,component=conductor")["items"]}
+    assert len(conductors) == 1  # size tiny
+    # the conductor's node serves PXE and HTTP boot: the node process gives it the baremetal role
+    wait_for("the conductor's node in the baremetal role", lambda: {
+        name for name, host in deployment.get()["status"].get("nodes", {}).get("hosts", {}).items()
+        if "baremetal" in host["roles"] and "ironic/conductor" in host["components"]} == conductors, operators,
+        describe=lambda: deployment.get()["status"].get("nodes"))
+    conf = configparser.ConfigParser(strict=False, interpolation=None)
+    conf.read_string(_secret_file(kubectl, namespace, "ironic-etc", "ironic.conf"))
+    assert conf["neutron"]["cleaning_network"] == conf["neutron"]["provisioning_network"] == "provisioning"
+    assert conf["keystone_authtoken"]["password"] == _credential(kubectl, namespace, deployment.name,
+                                                                 "ironic_keystone")
+    script = kubectl.json("-n", namespace, "get", "configmap", "ironic-bin")["data"]["bootstrap.sh"]
+    assert "\nNETWORK_TYPE=vlan\nSEGMENTATION_ID=3001\n" in script
+
+
 def _storage_side_keys(manila: bool) -> dict[str, str]:
     """The storage side's Secret as Pelagia publishes it (docs/resource.md, features.ceph), with or without the
     manila client."""

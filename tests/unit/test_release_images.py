@@ -22,6 +22,7 @@ from openstack_operator.core.schema.manifest import load_osdpl
 from openstack_operator.core.secrets.credentials import placeholder_credentials, required_credentials
 from openstack_operator.core.secrets.ceph import placeholder_exchange
 
+from ..osdpl_cases import with_every_service
 from .conftest import REPO, load_example
 
 CHARTS = REPO.parent / "shared" / "openstack-helm" / "charts"
@@ -78,15 +79,9 @@ def _mirrored(reference: str) -> str:
 
 
 def _full_deployment(release: str, catalog: Catalog) -> dict[str, Any]:
-    doc = load_example("full")
+    doc = with_every_service(catalog, load_example("full"))
     doc["spec"]["openstack_version"] = release
     doc["spec"]["artifacts"] = {"images_base_url": MIRROR}
-    doc["spec"]["features"]["services"] = list(catalog.services)
-    # object-storage registers the storage side's gateway: Ceph with the gateway's Keystone user
-    doc["spec"]["features"]["ceph"] = {"enabled": True, "object_gateway": {"enabled": True}}
-    # shared-file-system runs with a share backend: both drivers
-    doc["spec"]["features"]["manila"] = {"service_image_url": "https://mirror.example.com/manila.qcow2", "share": {
-        "backends": {"generic": {"driver": "generic"}, "cephfs": {"driver": "cephfs"}}}}
     doc["spec"]["features"]["neutron"]["backend"] = "ml2/ovn"  # the ovn chart too
     return doc
 

@@ -33,7 +33,7 @@ from openstack_operator.core.schema.manifest import API_VERSION, KIND, InvalidMa
 from openstack_operator.core.rendering.renderer import RenderedService, Renderer
 from openstack_operator.core.schema.validation import validate
 
-from ..osdpl_cases import load_example
+from ..osdpl_cases import load_example, with_every_service
 
 CATALOG = Catalog.load()
 RENDERER = Renderer(CATALOG)
@@ -57,11 +57,7 @@ def _key_tree() -> dict[str, Any]:
             for key, item in value.items():
                 add(node.setdefault(str(key), {}), item, depth + 1)
 
-    doc = load_example("full")
-    doc["spec"]["features"]["services"] = list(CATALOG.services)
-    doc["spec"]["features"]["ceph"] = {"enabled": True, "object_gateway": {"enabled": True}}
-    doc["spec"]["features"]["manila"] = {"service_image_url": "https://mirror.example.com/manila.qcow2", "share": {
-        "backends": {"generic": {"driver": "generic"}, "cephfs": {"driver": "cephfs"}}}}
+    doc = with_every_service(CATALOG, load_example("full"))
     for service in _render(doc):
         for release in service.releases:
             add(tree, release.values, 0)

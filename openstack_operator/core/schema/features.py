@@ -589,11 +589,40 @@ AGENT_IMAGES_URL = "https://tarballs.opendev.org/openstack/ironic-python-agent/t
 AGENT_KERNEL, AGENT_INITRAMFS = "tinyipa-stable-2025.1.vmlinuz", "tinyipa-stable-2025.1.gz"
 
 
+# A neutron network's or subnet's name, as the bootstrap script passes it (quoted) to the client.
+_NAME = {"minLength": 1, "maxLength": 255, "pattern": "^[A-Za-z0-9_.-]+$"}
+
+
 def _ironic() -> Schema:
-    name = {"minLength": 1, "maxLength": 255, "pattern": "^[A-Za-z0-9_.-]+$"}
+    return obj(
+        {
+            "provisioning_interface": string("The conductor nodes' interface on the provisioning network: the "
+                                             "conductor's TFTP and HTTP servers listen on its address.",
+                                             pattern=INTERFACE_PATTERN),
+            "baremetal_network_name": string("Name of the provisioning and cleaning network (neutron) the "
+                                             "bootstrap Job creates.", **_NAME),
+            "networks": obj({"baremetal": _ironic_network()}, default={}, description="Networks of bare metal."),
+            "agent_images": _ironic_agent_images(),
+            "console": obj(
+                {"serial": obj({"enabled": boolean("Offer nodes' serial consoles (ipmitool-socat): off, nodes "
+                                                   "have no console interface.", default=True)},
+                               default={}, description="The nodes' serial console.")},
+                default={}, description="Consoles of the bare metal nodes."),
+        },
+        required=["provisioning_interface", "baremetal_network_name"],
+        description="Bare metal (ironic); add baremetal to features.services.",
+        rules=[{"rule": "!has(self.networks) || !has(self.networks.baremetal) "
+                        "|| !has(self.networks.baremetal.name) "
+                        "|| self.networks.baremetal.name == self.baremetal_network_name",
+                "fieldPath": ".networks.baremetal.name",
+                "message": "networks.baremetal.name must equal baremetal_network_name: the bootstrap Job creates "
+                           "one network for provisioning and cleaning"}])
+
+
+def _ironic_network() -> Schema:
     subnet = obj(
         {
-            "name": string("Name of the subnet.", **name),
+            "name": string("Name of the subnet.", **_NAME),
             "range": checked(string("CIDR of the subnet, e.g. 10.0.10.0/24."), range_rule(),
                              maxLength=MAX_CIDR_LENGTH),
             "pool_start": checked(string("First address neutron gives the nodes being provisioned."),
@@ -605,10 +634,10 @@ def _ironic() -> Schema:
         },
         required=["name", "range", "pool_start", "pool_end", "gateway"],
         rules=subnet_rules())
-    baremetal = obj(
+    return obj(
         {
             "name": string("Name of the network: baremetal_network_name names it, this may only repeat it.",
-                           **name),
+                           **_NAME),
             "bind_deployment_services": boolean("Plug ironic's services into a virtual network through neutron "
                                                 "(OVN with VTEP): not deployed by this version, true is refused."),
             "physnet": string("Physical network the provisioning network is on: one of "
@@ -642,47 +671,26 @@ def _ironic() -> Schema:
                 "fieldPath": ".network_type",
                 "message": "network_type: vxlan and geneve need bind_deployment_services (OVN with VTEP), which "
                            "this version does not deploy: use flat or vlan"}])
-    url = {"maxLength": 2048}
+
+
+def _ironic_agent_images() -> Schema:
     return obj(
         {
-            "provisioning_interface": string("The conductor nodes' interface on the provisioning network: the "
-                                             "conductor's TFTP and HTTP servers listen on its address.",
-                                             pattern=INTERFACE_PATTERN),
-            "baremetal_network_name": string("Name of the provisioning and cleaning network (neutron) the "
-                                             "bootstrap Job creates.", **name),
-            "networks": obj({"baremetal": baremetal}, default={}, description="Networks of bare metal."),
-            "agent_images": obj(
-                {
-                    "base_url": string("http(s) URL of the directory holding the ironic-python-agent images, "
-                                       "without user:password@ (the URLs are part of the bootstrap Job's script, "
-                                       "which the chart keeps in a ConfigMap).", default=AGENT_IMAGES_URL, **url),
-                    "kernel": string("File name of the agent's kernel under base_url.", default=AGENT_KERNEL,
-                                     minLength=1, maxLength=255, pattern="^[A-Za-z0-9_.~%+-]+$"),
-                    "initramfs": string("File name of the agent's initramfs under base_url.", default=AGENT_INITRAMFS,
-                                        minLength=1, maxLength=255, pattern="^[A-Za-z0-9_.~%+-]+$"),
-                },
-                default={},
-                description="The deploy images nodes boot to be provisioned and cleaned: the bootstrap Job uploads "
-                            "them to glance as ironic-agent.kernel and ironic-agent.initramfs when glance has none "
-                            "of that name.",
-                rules=[{"rule": "!has(self.base_url) || self.base_url.matches('^https?://[^/@\\\\s]+(/\\\\S*)?$')",
-                        "fieldPath": ".base_url",
-                        "message": "agent_images.base_url: an http(s) URL without user:password@ (the chart keeps "
-                                   "the bootstrap Job's script, which holds it, in a ConfigMap)"}]),
-            "console": obj(
-                {"serial": obj({"enabled": boolean("Offer nodes' serial consoles (ipmitool-socat): off, nodes "
-                                                   "have no console interface.", default=True)},
-                               default={}, description="The nodes' serial console.")},
-                default={}, description="Consoles of the bare metal nodes."),
+            "base_url": string("http(s) URL of the directory holding the ironic-python-agent images, without "
+                               "user:password@ (the URLs are part of the bootstrap Job's script, which the chart "
+                               "keeps in a ConfigMap).", default=AGENT_IMAGES_URL, maxLength=2048),
+            "kernel": string("File name of the agent's kernel under base_url.", default=AGENT_KERNEL,
+                             minLength=1, maxLength=255, pattern="^[A-Za-z0-9_.~%+-]+$"),
+            "initramfs": string("File name of the agent's initramfs under base_url.", default=AGENT_INITRAMFS,
+                                minLength=1, maxLength=255, pattern="^[A-Za-z0-9_.~%+-]+$"),
         },
-        required=["provisioning_interface", "baremetal_network_name"],
-        description="Bare metal (ironic); add baremetal to features.services.",
-        rules=[{"rule": "!has(self.networks) || !has(self.networks.baremetal) "
-                        "|| !has(self.networks.baremetal.name) "
-                        "|| self.networks.baremetal.name == self.baremetal_network_name",
-                "fieldPath": ".networks.baremetal.name",
-                "message": "networks.baremetal.name must equal baremetal_network_name: the bootstrap Job creates "
-                           "one network for provisioning and cleaning"}])
+        default={},
+        description="The deploy images nodes boot to be provisioned and cleaned: the bootstrap Job uploads them to "
+                    "glance as ironic-agent.kernel and ironic-agent.initramfs when glance has none of that name.",
+        rules=[{"rule": "!has(self.base_url) || self.base_url.matches('^https?://[^/@\\\\s]+(/\\\\S*)?$')",
+                "fieldPath": ".base_url",
+                "message": "agent_images.base_url: an http(s) URL without user:password@ (the chart keeps the "
+                           "bootstrap Job's script, which holds it, in a ConfigMap)"}])
 
 
 def _ceph() -> Schema:
