@@ -113,10 +113,14 @@ class Size:
     values: Mapping[str, Any]  # chart name -> values layer
 
 
+# LibYAML's parser where PyYAML has it: every process and CLI command loads the catalog's files at start.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_yaml(path: Path) -> Any:
     try:
         with path.open() as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_Loader)
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogError(f"{path}: {exc}") from None
 

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+import pyhelm3.command
+import pyhelm3.models
 import yaml
 from pyhelm3 import Client, Command
 from pyhelm3.errors import Error as PyHelmError
@@ -34,6 +36,16 @@ from openstack_operator.core.releases.helmwork import long_running_workloads
 from openstack_operator.core.settings import Settings
 
 FINGERPRINT_PREFIX = "osop fingerprint "
+
+
+class _FastHelmLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """pyhelm3's loader (a plain `=` is a string, not YAML's value tag) on LibYAML's parser. pyhelm3 reads every
+    release's manifest and hooks from Helm's output with PyYAML's Python parser: a third of the helmbundle process's
+    CPU, and the C parser reads the same documents four times faster."""
+
+
+_FastHelmLoader.add_constructor("tag:yaml.org,2002:value", pyhelm3.command.SafeLoader.construct_value)
+pyhelm3.command.SafeLoader = pyhelm3.models.SafeLoader = _FastHelmLoader
 
 
 class HelmError(Exception):

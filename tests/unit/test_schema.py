@@ -101,3 +101,33 @@ def test_logging_names_exactly_the_charts_whose_templates_read_a_level() -> None
         reading |= set(re.findall(r'm\.log_level\("([a-z-]+)"\)', text))
         reading |= set(re.findall(r'features\.logging\.get\("([a-z-]+)"', text))
     assert reading == set(LOGGING_CHARTS)
+
+
+def test_an_object_judged_before_is_not_judged_again_unless_what_is_judged_changed(
+        catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The processes judge the osdpl at every event of it: its status and resourceVersion change at every write,
+    its spec seldom. A cached judgement is the same problems; a changed spec or name is judged anew."""
+    from openstack_operator.core.schema import manifest
+    judged: list[Any] = []
+    judge = manifest._problems
+
+    def counted(catalog: Catalog, doc: Any, old: Any) -> Any:
+        judged.append(doc)
+        return judge(catalog, doc, old)
+    monkeypatch.setattr(manifest, "_problems", counted)
+    doc = load_example("minimal")
+    doc["spec"]["features"] = {"services": ["not-a-service"]}
+    first = [str(p) for p in osdpl_problems(catalog, doc)]
+    written = copy.deepcopy(doc)
+    written["status"] = {"conditions": [{"type": "Ready", "status": "False"}]}
+    written["metadata"].update(resourceVersion="42", managedFields=[{"manager": "osdpl"}])
+    assert [str(p) for p in osdpl_problems(catalog, written)] == first and len(judged) == 1
+    problems = osdpl_problems(catalog, written)
+    problems.clear()  # the caller's list: the cache keeps its own
+    assert [str(p) for p in osdpl_problems(catalog, written)] == first and len(judged) == 1
+    fixed = copy.deepcopy(written)
+    fixed["spec"]["features"]["services"] = ["compute"]
+    assert osdpl_problems(catalog, fixed) == [] and len(judged) == 2
+    renamed = copy.deepcopy(doc)
+    renamed["metadata"]["name"] = "Osh_dev"
+    assert osdpl_problems(catalog, renamed) and len(judged) == 3

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -70,6 +73,25 @@ def select_osdpl(documents: list[Any], source: str) -> Any:
                         "each its own file")
 
 
+# The processes judge the same object again at every event of it (a status write is one), and its CEL rules are
+# most of a reconcile's CPU: the problems of the last objects judged, by what they depend on. The API server rewrites
+# status, resourceVersion and managedFields at every write; none of them is judged (both metadata fields are known
+# to metadata_problems, whatever their value), so they are not part of the key.
+_JUDGED: OrderedDict[tuple[int, str], tuple[Catalog, tuple[Problem, ...]]] = OrderedDict()
+_JUDGED_MAX = 32
+_JUDGED_LOCK = threading.Lock()  # the processes judge from their event loop and their worker threads
+_UNJUDGED_METADATA = ("resourceVersion", "managedFields")
+
+
+def _judged_part(doc: Any) -> Any:
+    if not isinstance(doc, dict):
+        return doc
+    part = {key: value for key, value in doc.items() if key != "status"}
+    if isinstance(part.get("metadata"), dict):
+        part["metadata"] = {k: v for k, v in part["metadata"].items() if k not in _UNJUDGED_METADATA}
+    return part
+
+
 def osdpl_problems(catalog: Catalog, doc: Any, old: Any = None) -> list[Problem]:
     """Every problem of an osdpl object; `old` (the object before an update) enables transition rules."""
     if not isinstance(doc, dict):
@@ -78,6 +100,24 @@ def osdpl_problems(catalog: Catalog, doc: Any, old: Any = None) -> list[Problem]
     limit = spec_limit_problem(doc.get("spec"))
     if limit is not None:
         return [Problem(*limit)]
+    try:
+        key = (id(catalog), json.dumps([_judged_part(doc), _judged_part(old)], sort_keys=True))
+    except (TypeError, ValueError):  # not JSON (a test's object): judged every time
+        return _problems(catalog, doc, old)
+    with _JUDGED_LOCK:
+        judged = _JUDGED.get(key)
+        if judged is not None and judged[0] is catalog:
+            _JUDGED.move_to_end(key)
+            return list(judged[1])
+    problems = _problems(catalog, doc, old)
+    with _JUDGED_LOCK:
+        _JUDGED[key] = (catalog, tuple(problems))  # the catalog held: its id is not reused while the entry lives
+        while len(_JUDGED) > _JUDGED_MAX:
+            _JUDGED.popitem(last=False)
+    return problems
+
+
+def _problems(catalog: Catalog, doc: dict[str, Any], old: Any) -> list[Problem]:
     problems = []
     if doc.get("apiVersion") != API_VERSION:
         problems.append(Problem("apiVersion", f'Unsupported value: "{doc.get("apiVersion")}": supported values: '
