@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import marshal
 from collections import abc
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -87,6 +88,11 @@ def _copied(value: Any) -> Any:
     """A copy of the containers (the layer's values stay the caller's); scalars are immutable."""
     if isinstance(value, (str, int, float)) or value is None:  # most values: the cheap checks first
         return value
+    if type(value) is dict or type(value) is list:
+        try:  # the same copy made in C, a third of the walk below's time; format 2 shares no object between two
+            return marshal.loads(marshal.dumps(value, 2))  # places, as format 3 would: each container is new
+        except ValueError:  # something marshal does not take inside (a Mapping of another type, ...): the walk
+            pass
     if isinstance(value, (dict, abc.Mapping)):
         return {key: _copied(item) for key, item in value.items()}
     if isinstance(value, list):

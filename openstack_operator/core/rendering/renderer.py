@@ -35,6 +35,8 @@ from openstack_operator.core.secrets.ceph import CephExchange
 from openstack_operator.core.secrets.credentials import Credential, Credentials, aes256_key
 from openstack_operator.core.errors import OperatorError, RenderError
 from openstack_operator.core.rendering.load_balancer import ControlPlane
+from openstack_operator.core.rendering import template_yaml
+from openstack_operator.core.rendering.template_outputs import ReadsContext, TemplateOutputs, state
 from openstack_operator.core.rendering.merge import Layer, MergeConflicts, merge_layers
 from openstack_operator.core.secrets import amphora_pki
 from openstack_operator.core.models.spec import DeploymentSpec
@@ -66,14 +68,43 @@ _YAML_UNSAFE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff0
 
 
 def load_yaml(text: str) -> Any:
-    """`yaml.load(text, Loader=CSafeLoader)`, twice as fast on the templates' output: the C parser composes the
-    nodes, and mappings, sequences and strings (nearly every node: the templates print their values as JSON) are
-    built here directly rather than through PyYAML's generic constructor; every other scalar (numbers, booleans,
-    null) and a mapping with `<<` merge keys go through that constructor, so the result is the same."""
+    """`yaml.load(text, Loader=CSafeLoader)`, several times faster on the templates' output: their plain subset is
+    read by core.rendering.template_yaml (the block structure from the indentation, JSON values by json's decoder),
+    and only the values that are neither JSON nor plain words go through PyYAML, all at once. Any other text is
+    parsed by the C parser, and mappings, sequences and strings are built here directly rather than through
+    PyYAML's generic constructor; every other scalar (numbers, booleans, null) and a mapping with `<<` merge keys go
+    through that constructor, so the result is the same."""
+    document = template_yaml.load(text, _sequence_entries)
+    if document is not template_yaml.UNSUPPORTED:
+        return document
     loader = _TemplateLoader(text)
     try:
         node = loader.get_single_node()
         return None if node is None else _constructed(loader, node)
+    finally:
+        loader.dispose()
+
+
+def _sequence_entries(texts: list[str]) -> list[Any] | None:
+    """Each text read as the entry of a block sequence (`- <text>`, one a line), or None unless every one is a
+    single node on its own line, a mapping or a list if it starts with `{` or `[`, else a scalar: then it reads as
+    it does after `key: ` on a line of its own (template_yaml)."""
+    loader = _TemplateLoader("".join(f"- {text}\n" for text in texts))
+    try:
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.SequenceNode) or len(node.value) != len(texts):
+            return None
+        values: list[Any] = []
+        for line, (text, item) in enumerate(zip(texts, node.value)):
+            value = _constructed(loader, item)
+            kind = dict if text[0] == "{" else list if text[0] == "[" else None
+            if item.start_mark.line != line or item.end_mark.line != line or (
+                    type(value) is not kind if kind else isinstance(value, (dict, list))):
+                return None
+            values.append(value)
+        return values
+    except Exception:  # noqa: BLE001 - a YAML error, an unhashable key, ...: the whole text goes to PyYAML
+        return None
     finally:
         loader.dispose()
 
@@ -88,9 +119,13 @@ def _constructed(loader: Any, node: yaml.Node) -> Any:
     return loader.construct_object(node, deep=True)
 
 
+# json.dumps(value, ensure_ascii=False, sort_keys=True), as Jinja's tojson calls it, without a new encoder each time
+_TOJSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def yaml_safe_json(value: Any, **kwargs: Any) -> str:
     """JSON text (for the templates' `tojson`) that YAML reads back as the same value, whatever the strings hold."""
-    text = json.dumps(value, ensure_ascii=False, **kwargs)
+    text = _TOJSON.encode(value) if kwargs == {"sort_keys": True} else json.dumps(value, ensure_ascii=False, **kwargs)
     return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
@@ -121,9 +156,13 @@ class RenderedService:
     releases: tuple[RenderedRelease, ...]
 
 
+# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False), one encoder for every fingerprint
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def fingerprint(chart: str, version: str, digest: str, namespace: str, values: Mapping[str, Any]) -> str:
-    canonical = json.dumps({"chart": chart, "version": version, "digest": digest, "namespace": namespace,
-                            "values": values}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = _CANONICAL.encode({"chart": chart, "version": version, "digest": digest, "namespace": namespace,
+                                   "values": values})
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
@@ -153,12 +192,17 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             autoescape=False,  # output is YAML, not HTML; strings go through |tojson
+            # the macros module too is compiled once, as the chart templates are: an output kept by TemplateOutputs
+            # stays the output of the templates this renderer has
+            auto_reload=False,
         )
+        environment.context_class = ReadsContext  # notes the names each template reads (TemplateOutputs)
         environment.policies["json.dumps_function"] = yaml_safe_json
         environment.filters["shell_quote"] = shlex.quote  # spec strings placed in the charts' shell scripts
         environment.filters["aes256_key"] = aes256_key
         # a UUID fixed by a name (gnocchi's statsd identity per deployment): the same at every render
         environment.filters["uuid5"] = lambda name: str(uuid.uuid5(uuid.NAMESPACE_URL, str(name)))
+        self._environment_globals = environment.globals
         try:
             self._templates = {name: environment.get_template(f"{name}.yaml.j2") for name in catalog.charts}
         except jinja2.TemplateError as exc:
@@ -172,6 +216,8 @@ class Renderer:
         # ironic's (templates/services/ironic.yaml.j2 places it in bootstrap.image.script)
         self._ironic_script = (catalog.templates_dir / "services" / "_ironic-bootstrap.sh").read_text() \
             if "ironic" in catalog.charts else ""
+        # each chart's last output, rendered again only when a name its template read changed
+        self._outputs = TemplateOutputs()
         # chart -> (its template's last output, that output parsed): a reconcile of an unchanged spec renders the
         # same text, and parsing it is half a render's time. The parsed document is only read (merge_layers copies).
         self._parsed: dict[str, tuple[str, Any]] = {}
@@ -199,6 +245,7 @@ class Renderer:
         if references is None:
             references = secret_references.placeholders(secret_references.references(spec.features,
                                                                                      "spec.features"))
+        states = _FactStates(self._environment_globals, credentials, references)
         rendered: list[RenderedService] = []
         errors: list[OperatorError] = []
         for name in selected:  # every chart, so that every problem is told, not the first one
@@ -208,7 +255,7 @@ class Renderer:
                 try:
                     releases.append(self._render_chart(spec, chart, {**facts, "ceph": ceph_facts.get(chart.name),
                                                                      "secret_ref": _reference_lookup(references)},
-                                                       credentials, namespace))
+                                                       credentials, namespace, states))
                 except MergeConflicts as conflicts:
                     errors += conflicts.conflicts
                 except OperatorError as error:
@@ -281,10 +328,11 @@ class Renderer:
         return document
 
     def _render_chart(self, spec: DeploymentSpec, chart: Chart, facts: Mapping[str, Any],
-                      credentials: Credentials, namespace: str) -> RenderedRelease:
+                      credentials: Credentials, namespace: str, states: _FactStates) -> RenderedRelease:
         template_path = f"templates/services/{chart.name}.yaml.j2"
+        context = {**facts, "chart": chart.name, "cred": _credential_lookup(chart, credentials)}
         try:
-            text = self._templates[chart.name].render(**facts, chart=chart.name, cred=_credential_lookup(chart, credentials))
+            text = self._outputs.render(chart.name, self._templates[chart.name], context, states.of(chart, context))
             document = self._parse(chart.name, text)
         except jinja2.TemplateError as exc:
             raise RenderError(f"{template_path}: {exc}") from None
@@ -431,6 +479,41 @@ def node_overrides(nodes: Mapping[str, Any], chart: Chart, features: Mapping[str
     root_shaped = {k: v for k, v in overrides.items() if chart.daemonsets[k] == "root"}
     return {**({"conf": {"overrides": conf_shaped}} if conf_shaped else {}),
             **({"overrides": root_shaped} if root_shaped else {})}
+
+
+class _FactStates:
+    """The state (core.rendering.template_outputs) of each name a template may read, in one render: each fact's
+    computed once for every chart; `cred` and `secret_ref`, functions made for each chart, by what they return."""
+
+    def __init__(self, environment_globals: Mapping[str, Any], credentials: Credentials,
+                 references: Mapping[str, str]) -> None:
+        self._globals, self._credentials, self._references = environment_globals, credentials, references
+        # (name, id of its value) -> (the value, kept alive so that no other takes its id, its state)
+        self._memo: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def of(self, chart: Chart, context: Mapping[str, Any]) -> Callable[[str], Any]:
+        cred: list[Any] = []  # its state, once computed
+
+        def state_of(name: str) -> Any:
+            if name == "cred":  # only the credentials the chart declares (_credential_lookup)
+                if not cred:
+                    cred.append(tuple((credential, self._state("cred", self._credentials[credential])
+                                       if credential in self._credentials else None)
+                                      for credential in chart.credentials))
+                return cred[0]
+            if name == "secret_ref":  # _reference_lookup(references)
+                return self._state(name, self._references)
+            if name not in context:  # one of Jinja's globals, fixed for the renderer, or undefined
+                return ("global" if name in self._globals else "undefined", name)
+            return self._state(name, context[name])
+
+        return state_of
+
+    def _state(self, name: str, value: Any) -> Any:
+        key = (name, id(value))
+        if key not in self._memo:
+            self._memo[key] = (value, state(dict(value) if name == "secret_ref" else value))
+        return self._memo[key][1]
 
 
 def _reference_lookup(values: Mapping[str, str]) -> Callable[[str], str]:
