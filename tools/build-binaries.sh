@@ -37,7 +37,10 @@ build() {  # build <wrapper module dir> <output name> <package> [ldflags]
   if [ ! -x "$bin/$name" ]; then
     echo "building $name ($package)" >&2
     start=$SECONDS
-    (cd "$here/go/$module" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$name.tmp" "$package")
+    # No debug information: -w drops it from the binary, -dwarf=false keeps the compiler from making it (5% less
+    # CPU on a cold build cache)
+    (cd "$here/go/$module" && go build -trimpath -gcflags=all=-dwarf=false -ldflags "-s -w $ldflags" \
+       -o "$bin/$name.tmp" "$package")
     mv "$bin/$name.tmp" "$bin/$name"
     echo "built $name in $((SECONDS - start))s" >&2
   fi

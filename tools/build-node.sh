@@ -49,7 +49,9 @@ build() {  # build <wrapper module dir> <output path below $bin> <package> <cgo 
   [ -x "$bin/$name" ] && return 0
   echo "building $name ($package)" >&2
   local start=$SECONDS
-  (cd "$here/go/$module" && CGO_ENABLED=$cgo go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" \
+  # no debug information, as tools/build-binaries.sh
+  (cd "$here/go/$module" && CGO_ENABLED=$cgo go build -trimpath -gcflags=all=-dwarf=false -tags "$tags" \
+     -ldflags "-s -w $ldflags" \
      -o "$bin/$name.tmp" "$package")
   mv "$bin/$name.tmp" "$bin/$name"
   echo "built $name in $((SECONDS - start))s" >&2

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The test run of `make test` (after its static checks): two pytest runs side by side. The conformance and
-# integration tiers spend most of their time waiting on a control plane, its operators and Helm; meanwhile the unit
-# tier computes and the real-node tier (a cluster of its own, parts built in the background by `make test`) runs:
-#   main: tests/conformance and the integration tests that share one deployment, in the foreground
-#   side: tests/unit, then the integration modules below (a control plane of their own), then tests/realnode; its
-#         output is kept and printed when the main run ends
+# The test run of `make test` (after its static checks): two pytest runs side by side. The integration tiers spend
+# most of their time waiting on a control plane, its operators and Helm; meanwhile the unit and conformance tiers
+# compute and the real-node tier (a cluster of its own, parts built in the background by `make test`) runs:
+#   main: the integration tests that share one deployment, in the foreground
+#   side: tests/unit and tests/conformance, then the integration modules below (a control plane of their own), then
+#         tests/realnode; its output is kept and printed when the main run ends
+# On a cold machine the main run waits for the control plane's build: the unit and conformance tiers, which need
+# only helm, run niced meanwhile, so the build (the longest wait of the run) gets the CPU first.
 # The exit status is non-zero if either run failed. Ctrl-C or a TERM stops both, clusters torn down
 # (tests/conftest.py turns a TERM into pytest's KeyboardInterrupt).
 set -uo pipefail
@@ -23,13 +25,13 @@ side_log=$(mktemp "${TMPDIR:-/tmp}/osop-side-tests.XXXXXX")
 side_run() {  # each tier a pytest of its own, so that the integration control plane is down before the real node's
   local rc=0 child=""
   trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143' TERM
-  for tier in unit integration realnode; do
+  for tier in unit conformance integration realnode; do
     case $tier in
-      unit) set -- tests/unit ;;
-      integration) set -- "${side_integration[@]}" ;;
-      realnode) set -- tests/realnode ;;
+      unit|conformance) set -- nice -n 10 "$py" -m pytest -p no:cacheprovider --durations=10 "tests/$tier" ;;
+      integration) set -- "$py" -m pytest -p no:cacheprovider --durations=10 "${side_integration[@]}" ;;
+      realnode) set -- "$py" -m pytest -p no:cacheprovider --durations=10 tests/realnode ;;
     esac
-    "$py" -m pytest -p no:cacheprovider --durations=10 "$@" &
+    "$@" &
     child=$!
     wait "$child" || rc=1
   done
@@ -38,13 +40,13 @@ side_run() {  # each tier a pytest of its own, so that the integration control p
 side_run >"$side_log" 2>&1 &
 side=$!
 trap 'kill -TERM "$side" 2>/dev/null; wait "$side"; cat "$side_log"; rm -f "$side_log"; exit 130' INT TERM
-"$py" -m pytest --durations=25 tests/conformance tests/integration "${main_ignores[@]}"
+"$py" -m pytest --durations=25 tests/integration "${main_ignores[@]}"
 main_rc=$?
 wait "$side"
 side_rc=$?
 trap - INT TERM
-echo "======== tests/unit, ${#beside[@]} integration modules and tests/realnode, run beside the tests above ========"
+echo "======== tests/unit, tests/conformance, ${#beside[@]} integration modules and tests/realnode, run beside the tests above ========"
 cat "$side_log"
 rm -f "$side_log"
-echo "conformance and shared-deployment integration: exit $main_rc; unit, other integration and realnode: exit $side_rc"
+echo "shared-deployment integration: exit $main_rc; unit, conformance, other integration and realnode: exit $side_rc"
 [ "$main_rc" -eq 0 ] && [ "$side_rc" -eq 0 ]
