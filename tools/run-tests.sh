@@ -3,10 +3,10 @@
 # most of their time waiting on a control plane, its operators and Helm; meanwhile the unit and conformance tiers
 # compute and the real-node tier (a cluster of its own, parts built in the background by `make test`) runs:
 #   main: the integration tests that share one deployment, in the foreground
-#   side: tests/unit and tests/conformance, then the integration modules below (a control plane of their own), then
-#         tests/realnode; its output is kept and printed when the main run ends
-# On a cold machine the main run waits for the control plane's build: the unit and conformance tiers, which need
-# only helm, run niced meanwhile, so the build (the longest wait of the run) gets the CPU first.
+#   side: tests/unit and tests/conformance (they need only helm: they run while the control plane builds on a cold
+#         machine), then the integration modules below (a control plane of their own), then tests/realnode; its
+#         output is kept and printed when the main run ends
+# Niced, the unit tier took four times as long (starved by the integration tiers, not only by the build): no nice.
 # The exit status is non-zero if either run failed. Ctrl-C or a TERM stops both, clusters torn down
 # (tests/conftest.py turns a TERM into pytest's KeyboardInterrupt).
 set -uo pipefail
@@ -27,7 +27,7 @@ side_run() {  # each tier a pytest of its own, so that the integration control p
   trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143' TERM
   for tier in unit conformance integration realnode; do
     case $tier in
-      unit|conformance) set -- nice -n 10 "$py" -m pytest -p no:cacheprovider --durations=10 "tests/$tier" ;;
+      unit|conformance) set -- "$py" -m pytest -p no:cacheprovider --durations=10 "tests/$tier" ;;
       integration) set -- "$py" -m pytest -p no:cacheprovider --durations=10 "${side_integration[@]}" ;;
       realnode) set -- "$py" -m pytest -p no:cacheprovider --durations=10 tests/realnode ;;
     esac
